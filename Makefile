@@ -1,0 +1,49 @@
+# Two commands: `make run` starts the app, `make test` runs the suite.
+# Both create .venv on first use and install the pinned requirements.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PORT ?= 8501
+PYTEST_ARGS ?=
+
+.PHONY: run test setup setup-dev browser lint bench jobs clean
+
+run: setup
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+
+test: setup-dev browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: $(RUN_STAMP)
+setup-dev: $(DEV_STAMP)
+
+$(VENV)/bin/python:
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed: install python3.11 and run make again")'
+	$(PY) -m venv $(VENV)
+
+$(RUN_STAMP): requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# Debian's chromium for the browser tests; they skip with a reason when it cannot be had.
+browser:
+	@bash scripts/ensure_chromium.sh || true
+
+lint: setup-dev
+	$(BIN)/ruff check .
+
+jobs: setup
+	$(BIN)/python -m jobs
+
+bench: setup-dev
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-bench.txt
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

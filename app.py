@@ -1,0 +1,17 @@
+"""Streamlit entry point: navigation and the shared sidebar."""
+
+import streamlit as st
+
+from ui.common import context, guarded, sidebar
+
+st.set_page_config(page_title="AI Trading Platform", page_icon="📈", layout="wide")
+
+if guarded(context, what="start-up") is None:
+    st.stop()
+
+pages = [
+    st.Page("pages/dashboard.py", title="Dashboard", icon="📊", default=True),
+]
+nav = st.navigation(pages)
+sidebar()
+nav.run()

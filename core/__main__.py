@@ -1,0 +1,8 @@
+"""Entry point: ``python -m core``."""
+
+import sys
+
+from core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

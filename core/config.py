@@ -1,0 +1,264 @@
+"""Typed settings: defaults < ``config.yaml`` < ``.env`` < environment.
+
+Environment variables are ``APP__SECTION__KEY`` (for example
+``APP__RISK__MAX_DRAWDOWN_PCT=0.1``); ``DATABASE_URL`` is honoured as a
+shortcut for ``APP__STORE__DATABASE_URL``. Validation happens once, in
+:func:`load_settings`, and a bad value raises :class:`ConfigError` whose
+message names the key and says how to fix it. Secrets are ``SecretStr``:
+masked in ``repr``, in logs (see :mod:`core.log`) and in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from core.domain import Mode
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "APP__"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message says how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid", "validate_assignment": True}
+
+
+class StoreSettings(_Section):
+    database_url: str = "sqlite:///data/app.db"
+
+
+class DataSettings(_Section):
+    sample_dir: str = "data/sample"
+    default_symbol: str = "AAPL"
+    provider: Literal["sample", "file", "yfinance", "ccxt", "alpaca"] = "sample"
+
+
+class RiskSettings(_Section):
+    max_position_pct: float = Field(0.05, gt=0, le=1)
+    max_gross_exposure: float = Field(1.0, gt=0, le=10)
+    max_net_exposure: float = Field(1.0, gt=0, le=10)
+    max_drawdown_pct: float = Field(0.12, ge=0.10, le=0.15)
+    daily_loss_cap_pct: float = Field(0.03, gt=0, le=1)
+    max_correlation: float = Field(0.85, gt=0, le=1)
+    max_cluster_pct: float = Field(0.25, gt=0, le=1)
+    var_budget_pct: float = Field(0.02, gt=0, le=1)
+    max_order_notional: float = Field(100_000.0, gt=0)
+    max_orders_per_minute: int = Field(30, gt=0)
+    kelly_fraction: float = Field(0.25, gt=0, le=1)
+
+
+class BinanceSettings(_Section):
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    testnet: bool = True
+
+
+class AlpacaSettings(_Section):
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    paper: bool = True
+
+
+class ZerodhaSettings(_Section):
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+
+
+class BrokerSettings(_Section):
+    default: Literal["paper", "binance", "alpaca", "zerodha"] = "paper"
+    binance: BinanceSettings = BinanceSettings()
+    alpaca: AlpacaSettings = AlpacaSettings()
+    zerodha: ZerodhaSettings = ZerodhaSettings()
+
+
+class NewsSettings(_Section):
+    rss_feeds: list[str] = []
+    newsapi_key: SecretStr | None = None
+    finnhub_key: SecretStr | None = None
+    alphavantage_key: SecretStr | None = None
+
+
+class NotifySettings(_Section):
+    telegram_enabled: bool = False
+    telegram_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    discord_enabled: bool = False
+    discord_webhook_url: SecretStr | None = None
+    email_enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(587, gt=0, lt=65536)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    email_from: str | None = None
+    email_to: str | None = None
+
+
+class SchedulerSettings(_Section):
+    tick_seconds: float = Field(60.0, gt=0)
+    retrain_hour_utc: int = Field(2, ge=0, le=23)
+    news_minutes: float = Field(15.0, gt=0)
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dir: str = "data/logs"
+    json_lines: bool = False
+
+
+class Settings(BaseSettings):
+    """All settings of the platform; build one with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        yaml_file="config.yaml",
+    )
+
+    mode: Mode = Mode.PAPER
+    live_confirmed: bool = False
+    store: StoreSettings = StoreSettings()
+    data: DataSettings = DataSettings()
+    risk: RiskSettings = RiskSettings()
+    brokers: BrokerSettings = BrokerSettings()
+    news: NewsSettings = NewsSettings()
+    notify: NotifySettings = NotifySettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    log: LogSettings = LogSettings()
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: explicit arguments, environment, .env, config.yaml.
+        return (init_settings, env_settings, dotenv_settings, YamlConfigSettingsSource(settings_cls))
+
+    def secret_values(self) -> list[str]:
+        """Return every configured secret's plain value (for log masking only)."""
+        found: list[str] = []
+
+        def walk(model: BaseModel) -> None:
+            for name in type(model).model_fields:
+                value = getattr(model, name)
+                if isinstance(value, SecretStr):
+                    plain = value.get_secret_value()
+                    if plain:
+                        found.append(plain)
+                elif isinstance(value, BaseModel):
+                    walk(value)
+
+        walk(self)
+        return found
+
+    @property
+    def database_url(self) -> str:
+        """Return the database URL with relative SQLite paths anchored at the project root."""
+        return resolve_sqlite_url(self.store.database_url)
+
+    def path(self, relative: str) -> Path:
+        """Return ``relative`` anchored at the project root (absolute paths pass through)."""
+        p = Path(relative)
+        return p if p.is_absolute() else ROOT / p
+
+
+def resolve_sqlite_url(url: str) -> str:
+    """Anchor a relative ``sqlite:///rel/path`` at the project root."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(ROOT / url[len(prefix) :])
+    return url
+
+
+def _env_hint(loc: tuple[Any, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: str | None = None, **overrides: Any) -> Settings:
+    """Build and validate the settings.
+
+    Parameters
+    ----------
+    config_file
+        YAML file to read (default ``config.yaml`` in the project root, if present).
+    env_file
+        ``.env`` file to read (default ``.env`` in the project root, if present).
+    **overrides
+        Highest-priority values, e.g. ``mode="live"``.
+
+    Raises
+    ------
+    ConfigError
+        With one line per invalid key, naming it and how to set it.
+    """
+    yaml_path = Path(config_file) if config_file else ROOT / "config.yaml"
+    dotenv_path = Path(env_file) if env_file else ROOT / ".env"
+    if config_file and not yaml_path.exists():
+        raise ConfigError(f"config file {yaml_path} does not exist: check the path or omit it to use defaults")
+    if "DATABASE_URL" in os.environ and ENV_PREFIX + "STORE__DATABASE_URL" not in os.environ:
+        overrides.setdefault("store", {})
+        if isinstance(overrides["store"], dict):
+            overrides["store"].setdefault("database_url", os.environ["DATABASE_URL"])
+
+    class _Bound(Settings):
+        model_config = SettingsConfigDict(yaml_file=str(yaml_path), env_file=str(dotenv_path))
+
+    try:
+        settings = _Bound(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            key = ".".join(str(p) for p in loc)
+            got = err.get("input")
+            shown = "<secret>" if any("key" in str(p) or "secret" in str(p) or "token" in str(p) or "password" in str(p) for p in loc) else repr(got)
+            lines.append(
+                f"config key '{key}' = {shown}: {err['msg']}. "
+                f"Fix it in config.yaml or set {_env_hint(loc)} in the environment/.env."
+            )
+        raise ConfigError("\n".join(lines)) from None
+    except (OSError, ValueError) as exc:  # e.g. YAML syntax errors
+        raise ConfigError(f"cannot read configuration: {exc}") from None
+    if settings.mode is Mode.LIVE and not settings.live_confirmed:
+        # Live needs two deliberate steps; a single flag is never enough.
+        raise ConfigError(
+            "config key 'mode' = 'live' needs explicit confirmation: also set live_confirmed: true "
+            "(APP__LIVE_CONFIRMED=true) after reading the README's live-trading section, or use mode: paper."
+        )
+    return settings
+
+
+def mask(value: str | SecretStr | None, keep: int = 4) -> str:
+    """Return a masked form of a secret for display: ``'••••••cdef'``."""
+    if value is None:
+        return ""
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not plain:
+        return ""
+    if len(plain) <= keep * 2:
+        return "•" * 8
+    return "•" * 8 + plain[-keep:]

@@ -1,0 +1,99 @@
+"""Engine creation and schema migration.
+
+``DATABASE_URL`` picks SQLite (default, WAL mode) or PostgreSQL. The schema is
+owned by Alembic: :func:`migrate` upgrades any older database to the current
+head without touching its data.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from core.config import resolve_sqlite_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+class StoreError(RuntimeError):
+    """The database cannot be reached or migrated; the message says what to check."""
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create a new engine for ``url`` (SQLite files get WAL and a busy timeout)."""
+    url = resolve_sqlite_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path and ":memory:" not in path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def alembic_config(url: str) -> Config:
+    """Return an Alembic config bound to ``url`` and our migrations folder."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", resolve_sqlite_url(url).replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Upgrade the database at ``url`` to the newest schema (idempotent)."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot open database {safe_url(url)}: {exc.orig}. Check DATABASE_URL and that the server is running.") from None
+    finally:
+        engine.dispose()
+
+
+def get_engine(url: str) -> Engine:
+    """Return the process-wide engine for ``url``, migrating the schema on first use."""
+    url = resolve_sqlite_url(url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            migrate(url)
+            engine = make_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_all() -> None:
+    """Close every cached engine (tests, shutdown)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def safe_url(url: str) -> str:
+    """Return ``url`` with any password replaced, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database url>"

@@ -1,0 +1,127 @@
+"""One malformed file per validation rule, read through the real file loader."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.data import DataError, DataValidationError, FileProvider, validate_ohlcv
+
+
+def _good(n=6):
+    return pd.DataFrame(
+        {
+            "Date": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "Open": np.linspace(10, 15, n),
+            "High": np.linspace(11, 16, n),
+            "Low": np.linspace(9, 14, n),
+            "Close": np.linspace(10.5, 15.5, n),
+            "Volume": 100.0,
+        }
+    )
+
+
+def _write(tmp_path, frame, name="bad.csv"):
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def test_good_csv_loads_case_insensitive_and_utc(tmp_path):
+    frame = FileProvider(_write(tmp_path, _good(), "x.csv")).bars()
+    assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
+    assert str(frame.index.tz) == "UTC" and frame.index.name == "ts"
+    assert frame["close"].iloc[0] == 10.5
+
+
+def test_parquet_loads(tmp_path):
+    frame = FileProvider(_write(tmp_path, _good(), "x.parquet")).bars()
+    assert len(frame) == 6
+
+
+@pytest.mark.parametrize(
+    ("mutate", "row", "rule"),
+    [
+        (lambda f: f.assign(High=f["High"].where(f.index != 3, 5.0)), 3, "high >= max(open, close)"),
+        (lambda f: f.assign(Low=f["Low"].where(f.index != 2, 100.0)), 2, "low <= min(open, close)"),
+        (lambda f: f.assign(Open=f["Open"].where(f.index != 1, -1.0), Low=f["Low"].where(f.index != 1, -2.0)), 1, "prices > 0"),
+        (lambda f: f.assign(Volume=f["Volume"].where(f.index != 4, -5.0)), 4, "volume >= 0"),
+        (lambda f: f.assign(Close=f["Close"].where(f.index != 5, np.nan)), 5, "no NaN"),
+    ],
+)
+def test_each_rule_names_row_and_rule(tmp_path, mutate, row, rule):
+    path = _write(tmp_path, mutate(_good()))
+    with pytest.raises(DataValidationError) as err:
+        FileProvider(path).bars()
+    msg = str(err.value)
+    assert f"row {row}" in msg and rule in msg and "bad.csv" in msg
+    repaired = FileProvider(path, repair=True)
+    assert len(repaired.bars()) == 5
+    assert repaired.report.dropped == 1 and rule in repaired.report.repairs[0]
+
+
+def test_unsorted_and_duplicates(tmp_path):
+    f = _good()
+    unsorted = pd.concat([f.iloc[[0, 2, 1]], f.iloc[3:]])
+    with pytest.raises(DataValidationError, match="row 2 .*sorted by time"):
+        FileProvider(_write(tmp_path, unsorted, "u.csv")).bars()
+    dup = pd.concat([f, f.iloc[[2]]]).sort_values("Date", kind="stable")
+    with pytest.raises(DataValidationError, match="duplicate timestamp"):
+        FileProvider(_write(tmp_path, dup, "d.csv")).bars()
+    fixed = FileProvider(_write(tmp_path, dup, "d.csv"), repair=True)
+    assert len(fixed.bars()) == 6 and "duplicate" in fixed.report.repairs[0]
+
+
+def test_missing_column_and_bad_time_and_non_numeric(tmp_path):
+    with pytest.raises(DataValidationError, match="missing column.*volume"):
+        FileProvider(_write(tmp_path, _good().drop(columns="Volume"))).bars()
+    with pytest.raises(DataValidationError, match="no time column"):
+        FileProvider(_write(tmp_path, _good().drop(columns="Date"))).bars()
+    bad_time = _good().astype({"Date": object})
+    bad_time.loc[2, "Date"] = "not a date"
+    with pytest.raises(DataValidationError, match="cannot parse time column 'date' at row 2"):
+        FileProvider(_write(tmp_path, bad_time)).bars()
+    bad_num = _good().astype({"Close": object})
+    bad_num.loc[3, "Close"] = "abc"
+    with pytest.raises(DataValidationError, match="row 3 .*'close' value 'abc' is not a number"):
+        FileProvider(_write(tmp_path, bad_num)).bars()
+
+
+def test_missing_file_and_bad_type(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        FileProvider(tmp_path / "nope.csv").bars()
+    other = tmp_path / "x.xlsx"
+    other.write_text("x")
+    with pytest.raises(DataError, match="unsupported file type"):
+        FileProvider(other).bars()
+
+
+def test_epoch_milliseconds_and_timezones_are_converted():
+    raw = _good(3).drop(columns="Date")
+    raw["timestamp"] = [1704067200000, 1704153600000, 1704240000000]  # 2024-01-01..03 UTC in ms
+    frame, _ = validate_ohlcv(raw)
+    assert frame.index[0] == pd.Timestamp("2024-01-01", tz="UTC")
+    raw2 = _good(2).assign(Date=["2024-01-01 09:30:00-05:00", "2024-01-02 09:30:00-05:00"])
+    frame2, _ = validate_ohlcv(raw2)
+    assert frame2.index[0] == pd.Timestamp("2024-01-01 14:30", tz="UTC")
+
+
+def test_bundled_data_is_valid_and_long_enough(ctx):
+    from core import services
+
+    series = {(s.symbol, s.timeframe): s for s in services.list_series()}
+    for sym in ("AAPL", "MSFT", "IBM", "GOOG"):
+        info = series[(sym, "1d")]
+        years = (pd.Timestamp(info.end) - pd.Timestamp(info.start)).days / 365.25
+        assert years >= 8.5 if sym == "GOOG" else years >= 10
+    assert ("SPX", "1d") in series and ("BTC-USD", "1d") in series and ("BTC-USD", "15m") in series
+    aapl = services.load_bars("AAPL")
+    # split-adjusted: AAPL's 2:1 splits (2000-06-21, 2005-02-28) must not show as -50% days;
+    # the real -52% crash of 2000-09-29 (profit warning) must still be there.
+    ret = aapl["close"].pct_change()
+    assert abs(ret.loc[pd.Timestamp("2005-02-28", tz="UTC")]) < 0.1 and abs(ret.loc[pd.Timestamp("2000-06-21", tz="UTC")]) < 0.1
+    assert ret.loc[pd.Timestamp("2000-09-29", tz="UTC")] < -0.5
+    msft = services.load_bars("MSFT")["close"].pct_change()
+    assert abs(msft.loc[pd.Timestamp("2003-02-18", tz="UTC")]) < 0.1  # MSFT 2:1 split

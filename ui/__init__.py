@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages (UI only: no trading logic here)."""
