@@ -4,13 +4,14 @@ import streamlit as st
 
 from ui.common import context, guarded, sidebar
 
-st.set_page_config(page_title="AI Trading Platform", page_icon="📈", layout="wide")
+st.set_page_config(page_title="AI Trading Platform", page_icon=":material/candlestick_chart:", layout="wide")
 
 if guarded(context, what="start-up") is None:
     st.stop()
 
 pages = [
-    st.Page("pages/dashboard.py", title="Dashboard", icon="📊", default=True),
+    st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 nav = st.navigation(pages)
 sidebar()

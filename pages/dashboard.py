@@ -29,4 +29,4 @@ if bars is not None:
     c1.metric("Last close", f"{last:,.2f}", f"{(last / prev - 1) * 100:+.2f}%")
     c2.metric("Bars", f"{len(bars):,}")
     c3.metric("Range", f"{bars.index[0].date()} → {bars.index[-1].date()}")
-    st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars"), use_container_width=True)
+    st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars"), width="stretch")

@@ -13,9 +13,8 @@ from core.config import ConfigError
 T = TypeVar("T")
 
 
-@st.cache_resource(show_spinner=False)
 def context() -> services.Context:
-    """Return the process-wide core context (created once per server process)."""
+    """Return the process-wide core context (a process singleton in core, created once)."""
     return services.get_context()
 
 

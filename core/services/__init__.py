@@ -6,13 +6,18 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 
 __all__ = [
     "Context",
     "bars_to_records",
+    "config_view",
     "get_context",
     "list_series",
     "list_symbols",
     "load_bars",
+    "risk_limits",
+    "safe_database_url",
+    "save_risk_limits",
     "set_context",
 ]

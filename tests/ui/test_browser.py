@@ -44,3 +44,13 @@ def test_dashboard_shows_a_candlestick(browser_page):
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "dashboard")
+
+
+def test_settings_page_via_sidebar(browser_page):
+    page, _ = browser_page
+    page.get_by_role("link", name="Settings").click()
+    page.wait_for_selector("h1:has-text('Settings')", timeout=60_000)
+    _wait_ready(page)
+    assert page.get_by_text("PAPER mode").count() >= 1
+    assert page.locator("text=Traceback").count() == 0
+    _shot(page, "settings")

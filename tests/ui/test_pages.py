@@ -24,3 +24,29 @@ def test_dashboard_renders_candlestick_and_switches_symbol(app):
     assert not app.exception
     charts = app.get("plotly_chart")
     assert len(charts) == 1 and "MSFT" in charts[0].proto.spec
+
+
+def test_settings_saves_valid_limits_and_rejects_bad_ones(app, ctx):
+    from core import services
+
+    app.switch_page("pages/settings.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Settings"
+    # masked keys table and the paper-mode banner
+    assert any("PAPER mode" in s.value for s in app.success)
+    app.number_input[0].set_value(2.0)  # max position 2 %
+    app.button[0].click().run()
+    assert not app.exception
+    assert services.risk_limits(ctx).max_position_pct == 0.02
+    assert ctx.store.audit_log(kind="settings")[0].data["overrides"]["max_position_pct"] == 0.02
+
+
+def test_save_risk_limits_rejects_out_of_range(ctx):
+    import pytest
+
+    from core import services
+    from core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="risk.max_drawdown_pct"):
+        services.save_risk_limits({"max_drawdown_pct": 0.5})
+    assert services.risk_limits().max_drawdown_pct == 0.12  # nothing saved

@@ -1,0 +1,1 @@
+"""The trading loop's building blocks: lease, toggle, replay feed, the tick pipeline."""
