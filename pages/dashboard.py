@@ -28,5 +28,5 @@ if bars is not None:
     c1, c2, c3 = st.columns(3)
     c1.metric("Last close", f"{last:,.2f}", f"{(last / prev - 1) * 100:+.2f}%")
     c2.metric("Bars", f"{len(bars):,}")
-    c3.metric("Range", f"{bars.index[0].date()} → {bars.index[-1].date()}")
+    c3.metric("Range", f"{bars.index[0]:%Y-%m} → {bars.index[-1]:%Y-%m}")
     st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars"), width="stretch")

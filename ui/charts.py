@@ -21,6 +21,9 @@ def candlestick(bars: pd.DataFrame, title: str = "", volume: bool = True) -> go.
         up = bars["close"] >= bars["open"]
         colors = ["#26a69a" if u else "#ef5350" for u in up]
         fig.add_trace(go.Bar(x=bars.index, y=bars["volume"], marker_color=colors, name="volume", showlegend=False), row=2, col=1)
+    if len(bars) > 2 and (bars.index[1:] - bars.index[:-1]).min() >= pd.Timedelta("1D") and not (bars.index.dayofweek >= 5).any():
+        # daily equity bars: hide weekends so candles sit side by side
+        fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "mon"])])
     fig.update_layout(
         template=TEMPLATE, title=title, xaxis_rangeslider_visible=False, height=560, margin=dict(l=10, r=10, t=40, b=10), showlegend=False
     )

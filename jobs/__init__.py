@@ -1,0 +1,1 @@
+"""Background jobs: the scheduler host and the job functions it runs."""

@@ -1,0 +1,75 @@
+"""Job functions. APScheduler stores jobs by reference, so these are module-level
+functions taking only JSON-friendly arguments; each gets the process context.
+
+Every job catches its own errors: a failing tick is logged, recorded in the loop
+status and notified, and the next tick runs as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+from core.services import get_context
+from core.trading import toggle
+
+log = logging.getLogger("jobs")
+
+
+def _guard(name: str, fn) -> None:  # noqa: ANN001 - any zero-argument callable
+    ctx = get_context()
+    started = time.perf_counter()
+    try:
+        fn(ctx)
+    except Exception as exc:  # noqa: BLE001 - a job must never kill the scheduler
+        log.error("job %s failed: %s", name, exc)
+        toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+        ctx.store.audit("loop_error", f"{name} failed: {exc}", {"traceback": traceback.format_exc()[-4000:]})
+        _notify_error(ctx, name, exc)
+    finally:
+        log.debug("job %s took %.1f ms", name, (time.perf_counter() - started) * 1000)
+
+
+def _notify_error(ctx, name: str, exc: Exception) -> None:  # noqa: ANN001
+    try:
+        from core.services import notify_event
+    except ImportError:
+        return
+    try:
+        notify_event("loop_error", f"{name} failed: {exc}", ctx=ctx)
+    except Exception as err:  # noqa: BLE001 - notifications never crash the loop
+        log.warning("could not notify about %s: %s", name, err)
+
+
+def trading_tick() -> None:
+    """Run one tick of the trading pipeline (no-op while the toggle is off)."""
+    from core.trading.loop import run_tick
+
+    _guard("trading_tick", run_tick)
+
+
+def retrain() -> None:
+    """Retrain the ensemble on the configured symbols."""
+    from core.trading.loop import retrain_models
+
+    _guard("retrain", retrain_models)
+
+
+def collect_news() -> None:
+    """Fetch configured news sources and score them."""
+    def _collect(ctx) -> None:  # noqa: ANN001
+        try:
+            from core.services import fetch_news
+        except ImportError:
+            return
+        fetch_news(ctx=ctx)
+
+    _guard("collect_news", _collect)
+
+
+def equity_snapshot() -> None:
+    """Store the account's equity (for the dashboard's equity curve)."""
+    from core.trading.loop import snapshot_equity
+
+    _guard("equity_snapshot", snapshot_equity)
