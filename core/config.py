@@ -108,6 +108,7 @@ class NotifySettings(_Section):
 
 
 class SchedulerSettings(_Section):
+    embedded: bool = True  # run the scheduler inside the app server process
     tick_seconds: float = Field(60.0, gt=0)
     retrain_hour_utc: int = Field(2, ge=0, le=23)
     news_minutes: float = Field(15.0, gt=0)

@@ -17,12 +17,12 @@ from core.trading import toggle
 log = logging.getLogger("jobs")
 
 
-def _guard(name: str, fn) -> None:  # noqa: ANN001 - any zero-argument callable
+def _guard(name: str, fn) -> None:
     ctx = get_context()
     started = time.perf_counter()
     try:
         fn(ctx)
-    except Exception as exc:  # noqa: BLE001 - a job must never kill the scheduler
+    except Exception as exc:
         log.error("job %s failed: %s", name, exc)
         toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
         ctx.store.audit("loop_error", f"{name} failed: {exc}", {"traceback": traceback.format_exc()[-4000:]})
@@ -31,14 +31,14 @@ def _guard(name: str, fn) -> None:  # noqa: ANN001 - any zero-argument callable
         log.debug("job %s took %.1f ms", name, (time.perf_counter() - started) * 1000)
 
 
-def _notify_error(ctx, name: str, exc: Exception) -> None:  # noqa: ANN001
+def _notify_error(ctx, name: str, exc: Exception) -> None:
     try:
         from core.services import notify_event
     except ImportError:
         return
     try:
         notify_event("loop_error", f"{name} failed: {exc}", ctx=ctx)
-    except Exception as err:  # noqa: BLE001 - notifications never crash the loop
+    except Exception as err:
         log.warning("could not notify about %s: %s", name, err)
 
 
@@ -58,7 +58,7 @@ def retrain() -> None:
 
 def collect_news() -> None:
     """Fetch configured news sources and score them."""
-    def _collect(ctx) -> None:  # noqa: ANN001
+    def _collect(ctx) -> None:
         try:
             from core.services import fetch_news
         except ImportError:

@@ -89,6 +89,7 @@ def ctx(sqlite_url: str, clock: FixedClock, tmp_path: Path) -> Iterator[Context]
         env_file=str(tmp_path / "none.env"),
         store={"database_url": sqlite_url},
         log={"dir": str(tmp_path / "logs")},
+        scheduler={"embedded": False},
     )
     context = Context.create(settings, clock=clock)
     set_context(context)

@@ -53,3 +53,12 @@ def test_bad_config_is_one_clear_line(tmp_path):
     cfg.write_text("risk:\n  max_position_pct: 7\n")
     r = run("--config", str(cfg), "data", "list", tmp_path=tmp_path)
     assert r.returncode == 2 and "risk.max_position_pct" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_paper_toggle_cli_roundtrip(tmp_path):
+    assert json.loads(run("paper", "status", "--json", tmp_path=tmp_path).stdout)["enabled"] is False
+    started = run("paper", "start", "--json", tmp_path=tmp_path)
+    assert started.returncode == 0 and json.loads(started.stdout)["enabled"] is True
+    # persisted: a new process sees it
+    assert json.loads(run("paper", "status", "--json", tmp_path=tmp_path).stdout) == {"enabled": True, "mode": "paper"}
+    assert "OFF" in run("paper", "stop", tmp_path=tmp_path).stdout

@@ -7,6 +7,7 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.trading import paper_start, paper_status, paper_stop
 
 __all__ = [
     "Context",
@@ -16,6 +17,9 @@ __all__ = [
     "list_series",
     "list_symbols",
     "load_bars",
+    "paper_start",
+    "paper_status",
+    "paper_stop",
     "risk_limits",
     "safe_database_url",
     "save_risk_limits",

@@ -50,3 +50,21 @@ def test_save_risk_limits_rejects_out_of_range(ctx):
     with pytest.raises(ConfigError, match="risk.max_drawdown_pct"):
         services.save_risk_limits({"max_drawdown_pct": 0.5})
     assert services.risk_limits().max_drawdown_pct == 0.12  # nothing saved
+
+
+def test_sidebar_toggle_persists_in_the_store(app, ctx):
+    from core import services
+
+    app.run()
+    toggle = app.sidebar.toggle(key="sidebar_paper_toggle")
+    assert toggle.value is False
+    toggle.set_value(True).run()
+    assert not app.exception
+    assert services.paper_status()["enabled"] is True
+    assert ctx.store.audit_log(kind="toggle")[0].actor == "ui"
+    # a fresh session (e.g. after an app restart) shows the persisted state
+    fresh = AppTest.from_file(APP, default_timeout=60)
+    fresh.run()
+    assert fresh.sidebar.toggle(key="sidebar_paper_toggle").value is True
+    fresh.sidebar.toggle(key="sidebar_paper_toggle").set_value(False).run()
+    assert services.paper_status()["enabled"] is False
