@@ -8,7 +8,10 @@ from datetime import timedelta
 from core.news.model import NewsItem, normalize_title
 
 # Words that carry no identity: two headlines sharing only these are not the same story.
-_STOP = frozenset(["a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "as", "at", "by", "with", "from", "is", "are", "be", "its", "it", "this", "that", "after", "over", "new", "says"])
+_STOP = frozenset([
+    "a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "as", "at", "by", "with", "from", "is", "are", "be",
+    "its", "it", "this", "that", "after", "over", "new", "says",
+])
 
 
 def _tokens(title: str) -> frozenset[str]:

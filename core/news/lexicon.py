@@ -10,7 +10,11 @@ own, written for headlines; they are not the Loughran–McDonald dictionary.
 from __future__ import annotations
 
 # Neutral in finance although general lexicons give them a polarity.
-NEUTRALISED: dict[str, float] = {w: 0.0 for w in ["share", "shares", "credit", "interest", "interests", "gross", "crude", "liability", "liabilities", "capital", "vice", "tax", "taxes", "fine", "funds", "fund", "top", "leave", "leaves", "board", "cost", "costs", "security", "securities", "bull", "bear"]}
+NEUTRALISED: dict[
+    str, float] = {w: 0.0 for w in ["share", "shares", "credit", "interest", "interests", "gross", "crude",
+    "liability", "liabilities", "capital", "vice", "tax", "taxes", "fine", "funds", "fund", "top", "leave", "leaves",
+    "board", "cost", "costs", "security", "securities", "bull", "bear",
+]}
 
 POSITIVE: dict[str, float] = {
     # Price moves up.
