@@ -10,7 +10,7 @@ from core.news.model import NewsItem
 # Names people write instead of the ticker. Users extend or override this with
 # ``news.aliases`` in the settings (``{"AAPL": ["Apple", "iPhone maker"]}``).
 DEFAULT_ALIASES: dict[str, list[str]] = {
-    "AAPL": ["Apple", "iPhone", "iPad", "iPod", "Steve Jobs", "Tim Cook"],
+    "AAPL": ["Apple", "iPhone", "iPad", "iPod", "iTunes", "Steve Jobs", "Tim Cook"],
     "MSFT": ["Microsoft", "Windows", "Xbox", "Ballmer", "Bill Gates", "Nadella"],
     "IBM": ["IBM", "International Business Machines", "Big Blue"],
     "GOOG": ["Google", "Alphabet", "YouTube", "Android"],

@@ -10,7 +10,7 @@ from core.clock import Clock
 from core.news.fetchers.base import FetchResult
 from core.news.model import NewsError, make_item
 
-COLUMNS = ["published", "symbols", "source", "wording", "label", "title"]
+COLUMNS = ["published", "symbols", "source", "label", "title"]
 
 
 def read_headlines(path: str | Path) -> list[dict]:
