@@ -65,9 +65,14 @@ def normalize_title(title: str) -> str:
     return _NON_WORD.sub(" ", text.lower()).strip()
 
 
-def item_id(title: str) -> str:
-    """Return the stable id of a story: a hash of its normalised title (same story, same id)."""
-    return hashlib.sha1(normalize_title(title).encode()).hexdigest()[:32]
+def item_id(title: str, published: datetime) -> str:
+    """Return the stable id of a story: a hash of its normalised title and UTC publication day.
+
+    The day keeps a generic headline repeated weeks later ("Stocks rally") a
+    separate story; the same story across midnight is merged by :func:`dedupe`.
+    """
+    key = f"{as_utc(published):%Y-%m-%d}|{normalize_title(title)}"
+    return hashlib.sha1(key.encode()).hexdigest()[:32]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -96,7 +101,7 @@ def make_item(
     if not clean:
         raise NewsError("a news item needs a non-empty title")
     return NewsItem(
-        id=item_id(clean),
+        id=item_id(clean, published),
         title=clean,
         published=as_utc(published),
         fetched=as_utc(fetched),
