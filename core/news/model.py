@@ -14,8 +14,11 @@ _NON_WORD = re.compile(r"[^a-z0-9$%.]+")
 _TAG = re.compile(r"<[^>]+>")
 
 
-class NewsError(Exception):
-    """A news operation failed; the message says what to do."""
+class NewsError(ValueError):
+    """A news operation failed because of a setting or input; the message says what to do.
+
+    A ``ValueError`` so the CLI prints it as one line (exit code 2).
+    """
 
 
 @dataclass(frozen=True, slots=True)
