@@ -1,6 +1,7 @@
 """Fetchers against a local fake HTTP server on 127.0.0.1 speaking each API's real wire format."""
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,3 +243,19 @@ def test_non_json_answer_is_a_clear_error(server, clock):
     server.routes["/query"] = (502, "text/html", "<html>Bad gateway</html>")
     result = AlphaVantageFetcher(KEY, ["IBM"], clock, server.url).fetch(SINCE, UNTIL)
     assert result.errors == ["alphavantage IBM: the answer is not JSON (HTTP 502, starts with '<html>Bad gateway</html>')"]
+
+
+def test_api_keys_never_reach_log_lines_even_from_urllib3(server, clock, caplog):
+    server.routes["/query"] = (200, "application/json", AV_OK)
+    with caplog.at_level(logging.DEBUG):
+        AlphaVantageFetcher(KEY, ["BTC-USD"], clock, server.url).fetch(SINCE, UNTIL)
+    assert server.requests[0]["query"]["apikey"] == [KEY]  # the key did travel in the query string
+    assert any(r.name.startswith("urllib3") and "apikey=***" in r.getMessage() for r in caplog.records)
+    assert KEY not in caplog.text
+
+
+def test_items_stamped_after_now_are_kept_not_dropped(server, clock):
+    future = RSS.replace("Wed, 03 Jan 2024 09:00:00 GMT", "Wed, 03 Jan 2024 12:05:00 GMT")  # 5 minutes of clock skew
+    server.routes["/rss"] = (200, "application/rss+xml", future)
+    result = RssFetcher([f"{server.url}/rss"], clock).fetch(SINCE, UNTIL)
+    assert "IBM shares slide after guidance cut" in {i.title for i in result.items}

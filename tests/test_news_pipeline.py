@@ -135,3 +135,9 @@ def test_bundled_headlines_load_once_and_are_tagged(ctx):
     assert (second.inserted, second.updated) == (0, 0) and repo.count() == 269
     both = {i.title for i in repo.list("MSFT", limit=None)} & {i.title for i in repo.list("AAPL", limit=None)}
     assert "Apple overtakes Microsoft as the world's most valuable technology company" in both
+
+
+def test_symbol_filter_treats_like_wildcards_literally(ctx):
+    repo = NewsRepo(ctx.store)
+    repo.save([_item("Index note", symbols=("A_B",)), _item("Other note", symbols=("AXB", "ZZZ"))])  # "A_B,%" would match "AXB,ZZZ"
+    assert [i.title for i in repo.list("A_B")] == ["Index note"]

@@ -72,8 +72,9 @@ class NewsRepo:
         q = select(NewsItemRow)
         if symbol:
             sym = symbol.upper()
+            lit = sym.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")  # a literal inside LIKE
             col = NewsItemRow.symbols
-            q = q.where(sa.or_(col == sym, col.like(f"{sym},%"), col.like(f"%,{sym}"), col.like(f"%,{sym},%")))
+            q = q.where(sa.or_(col == sym, *(col.like(p, escape="\\") for p in (f"{lit},%", f"%,{lit}", f"%,{lit},%"))))
         if since is not None:
             q = q.where(NewsItemRow.published >= since)
         if until is not None:

@@ -16,25 +16,13 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.config import NotifySettings
-from core.log import MASK_FILTER
-from core.news.fetchers.base import mask_text
+from core.news.fetchers.base import guard_secrets, mask_text
 from core.notify.channels import Channel, ChannelError, DiscordChannel, EmailChannel, TelegramChannel
 from core.notify.events import EventKind, NotifyEvent
 
 log = logging.getLogger(__name__)
 
 CHANNELS = ("telegram", "discord", "email")
-# requests' connection pool logs every URL at DEBUG, and a Telegram URL carries the bot
-# token: mask secrets on that logger itself so no handler anywhere can print them.
-_THIRD_PARTY_LOGGERS = ("urllib3.connectionpool",)
-
-
-def _guard_third_party_logs(secrets: list[str]) -> None:
-    MASK_FILTER.add(*secrets)
-    for name in _THIRD_PARTY_LOGGERS:
-        logger = logging.getLogger(name)
-        if MASK_FILTER not in logger.filters:
-            logger.addFilter(MASK_FILTER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +105,7 @@ class Notifier:
         self.settings = settings
         self.clock = clock
         self._secrets = secrets_of(settings)
-        _guard_third_party_logs(self._secrets)
+        guard_secrets(*self._secrets)
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self.enabled = {n: bool(getattr(settings, f"{n}_enabled")) for n in CHANNELS}

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from core.clock import Clock
-from core.news.fetchers.base import FetchError, FetchResult, http_error, http_get, json_body, mask_text
+from core.news.fetchers.base import FetchError, FetchResult, guard_secrets, http_error, http_get, json_body, mask_text
 from core.news.model import NewsError, make_item
 
 _EASTERN = ZoneInfo("America/New_York")
@@ -38,6 +38,7 @@ class _ApiFetcher:
         if not key:
             raise NewsError(f"{self.name} needs an API key: set {self.key_setting} in the environment or .env")
         self._key = key
+        guard_secrets(key)
         self.symbols = [s.upper() for s in symbols]
         self.clock = clock
         self.base_url = base_url.rstrip("/")
@@ -123,7 +124,7 @@ class FinnhubFetcher(_ApiFetcher):
             except (TypeError, ValueError):
                 result.errors.append(f"{what}: article {n + 1} has no valid 'datetime'; skipped")
                 continue
-            if not since <= published <= until:
+            if published < since:  # older than the window; a clock-skewed future stamp is kept
                 continue
             related = [s for s in str(art.get("related") or "").split(",") if s.strip()]
             self._add(result, what, n, title=art.get("headline") or "", published=published, fetched=now,

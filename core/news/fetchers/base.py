@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,21 @@ from urllib.parse import urlsplit
 
 import requests
 
+from core.log import MASK_FILTER
 from core.news.model import NewsItem
+
+# urllib3 logs every request line (path and query string) at DEBUG; Telegram puts its
+# token in the path and Alpha Vantage its key in the query, so mask on that logger itself.
+_THIRD_PARTY_LOGGERS = ("urllib3.connectionpool",)
+
+
+def guard_secrets(*secrets: str | None) -> None:
+    """Mask ``secrets`` in our log handlers and in third-party HTTP loggers, whatever handler prints them."""
+    MASK_FILTER.add(*(s for s in secrets if s))
+    for name in _THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        if MASK_FILTER not in logger.filters:
+            logger.addFilter(MASK_FILTER)
 
 
 @dataclass
