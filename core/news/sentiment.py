@@ -7,6 +7,7 @@ for the asset) and a label ``positive``, ``neutral`` or ``negative``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class FinBertScorer:
     name = "finbert"
 
     def __init__(self, model_dir: str | Path) -> None:
+        # Belt and braces: never let the hub client fetch anything at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
             from transformers import pipeline
         except ImportError as exc:
