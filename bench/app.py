@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _interaction(at, page: str) -> None:  # noqa: ANN001
+def _interaction(at, page: str) -> None:
     """One typical interaction per page: change the first selectbox, else rerun."""
     if len(at.selectbox):
         box = at.selectbox[0]

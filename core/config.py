@@ -90,6 +90,17 @@ class NewsSettings(_Section):
     newsapi_key: SecretStr | None = None
     finnhub_key: SecretStr | None = None
     alphavantage_key: SecretStr | None = None
+    # Appended for the news stream (issue 9). Base URLs are settings so tests and proxies can re-point them.
+    symbols: list[str] = ["AAPL", "MSFT", "IBM", "GOOG", "BTC-USD"]
+    aliases: dict[str, list[str]] = {}
+    newsapi_base: str = "https://newsapi.org"
+    finnhub_base: str = "https://finnhub.io"
+    alphavantage_base: str = "https://www.alphavantage.co"
+    http_timeout: float = Field(10.0, gt=0)
+    lookback_days: int = Field(3, gt=0, le=365)
+    bundled_file: str = "data/news/headlines.csv"
+    scorer: Literal["lexicon", "finbert"] = "lexicon"
+    finbert_model_dir: str | None = None
 
 
 class NotifySettings(_Section):
@@ -105,6 +116,13 @@ class NotifySettings(_Section):
     smtp_password: SecretStr | None = None
     email_from: str | None = None
     email_to: str | None = None
+    # Appended for notifications (issue 9).
+    telegram_api_base: str = "https://api.telegram.org"
+    smtp_starttls: bool = True
+    smtp_ca_file: str | None = None
+    timeout_seconds: float = Field(10.0, gt=0)
+    rate_per_minute: int = Field(20, gt=0)
+    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary"]
 
 
 class SchedulerSettings(_Section):

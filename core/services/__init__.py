@@ -6,6 +6,8 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
+from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop
 
@@ -13,15 +15,24 @@ __all__ = [
     "Context",
     "bars_to_records",
     "config_view",
+    "ensure_news",
+    "fetch_news",
     "get_context",
+    "get_notifier",
+    "list_news",
     "list_series",
     "list_symbols",
     "load_bars",
+    "news_features",
+    "news_to_records",
+    "notify",
     "paper_start",
     "paper_status",
     "paper_stop",
     "risk_limits",
     "safe_database_url",
     "save_risk_limits",
+    "score_headline",
+    "send_test_notification",
     "set_context",
 ]

@@ -1,0 +1,25 @@
+"""Notification services: one process-wide notifier, and a test message per channel."""
+
+from __future__ import annotations
+
+from core.notify import Delivery, Notifier, NotifyEvent
+from core.services.context import Context, get_context
+
+
+def get_notifier(ctx: Context | None = None) -> Notifier:
+    """Return the context's notifier, built from ``settings.notify`` on first use."""
+    ctx = ctx or get_context()
+    notifier = ctx.extras.get("notifier")
+    if notifier is None:
+        notifier = ctx.extras["notifier"] = Notifier(ctx.settings.notify, ctx.clock)
+    return notifier
+
+
+def notify(event: NotifyEvent, ctx: Context | None = None) -> dict[str, Delivery]:
+    """Send ``event`` to every enabled channel; never raises (failures are logged and returned)."""
+    return get_notifier(ctx).notify(event)
+
+
+def send_test_notification(channel: str, ctx: Context | None = None) -> Delivery:
+    """Send a test message on ``channel`` (telegram, discord or email), enabled or not."""
+    return get_notifier(ctx).send_test(channel)
