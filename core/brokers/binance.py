@@ -35,9 +35,15 @@ _TYPES = {
 _CID_CHARS = r"A-Za-z0-9._:/\-"
 
 
-def map_ccxt_error(exc: Exception, venue: str = "binance", headers: dict[str, str] | None = None) -> BrokerError:
-    """Map a ccxt exception onto the broker error classes (retryable or not)."""
+def map_ccxt_error(exc: Exception, venue: str = "binance", headers: dict[str, str] | None = None, status: int | None = None) -> BrokerError:
+    """Map a ccxt exception onto the broker error classes (retryable or not).
+
+    Binance says a 5xx, ``-1000`` (unknown) or ``-1007`` (backend timeout) leaves the
+    execution status unknown: those are retryable, and a submit is looked up before any resend.
+    """
     msg = f"{venue}: {exc}"
+    if (status is not None and (status >= 500 or status == 429)) or '"code": -1000' in str(exc) or '"code":-1000' in str(exc) or "-1007" in str(exc):
+        return RetryableBrokerError(msg, retry_after=retry_after_seconds((headers or {}).get("Retry-After")))
     if isinstance(exc, ccxt.InsufficientFunds):
         return InsufficientFunds(msg)
     if isinstance(exc, ccxt.OrderNotFound):
@@ -106,6 +112,14 @@ class BinanceBroker:
             self.exchange.rateLimit = rate_limit_ms
         if base_url:
             self._rehost(base_url.rstrip("/"))
+        self._status: int | None = None
+        hook = self.exchange.on_rest_response
+
+        def remember_status(code, reason, url, method, headers, body, *rest):  # ccxt hides the HTTP status from its errors
+            self._status = code
+            return hook(code, reason, url, method, headers, body, *rest)
+
+        self.exchange.on_rest_response = remember_status
 
     # -- plumbing ------------------------------------------------------------------
     def _rehost(self, origin: str) -> None:
@@ -118,10 +132,11 @@ class BinanceBroker:
         self.exchange.urls["api"] = api
 
     def _call(self, fn: Callable[[], Any]) -> Any:
+        self._status = None
         try:
             return fn()
         except ccxt.BaseError as exc:
-            raise map_ccxt_error(exc, self.name, dict(self.exchange.last_response_headers or {})) from None
+            raise map_ccxt_error(exc, self.name, dict(self.exchange.last_response_headers or {}), self._status) from None
 
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         return call_with_retry(lambda: self._call(fn), self.policy, what=f"{self.name} {what}", sleep=self._sleep)

@@ -26,7 +26,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 from pydantic import SecretStr
 
-from core.brokers._venue import guard_live, is_loopback, map_requests_error, plain, venue_client_id
+from core.brokers._venue import guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, TokenBucket, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -98,6 +98,9 @@ class ZerodhaBroker:
         self._secret = api_secret
         self.bucket = TokenBucket(rate, burst, sleep=sleep)
         self.kite = KiteConnect(plain(api_key), access_token=plain(access_token), root=root, timeout=timeout)
+        self._retry_after: str | None = None
+        # kiteconnect's exceptions carry no headers; keep Retry-After from the last response.
+        self.kite.reqsession.hooks["response"].append(self._remember_retry_after)
         self._cid_of_tag: dict[str, str] = {}
         self._cid_of_oid: dict[str, str] = {}
         self._gtt_of_cid: dict[str, int] = {}
@@ -116,12 +119,19 @@ class ZerodhaBroker:
         return SecretStr(data["access_token"])
 
     # -- plumbing --------------------------------------------------------------------------------
+    def _remember_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._retry_after = response.headers.get("Retry-After")
+
     def _call(self, fn: Callable[[], Any]) -> Any:
         self.bucket.acquire()
+        self._retry_after = None
         try:
             return fn()
         except (kex.KiteException, requests.RequestException) as exc:
-            raise map_kite_error(exc, self.name) from None
+            err = map_kite_error(exc, self.name)
+            if isinstance(err, RetryableBrokerError) and err.retry_after is None:
+                err.retry_after = retry_after_seconds(self._retry_after)
+            raise err from None
 
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         return call_with_retry(lambda: self._call(fn), self.policy, what=f"{self.name} {what}", sleep=self._sleep)
