@@ -259,13 +259,16 @@ class ZerodhaBroker:
     # -- GTT (OCO) ------------------------------------------------------------------------------------
     def _submit_gtt(self, order: Order) -> Order:
         exch, sym = self._split(order.symbol)
-        lo, hi = sorted([float(order.tags["stop_loss"]), float(order.tags["take_profit"])])
+        stop, target = float(order.tags["stop_loss"]), float(order.tags["take_profit"])
+        # Each leg is a LIMIT order placed when its trigger is hit; the stop leg may carry a worse limit to make sure it fills.
+        prices = {stop: float(order.tags.get("stop_loss_limit") or stop), target: target}
+        lo, hi = sorted([stop, target])
         last = float(order.tags.get("last_price") or (lo + hi) / 2)
         leg = {"transaction_type": order.side.value.upper(), "quantity": int(order.quantity), "order_type": "LIMIT", "product": self.product}
 
         def send(o: Order) -> Order:
             res = self._call(lambda: self.kite.place_gtt(self.kite.GTT_TYPE_OCO, sym, exch, [lo, hi], last,
-                                                         [{**leg, "price": lo}, {**leg, "price": hi}]))
+                                                         [{**leg, "price": prices[lo]}, {**leg, "price": prices[hi]}]))
             self._gtt_of_cid[o.client_order_id] = int(res["trigger_id"])
             return self._gtt_order(o.client_order_id)
 
@@ -293,7 +296,9 @@ class ZerodhaBroker:
                   "cancelled": OrderStatus.CANCELED, "expired": OrderStatus.EXPIRED, "rejected": OrderStatus.REJECTED}.get(g["status"], OrderStatus.ACCEPTED)
         lo, hi = (float(v) for v in c["trigger_values"])
         filled, avg, reason = 0.0, None, None
-        for role, leg in zip(("stop_loss", "take_profit"), legs, strict=False):
+        roles = ("stop_loss", "take_profit") if legs[0]["transaction_type"] == "SELL" else ("take_profit", "stop_loss")
+        stop, target = (lo, hi) if roles[0] == "stop_loss" else (hi, lo)
+        for role, leg in zip(roles, legs, strict=False):
             placed = ((leg.get("result") or {}).get("order_result") or {}).get("order_id")
             if placed:
                 # The triggered leg is an ordinary order from here on; report it under a derived client ID.
@@ -301,10 +306,10 @@ class ZerodhaBroker:
                 filled, avg, reason = float(leg["quantity"]), float(leg["price"]), f"triggered {role}: order {placed}"
         return Order(
             client_order_id=cid, symbol=self._symbol(c["exchange"], c["tradingsymbol"]), side=Side(legs[0]["transaction_type"].lower()),
-            quantity=float(legs[0]["quantity"]), order_type=OrderType.LIMIT, limit_price=hi, stop_price=lo, time_in_force=TimeInForce.GTC,
+            quantity=float(legs[0]["quantity"]), order_type=OrderType.LIMIT, limit_price=target, stop_price=stop, time_in_force=TimeInForce.GTC,
             status=status, filled_quantity=filled, avg_fill_price=avg, reason=reason, created_at=_ist(g.get("created_at")),
             updated_at=_ist(g.get("updated_at")), broker_order_id=f"{_GTT_PREFIX}{gid}",
-            venue=self.name, oco_group=f"{_GTT_PREFIX}{gid}", tags={"order_class": "oco", "stop_loss": lo, "take_profit": hi},
+            venue=self.name, oco_group=f"{_GTT_PREFIX}{gid}", tags={"order_class": "oco", "stop_loss": stop, "take_profit": target},
         )
 
     # -- account -------------------------------------------------------------------------------------

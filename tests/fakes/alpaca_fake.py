@@ -79,7 +79,7 @@ class AlpacaFake(FakeVenue):
                 rows = [o for o in rows if o["status"] in OPEN or any(leg["status"] in OPEN for leg in o["_legs"])]
             elif status == "closed":
                 rows = [o for o in rows if o["status"] not in OPEN]
-            return Reply(200, [self._public(o, nested=req.query.get("nested") == "true") for o in rows])
+            return Reply(200, [self._public(o, nested=req.query.get("nested", "").lower() == "true") for o in rows])
         if p == "/v2/orders:by_client_order_id":
             o = next((o for o in self.orders if o["client_order_id"] == req.query.get("client_order_id")), None)
             return Reply(200, self._public(o, nested=True)) if o else self._err(404, 40410000, "order not found")
