@@ -73,6 +73,14 @@ def reconcile(broker: Broker, store: Store, *, account: str | None = None, clock
             except BrokerError as exc:  # leave it as it is; the next tick tries again
                 log.warning("reconcile %s: cannot look up %s: %s", account, cid, exc)
     fills = broker.fills()
+    with store.session() as s:
+        stored = set(s.exec(select(OrderRow.client_order_id).where(OrderRow.account == account)))
+    for cid in dict.fromkeys(f.client_order_id for f in fills):
+        if cid not in seen and cid not in stored:  # filled while we were not looking (or before a restart)
+            try:
+                seen[cid] = broker.get_order(cid)
+            except BrokerError as exc:
+                log.warning("reconcile %s: fill of unknown order %s: %s", account, cid, exc)
     positions = broker.positions()
     balances = broker.balances()
 
