@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlparse
@@ -12,6 +13,10 @@ from pydantic import SecretStr
 
 from core.brokers.base import BrokerError, RetryableBrokerError
 from core.brokers.retry import VenueUnavailable
+from core.log import MASK_FILTER
+
+# Client libraries that log request headers (ccxt puts the API key in them at DEBUG).
+_CHATTY_LOGGERS = ("ccxt.base.exchange", "kiteconnect.connect", "urllib3.connectionpool")
 
 
 class LiveTradingNotAllowed(BrokerError):
@@ -42,10 +47,21 @@ def guard_live(venue: str, live: bool, allow_live: bool) -> None:
 
 
 def plain(secret: SecretStr | str | None) -> str | None:
-    """Return a secret's plain value for handing to a client library (never for logging)."""
+    """Return a secret's plain value for handing to a client library, registering it for masking.
+
+    The value is added to the log mask filter, which is also attached to the client
+    libraries' own loggers, so even their DEBUG request dumps never show it.
+    """
     if secret is None:
         return None
-    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if value:
+        MASK_FILTER.add(value)
+        for name in _CHATTY_LOGGERS:
+            logger = logging.getLogger(name)
+            if MASK_FILTER not in logger.filters:
+                logger.addFilter(MASK_FILTER)
+    return value
 
 
 def venue_client_id(client_order_id: str, max_len: int, allowed: str = r"A-Za-z0-9") -> str:

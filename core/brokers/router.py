@@ -3,7 +3,7 @@
 Selection, in order:
 
 1. **Eligibility.** The venue trades the order's asset class (``order.tags["asset_class"]``
-   or :func:`guess_asset_class`). Among those, venues where the order type and time in
+   or :func:`guess_asset_class`) and is the one named in ``order.tags["venue"]``, if any. Among those, venues where the order type and time in
    force are native are preferred; if none has them natively, every eligible venue
    stays in (the order manager emulates the type). Venues marked down are skipped
    until their cool-down ends.
@@ -152,6 +152,8 @@ class Router:
         ac = AssetClass(order.tags["asset_class"]) if "asset_class" in order.tags else self._asset_class_of(order.symbol)
         now = self._monotonic()
         eligible = [st for st in self.venues.values() if ac in st.broker.capabilities().asset_classes]
+        if "venue" in order.tags:  # the caller pinned a venue (e.g. the only one listing the symbol)
+            eligible = [st for st in eligible if st.broker.name == order.tags["venue"]]
         if not eligible:
             raise NoVenue(f"no configured venue trades {ac} ({order.symbol}); configured: {', '.join(self.venues)}")
         native = [st for st in eligible if st.broker.capabilities().supports(order.order_type)

@@ -73,6 +73,7 @@ class FakeVenue:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.latency = 0.0  # seconds added to every request, to give venues different speeds
+        self._conns: set = set()
 
     # -- lifecycle -------------------------------------------------------------
     def start(self) -> FakeVenue:
@@ -85,6 +86,16 @@ class FakeVenue:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with fake.lock:
+                    fake._conns.discard(self.connection)
+                super().finish()
+
             def _any(self) -> None:
                 fake._dispatch(self)
 
@@ -96,11 +107,18 @@ class FakeVenue:
         return self
 
     def stop(self) -> None:
-        """Stop serving; the port then refuses connections."""
+        """Stop serving: close kept-alive connections too, so the port then refuses every request."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            try:
+                conn.shutdown(2)
+            except OSError:
+                pass
 
     def __enter__(self) -> FakeVenue:
         return self.start()

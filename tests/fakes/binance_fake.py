@@ -40,6 +40,7 @@ class BinanceFake(FakeVenue):
         self.reject_next: str | None = None
         self.partial_next: float | None = None
         self.now_ms = T0
+        self.depth = 2.0  # base quantity quoted at the best bid and at the best ask
         self._ids = itertools.count(1001)
         self._trade_ids = itertools.count(5001)
 
@@ -88,7 +89,7 @@ class BinanceFake(FakeVenue):
             return Reply(200, self._klines(req.query))
         if p == "/api/v3/depth":
             price = self.prices[req.query["symbol"]]
-            return Reply(200, {"lastUpdateId": 1, "bids": [[_s(price - 1), "2.0"]], "asks": [[_s(price + 1), "2.0"]]})
+            return Reply(200, {"lastUpdateId": 1, "bids": [[_s(price - 1), _s(self.depth)]], "asks": [[_s(price + 1), _s(self.depth)]]})
         denied = self._check_auth(req)
         if denied:
             return denied
