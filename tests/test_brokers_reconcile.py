@@ -71,3 +71,23 @@ def test_new_instance_sees_open_orders_under_our_client_ids(kit: Kit) -> None:
     [o] = restarted.open_orders()
     assert (o.client_order_id, o.status, o.limit_price) == ("open1", OrderStatus.ACCEPTED, kit.below)
     assert restarted.cancel("open1").status is OrderStatus.CANCELED
+
+
+def test_reconcile_writes_the_same_rows_on_sqlite_and_postgresql(db_url: str, clock) -> None:
+    from core.store import Store
+
+    store = Store(db_url, clock=clock)
+    k = make_kit("alpaca")
+    try:
+        b = k.broker()
+        b.submit(Order("pg1", "AAPL", Side.BUY, 10))
+        b.submit(Order("pg2", "AAPL", Side.BUY, 5, OrderType.LIMIT, limit_price=180.0))
+        report = reconcile(b, store, account="pg")
+    finally:
+        k.fake.stop()
+    assert (report.orders_new, report.fills_new, report.positions, report.cash) == (2, 1, 1, pytest.approx(100_000 - 1_900))
+    with store.session() as s:
+        rows = {r.client_order_id: (r.status, r.filled_quantity) for r in s.exec(select(OrderRow))}
+        [pos] = s.exec(select(PositionRow)).all()
+    assert rows == {"pg1": ("filled", 10.0), "pg2": ("accepted", 0.0)}
+    assert (pos.account, pos.symbol, pos.quantity, pos.avg_price) == ("pg", "AAPL", 10.0, 190.0)
