@@ -122,3 +122,32 @@ def test_wrong_secret_is_a_clear_non_retryable_error(kit: Kit) -> None:
     with pytest.raises(BrokerError) as info:
         bad.balances()
     assert not isinstance(info.value, RetryableBrokerError)
+
+
+def test_native_oco_sell_takes_profit_and_expires_the_stop(kit: Kit) -> None:
+    b = kit.broker()
+    b.submit(Order("pos", "BTC/USDT", Side.BUY, 0.2))
+    tags = {"order_class": "oco", "take_profit": 52_000.0, "stop_loss": 48_000.0, "stop_loss_limit": 47_900.0}
+    tp = b.submit(Order("oco1", "BTC/USDT", Side.SELL, 0.2, OrderType.LIMIT, tags=tags))
+    above, below = kit.fake.orders[1:]
+    assert (above["type"], above["price"], above["clientOrderId"]) == ("LIMIT_MAKER", "52000.00000000", "oco1")
+    assert (below["type"], below["stopPrice"], below["price"]) == ("STOP_LOSS_LIMIT", "48000.00000000", "47900.00000000")
+    assert below["clientOrderId"] == "oco1:stop_loss"
+    assert tp.status is OrderStatus.ACCEPTED and tp.oco_group == f"list:{above['orderListId']}"
+    assert {o.client_order_id for o in b.open_orders()} == {"oco1", "oco1:stop_loss"}
+    # Both legs share one hold of 0.2 BTC, as at Binance.
+    assert {x.currency: x.free for x in b.balances()}.get("BTC", 0.0) == pytest.approx(0.0)
+    kit.fake.set_price("BTCUSDT", 52_100.0)
+    assert b.get_order("oco1").status is OrderStatus.FILLED
+    stop = b.get_order("oco1:stop_loss")
+    assert (stop.status, stop.parent_id) == (OrderStatus.EXPIRED, "oco1")
+    assert {x.currency: x.total for x in b.balances()}.get("BTC", 0.0) == pytest.approx(0.0)
+
+
+def test_native_oco_survives_a_timeout_without_a_second_list(kit: Kit) -> None:
+    b = kit.broker()
+    b.submit(Order("pos", "BTC/USDT", Side.BUY, 0.2))
+    kit.fake.inject("timeout", "POST", "/api/v3/orderList/oco", delay=0.6)
+    tags = {"order_class": "oco", "take_profit": 52_000.0, "stop_loss": 48_000.0}
+    b.submit(Order("oco2", "BTC/USDT", Side.SELL, 0.2, OrderType.LIMIT, tags=tags))
+    assert len(kit.fake.orders_with_client_id("oco2")) == 1 and len(kit.fake.orders_with_client_id("oco2:stop_loss")) == 1

@@ -1,7 +1,9 @@
 """Binance spot through ccxt: testnet by default (ccxt sandbox mode), live only when confirmed.
 
-Native: market, limit, stop (``STOP_LOSS``), stop-limit (``STOP_LOSS_LIMIT``);
-trailing stops are emulated by the order manager. Client order IDs travel as
+Native: market, limit, stop (``STOP_LOSS``), stop-limit (``STOP_LOSS_LIMIT``) and
+OCO (``orderList/oco``; ask with ``order.tags``: ``order_class="oco"``,
+``take_profit``, ``stop_loss``, optional ``stop_loss_limit``); trailing stops
+are emulated by the order manager. Client order IDs travel as
 ``newClientOrderId``. Rate limits use ccxt's own limiter (``enableRateLimit``);
 retries and the lookup-before-resubmit rule are in :mod:`core.brokers.retry`.
 """
@@ -155,7 +157,8 @@ class BinanceBroker:
     # -- capabilities ------------------------------------------------------------------
     def capabilities(self) -> Capabilities:
         """Return Binance spot's native order types, TIFs and fees (lot/tick rules per symbol in ``extra``)."""
-        extra: dict[str, object] = {"trailing": "emulated", "replace": "cancel+new", "client_id_max": 36}
+        extra: dict[str, object] = {"trailing": "emulated", "replace": "cancel+new", "client_id_max": 36,
+                                    "oco": "native orderList/oco via tags take_profit, stop_loss[, stop_loss_limit], order_class=oco"}
         if self.exchange.markets:
             extra["rules"] = {
                 s: {"tick_size": m["precision"]["price"], "lot_size": m["precision"]["amount"], "min_notional": (m["limits"]["cost"] or {}).get("min")}
@@ -165,7 +168,7 @@ class BinanceBroker:
             order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}),
             time_in_force=frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK}),
             asset_classes=frozenset({AssetClass.CRYPTO}),
-            oco=False, bracket=False, shorting=False, fractional=True,
+            oco=True, bracket=False, shorting=False, fractional=True,
             maker_fee=self._fees[0], taker_fee=self._fees[1], extra=extra,
         )
 
@@ -193,6 +196,8 @@ class BinanceBroker:
             created_at=from_ms(info.get("time") or info.get("transactTime") or raw.get("timestamp")),
             updated_at=from_ms(info.get("updateTime") or info.get("transactTime") or raw.get("timestamp")),
             broker_order_id=oid, venue=self.name,
+            oco_group=f"list:{info['orderListId']}" if str(info.get("orderListId", -1)) != "-1" else None,
+            parent_id=cid.rsplit(":", 1)[0] if cid.endswith(":stop_loss") else None,
         )
 
     # -- orders ------------------------------------------------------------------------
@@ -208,6 +213,9 @@ class BinanceBroker:
         self._cid_of_venue[venue_cid] = order.client_order_id
         self._sym_of[order.client_order_id] = symbol
         self._symbols.add(symbol)
+        tags = order.tags or {}
+        if tags.get("order_class") == "oco" and "take_profit" in tags and "stop_loss" in tags:
+            return self._submit_oco(order, symbol)
         params: dict[str, Any] = {"newClientOrderId": venue_cid}
         kind, price = "market", None
         if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
@@ -228,6 +236,43 @@ class BinanceBroker:
         placed = submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep)
         log.info("%s accepted %s %s %s %s (%s)", self.name, placed.client_order_id, placed.side, placed.quantity, symbol, placed.status)
         return placed
+
+    def _submit_oco(self, order: Order, symbol: str) -> Order:
+        """Place a native OCO (``POST /api/v3/orderList/oco``): a LIMIT_MAKER take-profit and a STOP_LOSS_LIMIT stop.
+
+        The take-profit leg carries our client ID, the stop leg ``"<id>:stop_loss"``, so
+        both are found again by client ID after a timeout or a restart.
+        """
+        tags = order.tags
+        tp, stop = float(tags["take_profit"]), float(tags["stop_loss"])
+        stop_limit = float(tags.get("stop_loss_limit") or stop)
+        cid_tp, cid_sl = order.client_order_id, f"{order.client_order_id}:stop_loss"
+        v_tp, v_sl = venue_client_id(cid_tp, 36, _CID_CHARS), venue_client_id(cid_sl, 36, _CID_CHARS)
+        self._cid_of_venue.update({v_tp: cid_tp, v_sl: cid_sl})
+        self._sym_of[cid_sl] = symbol
+        ex = self.exchange
+        take = {"Type": "LIMIT_MAKER", "Price": ex.price_to_precision(symbol, tp), "ClientOrderId": v_tp}
+        stop_leg = {"Type": "STOP_LOSS_LIMIT", "Price": ex.price_to_precision(symbol, stop_limit), "StopPrice": ex.price_to_precision(symbol, stop),
+                    "TimeInForce": "GTC", "ClientOrderId": v_sl}
+        # A sell OCO takes profit above the market and stops below it; a buy OCO the other way round.
+        above, below = (take, stop_leg) if order.side is Side.SELL else (stop_leg, take)
+        params: dict[str, Any] = {"symbol": ex.market_id(symbol), "side": order.side.value.upper(), "quantity": ex.amount_to_precision(symbol, order.quantity),
+                                  "listClientOrderId": venue_client_id(f"{order.client_order_id}:oco", 36, _CID_CHARS)}
+        params.update({f"above{k}": v for k, v in above.items()})
+        params.update({f"below{k}": v for k, v in below.items()})
+        market = ex.market(symbol)
+
+        def send(o: Order) -> Order:
+            try:
+                raw = self._call(lambda: ex.private_post_orderlist_oco(dict(params)))
+            except OrderRejected as exc:
+                if "Duplicate order" not in str(exc):
+                    raise
+                return self._fetch(cid_tp, symbol)
+            legs = [self._to_domain(ex.parse_order(r, market)) for r in raw["orderReports"]]
+            return next(leg for leg in legs if leg.client_order_id == cid_tp)
+
+        return submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep)
 
     def _fetch(self, cid: str, symbol: str) -> Order:
         venue_cid = venue_client_id(cid, 36, _CID_CHARS)

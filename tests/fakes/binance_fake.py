@@ -98,6 +98,8 @@ class BinanceFake(FakeVenue):
             return Reply(200, self._account())
         if p == "/api/v3/order" and req.method == "POST":
             return self._new_order(params)
+        if p == "/api/v3/orderList/oco" and req.method == "POST":
+            return self._oco(params)
         if p == "/api/v3/order" and req.method == "GET":
             order = self._find(params)
             return Reply(200, self._public(order)) if order else self._err(-2013, "Order does not exist.")
@@ -160,10 +162,40 @@ class BinanceFake(FakeVenue):
         matches = [o for o in self.orders if o["clientOrderId"] == cid and o["symbol"] == params.get("symbol")]
         return matches[-1] if matches else None
 
+    def _dup(self, cid: str) -> bool:
+        return any(o["clientOrderId"] == cid and o["status"] in {"NEW", "PARTIALLY_FILLED"} for o in self.orders)
+
+    def _funds_ok(self, sym: str, side: str, qty: float, ref: float) -> bool:
+        base, quote = sym[:-4], "USDT"
+        if side == "BUY":
+            return qty * ref * (1 + FEE) <= self.free[quote] + 1e-9
+        return qty <= self.free.get(base, 0.0) + 1e-12
+
+    def _make(self, sym: str, side: str, typ: str, cid: str, qty: float, limit: float | None, stop: float | None, tif: str,
+              hold: bool = True, list_id: int = -1) -> dict[str, Any]:
+        base, quote = sym[:-4], "USDT"
+        self.now_ms += 1
+        order = {
+            "symbol": sym, "orderId": next(self._ids), "orderListId": list_id, "clientOrderId": cid, "price": _s(limit or 0.0),
+            "origQty": _s(qty), "executedQty": _s(0.0), "cummulativeQuoteQty": _s(0.0), "status": "NEW",
+            "timeInForce": tif, "type": typ, "side": side, "stopPrice": _s(stop or 0.0),
+            "icebergQty": _s(0.0), "time": self.now_ms, "updateTime": self.now_ms, "isWorking": stop is None,
+            "workingTime": self.now_ms, "origQuoteOrderQty": _s(0.0), "selfTradePreventionMode": "EXPIRE_MAKER",
+            "_triggered": stop is None, "_fills": [], "_hold": 0.0, "_partner": None,
+        }
+        if hold:
+            ref = limit if limit is not None else self.prices[sym]
+            asset, amount = (quote, qty * ref * (1 + FEE)) if side == "BUY" else (base, qty)
+            self.free[asset] -= amount
+            self.locked[asset] = self.locked.get(asset, 0.0) + amount
+            order["_hold"] = amount
+        self.orders.append(order)
+        return order
+
     def _new_order(self, p: dict[str, str]) -> Reply:
         sym, side, typ = p["symbol"], p["side"], p["type"]
         cid = p.get("newClientOrderId") or f"web_{next(self._ids)}"
-        if any(o["clientOrderId"] == cid and o["status"] in {"NEW", "PARTIALLY_FILLED"} for o in self.orders):
+        if self._dup(cid):
             return self._err(-2010, "Duplicate order sent.")
         if typ not in ORDER_TYPES:
             return self._err(-1116, "Invalid orderType.")
@@ -173,37 +205,46 @@ class BinanceFake(FakeVenue):
         qty = float(p["quantity"])
         limit = float(p["price"]) if "price" in p else None
         stop = float(p["stopPrice"]) if "stopPrice" in p else None
-        base, quote = sym[:-4], "USDT"
-        ref = limit if limit is not None else self.prices[sym]
-        if side == "BUY" and qty * ref * (1 + FEE) > self.free[quote] + 1e-9:
+        if not self._funds_ok(sym, side, qty, limit if limit is not None else self.prices[sym]):
             return self._err(-2010, "Account has insufficient balance for requested action.")
-        if side == "SELL" and qty > self.free.get(base, 0.0) + 1e-12:
-            return self._err(-2010, "Account has insufficient balance for requested action.")
-        self.now_ms += 1
-        order = {
-            "symbol": sym, "orderId": next(self._ids), "orderListId": -1, "clientOrderId": cid, "price": _s(limit or 0.0),
-            "origQty": _s(qty), "executedQty": _s(0.0), "cummulativeQuoteQty": _s(0.0), "status": "NEW",
-            "timeInForce": p.get("timeInForce", "GTC"), "type": typ, "side": side, "stopPrice": _s(stop or 0.0),
-            "icebergQty": _s(0.0), "time": self.now_ms, "updateTime": self.now_ms, "isWorking": stop is None,
-            "workingTime": self.now_ms, "origQuoteOrderQty": _s(0.0), "selfTradePreventionMode": "EXPIRE_MAKER",
-            "_triggered": stop is None, "_fills": [],
-        }
-        if side == "BUY":  # hold the quote the order may spend
-            hold = qty * ref * (1 + FEE)
-            self.free[quote] -= hold
-            self.locked[quote] = self.locked.get(quote, 0.0) + hold
-            order["_hold"] = hold
-        else:
-            self.free[base] -= qty
-            self.locked[base] = self.locked.get(base, 0.0) + qty
-            order["_hold"] = qty
-        self.orders.append(order)
+        order = self._make(sym, side, typ, cid, qty, limit, stop, p.get("timeInForce", "GTC"))
         partial, self.partial_next = self.partial_next, None
         self._work(order, partial)
         if order["timeInForce"] in {"IOC", "FOK"} and order["status"] in {"NEW", "PARTIALLY_FILLED"}:
             self._close(order, "EXPIRED")
         body = {**self._public(order), "transactTime": self.now_ms, "fills": order["_fills"]}
         return Reply(200, body)
+
+    def _oco(self, p: dict[str, str]) -> Reply:
+        """``POST /api/v3/orderList/oco``: an above leg and a below leg; when one trades the other expires."""
+        sym, side, qty = p["symbol"], p["side"], float(p["quantity"])
+        legs = []
+        for pos in ("above", "below"):
+            typ = p[f"{pos}Type"]
+            legs.append((pos, typ, p.get(f"{pos}ClientOrderId") or f"web_{next(self._ids)}",
+                         float(p[f"{pos}Price"]) if f"{pos}Price" in p else None,
+                         float(p[f"{pos}StopPrice"]) if f"{pos}StopPrice" in p else None, p.get(f"{pos}TimeInForce", "GTC")))
+        if any(self._dup(leg[2]) for leg in legs):
+            return self._err(-2010, "Duplicate order sent.")
+        price = self.prices[sym]
+        for _, typ, _, limit, _, _ in legs:
+            if typ == "LIMIT_MAKER" and limit is not None and ((side == "SELL" and limit <= price) or (side == "BUY" and limit >= price)):
+                return self._err(-2010, "Order would immediately match and take.")
+        if not self._funds_ok(sym, side, qty, max(x[3] or price for x in legs)):
+            return self._err(-2010, "Account has insufficient balance for requested action.")
+        list_id = next(self._ids)
+        # One hold covers both legs, as at Binance: only one of them can ever trade.
+        made = [self._make(sym, side, typ, cid, qty, limit, stop, tif, hold=i == 0, list_id=list_id)
+                for i, (_, typ, cid, limit, stop, tif) in enumerate(legs)]
+        made[0]["_partner"], made[1]["_partner"] = made[1], made[0]
+        for order in made:
+            self._work(order)
+        return Reply(200, {
+            "orderListId": list_id, "contingencyType": "OCO", "listStatusType": "EXEC_STARTED", "listOrderStatus": "EXECUTING",
+            "listClientOrderId": p.get("listClientOrderId"), "transactionTime": self.now_ms, "symbol": sym,
+            "orders": [{"symbol": sym, "orderId": o["orderId"], "clientOrderId": o["clientOrderId"]} for o in made],
+            "orderReports": [self._public(o) for o in made],
+        })
 
     def _work(self, order: dict[str, Any], partial: float | None = None) -> None:
         _sym, side, price = order["symbol"], order["side"], self.prices[order["symbol"]]
@@ -220,6 +261,10 @@ class BinanceFake(FakeVenue):
 
     def _fill(self, order: dict[str, Any], qty: float, price: float) -> None:
         base, quote = order["symbol"][:-4], "USDT"
+        partner = order.get("_partner")
+        if partner is not None and partner["status"] in {"NEW", "PARTIALLY_FILLED"}:
+            order["_hold"], partner["_hold"] = order["_hold"] + partner["_hold"], 0.0
+            self._close(partner, "EXPIRED")
         fee = qty * price * FEE
         if order["side"] == "BUY":
             cost = qty * price + fee
@@ -260,6 +305,7 @@ class BinanceFake(FakeVenue):
         order = self._find(params)
         if order is None or order["status"] not in {"NEW", "PARTIALLY_FILLED"}:
             return self._err(-2011, "Unknown order sent.")
+        self._after_cancel(order)  # canceling one leg of an OCO cancels the list
         self._close(order, "CANCELED")
         body = self._public(order)
         body["origClientOrderId"] = order["clientOrderId"]
@@ -270,3 +316,9 @@ class BinanceFake(FakeVenue):
     @staticmethod
     def _public(order: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in order.items() if not k.startswith("_")}
+
+    def _after_cancel(self, order: dict[str, Any]) -> None:
+        partner = order.get("_partner")
+        if partner is not None and partner["status"] in {"NEW", "PARTIALLY_FILLED"}:
+            partner["_hold"], order["_hold"] = partner["_hold"] + order["_hold"], 0.0
+            self._close(partner, "CANCELED")
