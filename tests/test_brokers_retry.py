@@ -152,3 +152,17 @@ def test_reject_propagates_without_retry() -> None:
 
     with pytest.raises(OrderRejected):
         submit_idempotent(ORDER, send, lambda cid: ORDER, POLICY, sleep=FakeTime().sleep)
+
+
+def test_check_first_returns_an_existing_order_without_sending() -> None:
+    v = Venue([])
+    v.book["c1"] = ORDER.evolve(status=OrderStatus.FILLED)
+    got = submit_idempotent(ORDER, v.send, v.lookup, POLICY, sleep=FakeTime().sleep, check_first=True)
+    assert got.status is OrderStatus.FILLED and v.sends == 0
+
+
+def test_check_first_that_cannot_be_answered_sends_nothing() -> None:
+    v = Venue([], lookup_fails=99)
+    with pytest.raises(RetryableBrokerError):
+        submit_idempotent(ORDER, v.send, v.lookup, POLICY, sleep=FakeTime().sleep, check_first=True)
+    assert v.sends == 0

@@ -202,7 +202,10 @@ class BinanceBroker:
 
     # -- orders ------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
-        """Send ``order``; idempotent on its client ID (a retry never doubles it)."""
+        """Send ``order``; idempotent on its client ID (a retry or a repeated submit never doubles it)."""
+        return self._submit(order, check_first=True)
+
+    def _submit(self, order: Order, check_first: bool) -> Order:
         self._markets()
         symbol = self.normalize(order.symbol)
         if order.order_type is OrderType.TRAILING_STOP:
@@ -215,7 +218,7 @@ class BinanceBroker:
         self._symbols.add(symbol)
         tags = order.tags or {}
         if tags.get("order_class") == "oco" and "take_profit" in tags and "stop_loss" in tags:
-            return self._submit_oco(order, symbol)
+            return self._submit_oco(order, symbol)  # always checks first
         params: dict[str, Any] = {"newClientOrderId": venue_cid}
         kind, price = "market", None
         if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
@@ -233,7 +236,7 @@ class BinanceBroker:
                 return self._fetch(o.client_order_id, symbol)  # an earlier attempt landed late: that one is the order
             return self._to_domain(raw, o.client_order_id)
 
-        placed = submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep)
+        placed = submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep, check_first=check_first)
         log.info("%s accepted %s %s %s %s (%s)", self.name, placed.client_order_id, placed.side, placed.quantity, symbol, placed.status)
         return placed
 
@@ -272,7 +275,7 @@ class BinanceBroker:
             legs = [self._to_domain(ex.parse_order(r, market)) for r in raw["orderReports"]]
             return next(leg for leg in legs if leg.client_order_id == cid_tp)
 
-        return submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep)
+        return submit_idempotent(order, send, lambda cid: self._fetch(cid, symbol), self.policy, sleep=self._sleep, check_first=True)
 
     def _fetch(self, cid: str, symbol: str) -> Order:
         venue_cid = venue_client_id(cid, 36, _CID_CHARS)
@@ -323,7 +326,8 @@ class BinanceBroker:
             stop_price=stop_price if stop_price is not None else old.stop_price,
             status=OrderStatus.NEW, filled_quantity=0.0, avg_fill_price=None, broker_order_id=None,
         )
-        return self.submit(new)
+        # The client ID now names a canceled order at Binance, so a check-first lookup would find that one.
+        return self._submit(new, check_first=False)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return open orders (all symbols when ``symbol`` is None)."""

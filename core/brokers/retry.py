@@ -115,12 +115,18 @@ def call_with_retry(fn: Callable[[], T], policy: RetryPolicy, *, what: str = "ca
 
 
 def submit_idempotent(order: Order, send: Callable[[Order], Order], lookup: Callable[[str], Order], policy: RetryPolicy, *,
-                      sleep: Callable[[float], None] = time.sleep) -> Order:
+                      sleep: Callable[[float], None] = time.sleep, check_first: bool = False) -> Order:
     """Send ``order`` at most once per client ID, retrying only retryable failures.
 
     After any retryable failure the venue is asked for the order by client ID
     (with the same policy); if it is there, that state is returned and nothing is
     resent. Only a confirmed :class:`OrderNotFound` allows another send.
+
+    ``check_first`` asks the venue before the first send too: needed where the
+    venue itself accepts a reused client ID (Binance once the first order is
+    closed, Kite tags), so a repeated submit (a restart, a caller retry) returns
+    the existing order instead of placing a second one. If that check cannot be
+    answered, the error propagates and nothing is sent.
 
     Raises
     ------
@@ -131,6 +137,13 @@ def submit_idempotent(order: Order, send: Callable[[Order], Order], lookup: Call
     OrderRejected
         Straight from ``send``; never retried.
     """
+    if check_first:
+        try:
+            found = call_with_retry(lambda: lookup(order.client_order_id), policy, what=f"check {order.client_order_id}", sleep=sleep)
+            log.info("order %s already exists at the venue; not sending it again", order.client_order_id)
+            return found
+        except OrderNotFound:
+            pass
     maybe_sent = False
     last: RetryableBrokerError | None = None
     for attempt in range(1, policy.attempts + 1):

@@ -204,7 +204,7 @@ class ZerodhaBroker:
             # The reply is only an ID; the order's state (an RMS rejection, say) comes from its history.
             return self._read(lambda: self._history(str(oid), o.client_order_id), "order history")
 
-        placed = submit_idempotent(order, send, self._lookup, self.policy, sleep=self._sleep)
+        placed = submit_idempotent(order, send, self._lookup, self.policy, sleep=self._sleep, check_first=True)
         if placed.status is OrderStatus.REJECTED:
             err = map_kite_error(kex.OrderException(placed.reason or "rejected", code=400), self.name)
             raise err if isinstance(err, OrderRejected) else OrderRejected(str(err))
@@ -282,7 +282,7 @@ class ZerodhaBroker:
                     return self._gtt_to_domain(g, cid)
             raise OrderNotFound(f"{self.name}: no GTT for {cid}")
 
-        return submit_idempotent(order, send, lookup, self.policy, sleep=self._sleep)
+        return submit_idempotent(order, send, lookup, self.policy, sleep=self._sleep, check_first=True)
 
     def _gtt_order(self, cid: str) -> Order:
         gid = self._gtt_of_cid.get(cid) or int(cid[len(_GTT_PREFIX):])

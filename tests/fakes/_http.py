@@ -138,7 +138,10 @@ class FakeVenue:
 
     # -- faults ------------------------------------------------------------------
     def inject(self, kind: str, method: str | None = None, path: str | None = None, times: int = 1, **params: Any) -> None:
-        """Queue a fault for the next ``times`` requests matching ``method`` and the ``path`` prefix."""
+        """Queue a fault for the next ``times`` requests matching ``method`` and the ``path`` prefix.
+
+        ``skip=n`` lets the first ``n`` matching requests through before the fault applies.
+        """
         if kind not in {"timeout", "429", "500", "drop"}:
             raise ValueError(f"unknown fault {kind!r}")
         with self.lock:
@@ -149,6 +152,12 @@ class FakeVenue:
         with self.lock:
             for fault in list(self.faults):
                 if (fault.method is None or fault.method == method) and (fault.path is None or path.startswith(fault.path)):
+                    if fault.params.get("skip", 0) > 0:
+                        # All queued copies of this fault share the skip count.
+                        for f in self.faults:
+                            if f.kind == fault.kind and f.method == fault.method and f.path == fault.path:
+                                f.params = {**f.params, "skip": f.params["skip"] - 1}
+                        return None
                     self.faults.remove(fault)
                     return fault
         return None
