@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,9 @@ from core.services import Context, set_context
 from core.store import dispose_all
 
 ROOT = Path(__file__).resolve().parent.parent
+# The local fake venues are imported as ``fakes.*`` (a package installed in the venv is named
+# ``tests``, so ``tests.fakes`` would be ambiguous outside pytest's rootdir handling).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 PG_ENV = "TEST_POSTGRES_URL"
 
 
