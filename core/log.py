@@ -21,16 +21,24 @@ _lock = threading.Lock()
 _configured: dict[str, object] = {}
 
 
+MIN_SECRET_LEN = 6
+
+
 class SecretMaskFilter(logging.Filter):
-    """Mask known secret strings in log records."""
+    """Mask known secret strings in log records.
+
+    Values shorter than ``MIN_SECRET_LEN`` are ignored: no real key or token is that
+    short, and masking e.g. ``"t"`` would garble every log line.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets: set[str] = {s for s in secrets if s}
+        self._secrets: set[str] = set()
+        self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
         """Register more secret values to mask."""
-        self._secrets.update(s for s in secrets if s)
+        self._secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LEN)
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every known secret replaced by ``***``."""

@@ -90,3 +90,8 @@ def test_log_filter_masks_secrets_in_message_args_and_tracebacks(caplog):
     joined = "\n".join(seen)
     assert "s3cr3t-token-value" not in joined
     assert joined.count("***") >= 3
+
+
+def test_log_filter_ignores_values_too_short_to_be_secrets():
+    filt = SecretMaskFilter(["t", "abc", "longer-secret"])
+    assert filt.mask("the test of a longer-secret") == "the test of a ***"
