@@ -33,14 +33,19 @@ def order_to_intent(order: Order, portfolio: PortfolioState, market: MarketState
     if price is None:
         raise ValueError(f"no price for {order.symbol}: put its last price in MarketState.prices before the risk check")
     return OrderIntent(
-        order.symbol, order.side, order.remaining or order.quantity, float(price), order.order_type,
-        client_order_id=order.client_order_id, lot_size=lot_size, reason=order.reason or "", tags=dict(order.tags),
+        order.symbol,
+        order.side,
+        order.remaining or order.quantity,
+        float(price),
+        order.order_type,
+        client_order_id=order.client_order_id,
+        lot_size=lot_size,
+        reason=order.reason or "",
+        tags=dict(order.tags),
     )
 
 
-def make_risk_check(
-    engine: RiskEngine, portfolio: Callable[[], PortfolioState], market: Callable[[], MarketState], lot_size: float = 0.0
-) -> RiskCheck:
+def make_risk_check(engine: RiskEngine, portfolio: Callable[[], PortfolioState], market: Callable[[], MarketState], lot_size: float = 0.0) -> RiskCheck:
     """Return a ``risk_check(order, context)`` hook bound to ``engine`` and the two providers.
 
     ``context`` is ignored; the providers are called on every check so the

@@ -38,7 +38,9 @@ class KillSwitch:
                 continue
             side = Side.SELL if qty > 0 else Side.BUY
             orders.append(
-                OrderIntent(symbol, side, abs(qty), price, OrderType.MARKET, client_order_id=f"kill-{stamp}-{symbol}", reason="kill switch", tags={"kill_switch": True})
+                OrderIntent(
+                    symbol, side, abs(qty), price, OrderType.MARKET, client_order_id=f"kill-{stamp}-{symbol}", reason="kill switch", tags={"kill_switch": True}
+                )
             )
         return orders
 

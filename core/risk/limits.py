@@ -202,7 +202,11 @@ class RiskEngine:
         cap = lim.max_position_pct * pf.equity * market.risk_scale * size_factor
         bind("position", _abs_linear_max(v0, ctx.step, 0.0, cap, q), f"position capped at {cap / pf.equity:.2%} of equity")
         gross_other = sum(abs(v) for v in others.values())
-        bind("gross", _abs_linear_max(v0, ctx.step, gross_other, lim.max_gross_exposure * pf.equity, q), f"gross exposure capped at {lim.max_gross_exposure:.0%} of equity")
+        bind(
+            "gross",
+            _abs_linear_max(v0, ctx.step, gross_other, lim.max_gross_exposure * pf.equity, q),
+            f"gross exposure capped at {lim.max_gross_exposure:.0%} of equity",
+        )
         net0 = sum(ctx.values.values())
         bind("net", _abs_linear_max(net0, ctx.step, 0.0, lim.max_net_exposure * pf.equity, q), f"net exposure capped at {lim.max_net_exposure:.0%} of equity")
         if q > close_qty + EPS:
@@ -229,7 +233,9 @@ class RiskEngine:
             halted = pf.equity <= peak * (1 - lim.max_drawdown_pct)
             if halted:
                 self.state.halt_drawdown(pf.equity, peak, lim.max_drawdown_pct)
-            out.append(("drawdown", halted, f"equity {1 - pf.equity / peak:.2%} below peak breaches max_drawdown_pct={lim.max_drawdown_pct:.0%}: halted until reset"))
+            out.append(
+                ("drawdown", halted, f"equity {1 - pf.equity / peak:.2%} below peak breaches max_drawdown_pct={lim.max_drawdown_pct:.0%}: halted until reset")
+            )
         daily = self.state.daily_halted()
         if not daily and pf.day_start_equity > 0 and pf.equity <= pf.day_start_equity * (1 - lim.daily_loss_cap_pct):
             self.state.halt_daily(pf.equity, pf.day_start_equity, lim.daily_loss_cap_pct)
@@ -251,7 +257,11 @@ class RiskEngine:
         need = [ctx.intent.symbol, *(s for s in ctx.values if s != ctx.intent.symbol)]
         short = [s for s in need if rets is None or s not in rets.columns or rets[s].tail(self.limits.var_window).notna().sum() < self.limits.min_history]
         if short:
-            bind("history", ctx.close_qty, f"no return history ({self.limits.min_history}+ rows) for {', '.join(sorted(short))}: VaR and correlation cannot be checked")
+            bind(
+                "history",
+                ctx.close_qty,
+                f"no return history ({self.limits.min_history}+ rows) for {', '.join(sorted(short))}: VaR and correlation cannot be checked",
+            )
         else:
             bind("history", math.inf, "")
 
@@ -281,7 +291,11 @@ class RiskEngine:
         gross_cluster = sum(abs(ctx.values[s]) for s in cluster)
         v0 = ctx.values.get(sym, 0.0)
         cap = lim.max_cluster_pct * ctx.portfolio.equity
-        bind("cluster", _abs_linear_max(v0, ctx.step, gross_cluster, cap, q), f"correlated cluster {sorted([sym, *cluster])} capped at {lim.max_cluster_pct:.0%} of equity")
+        bind(
+            "cluster",
+            _abs_linear_max(v0, ctx.step, gross_cluster, cap, q),
+            f"correlated cluster {sorted([sym, *cluster])} capped at {lim.max_cluster_pct:.0%} of equity",
+        )
         return factor
 
     def portfolio_var(self, values: dict[str, float], equity: float, returns: pd.DataFrame) -> float:
@@ -325,7 +339,13 @@ class RiskEngine:
         msg = f"{decision.action} {intent.side} {decision.quantity:g}/{intent.quantity:g} {intent.symbol}"
         if decision.reason:
             msg += f": {decision.reason}"
-        data = {"intent": intent.to_dict(), "action": str(decision.action), "quantity": decision.quantity, "reason": decision.reason, "checks": list(decision.checks)}
+        data = {
+            "intent": intent.to_dict(),
+            "action": str(decision.action),
+            "quantity": decision.quantity,
+            "reason": decision.reason,
+            "checks": list(decision.checks),
+        }
         self.store.audit("risk", msg, data, ts=self.clock.now())
 
     def limits_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.risk import var as V
+from core.risk import var as var_mod
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +87,15 @@ def rolling_var(returns: Iterable[float] | pd.Series, method: str, level: float,
             fc = res.forecast(start=start - 1, horizon=1, reindex=False)
             mu = fc.mean.iloc[: stop - start, 0].to_numpy() / 100.0
             sig = np.sqrt(fc.variance.iloc[: stop - start, 0].to_numpy()) / 100.0
-            q, _ = V.std_t_tail(1.0 - level, float(res.params["nu"]))
+            q, _ = var_mod.std_t_tail(1.0 - level, float(res.params["nu"]))
             out[start - window : stop - window] = -(mu + sig * q)
         return out
     funcs = {
-        "historical": lambda x, _: V.historical(x, level).var,
-        "parametric": lambda x, _: V.parametric(x, level).var,
-        "cornish_fisher": lambda x, _: V.cornish_fisher(x, level, grid=200).var,
+        "historical": lambda x, _: var_mod.historical(x, level).var,
+        "parametric": lambda x, _: var_mod.parametric(x, level).var,
+        "cornish_fisher": lambda x, _: var_mod.cornish_fisher(x, level, grid=200).var,
         # A fresh seed per day keeps the draws independent across days yet reproducible.
-        "monte_carlo": lambda x, seed: V.monte_carlo(x, None, level, n_sims=n_sims, seed=seed).var,
+        "monte_carlo": lambda x, seed: var_mod.monte_carlo(x, None, level, n_sims=n_sims, seed=seed).var,
     }
     if method not in funcs:
         raise ValueError(f"unknown VaR method {method!r}: choose one of {', '.join(METHODS)}")

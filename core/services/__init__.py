@@ -6,13 +6,29 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.risk import (
+    engage_kill_switch,
+    kelly_sizer,
+    rearm_kill_switch,
+    reset_drawdown_halt,
+    risk_engine,
+    risk_report,
+    risk_status,
+)
 
 __all__ = [
     "Context",
     "bars_to_records",
+    "engage_kill_switch",
     "get_context",
+    "kelly_sizer",
     "list_series",
     "list_symbols",
     "load_bars",
+    "rearm_kill_switch",
+    "reset_drawdown_halt",
+    "risk_engine",
+    "risk_report",
+    "risk_status",
     "set_context",
 ]
