@@ -89,13 +89,57 @@ class _Ctx:
     close_qty: float
 
 
-def _abs_linear_max(a: float, b: float, c: float, limit: float, hi: float) -> float:
-    """Return the largest q in [0, hi] with |a + b q| + c <= max(limit, |a| + c) (b != 0)."""
-    bound = max(limit, abs(a) + c) - c
-    if abs(a + b * hi) <= bound + EPS * max(1.0, bound):
+def _band_max(f: Callable[[float], float], limit: float, hi: float, argmin: float | None = None) -> float:
+    """Return the largest q in [0, hi] allowed by a limit on a convex function ``f`` of the quantity.
+
+    Allowed are the quantities inside the limit (``f(q) <= limit``) and, when the
+    book starts outside it, the quantities on the way towards it (``q <= argmin f``):
+    an order may improve a breached metric, never overshoot it into a new breach.
+    """
+    tol = EPS * max(1.0, abs(limit))
+    if f(hi) <= limit + tol:
         return hi
-    ends = ((bound - a) / b, (-bound - a) / b)
-    return float(min(hi, max(0.0, max(ends))))
+    if argmin is None:
+        # Golden-section search for the minimiser of the convex f on [0, hi].
+        lo_, hi_ = 0.0, hi
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(80):
+            x1, x2 = hi_ - g * (hi_ - lo_), lo_ + g * (hi_ - lo_)
+            if f(x1) <= f(x2):
+                hi_ = x2
+            else:
+                lo_ = x1
+        argmin = 0.5 * (lo_ + hi_)
+    argmin = min(max(argmin, 0.0), hi)
+    if f(argmin) > limit + tol:
+        return argmin  # the band is out of reach: improve as far as the order goes
+    if f(0.0) > limit + tol and argmin >= hi:
+        return hi
+    # f(argmin) <= limit < f(hi): bisect the band's upper edge between them.
+    lo, up = argmin, hi
+    for _ in range(100):
+        mid = 0.5 * (lo + up)
+        if f(mid) <= limit + tol:
+            lo = mid
+        else:
+            up = mid
+    return lo
+
+
+def _abs_linear_max(a: float, b: float, c: float, limit: float, hi: float) -> float:
+    """Return :func:`_band_max` for ``f(q) = |a + b q| + c`` in closed form (b != 0)."""
+    radius = limit - c
+    tol = EPS * max(1.0, abs(limit))
+    if abs(a + b * hi) <= radius + tol:
+        return hi
+    if radius < 0:
+        return float(min(hi, max(-a / b, 0.0)))
+    lo_s, hi_s = sorted(((-radius - a) / b, (radius - a) / b))
+    if hi < lo_s:
+        return hi  # still approaching the band
+    if hi_s < 0:
+        return 0.0  # the band lies behind: every unit makes it worse
+    return float(min(hi, hi_s))
 
 
 class RiskEngine:
@@ -167,8 +211,10 @@ class RiskEngine:
 
         def bind(rule: str, allowed: float, why: str) -> None:
             nonlocal q
+            # The reducing part of an order is never blocked (see the module docstring).
+            allowed = max(allowed, close_qty)
             if allowed < q - EPS * max(1.0, q):
-                q = max(allowed, 0.0)
+                q = allowed
                 checks.append(f"{rule}: limit {allowed:.6g} ({why})")
                 reasons.append(why)
             else:
@@ -179,8 +225,8 @@ class RiskEngine:
         while self._sent and now - self._sent[0] >= timedelta(minutes=1):
             self._sent.popleft()
         if len(self._sent) >= lim.max_orders_per_minute:
-            checks.append("rate: veto")
-            return 0.0, [f"{len(self._sent)} orders in the last minute reach max_orders_per_minute={lim.max_orders_per_minute}; wait"]
+            checks.append(f"rate: limit {close_qty:g} (only closing)")
+            return close_qty, [f"{len(self._sent)} orders in the last minute reach max_orders_per_minute={lim.max_orders_per_minute}; wait"]
         checks.append("rate: pass")
         bind("notional", lim.max_order_notional / intent.price, f"order notional capped at max_order_notional={lim.max_order_notional:,.0f}")
         for rule, halted, why in self._halts(pf, checks):
@@ -312,27 +358,24 @@ class RiskEngine:
 
     def _var_max(self, ctx: _Ctx, q: float) -> float:
         lim = self.limits
-        rets = ctx.market.returns
         sym = ctx.intent.symbol
         equity = ctx.portfolio.equity
+        cols = sorted({*ctx.values, sym})
+        sub = ctx.market.returns[cols].tail(lim.var_window)
+        mu = np.nan_to_num(sub.mean().to_numpy())
+        cov = np.atleast_2d(sub.cov(min_periods=2).fillna(0.0).to_numpy())
+        z = stats.norm.ppf(1 - lim.var_level)
+        w0 = np.array([ctx.values.get(c, 0.0) / equity for c in cols])
+        d = np.zeros(len(cols))
+        d[cols.index(sym)] = ctx.step / equity
 
+        # The same formula as portfolio_var, on statistics computed once per check.
         def var_at(x: float) -> float:
-            vals = dict(ctx.values)
-            vals[sym] = vals.get(sym, 0.0) + ctx.step * x
-            return self.portfolio_var(vals, equity, rets)
+            w = w0 + x * d
+            return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
 
-        bound = max(lim.var_budget_pct, var_at(0.0))
-        if var_at(q) <= bound + EPS:
-            return q
-        # VaR is convex in the quantity (a norm minus a linear term): bisect the feasible interval [0, q*].
-        lo, hi = 0.0, q
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if var_at(mid) <= bound:
-                lo = mid
-            else:
-                hi = mid
-        return lo
+        # VaR is convex in the quantity (a norm minus a linear term).
+        return _band_max(var_at, lim.var_budget_pct, q)
 
     # -- audit ----------------------------------------------------------------------------------------------
     def _audit(self, intent: OrderIntent, decision: RiskDecision) -> None:
