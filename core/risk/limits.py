@@ -197,6 +197,8 @@ class RiskEngine:
             checks.append("validity: veto")
             return 0.0, [f"equity is {pf.equity}: no new risk without positive equity"]
         checks.append("validity: pass")
+        # Halts are detected on every check, closing orders included, so a breach latches as soon as it is seen.
+        halts = self._halts(pf, checks)
         pos0 = pf.quantity(intent.symbol)
         sign = intent.side.sign
         close_qty = abs(pos0) if pos0 * sign < 0 else 0.0
@@ -226,10 +228,10 @@ class RiskEngine:
             self._sent.popleft()
         if len(self._sent) >= lim.max_orders_per_minute:
             checks.append(f"rate: limit {close_qty:g} (only closing)")
-            return close_qty, [f"{len(self._sent)} orders in the last minute reach max_orders_per_minute={lim.max_orders_per_minute}; wait"]
+            return close_qty, [f"{len(self._sent)} orders in the last minute reach max_orders_per_minute={lim.max_orders_per_minute}, wait a minute"]
         checks.append("rate: pass")
         bind("notional", lim.max_order_notional / intent.price, f"order notional capped at max_order_notional={lim.max_order_notional:,.0f}")
-        for rule, halted, why in self._halts(pf, checks):
+        for rule, halted, why in halts:
             if halted:
                 # Every active halt is reported, even when an earlier one already cut the quantity.
                 q = min(q, close_qty)
