@@ -187,3 +187,28 @@ def test_rolling_backtest_counts_exceedances_without_look_ahead():
     res95 = backtest(r, "historical", 0.95, window=40)
     assert res95.exceedances == 8
     assert res95.lr == pytest.approx(0.0, abs=1e-12)  # 8 of 160 is exactly the expected 5 %
+
+
+def test_portfolio_table_matches_its_definitions():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.standard_t(5, (600, 2)) * 0.01, columns=["A", "B"])
+    w = {"A": 0.5, "B": -0.25}
+    table = var.portfolio_var_table(frame, w, garch=False)
+    port = frame["A"] * 0.5 - frame["B"] * 0.25
+    assert table["var_99_hist"] == pytest.approx(-np.quantile(port, 0.01))
+    wv = np.array([0.5, -0.25])
+    sd = math.sqrt(wv @ frame.cov().to_numpy() @ wv)
+    assert table["var_95_param"] == pytest.approx(-(frame.mean().to_numpy() @ wv) - stats.norm.ppf(0.05) * sd)
+    assert table["var_99_mc"] == pytest.approx(table["var_99_param"], rel=0.03)
+    # A short position loses when the asset rises: its VaR is the upper tail of the asset's returns.
+    short = var.portfolio_var_table(frame[["A"]], {"A": -1.0}, garch=False)
+    assert short["var_99_hist"] == pytest.approx(np.quantile(frame["A"], 0.99))
+
+
+def test_portfolio_risk_service(ctx):
+    out = services.portfolio_risk({"AAPL": 0.3, "MSFT": -0.1}, ctx=ctx)
+    rets = pd.DataFrame({s: services.load_bars(s)["close"] for s in ("AAPL", "MSFT")}).pct_change().dropna()
+    port = rets["AAPL"] * 0.3 - rets["MSFT"] * 0.1
+    assert out["var_95_hist"] == pytest.approx(-ep.value_at_risk(port, 0.05), rel=1e-9)
+    assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(port), rel=1e-6)
+    assert out["concentration"] == pytest.approx(0.75**2 + 0.25**2)

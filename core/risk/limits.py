@@ -44,10 +44,9 @@ from scipy import stats
 from core.clock import Clock, SystemClock
 from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
+from core.risk._bounds import EPS, abs_linear_max, band_max
 from core.risk.state import MemoryStore, RiskState, RiskStore
 from core.risk.types import MarketState, OrderIntent, PortfolioState
-
-EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,59 +86,6 @@ class _Ctx:
     sign: int
     step: float  # value change per unit quantity (sign * price)
     close_qty: float
-
-
-def _band_max(f: Callable[[float], float], limit: float, hi: float, argmin: float | None = None) -> float:
-    """Return the largest q in [0, hi] allowed by a limit on a convex function ``f`` of the quantity.
-
-    Allowed are the quantities inside the limit (``f(q) <= limit``) and, when the
-    book starts outside it, the quantities on the way towards it (``q <= argmin f``):
-    an order may improve a breached metric, never overshoot it into a new breach.
-    """
-    tol = EPS * max(1.0, abs(limit))
-    if f(hi) <= limit + tol:
-        return hi
-    if argmin is None:
-        # Golden-section search for the minimiser of the convex f on [0, hi].
-        lo_, hi_ = 0.0, hi
-        g = (math.sqrt(5) - 1) / 2
-        for _ in range(80):
-            x1, x2 = hi_ - g * (hi_ - lo_), lo_ + g * (hi_ - lo_)
-            if f(x1) <= f(x2):
-                hi_ = x2
-            else:
-                lo_ = x1
-        argmin = 0.5 * (lo_ + hi_)
-    argmin = min(max(argmin, 0.0), hi)
-    if f(argmin) > limit + tol:
-        return argmin  # the band is out of reach: improve as far as the order goes
-    if f(0.0) > limit + tol and argmin >= hi:
-        return hi
-    # f(argmin) <= limit < f(hi): bisect the band's upper edge between them.
-    lo, up = argmin, hi
-    for _ in range(100):
-        mid = 0.5 * (lo + up)
-        if f(mid) <= limit + tol:
-            lo = mid
-        else:
-            up = mid
-    return lo
-
-
-def _abs_linear_max(a: float, b: float, c: float, limit: float, hi: float) -> float:
-    """Return :func:`_band_max` for ``f(q) = |a + b q| + c`` in closed form (b != 0)."""
-    radius = limit - c
-    tol = EPS * max(1.0, abs(limit))
-    if abs(a + b * hi) <= radius + tol:
-        return hi
-    if radius < 0:
-        return float(min(hi, max(-a / b, 0.0)))
-    lo_s, hi_s = sorted(((-radius - a) / b, (radius - a) / b))
-    if hi < lo_s:
-        return hi  # still approaching the band
-    if hi_s < 0:
-        return 0.0  # the band lies behind: every unit makes it worse
-    return float(min(hi, hi_s))
 
 
 class RiskEngine:
@@ -248,15 +194,15 @@ class RiskEngine:
         v0 = ctx.values.get(intent.symbol, 0.0)
         others = {s: v for s, v in ctx.values.items() if s != intent.symbol}
         cap = lim.max_position_pct * pf.equity * market.risk_scale * size_factor
-        bind("position", _abs_linear_max(v0, ctx.step, 0.0, cap, q), f"position capped at {cap / pf.equity:.2%} of equity")
+        bind("position", abs_linear_max(v0, ctx.step, 0.0, cap, q), f"position capped at {cap / pf.equity:.2%} of equity")
         gross_other = sum(abs(v) for v in others.values())
         bind(
             "gross",
-            _abs_linear_max(v0, ctx.step, gross_other, lim.max_gross_exposure * pf.equity, q),
+            abs_linear_max(v0, ctx.step, gross_other, lim.max_gross_exposure * pf.equity, q),
             f"gross exposure capped at {lim.max_gross_exposure:.0%} of equity",
         )
         net0 = sum(ctx.values.values())
-        bind("net", _abs_linear_max(net0, ctx.step, 0.0, lim.max_net_exposure * pf.equity, q), f"net exposure capped at {lim.max_net_exposure:.0%} of equity")
+        bind("net", abs_linear_max(net0, ctx.step, 0.0, lim.max_net_exposure * pf.equity, q), f"net exposure capped at {lim.max_net_exposure:.0%} of equity")
         if q > close_qty + EPS:
             bind("var", self._var_max(ctx, q), f"1-day {lim.var_level:.0%} VaR kept under var_budget_pct={lim.var_budget_pct:.1%} of equity")
         return q, reasons
@@ -341,7 +287,7 @@ class RiskEngine:
         cap = lim.max_cluster_pct * ctx.portfolio.equity
         bind(
             "cluster",
-            _abs_linear_max(v0, ctx.step, gross_cluster, cap, q),
+            abs_linear_max(v0, ctx.step, gross_cluster, cap, q),
             f"correlated cluster {sorted([sym, *cluster])} capped at {lim.max_cluster_pct:.0%} of equity",
         )
         return factor
@@ -377,7 +323,7 @@ class RiskEngine:
             return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
 
         # VaR is convex in the quantity (a norm minus a linear term).
-        return _band_max(var_at, lim.var_budget_pct, q)
+        return band_max(var_at, lim.var_budget_pct, q)
 
     # -- audit ----------------------------------------------------------------------------------------------
     def _audit(self, intent: OrderIntent, decision: RiskDecision) -> None:

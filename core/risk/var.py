@@ -16,6 +16,9 @@ Methods
   kurtosis K (population moments, scipy's defaults):
   ``z_cf = z + (z²-1)S/6 + (z³-3z)K/24 - (2z³-5z)S²/36``; CVaR integrates the
   Cornish-Fisher quantile over the tail numerically. For h periods S/sqrt(h), K/h (i.i.d. sums).
+  Beware: with large excess kurtosis (single-day crashes in the sample, K >> 6) the
+  expansion leaves its domain of validity and overstates the 99 % tail while
+  understating the 95 % one; ``bench/RESULTS.md`` shows it on GOOG and AAPL.
 - Monte Carlo: correlated multivariate normal draws (Cholesky of the sample
   covariance, seeded) of all assets, combined with the portfolio weights.
 - GARCH(1,1) with standardised Student-t innovations (``arch``): the forward
@@ -295,6 +298,48 @@ def var_table(returns: Iterable[float] | pd.Series, levels: Iterable[float] = LE
             "param": parametric(r, level, horizon),
             "cf": cornish_fisher(r, level, horizon),
             "mc": monte_carlo(pd.Series(r), None, level, horizon, seed=seed),
+        }
+        if fc is not None:
+            ests["garch"] = fc.at(level)
+        for key, est in ests.items():
+            out[f"var_{tag}_{key}"] = float(est.var)
+            out[f"cvar_{tag}_{key}"] = float(est.cvar)
+    if fc is not None:
+        out["garch_sigma"] = fc.sigma
+        out["garch_exposure_scale"] = fc.exposure_scale
+    return out
+
+
+def portfolio_var_table(
+    returns: pd.DataFrame,
+    weights: Mapping[str, float],
+    levels: Iterable[float] = LEVELS,
+    horizon: int = 1,
+    seed: int = 0,
+    garch: bool = True,
+) -> dict[str, float]:
+    """Return VaR/CVaR of a portfolio by every method, keyed like :func:`var_table`.
+
+    ``weights`` are signed position values as fractions of equity (a short is
+    negative; one asset gives a position's VaR). Historical, Cornish-Fisher and
+    GARCH use the constant-weight portfolio return series on common dates;
+    parametric and Monte Carlo use the assets' mean vector and covariance.
+    """
+    levels = tuple(levels)
+    held = {s: float(w) for s, w in weights.items() if w != 0}
+    if not held:
+        raise ValueError("the portfolio is empty: give at least one non-zero weight")
+    port = portfolio_returns(returns, held)
+    frame = returns[list(held)].dropna()
+    fc = garch_t_forecast(port, horizon, levels) if garch else None
+    out: dict[str, float] = {}
+    for level in levels:
+        tag = f"{round(level * 100):d}"
+        ests = {
+            "hist": historical(port, level, horizon),
+            "param": parametric_portfolio(frame, held, level, horizon),
+            "cf": cornish_fisher(port, level, horizon),
+            "mc": monte_carlo(frame, held, level, horizon, seed=seed),
         }
         if fc is not None:
             ests["garch"] = fc.at(level)

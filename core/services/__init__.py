@@ -9,6 +9,7 @@ from core.services.data import bars_to_records, list_series, list_symbols, load_
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
+    portfolio_risk,
     rearm_kill_switch,
     reset_drawdown_halt,
     risk_engine,
@@ -25,6 +26,7 @@ __all__ = [
     "list_series",
     "list_symbols",
     "load_bars",
+    "portfolio_risk",
     "rearm_kill_switch",
     "reset_drawdown_halt",
     "risk_engine",

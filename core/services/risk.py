@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from core.risk import metrics
 from core.risk.kill_switch import KillSwitch
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.types import OrderIntent, PortfolioState
-from core.risk.var import var_table
+from core.risk.var import portfolio_var_table, var_table
 from core.services.context import Context, get_context
 from core.services.data import load_bars
 from core.sizing import KellySizer
@@ -83,3 +85,30 @@ def rearm_kill_switch(actor: str = "user", ctx: Context | None = None) -> None:
 def reset_drawdown_halt(actor: str, equity: float, ctx: Context | None = None) -> None:
     """Lift the drawdown halt (a person's decision); drawdowns then count from ``equity``."""
     risk_engine(ctx).reset_halt(actor, equity)
+
+
+def portfolio_risk(
+    weights: dict[str, float],
+    *,
+    timeframe: str = "1d",
+    horizon: int = 1,
+    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    seed: int = 0,
+    ctx: Context | None = None,
+) -> dict[str, Any]:
+    """Return VaR/CVaR by every method and the metrics of a constant-weight book of bundled symbols.
+
+    ``weights`` are signed position values as fractions of equity, e.g.
+    ``{"AAPL": 0.3, "MSFT": -0.1}``. Returns are taken on the dates all symbols share.
+    """
+    closes = {s.upper(): load_bars(s, timeframe=timeframe, ctx=ctx)["close"] for s in weights}
+    returns = pd.DataFrame(closes).pct_change().dropna()
+    if len(returns) < 100:
+        raise ValueError(f"the symbols share only {len(returns)} return dates; need at least 100")
+    w = {s.upper(): float(v) for s, v in weights.items()}
+    port = returns[list(w)] @ pd.Series(w)
+    report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
+    report["concentration"] = metrics.concentration(w)
+    report.update(metrics.summary(port, 0.0, periods_per_year).to_dict())
+    report.update(portfolio_var_table(returns, w, horizon=horizon, seed=seed))
+    return report
