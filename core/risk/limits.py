@@ -6,10 +6,11 @@ An order first *reduces* the existing position (up to ``|position|`` on the
 opposite side) and may then *add* risk. A purely reducing order is always
 approved: closing must stay possible under any halt, rate limit or kill switch
 (this is how the kill switch flattens). For every other order each rule gives
-the largest quantity it allows; the result is the smallest of them:
+the largest quantity it allows (never less than the reducing part); the result is
+the smallest of them:
 
 1. validity: positive finite quantity and price, positive equity;
-2. rate: at most ``max_orders_per_minute`` approved orders in the last 60 s (else veto);
+2. rate: at most ``max_orders_per_minute`` approved orders in the last 60 s (else only the reducing part);
 3. notional: ``quantity * price <= max_order_notional`` (shrink);
 4. halts: kill switch, drawdown halt (``max_drawdown_pct`` below the peak, until a
    person resets it) and daily loss cap (rest of the UTC day) allow only the
@@ -24,8 +25,10 @@ the largest quantity it allows; the result is the smallest of them:
 8. gross and net exposure: ``sum |v| <= max_gross_exposure * equity``, ``|sum v| <= max_net_exposure * equity``;
 9. VaR budget: portfolio 1-day 99 % parametric VaR after the trade ``<= var_budget_pct * equity``.
 
-A limit already breached by price moves does not block orders that leave that
-metric no worse (``f(q) <= max(limit, f(0))``), so the book can always be brought back.
+A limit already breached by price moves does not block orders that move that
+metric towards the limit, but no order may overshoot into a new breach (e.g. flip an
+oversized long into an equally oversized short); see :mod:`core.risk._bounds`.
+Halts are detected on every check, so they latch as soon as a breach is seen.
 """
 
 from __future__ import annotations
