@@ -8,6 +8,16 @@ from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.risk import (
+    engage_kill_switch,
+    kelly_sizer,
+    portfolio_risk,
+    rearm_kill_switch,
+    reset_drawdown_halt,
+    risk_engine,
+    risk_report,
+    risk_status,
+)
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop
 
@@ -15,10 +25,12 @@ __all__ = [
     "Context",
     "bars_to_records",
     "config_view",
+    "engage_kill_switch",
     "ensure_news",
     "fetch_news",
     "get_context",
     "get_notifier",
+    "kelly_sizer",
     "list_news",
     "list_series",
     "list_symbols",
@@ -29,7 +41,13 @@ __all__ = [
     "paper_start",
     "paper_status",
     "paper_stop",
+    "portfolio_risk",
+    "rearm_kill_switch",
+    "reset_drawdown_halt",
+    "risk_engine",
     "risk_limits",
+    "risk_report",
+    "risk_status",
     "safe_database_url",
     "save_risk_limits",
     "score_headline",

@@ -1,0 +1,114 @@
+"""Risk services: metrics and VaR of a series, the risk engine, halts and the kill switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from core.risk import metrics
+from core.risk.kill_switch import KillSwitch
+from core.risk.limits import RiskEngine, RiskLimits
+from core.risk.types import OrderIntent, PortfolioState
+from core.risk.var import portfolio_var_table, var_table
+from core.services.context import Context, get_context
+from core.services.data import load_bars
+from core.sizing import KellySizer
+
+
+def risk_report(
+    symbol: str | None = None,
+    *,
+    data: str | None = None,
+    timeframe: str = "1d",
+    risk_free: float = 0.0,
+    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    horizon: int = 1,
+    seed: int = 0,
+    ctx: Context | None = None,
+) -> dict[str, Any]:
+    """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
+
+    Drawdowns, VaR and CVaR are positive loss fractions. Keys: ``sharpe``, ``sortino``,
+    ``max_drawdown_pct``, ``volatility_ann``, ... and ``var_95_hist``, ``cvar_99_garch``, ...
+    (suffixes ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
+    """
+    bars = load_bars(symbol, data=data, timeframe=timeframe, ctx=ctx if symbol else None)
+    returns = bars["close"].pct_change().dropna()
+    if len(returns) < 100:
+        raise ValueError(f"risk report needs at least 100 returns, got {len(returns)}: use a longer series")
+    report: dict[str, Any] = {
+        "symbol": symbol.upper() if symbol else data,
+        "timeframe": timeframe,
+        "start": returns.index[0].isoformat(),
+        "end": returns.index[-1].isoformat(),
+        "horizon": horizon,
+    }
+    report.update(metrics.summary(returns, risk_free, periods_per_year).to_dict())
+    report.update(var_table(returns, horizon=horizon, seed=seed))
+    return report
+
+
+def risk_engine(ctx: Context | None = None) -> RiskEngine:
+    """Return the context's risk engine (limits from ``settings.risk``; halts and audit in its store)."""
+    ctx = ctx or get_context()
+    engine = ctx.extras.get("risk_engine")
+    if engine is None:
+        # One engine per context: its orders-per-minute window must see every order.
+        engine = RiskEngine(RiskLimits.from_settings(ctx.settings.risk), ctx.store, ctx.clock)
+        ctx.extras["risk_engine"] = engine
+    return engine
+
+
+def kelly_sizer(ctx: Context | None = None, **overrides: Any) -> KellySizer:
+    """Return a Kelly sizer configured from ``settings.risk``."""
+    ctx = ctx or get_context()
+    return KellySizer.from_settings(ctx.settings.risk, **overrides)
+
+
+def risk_status(ctx: Context | None = None) -> dict[str, Any]:
+    """Return the kill switch, drawdown halt and daily halt states and the limits."""
+    engine = risk_engine(ctx)
+    return {**engine.state.status(), "limits": engine.limits_dict()}
+
+
+def engage_kill_switch(portfolio: PortfolioState, reason: str = "manual", actor: str = "user", ctx: Context | None = None) -> list[OrderIntent]:
+    """Halt trading and return the orders that flatten ``portfolio`` (send them through the order manager)."""
+    return KillSwitch(risk_engine(ctx).state).engage(portfolio, reason, actor)
+
+
+def rearm_kill_switch(actor: str = "user", ctx: Context | None = None) -> None:
+    """Allow trading again after the kill switch."""
+    KillSwitch(risk_engine(ctx).state).rearm(actor)
+
+
+def reset_drawdown_halt(actor: str, equity: float, ctx: Context | None = None) -> None:
+    """Lift the drawdown halt (a person's decision); drawdowns then count from ``equity``."""
+    risk_engine(ctx).reset_halt(actor, equity)
+
+
+def portfolio_risk(
+    weights: dict[str, float],
+    *,
+    timeframe: str = "1d",
+    horizon: int = 1,
+    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    seed: int = 0,
+    ctx: Context | None = None,
+) -> dict[str, Any]:
+    """Return VaR/CVaR by every method and the metrics of a constant-weight book of bundled symbols.
+
+    ``weights`` are signed position values as fractions of equity, e.g.
+    ``{"AAPL": 0.3, "MSFT": -0.1}``. Returns are taken on the dates all symbols share.
+    """
+    closes = {s.upper(): load_bars(s, timeframe=timeframe, ctx=ctx)["close"] for s in weights}
+    returns = pd.DataFrame(closes).pct_change().dropna()
+    if len(returns) < 100:
+        raise ValueError(f"the symbols share only {len(returns)} return dates; need at least 100")
+    w = {s.upper(): float(v) for s, v in weights.items()}
+    port = returns[list(w)] @ pd.Series(w)
+    report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
+    report["concentration"] = metrics.concentration(w)
+    report.update(metrics.summary(port, 0.0, periods_per_year).to_dict())
+    report.update(portfolio_var_table(returns, w, horizon=horizon, seed=seed))
+    return report

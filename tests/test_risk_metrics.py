@@ -1,0 +1,107 @@
+"""Metrics against empyrical-reloaded on real bundled returns, and hand-computed cases.
+
+Deliberate differences from empyrical, checked explicitly below:
+- our drawdown depth is positive (empyrical: negative);
+- our ``risk_free``/``mar`` are annual rates (empyrical: per period), equal at ``rate / 252``.
+"""
+
+from __future__ import annotations
+
+import empyrical as ep
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import services
+from core.risk import metrics as m
+
+REL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def rets() -> dict[str, pd.Series]:
+    return {s: services.load_bars(s)["close"].pct_change().dropna() for s in ("AAPL", "MSFT", "GOOG", "IBM")}
+
+
+@pytest.fixture(autouse=True)
+def _ctx(ctx):  # load_bars needs the process context
+    yield
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "MSFT", "GOOG"])
+def test_single_series_metrics_match_empyrical(rets, symbol):
+    r = rets[symbol]
+    assert m.sharpe_ratio(r) == pytest.approx(ep.sharpe_ratio(r), rel=REL)
+    assert m.sharpe_ratio(r, risk_free=0.02) == pytest.approx(ep.sharpe_ratio(r, risk_free=0.02 / 252), rel=REL)
+    assert m.sortino_ratio(r) == pytest.approx(ep.sortino_ratio(r), rel=REL)
+    assert m.sortino_ratio(r, mar=0.03) == pytest.approx(ep.sortino_ratio(r, required_return=0.03 / 252), rel=REL)
+    assert m.downside_deviation(r) == pytest.approx(ep.downside_risk(r), rel=REL)
+    assert m.annual_volatility(r) == pytest.approx(ep.annual_volatility(r), rel=REL)
+    assert m.cagr(r) == pytest.approx(ep.annual_return(r), rel=REL)
+    assert m.calmar_ratio(r) == pytest.approx(ep.calmar_ratio(r), rel=REL)
+    # Documented difference: our depth is positive.
+    assert m.max_drawdown(r).depth == pytest.approx(-ep.max_drawdown(r), rel=REL)
+    assert m.drawdown_series(r).max() == pytest.approx(-ep.max_drawdown(r), rel=REL)
+
+
+def test_periods_per_year_is_explicit(rets):
+    r = rets["GOOG"]
+    assert m.sharpe_ratio(r, periods_per_year=365) == pytest.approx(ep.sharpe_ratio(r, annualization=365), rel=REL)
+    assert m.annual_volatility(r, periods_per_year=52) == pytest.approx(ep.annual_volatility(r, annualization=52), rel=REL)
+
+
+@pytest.mark.parametrize("symbol", ["AAPL", "MSFT", "IBM"])
+def test_alpha_beta_against_a_benchmark_match_empyrical(rets, symbol):
+    # GOOG starts in 2004: the Series are aligned on common dates, as empyrical does.
+    r, b = rets[symbol], rets["GOOG"]
+    both = pd.concat([r, b], axis=1, join="inner")
+    assert m.beta(r, b) == pytest.approx(ep.beta(both.iloc[:, 0], both.iloc[:, 1]), rel=REL)
+    assert m.alpha(r, b) == pytest.approx(ep.alpha(both.iloc[:, 0], both.iloc[:, 1]), rel=REL)
+    assert m.alpha(r, b, risk_free=0.02) == pytest.approx(ep.alpha(both.iloc[:, 0], both.iloc[:, 1], risk_free=0.02 / 252), rel=REL)
+    # Beta is the OLS slope: numpy's polyfit is an independent reference.
+    assert m.beta(r, b) == pytest.approx(np.polyfit(both.iloc[:, 1], both.iloc[:, 0], 1)[0], rel=REL)
+
+
+def test_max_drawdown_depth_and_duration_by_hand():
+    # wealth: 1 -> 1.1 -> 0.99 -> 0.88 -> 1.1 -> 1.21 -> 1.089
+    r = [0.10, -0.10, -1 / 9, 0.25, 0.10, -0.10]
+    dd = m.max_drawdown(r)
+    assert dd.depth == pytest.approx(0.2)  # 0.88 / 1.1 - 1
+    assert (dd.peak_index, dd.trough_index) == (1, 3)
+    assert dd.duration == 3 and dd.recovered  # peak at 1, regained at 4
+    assert dd.longest == 3
+    # An unrecovered drawdown runs to the last bar.
+    dd2 = m.max_drawdown([0.1, -0.5, 0.1])
+    assert dd2.depth == pytest.approx(0.5) and not dd2.recovered and dd2.duration == 2
+
+
+def test_longest_underwater_can_differ_from_deepest():
+    # A shallow long dip (5 bars) then a deep short one (2 bars).
+    r = [0.0, -0.01, 0.0, 0.0, 0.0, 0.02, -0.3, 0.5]
+    dd = m.max_drawdown(r)
+    assert dd.depth == pytest.approx(0.3)
+    assert dd.duration == 2
+    assert dd.longest == 5
+
+
+def test_trade_statistics_by_hand():
+    pnl = [100.0, -50.0, 0.0, 200.0, -100.0]
+    assert m.win_rate(pnl) == pytest.approx(2 / 5)
+    assert m.profit_factor(pnl) == pytest.approx(300 / 150)
+    assert m.expectancy(pnl) == pytest.approx(30.0)
+    assert m.profit_factor([1.0, 2.0]) == float("inf")
+    assert np.isnan(m.win_rate([]))
+
+
+def test_concentration_is_herfindahl_of_absolute_weights():
+    assert m.concentration({"A": 50.0, "B": -50.0}) == pytest.approx(0.5)
+    assert m.concentration([60.0, 20.0, 20.0]) == pytest.approx(0.36 + 0.04 + 0.04)
+    assert m.concentration({"A": 1.0}) == 1.0
+    assert m.concentration({}) == 0.0
+
+
+def test_summary_collects_the_headline_numbers(rets):
+    s = m.summary(rets["AAPL"])
+    assert s.sharpe == pytest.approx(ep.sharpe_ratio(rets["AAPL"]), rel=REL)
+    assert s.max_drawdown_pct == pytest.approx(-ep.max_drawdown(rets["AAPL"]), rel=REL)
+    assert s.periods == len(rets["AAPL"]) and s.periods_per_year == 252
