@@ -4,8 +4,10 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.execution import list_orders, order_events, order_manager, paper_broker
 
 __all__ = [
     "Context",
@@ -15,4 +17,11 @@ __all__ = [
     "list_symbols",
     "load_bars",
     "set_context",
+    "backtest",
+    "list_strategies",
+    "parse_size",
+    "list_orders",
+    "order_events",
+    "order_manager",
+    "paper_broker",
 ]
