@@ -11,17 +11,17 @@ from core.services.execution import list_orders, order_events, order_manager, pa
 
 __all__ = [
     "Context",
+    "backtest",
     "bars_to_records",
     "get_context",
+    "list_orders",
     "list_series",
+    "list_strategies",
     "list_symbols",
     "load_bars",
-    "set_context",
-    "backtest",
-    "list_strategies",
-    "parse_size",
-    "list_orders",
     "order_events",
     "order_manager",
     "paper_broker",
+    "parse_size",
+    "set_context",
 ]
