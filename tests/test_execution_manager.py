@@ -72,6 +72,7 @@ def test_risk_hook_sees_every_new_order_veto_is_never_sent_and_shrink_is_sent_sm
     rig.bar(100, 101, 99, 100)
     vetoed = rig.manager.submit(Order("veto", "X", Side.BUY, 10))
     shrunk = rig.manager.submit(Order("shrink", "X", Side.BUY, 10))
+    assert shrunk.quantity == 4 and shrunk.tags["risk_shrunk_from"] == 10
     rig.manager.submit_bracket(Order("br", "X", Side.BUY, 1), take_profit=120, stop_loss=90)
     assert vetoed.status is OrderStatus.REJECTED and vetoed.reason == "risk: max position exceeded"
     with pytest.raises(Exception, match="no paper order"):
@@ -130,7 +131,10 @@ def test_emulated_oco_cancels_the_sibling_after_a_fill():
     rig.bar(100, 100, 100, 100)
     rig.manager.submit(Order("b", "X", Side.BUY, 10))
     rig.bar(100, 100, 100, 100)
-    tp, sl = rig.manager.submit_oco(Order("tp", "X", Side.SELL, 10, OrderType.LIMIT, limit_price=110), Order("sl", "X", Side.SELL, 10, OrderType.STOP, stop_price=95))
+    take = Order("tp", "X", Side.SELL, 10, OrderType.LIMIT, limit_price=110)
+    stop = Order("sl", "X", Side.SELL, 10, OrderType.STOP, stop_price=95)
+    tp, sl = rig.manager.submit_oco(take, stop)
+    assert tp.oco_group == sl.oco_group == "oco-tp"
     assert rig.broker.get_order("tp").oco_group is None  # sent as plain orders
     rig.bar(101, 111, 100, 109)
     assert rig.manager.get("tp").status is OrderStatus.FILLED
