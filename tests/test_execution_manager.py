@@ -134,7 +134,7 @@ def test_emulated_oco_cancels_the_sibling_after_a_fill():
     take = Order("tp", "X", Side.SELL, 10, OrderType.LIMIT, limit_price=110)
     stop = Order("sl", "X", Side.SELL, 10, OrderType.STOP, stop_price=95)
     tp, sl = rig.manager.submit_oco(take, stop)
-    assert tp.oco_group == sl.oco_group == "oco-tp"
+    assert tp.tags["emulated_oco"] == sl.tags["emulated_oco"] == "oco-tp"
     assert rig.broker.get_order("tp").oco_group is None  # sent as plain orders
     rig.bar(101, 111, 100, 109)
     assert rig.manager.get("tp").status is OrderStatus.FILLED
