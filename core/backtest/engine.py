@@ -134,16 +134,16 @@ class Engine:
         self.fee_rate = fill_model.taker_fee if fill_model is not None else broker.capabilities().taker_fee
         self.sizes_at_fill = bool(getattr(broker, "sizes_at_fill", False))
         self._started = False
-        self._on_bar = getattr(broker, "on_bar", None)
+        self._on_bars = getattr(broker, "on_bars", None)  # simulated venues match on bars; live ones fill by themselves
 
     def step(self, bars: Sequence[Bar]) -> None:
         """Process the bars that closed at one timestamp, then let the strategy decide."""
         if not bars:
             return
+        if self._on_bars is not None:
+            self._on_bars(list(bars))
         for bar in bars:
-            if self._on_bar is not None:
-                self._on_bar(bar)
-            else:
+            if self._on_bars is None:
                 self.portfolio.mark_bar(bar)
             self.manager.on_bar(bar)
             self.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)

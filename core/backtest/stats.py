@@ -30,7 +30,7 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     if len(index) < 3:
         return 252.0
     step = (pd.Series(index).diff().dropna().median()) / pd.Timedelta(days=1)
-    days = 365.0 if (pd.DatetimeIndex(index).dayofweek >= 5).any() else 252.0
+    days = 365.0 if (pd.DatetimeIndex(index).day_of_week >= 5).any() else 252.0
     if step < 1.0:
         return days / step
     if step <= 4.0:  # daily bars (a weekend gap is still daily)

@@ -203,6 +203,23 @@ class PaperBroker:
         self.portfolio.mark_bar(bar)
         return self._fills[start:]
 
+    def on_bars(self, bars: list[Bar]) -> list[Fill]:
+        """Show bars that share one timestamp: every symbol's open comes before any symbol's close.
+
+        Positions are marked at the opens while orders match (so sizing at a fill
+        never uses another symbol's later close) and at the closes afterwards.
+        """
+        start = len(self._fills)
+        for bar in bars:
+            self._expire_day_orders(bar)
+            self.portfolio.mark(bar.symbol, bar.open)
+        for bar in bars:
+            self._match_symbol(bar, only=None, ref_open=bar.open)
+        for bar in bars:
+            self._last_bar[bar.symbol] = bar
+            self.portfolio.mark_bar(bar)
+        return self._fills[start:]
+
     def last_bar(self, symbol: str) -> Bar | None:
         """Return the last bar seen for ``symbol``."""
         return self._last_bar.get(symbol)
