@@ -64,7 +64,11 @@ def test_a_strategy_sees_only_bars_up_to_now():
 
 @pytest.mark.parametrize(
     ("symbol", "params", "commission", "size"),
-    [("AAPL", {"fast": 10, "slow": 30, "mode": "long_flat"}, 0.001, 0.5), ("BTC-USD", {"fast": 5, "slow": 20}, 0.001, 1.0), ("SPX", {"fast": 20, "slow": 50}, 0.0, 1.0)],
+    [
+        ("AAPL", {"fast": 10, "slow": 30, "mode": "long_flat"}, 0.001, 0.5),
+        ("BTC-USD", {"fast": 5, "slow": 20}, 0.001, 1.0),
+        ("SPX", {"fast": 20, "slow": 50}, 0.0, 1.0),
+    ],
 )
 def test_compiled_path_gives_the_same_result_as_the_event_path_on_real_data(ctx, symbol, params, commission, size):
     bars = services.load_bars(symbol).iloc[-1500:]
