@@ -131,18 +131,19 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     broker = PaperBroker(clock, cash=cash, fill_model=fill_model)
     manager = OrderManager(broker, clock, store=store, risk_check=risk_check, reconcile_on_start=False)
     engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
-    columns = {s: (f.index, f.to_numpy()) for s, f in frames.items()}
+    columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)
     exposed = np.zeros(len(index), dtype=bool)
-    for k, ts in enumerate(index):
-        when: datetime = ts.to_pydatetime()
+    stamps = index.asi8.tolist()
+    for k, when in enumerate(index.to_pydatetime()):
+        ts = stamps[k]
         clock.set(when)
         bars = []
         for sym, (idx, arr) in columns.items():
             p = pointers[sym]
             if p < len(idx) and idx[p] == ts:
                 o, h, lo, c, v = arr[p]
-                bars.append(Bar(sym, when, float(o), float(h), float(lo), float(c), float(v)))
+                bars.append(Bar(sym, when, o, h, lo, c, v))
                 pointers[sym] = p + 1
         engine.step(bars)
         exposed[k] = engine.portfolio.gross_exposure() > 0

@@ -23,14 +23,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 
 def periods_per_year(index: pd.DatetimeIndex) -> float:
     """Return how many bars make a year for ``index`` (see the module conventions)."""
     if len(index) < 3:
         return 252.0
-    step = (pd.Series(index).diff().dropna().median()) / pd.Timedelta(days=1)
-    days = 365.0 if (pd.DatetimeIndex(index).day_of_week >= 5).any() else 252.0
+    index = pd.DatetimeIndex(index)
+    per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[index.unit]
+    stamps = index.asi8
+    step = float(np.median(np.diff(stamps[:10_001]))) / per_day  # bar spacing in days
+    days = 365.0 if _has_weekend(stamps, per_day) else 252.0
     if step < 1.0:
         return days / step
     if step <= 4.0:  # daily bars (a weekend gap is still daily)
@@ -38,16 +42,33 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
     return 365.25 / step
 
 
+@njit(cache=True)
+def _has_weekend(stamps: np.ndarray, per_day: int) -> bool:
+    for t in stamps:
+        if (t // per_day + 3) % 7 >= 5:  # 1970-01-01 was a Thursday (Monday = 0)
+            return True
+    return False
+
+
+@njit(cache=True)
+def _drawdown(equity: np.ndarray) -> tuple[float, int, int]:
+    worst, longest, longest_end = 0.0, 0, 0
+    peak, peak_i = -np.inf, 0
+    for i in range(equity.shape[0]):
+        if equity[i] >= peak:
+            peak, peak_i = equity[i], i
+        dd = equity[i] / peak - 1.0
+        worst = min(worst, dd)
+        if i - peak_i > longest:
+            longest, longest_end = i - peak_i, i
+    return worst, longest, longest_end
+
+
 def drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[float, int, float]:
     """Return (max drawdown %, longest time below a previous peak in bars, in days)."""
-    peak = np.maximum.accumulate(equity)
-    dd = equity / peak - 1.0
-    pos = np.arange(equity.size)
-    last_peak = np.maximum.accumulate(np.where(dd >= 0, pos, 0))
-    below = pos - last_peak
-    worst = int(below.argmax())
-    days = (index[worst] - index[last_peak[worst]]) / pd.Timedelta(days=1)
-    return float(dd.min()) * 100, int(below[worst]), float(days)
+    worst, bars, end = _drawdown(np.ascontiguousarray(equity, dtype=np.float64))
+    days = (index[end] - index[end - bars]) / pd.Timedelta(days=1)
+    return worst * 100, int(bars), float(days)
 
 
 def compute_report(equity: pd.Series, trades: pd.DataFrame, cash: float, fees: float, exposure: np.ndarray | None = None,

@@ -24,6 +24,7 @@ from core.brokers.base import Balance, Capabilities, InsufficientFunds, OrderNot
 from core.clock import Clock
 from core.domain import AssetClass, Bar, Fill, Instrument, Order, OrderStatus, OrderType, Position, Side, TimeInForce
 from core.execution import events as ev
+from core.execution.book import OrderBook
 from core.execution.events import OrderEvent, OrderListener
 from core.execution.fill_model import FillModel
 from core.portfolio.portfolio import Portfolio, floor_to_lot
@@ -81,7 +82,7 @@ class PaperBroker:
         self._caps = capabilities
         self.instruments = dict(instruments or {})
         self.portfolio = Portfolio(cash=cash, account=account, currency=currency)
-        self._orders: dict[str, Order] = {}
+        self._orders = OrderBook()
         self._work: dict[str, _Work] = {}
         self._fills: list[Fill] = []
         self._last_bar: dict[str, Bar] = {}
@@ -171,7 +172,7 @@ class PaperBroker:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return working and held orders, oldest first."""
-        return [o for o in self._orders.values() if not o.status.is_terminal and (symbol is None or o.symbol == symbol)]
+        return self._orders.open_orders(symbol)
 
     def orders(self) -> list[Order]:
         """Return every order the book has seen, oldest first."""

@@ -162,9 +162,10 @@ class Emulator:
                     if leg.filled_quantity <= 0 and not leg.status.is_terminal:
                         self.m.cancel(leg.client_order_id)
                 del self._groups[group]
-        for order in list(self.m.orders()):
-            if order.filled_quantity > 0:
-                self._after_fill(order)
+        for parent_id in {c.parent_id for c in self._held.values()}:
+            parent = self.m.get(parent_id)
+            if parent is not None and parent.filled_quantity > 0:
+                self._after_fill(parent)
         for cid, child in list(self._held.items()):
             parent = self.m.get(child.parent_id)
             if parent is not None and parent.status.is_terminal and parent.filled_quantity <= 0:

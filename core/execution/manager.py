@@ -23,6 +23,7 @@ from core.clock import Clock
 from core.domain import Bar, Order, OrderStatus, OrderType, Position, RiskAction, RiskDecision
 from core.execution import events as ev
 from core.execution import repo
+from core.execution.book import OrderBook
 from core.execution.emulation import Emulator
 from core.execution.events import OrderEvent
 from core.store import Store
@@ -87,7 +88,7 @@ class OrderManager:
         self.context_fn = context_fn or self._default_context
         self.retries = retries
         self._sleep = sleep
-        self._orders: dict[str, Order] = {}
+        self._orders = OrderBook()
         self._events: list[OrderEvent] = []
         self.last_prices: dict[str, float] = {}
         self.emulator = Emulator(self)
@@ -112,7 +113,7 @@ class OrderManager:
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return orders that are not in a terminal state."""
-        return [o for o in self._orders.values() if not o.status.is_terminal and (symbol is None or o.symbol == symbol)]
+        return self._orders.open_orders(symbol)
 
     def events(self, client_order_id: str | None = None) -> list[OrderEvent]:
         """Return recorded events (from the store when there is one)."""
