@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Literal
 
 import numpy as np
@@ -129,7 +129,8 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
         index = index.union(f.index)
     clock = FixedClock(index[0].to_pydatetime())
     broker = PaperBroker(clock, cash=cash, fill_model=fill_model)
-    manager = OrderManager(broker, clock, store=store, risk_check=risk_check, reconcile_on_start=False)
+    # A backtest's orders live under their own account, never mixed with the paper account's.
+    manager = OrderManager(broker, clock, store=store, account="backtest", risk_check=risk_check, reconcile_on_start=False)
     engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
     columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)

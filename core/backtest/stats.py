@@ -44,7 +44,7 @@ def periods_per_year(index: pd.DatetimeIndex) -> float:
 
 @njit(cache=True)
 def _has_weekend(stamps: np.ndarray, per_day: int) -> bool:
-    for t in stamps:
+    for t in stamps:  # noqa: SIM110 - numba compiles a loop, not any() over a generator
         if (t // per_day + 3) % 7 >= 5:  # 1970-01-01 was a Thursday (Monday = 0)
             return True
     return False

@@ -7,10 +7,11 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
-from core.services.execution import list_orders, order_events, order_manager, paper_broker
+from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
 
 __all__ = [
     "Context",
+    "PaperSession",
     "backtest",
     "bars_to_records",
     "get_context",
@@ -22,6 +23,7 @@ __all__ = [
     "order_events",
     "order_manager",
     "paper_broker",
+    "paper_session",
     "parse_size",
     "set_context",
 ]
