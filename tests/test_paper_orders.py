@@ -310,3 +310,13 @@ def test_short_sale_needs_margin():
         b.order("s2", Side.SELL, 20)
     b.bar(100, 100, 100, 100)
     assert b.broker.portfolio.quantity("X") == -9 and b.broker.portfolio.cash == 1_900
+
+
+def test_paper_broker_implements_the_broker_protocol_and_declares_capabilities():
+    from core.brokers.base import Broker
+
+    broker = PaperBroker(FixedClock(T0))
+    assert isinstance(broker, Broker)
+    caps = broker.capabilities()
+    assert caps.oco and caps.bracket and caps.supports(OrderType.TRAILING_STOP) and caps.time_in_force == frozenset(TimeInForce)
+    assert broker.balances()[0].free == 100_000

@@ -27,6 +27,7 @@ from core.execution import events as ev
 from core.execution.book import OrderBook
 from core.execution.events import OrderEvent, OrderListener
 from core.execution.fill_model import FillModel
+from core.execution.matching import Candidate, crossed, limit_fill, oco_priority, stop_fill, tighter, trail_stop_price
 from core.portfolio.portfolio import Portfolio, floor_to_lot
 
 PAPER_CAPABILITIES = Capabilities(
@@ -38,7 +39,6 @@ PAPER_CAPABILITIES = Capabilities(
     shorting=True,
     fractional=True,
 )
-_STOPS = (OrderType.STOP, OrderType.TRAILING_STOP)
 
 
 @dataclass
@@ -51,14 +51,6 @@ class _Work:
     extreme: float | None = None
     first_day: date | None = None
     met_market: bool = False
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    order: Order
-    price: float
-    at_open: bool
-    maker: bool
 
 
 class PaperBroker:
@@ -250,71 +242,49 @@ class PaperBroker:
                 parents = [self._orders[p.parent_id] for p in pending if p.parent_id]
                 ref_open = parents[0].avg_fill_price or ref_open
 
-    def _candidate(self, order: Order, bar: Bar, ref_open: float, immediate: bool) -> _Candidate | None:
+    def _candidate(self, order: Order, bar: Bar, ref_open: float, immediate: bool) -> Candidate | None:
         work = self._work[order.client_order_id]
         once = order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK)
-        first_touch = not work.met_market
+        if once and work.met_market:
+            return None
         work.met_market = True
-        buy = order.side is Side.BUY
         hi, lo = (ref_open, ref_open) if (once or immediate) else (max(bar.high, ref_open), min(bar.low, ref_open))
         kind = order.order_type
-        if once and not first_touch:
-            return None
         if kind is OrderType.MARKET:
-            return _Candidate(order, self.fill_model.slip(ref_open, order.side, bar), True, False)
+            return Candidate(order, self.fill_model.slip(ref_open, order.side, bar), True, False)
         if kind is OrderType.LIMIT or (kind is OrderType.STOP_LIMIT and work.triggered):
-            return self._limit_candidate(order, ref_open, hi, lo, at_open_ok=True)
+            return limit_fill(order, ref_open, hi, lo)
         if kind is OrderType.STOP_LIMIT:
-            stop = order.stop_price
-            if (buy and ref_open >= stop) or (not buy and ref_open <= stop):
-                work.triggered = True
-                self._emit(order, ev.TRIGGERED, price=ref_open)
-                return self._limit_candidate(order, ref_open, hi, lo, at_open_ok=True)
-            if (buy and hi >= stop) or (not buy and lo <= stop):
-                work.triggered = True
-                self._emit(order, ev.TRIGGERED, price=stop)
-                marketable = stop <= order.limit_price if buy else stop >= order.limit_price
-                return _Candidate(order, stop, False, True) if marketable else None
-            return None
-        # stop and trailing stop
-        stop = order.stop_price
-        cand = None
-        if stop is not None:
-            if (buy and ref_open >= stop) or (not buy and ref_open <= stop):
-                cand = _Candidate(order, self.fill_model.slip(ref_open, order.side, bar), True, False)
-            elif (buy and hi >= stop) or (not buy and lo <= stop):
-                cand = _Candidate(order, self.fill_model.slip(stop, order.side, bar), False, False)
+            at_open, inside = crossed(order.side, order.stop_price, ref_open, hi, lo)
+            if not (at_open or inside):
+                return None
+            work.triggered = True
+            trigger = ref_open if at_open else order.stop_price
+            self._emit(order, ev.TRIGGERED, price=trigger)
+            if at_open:
+                return limit_fill(order, ref_open, hi, lo)
+            # Triggered inside the bar: only the trigger price itself is known to have traded after the trigger.
+            marketable = trigger <= order.limit_price if order.side is Side.BUY else trigger >= order.limit_price
+            return Candidate(order, trigger, False, True) if marketable else None
+        cand = stop_fill(order, ref_open, hi, lo, lambda p: self.fill_model.slip(p, order.side, bar))
         if cand is None and kind is OrderType.TRAILING_STOP:
             self._ratchet(order, work, hi, lo)
         return cand
 
-    def _limit_candidate(self, order: Order, ref_open: float, hi: float, lo: float, at_open_ok: bool) -> _Candidate | None:
-        limit = order.limit_price
-        if order.side is Side.BUY:
-            if at_open_ok and ref_open <= limit:
-                return _Candidate(order, ref_open, True, True)
-            return _Candidate(order, limit, False, True) if lo <= limit else None
-        if at_open_ok and ref_open >= limit:
-            return _Candidate(order, ref_open, True, True)
-        return _Candidate(order, limit, False, True) if hi >= limit else None
-
-    def _resolve_oco(self, candidates: list[_Candidate]) -> list[_Candidate]:
+    def _resolve_oco(self, candidates: list[Candidate]) -> list[Candidate]:
         """Keep one candidate per OCO group: the open-gap fill, else the stop leg, else the oldest."""
-        groups: dict[str, list[_Candidate]] = {}
+        groups: dict[str, list[Candidate]] = {}
         for c in candidates:
             if c.order.oco_group:
                 groups.setdefault(c.order.oco_group, []).append(c)
         drop: set[str] = set()
         for legs in groups.values():
             if len(legs) > 1:
-                best = min(legs, key=self._oco_priority)
+                best = min(legs, key=lambda c: oco_priority(c, self._work[c.order.client_order_id].seq))
                 drop |= {c.order.client_order_id for c in legs if c is not best}
         return [c for c in candidates if c.order.client_order_id not in drop]
 
-    def _oco_priority(self, c: _Candidate) -> tuple[bool, bool, int]:
-        return (not c.at_open, c.order.order_type not in (*_STOPS, OrderType.STOP_LIMIT), self._work[c.order.client_order_id].seq)
-
-    def _execute(self, order: Order, cand: _Candidate, bar: Bar, budget: float) -> tuple[float, list[str]]:
+    def _execute(self, order: Order, cand: Candidate, bar: Bar, budget: float) -> tuple[float, list[str]]:
         price = cand.price
         quantity = order.remaining
         fraction = order.tags.get("size_fraction")
@@ -457,12 +427,6 @@ class PaperBroker:
         if work.extreme is not None and order.stop_price is None:
             self._set_trail_stop(order, work)
 
-    def _trail_stop(self, order: Order, extreme: float) -> float:
-        if order.trail_amount:
-            return extreme - order.trail_amount if order.side is Side.SELL else extreme + order.trail_amount
-        pct = order.trail_percent / 100.0
-        return extreme * (1 - pct) if order.side is Side.SELL else extreme * (1 + pct)
-
     def _ratchet(self, order: Order, work: _Work, hi: float, lo: float) -> None:
         if order.side is Side.SELL:
             work.extreme = hi if work.extreme is None else max(work.extreme, hi)
@@ -471,10 +435,8 @@ class PaperBroker:
         self._set_trail_stop(order, work)
 
     def _set_trail_stop(self, order: Order, work: _Work) -> None:
-        new = self._trail_stop(order, work.extreme)
-        old = order.stop_price
-        better = old is None or (new > old if order.side is Side.SELL else new < old)
-        if better:
+        new = trail_stop_price(order, work.extreme)
+        if tighter(order.side, new, order.stop_price):
             order = order.evolve(stop_price=new, updated_at=self.clock.now())
             self._orders[order.client_order_id] = order
             self._emit(order, ev.UPDATED, stop_price=new, extreme=work.extreme)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from core.brokers.base import OrderRejected
 from core.domain import Bar, Order, OrderStatus, OrderType, Side
 from core.execution import events as ev
+from core.execution.matching import tighter, trail_stop_price
 
 if TYPE_CHECKING:
     from core.execution.manager import OrderManager
@@ -102,15 +103,9 @@ class Emulator:
             self._place_stop(trail)
         return self.m.get(order.client_order_id)
 
-    def _stop_for(self, order: Order, extreme: float) -> float:
-        if order.trail_amount:
-            return extreme - order.trail_amount if order.side is Side.SELL else extreme + order.trail_amount
-        pct = order.trail_percent / 100.0
-        return extreme * (1 - pct) if order.side is Side.SELL else extreme * (1 + pct)
-
     def _place_stop(self, trail: _Trail) -> None:
         order = self.m.get(trail.order_id)
-        stop = self._stop_for(order, trail.extreme)
+        stop = trail_stop_price(order, trail.extreme)
         native = Order(trail.native_id, order.symbol, order.side, order.remaining, OrderType.STOP, stop_price=stop, time_in_force=order.time_in_force,
                        oco_group=None, tags={"emulates": order.client_order_id})
         try:
@@ -143,9 +138,9 @@ class Emulator:
         if not trail.placed:
             self._place_stop(trail)
             return
-        new = self._stop_for(order, trail.extreme)
+        new = trail_stop_price(order, trail.extreme)
         current = self.m.get(trail.native_id).stop_price
-        if (order.side is Side.SELL and new > current) or (order.side is Side.BUY and new < current):
+        if tighter(order.side, new, current):
             self.m.replace(trail.native_id, stop_price=new)
             self.m._record(self.m.get(trail.order_id).evolve(stop_price=new), ev.UPDATED, stop_price=new)
 
