@@ -68,11 +68,15 @@ def test_a_strategy_sees_only_bars_up_to_now():
         ("AAPL", {"fast": 10, "slow": 30, "mode": "long_flat"}, 0.001, 0.5),
         ("BTC-USD", {"fast": 5, "slow": 20}, 0.001, 1.0),
         ("SPX", {"fast": 20, "slow": 50}, 0.0, 1.0),
+        ("BTC-USD", {"fast": 5, "slow": 15, "mode": "long_flat"}, 0.001, 0.001),
     ],
 )
 def test_compiled_path_gives_the_same_result_as_the_event_path_on_real_data(ctx, symbol, params, commission, size):
     bars = services.load_bars(symbol).iloc[-1500:]
-    kw = {"symbol": symbol, "params": params, "cash": 100_000, "commission": commission, "size": size, "baseline": False}
+    # The last case trades fractional bitcoin: lots of 0.001 with only 1,000 of cash.
+    cash, lot = (1_000, 0.001) if size == 0.001 else (100_000, 1.0)
+    size = 1.0 if size == 0.001 else size
+    kw = {"symbol": symbol, "params": params, "cash": cash, "commission": commission, "size": size, "baseline": False, "lot_size": lot}
     event = run_backtest(bars, "sma_cross", path="event", **kw)
     fast = run_backtest(bars, "sma_cross", path="fast", **kw)
     assert event.report["trades"] > 10
@@ -172,3 +176,12 @@ def test_fill_at_close_mode_runs_on_the_event_path():
     # The entry fills at the close of the signal bar itself.
     assert first["entry_price"] == GOOG.loc[first["entry_ts"].tz_localize(None), "Close"]
     assert not math.isnan(res.report["sharpe"])
+
+
+def test_entries_too_small_for_one_lot_are_reported_not_silently_dropped(ctx):
+    bars = services.load_bars("BTC-USD")
+    runs = [run_backtest(bars, "sma_cross", symbol="BTC-USD", cash=1_000, path=p, baseline=False) for p in ("event", "fast")]
+    for res in runs:
+        assert res.report["trades"] == 0 and res.report["final_equity"] == 1_000
+        assert "use a smaller lot size" in res.report["warnings"][0]
+    assert runs[0].unsized == runs[1].unsized > 10

@@ -21,8 +21,8 @@ NO_DECISION = 2
 
 @njit(cache=True)
 def simulate_targets(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, targets: np.ndarray,
-                     cash: float, fee_rate: float, weight: float):
-    """Run the target decisions; return (equity, exposed, trades[n, 10], n_trades, fees_paid).
+                     cash: float, fee_rate: float, weight: float, lot: float):
+    """Run the target decisions; return (equity, exposed, trades[n, 10], n_trades, fees_paid, n_unsized).
 
     Trade columns: entry bar, exit bar, signed quantity, entry price, exit price,
     net P&L, fees, MAE, MFE, return %.
@@ -40,6 +40,7 @@ def simulate_targets(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
     mae = 0.0
     mfe = 0.0
     fees_paid = 0.0
+    unsized = 0
     for i in range(n):
         if pending != NO_DECISION:
             price = open_[i]
@@ -71,7 +72,7 @@ def simulate_targets(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
             if pending != 0 and q == 0.0:
                 budget = min(weight * (cash + 0), max(0.0, (cash + 0) - 0))
                 unit = price + price * fee_rate
-                size = max(0.0, ((budget - 0.0) // (unit * 1.0)) * 1.0) if unit > 0 else 0.0
+                size = max(0.0, ((budget - 0.0) // (unit * lot)) * lot) if unit > 0 else 0.0
                 if size > 0:
                     signed = pending * size
                     fee = abs(size) * price * fee_rate + 0.0
@@ -83,6 +84,8 @@ def simulate_targets(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
                     t_fees = 0.0 + fee
                     mae = 0.0
                     mfe = 0.0
+                else:
+                    unsized += 1
             pending = NO_DECISION
         if q != 0.0:
             at_high = (high[i] - avg) * q
@@ -96,4 +99,4 @@ def simulate_targets(open_: np.ndarray, high: np.ndarray, low: np.ndarray, close
             cur = 0 if q == 0.0 else (1 if q > 0 else -1)
             if cur != t:
                 pending = t
-    return equity, exposed, trades, nt, fees_paid
+    return equity, exposed, trades, nt, fees_paid, unsized

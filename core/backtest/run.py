@@ -14,9 +14,9 @@ from core.backtest.engine import Engine
 from core.backtest.fast import simulate_targets
 from core.backtest.stats import compute_report
 from core.backtest.strategy import Strategy, make_strategy
-from core.brokers.paper import PaperBroker
+from core.brokers.paper import UNSIZED, PaperBroker
 from core.clock import FixedClock
-from core.domain import Bar, Fill, Order
+from core.domain import Bar, Fill, Instrument, Order
 from core.execution.fill_model import FillModel
 from core.execution.manager import OrderManager, RiskCheck
 from core.portfolio.portfolio import ClosedTrade
@@ -36,6 +36,7 @@ class BacktestResult:
     orders: list[Order] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
+    unsized: int = 0
 
 
 def _frames(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None) -> dict[str, pd.DataFrame]:
@@ -88,13 +89,17 @@ def run_backtest(
     risk_check: RiskCheck | None = None,
     store: Store | None = None,
     baseline: bool = True,
+    lot_size: float = 1.0,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
 
     ``commission`` is a rate on notional charged on every fill (0.002 = 0.2 %);
-    ``size`` is the fraction of equity to use (1 = all-in). ``path="auto"`` picks
-    the compiled path when it gives the same result as the event path.
+    ``size`` is the fraction of equity to use (1 = all-in); positions are whole
+    multiples of ``lot_size`` (1 = whole shares; e.g. 1e-8 for bitcoin). ``path="auto"``
+    picks the compiled path when it gives the same result as the event path.
     """
+    if lot_size <= 0:
+        raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
     if cash <= 0:
         raise ValueError(f"cash must be positive, not {cash}")
     if not 0 < size <= 1:
@@ -108,11 +113,14 @@ def run_backtest(
         raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
     use_fast = path == "fast" or (path == "auto" and fast_ok)
     if use_fast:
-        result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size)
+        result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
     else:
-        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store)
+        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store, lot_size)
+    if result.report.pop("unsized_orders", 0):
+        result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
+                                     "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
     if baseline and strategy.name != "buy_and_hold":
-        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False)
+        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False, lot_size=lot_size)
         result.baseline = base.report
         result.report["buy_and_hold_return_pct"] = base.report["return_pct"]
     result.report["strategy"] = strategy.name
@@ -123,12 +131,12 @@ def run_backtest(
 
 
 def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
-               risk_check: RiskCheck | None, store: Store | None) -> BacktestResult:
+               risk_check: RiskCheck | None, store: Store | None, lot_size: float) -> BacktestResult:
     index = frames[next(iter(frames))].index
     for f in list(frames.values())[1:]:
         index = index.union(f.index)
     clock = FixedClock(index[0].to_pydatetime())
-    broker = PaperBroker(clock, cash=cash, fill_model=fill_model)
+    broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=lot_size) for s in frames})
     # A backtest's orders live under their own account, never mixed with the paper account's.
     manager = OrderManager(broker, clock, store=store, account="backtest", risk_check=risk_check, reconcile_on_start=False)
     engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
@@ -152,14 +160,16 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     equity = pd.Series([p.equity for p in pf.equity_curve], index=pd.DatetimeIndex([p.ts for p in pf.equity_curve], name="ts"), name="equity")
     trades = _trades_frame(pf.trades)
     report = compute_report(equity, trades, cash, pf.fees_paid, exposed)
-    return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills())
+    unsized = sum(1 for o in manager.orders() if o.reason == UNSIZED)
+    report["unsized_orders"] = unsized
+    return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills(), unsized=unsized)
 
 
-def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float) -> BacktestResult:
+def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float, lot: float) -> BacktestResult:
     sym, frame = next(iter(frames.items()))
     o, h, lo, c = (np.ascontiguousarray(frame[k].to_numpy(dtype=np.float64)) for k in ("open", "high", "low", "close"))
     targets = strategy.fast_targets(c)
-    eq, exposed, raw, nt, fees = simulate_targets(o, h, lo, c, targets, float(cash), float(fee_rate), float(size))
+    eq, exposed, raw, nt, fees, unsized = simulate_targets(o, h, lo, c, targets, float(cash), float(fee_rate), float(size), float(lot))
     index = frame.index
     equity = pd.Series(eq, index=index.rename("ts"), name="equity")
     raw = raw[:nt]
@@ -170,4 +180,5 @@ def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, 
     }, columns=TRADE_COLUMNS[:-1])
     trades["duration"] = trades["exit_ts"] - trades["entry_ts"]
     report = compute_report(equity, trades, cash, fees, exposed)
-    return BacktestResult(report, equity, trades, "fast")
+    report["unsized_orders"] = int(unsized)
+    return BacktestResult(report, equity, trades, "fast", unsized=int(unsized))

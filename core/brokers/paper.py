@@ -30,6 +30,7 @@ from core.execution.fill_model import FillModel
 from core.execution.matching import Candidate, crossed, limit_fill, oco_priority, stop_fill, tighter, trail_stop_price
 from core.portfolio.portfolio import Portfolio, floor_to_lot
 
+UNSIZED = "insufficient equity for one lot when sizing the order at fill time"
 PAPER_CAPABILITIES = Capabilities(
     order_types=frozenset(OrderType),
     time_in_force=frozenset(TimeInForce),
@@ -291,7 +292,7 @@ class PaperBroker:
         if fraction is not None and order.filled_quantity == 0:
             quantity = self._size_at_fill(order, float(fraction), price, cand.maker)
             if quantity <= 0:
-                self._finish(order, OrderStatus.CANCELED, "insufficient equity to size the order at fill time")
+                self._finish(order, OrderStatus.CANCELED, UNSIZED)
                 return budget, []
             order = order.evolve(quantity=quantity)
             self._orders[order.client_order_id] = order

@@ -27,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cash", type=float, default=10_000.0)
     p.add_argument("--commission", type=float, default=0.0, help="rate on notional per fill, e.g. 0.002")
     p.add_argument("--size", default="all-in", help="'all-in' or a fraction of equity such as 0.5")
+    p.add_argument("--lot", type=float, default=1.0, help="position unit: 1 = whole shares (default), 0.0001 for fractional crypto")
     p.add_argument("--timeframe", default="1d")
     p.add_argument("--start")
     p.add_argument("--end")
@@ -57,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     if bool(args.symbol) == bool(args.data):
         raise CliError("give --symbol SYMBOL (see 'python -m core data list') or --data PATH, not both or neither")
     result = services.backtest(args.strategy, symbol=args.symbol, data=args.data, params=_params(args.param), cash=args.cash,
-                               commission=args.commission, size=args.size, timeframe=args.timeframe, start=args.start, end=args.end)
+                               commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end)
     report = {k: _clean(v) for k, v in result.report.items()}
     if args.trades:
         trades = result.trades.copy()
@@ -67,5 +68,6 @@ def _run(args: argparse.Namespace) -> int:
     for key, label, fmt in _ROWS:
         value = report.get(key)
         lines.append(f"  {label:30s} {'n/a' if value is None else fmt.format(value)}")
+    lines += [f"  warning: {w}" for w in report.get("warnings", [])]
     emit(report, args.json, "\n".join(lines))
     return 0

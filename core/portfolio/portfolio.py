@@ -238,4 +238,7 @@ def floor_to_lot(quantity: float, lot: float) -> float:
     """Round ``quantity`` down to a whole number of lots (tolerant of float noise)."""
     if lot <= 0:
         return quantity
-    return math.floor(quantity / lot + 1e-9) * lot
+    units = quantity / lot
+    if abs(units - round(units)) <= 1e-9 * max(1.0, abs(units)):
+        return quantity  # already whole lots: keep it exact (a closing order must match the position)
+    return math.floor(units) * lot

@@ -39,6 +39,7 @@ def backtest(
     cash: float = 10_000.0,
     commission: float = 0.0,
     size: str | float = "all-in",
+    lot_size: float = 1.0,
     timeframe: str = "1d",
     start: str | None = None,
     end: str | None = None,
@@ -51,7 +52,7 @@ def backtest(
     """
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
-        return _run(frames, strategy, params=params, cash=cash, commission=commission, size=parse_size(size), path=path)  # type: ignore[arg-type]
+        return _run(frames, strategy, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path)  # type: ignore[arg-type]
     frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
     name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
-    return _run(frame, strategy, symbol=name, params=params, cash=cash, commission=commission, size=parse_size(size), path=path)  # type: ignore[arg-type]
+    return _run(frame, strategy, symbol=name, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path)  # type: ignore[arg-type]
