@@ -9,7 +9,9 @@
   each bar the manager cancels the sibling of a leg that got a fill. Between two
   polls both legs can fill: emulation is only as tight as the polling.
 * **Bracket** on a venue without brackets: the exits are held by the manager and
-  sent (as an OCO pair, native or emulated) once the entry has a fill.
+  sent (as an OCO pair, native or emulated) once the entry has a fill. They start
+  working from the bar after the entry's fill (native paper brackets can already
+  exit inside the entry's bar).
 """
 
 from __future__ import annotations
