@@ -198,6 +198,13 @@ def test_canceling_an_unfilled_bracket_entry_cancels_the_held_exits(book):
     assert book.get("e-tp").status is OrderStatus.CANCELED
 
 
+def test_gtc_order_rests_across_days_until_reached(book):
+    book.order("g", Side.BUY, 5, OrderType.LIMIT, limit_price=95, time_in_force=TimeInForce.GTC)
+    assert book.bar(100, 101, 96, 100) == [] and book.bar(99, 100, 95.5, 97) == []
+    fills = book.bar(97, 98, 94, 96)  # third day: reaches 95
+    assert [(f.price, f.ts) for f in fills] == [(95, T0 + timedelta(days=3))]
+
+
 def test_day_order_expires_when_the_next_day_starts(book):
     book.order("d", Side.BUY, 5, OrderType.LIMIT, limit_price=90, time_in_force=TimeInForce.DAY)
     book.bar(100, 101, 95, 100)  # its day: not reached
