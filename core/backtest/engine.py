@@ -17,7 +17,6 @@ any closing order of the same symbol filled: backtesting.py's all-in convention.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -102,15 +101,18 @@ class StrategyContext:
         eng = self._engine
         weight = eng.size / len(eng.symbols)
         price = float(self.history(symbol).close[-1])
-        fee = eng.fee_rate
-        estimate = math.floor(weight * self.equity() / (price * (1 + fee))) if price > 0 else 0
+        inst = getattr(eng.broker, "instruments", {}).get(symbol)
+        lot = inst.lot_size if inst is not None and inst.lot_size > 0 else 1.0
+        unit = price * (1 + eng.fee_rate)
+        # What the risk hook sees; a broker that sizes at the fill recomputes it from the fill price.
+        estimate = (weight * self.equity() // (unit * lot)) * lot if unit > 0 else 0.0
         tags: dict[str, Any] = {"intent": "target", "direction": direction}
         if eng.sizes_at_fill:
             tags["size_fraction"] = weight
         elif estimate <= 0:
             return
         side = Side.BUY if direction > 0 else Side.SELL
-        self.submit(Order(self.next_id(symbol), symbol, side, float(max(estimate, 1)), OrderType.MARKET, tags=tags))
+        self.submit(Order(self.next_id(symbol), symbol, side, float(estimate if estimate > 0 else lot), OrderType.MARKET, tags=tags))
 
 
 class Engine:

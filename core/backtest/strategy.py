@@ -10,13 +10,10 @@ ahead is impossible by construction.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-
-from core.domain import Order
 
 if TYPE_CHECKING:
     from core.backtest.engine import StrategyContext
@@ -175,5 +172,3 @@ def make_strategy(name: str, **params: Any) -> Strategy:
         raise StrategyError(unknown_message("strategy", name, list(known)))
     return known[name](**params)
 
-
-OrderFactory = Callable[..., Order]
