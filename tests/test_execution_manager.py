@@ -212,3 +212,25 @@ def test_retry_after_a_timeout_never_duplicates_the_order(clock, reached):
     order = manager.submit(Order("x", "X", Side.BUY, 1))
     assert order.status is OrderStatus.ACCEPTED and len(paper.orders()) == 1
     assert venue.calls == (1 if reached else 2) and sleeps == ([] if reached else [0.01])
+
+
+def test_emulated_orders_survive_a_manager_restart(sqlite_url):
+    """Trailing-stop and OCO emulation resume from the store: the fills match an uninterrupted run."""
+    stops_only = Capabilities(order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}), oco=False)
+    clock = FixedClock(T0)
+    store = Store(sqlite_url, clock=clock)
+    paper = PaperBroker(clock, cash=100_000, capabilities=stops_only)
+    rig = Rig(broker=NoPush(paper), store=store)
+    rig.bar(*BARS[0])
+    rig.manager.submit(Order("b", "X", Side.BUY, 10))
+    rig.bar(100, 100, 100, 100)
+    rig.manager.submit(Order("t", "X", Side.SELL, 10, OrderType.TRAILING_STOP, trail_amount=5))
+    rig.manager.submit_oco(Order("o1", "X", Side.SELL, 1, OrderType.LIMIT, limit_price=114.5), Order("o2", "X", Side.SELL, 1, OrderType.LIMIT, limit_price=200))
+    rig.bar(*BARS[1])
+    rig.manager = OrderManager(rig.broker, clock, store=store)  # restart: state comes back from the store
+    for b in BARS[2:]:
+        rig.bar(*b)
+    sells = [(f.client_order_id, f.price, f.ts) for f in paper.fills() if f.side is Side.SELL]
+    assert sells == [("o1", 114.5, T0 + timedelta(days=4)), ("t~stop", 110, T0 + timedelta(days=5))]
+    assert rig.manager.get("t").status is OrderStatus.FILLED
+    assert rig.manager.get("o2").status is OrderStatus.CANCELED

@@ -36,6 +36,14 @@ class _Trail:
     placed: bool = False
 
 
+def _extreme_for(order: Order, stop: float) -> float:
+    """Return the best price that put a trailing stop at ``stop`` (inverse of ``trail_stop_price``)."""
+    if order.trail_amount:
+        return stop + order.trail_amount if order.side is Side.SELL else stop - order.trail_amount
+    pct = order.trail_percent / 100.0
+    return stop / (1 - pct) if order.side is Side.SELL else stop / (1 + pct)
+
+
 class Emulator:
     """Holds the emulated orders of one :class:`OrderManager`."""
 
@@ -47,6 +55,25 @@ class Emulator:
 
     def _caps(self):
         return self.m.broker.capabilities()
+
+    def restore(self, orders: list[Order]) -> None:
+        """Pick up the emulated orders of a previous run from their stored state (after a restart)."""
+        groups: dict[str, list[Order]] = {}
+        for order in orders:
+            if order.tags.get("emulated_oco"):
+                groups.setdefault(order.tags["emulated_oco"], []).append(order)
+            if order.status.is_terminal:
+                continue
+            kind = order.tags.get("emulated")
+            if kind == "held":
+                self._held[order.client_order_id] = order.evolve(tags={k: v for k, v in order.tags.items() if k != "emulated"})
+            elif kind == "trailing":
+                native_id = f"{order.client_order_id}~stop"
+                extreme = None if order.stop_price is None else _extreme_for(order, order.stop_price)
+                self._trails[order.client_order_id] = _Trail(order.client_order_id, native_id, extreme, placed=self.m.get(native_id) is not None)
+        for group, legs in groups.items():
+            if any(not leg.status.is_terminal for leg in legs):
+                self._groups[group] = [leg.client_order_id for leg in legs]
 
     def handles(self, order: Order) -> bool:
         """Return True when ``order`` needs emulation at this venue."""

@@ -95,6 +95,7 @@ class OrderManager:
         if store is not None:
             for order in repo.load_orders(store, account):
                 self._orders[order.client_order_id] = order
+            self.emulator.restore(list(self._orders.values()))
         subscribe = getattr(broker, "subscribe", None)
         self._push = callable(subscribe)  # the broker reports every transition itself
         if self._push:
