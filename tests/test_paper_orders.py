@@ -191,6 +191,11 @@ def test_bracket_exit_can_fill_in_the_entry_bar_from_the_entry_price(book):
     assert [(f.client_order_id, f.price) for f in fills] == [("e", 100), ("e-sl", 97)]
 
 
+def test_an_exit_for_an_unknown_entry_is_rejected(book):
+    with pytest.raises(OrderRejected, match="unknown parent order 'nope'"):
+        book.order("x-tp", Side.SELL, 10, OrderType.LIMIT, limit_price=110, parent_id="nope")
+
+
 def test_canceling_an_unfilled_bracket_entry_cancels_the_held_exits(book):
     book.order("e", Side.BUY, 10, OrderType.LIMIT, limit_price=90)
     book.order("e-tp", Side.SELL, 10, OrderType.LIMIT, limit_price=110, parent_id="e", oco_group="br")

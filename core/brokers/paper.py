@@ -383,6 +383,8 @@ class PaperBroker:
                 raise OrderRejected(f"a {order.order_type} order needs a positive {name}")
         if order.order_type is OrderType.TRAILING_STOP and not ((order.trail_amount or 0) > 0) ^ ((order.trail_percent or 0) > 0):
             raise OrderRejected("a trailing stop needs exactly one of trail_amount or trail_percent (> 0)")
+        if order.parent_id and order.parent_id not in self._orders:
+            raise OrderRejected(f"unknown parent order {order.parent_id!r}: submit the entry before its exits")
         qty = floor_to_lot(order.quantity, self._lot(order.symbol))
         if qty <= 0 and not order.parent_id:
             raise OrderRejected(f"quantity {order.quantity:g} rounds to 0 lots of {self._lot(order.symbol):g}")
