@@ -4,8 +4,10 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.risk import (
@@ -23,6 +25,8 @@ from core.services.trading import paper_start, paper_status, paper_stop
 
 __all__ = [
     "Context",
+    "PaperSession",
+    "backtest",
     "bars_to_records",
     "config_view",
     "engage_kill_switch",
@@ -32,15 +36,22 @@ __all__ = [
     "get_notifier",
     "kelly_sizer",
     "list_news",
+    "list_orders",
     "list_series",
+    "list_strategies",
     "list_symbols",
     "load_bars",
     "news_features",
     "news_to_records",
     "notify",
+    "order_events",
+    "order_manager",
+    "paper_broker",
+    "paper_session",
     "paper_start",
     "paper_status",
     "paper_stop",
+    "parse_size",
     "portfolio_risk",
     "rearm_kill_switch",
     "reset_drawdown_halt",

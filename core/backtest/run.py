@@ -1,0 +1,184 @@
+"""Run a backtest: the event-driven engine over history, or its compiled twin for simple strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from core.backtest.engine import Engine
+from core.backtest.fast import simulate_targets
+from core.backtest.stats import compute_report
+from core.backtest.strategy import Strategy, make_strategy
+from core.brokers.paper import UNSIZED, PaperBroker
+from core.clock import FixedClock
+from core.domain import Bar, Fill, Instrument, Order
+from core.execution.fill_model import FillModel
+from core.execution.manager import OrderManager, RiskCheck
+from core.portfolio.portfolio import ClosedTrade
+from core.store import Store
+
+TRADE_COLUMNS = ["symbol", "quantity", "entry_ts", "exit_ts", "entry_price", "exit_price", "pnl", "fees", "mae", "mfe", "return_pct", "duration"]
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest produced; ``report`` is JSON-ready."""
+
+    report: dict[str, Any]
+    equity: pd.Series
+    trades: pd.DataFrame
+    path: str
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    unsized: int = 0
+
+
+def _frames(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None) -> dict[str, pd.DataFrame]:
+    frames = {symbol or "ASSET": data} if isinstance(data, pd.DataFrame) else dict(data)
+    if not frames:
+        raise ValueError("no data to backtest: give at least one OHLCV frame")
+    out = {}
+    for sym, frame in frames.items():
+        cols = {c.lower(): c for c in frame.columns}
+        missing = [c for c in ("open", "high", "low", "close") if c not in cols]
+        if missing:
+            raise ValueError(f"{sym}: bars need columns open, high, low, close (missing {', '.join(missing)})")
+        f = frame.rename(columns={v: k for k, v in cols.items()})
+        if "volume" not in f:
+            f = f.assign(volume=np.inf)
+        idx = pd.DatetimeIndex(f.index)
+        f.index = idx.tz_localize(UTC) if idx.tz is None else idx.tz_convert(UTC)
+        f = f[["open", "high", "low", "close", "volume"]].astype(float)
+        if f[["open", "high", "low", "close"]].isna().any().any():
+            raise ValueError(f"{sym}: some OHLC values are missing (NaN); drop those rows first, e.g. frame.dropna()")
+        if len(f) < 2:
+            raise ValueError(f"{sym}: need at least 2 bars to backtest, got {len(f)}")
+        out[sym] = f
+    return out
+
+
+def _trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
+    rows = [(t.symbol, t.quantity, t.entry_ts, t.exit_ts, t.entry_price, t.exit_price, t.pnl, t.fees, t.mae, t.mfe, t.return_pct, t.duration) for t in trades]
+    return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+
+def fast_path_ok(strategy: Strategy, frames: dict[str, pd.DataFrame], fill_model: FillModel, risk_check: RiskCheck | None, store: Store | None) -> bool:
+    """Return True when the compiled path reproduces the event path for this run."""
+    plain = FillModel(maker_fee=fill_model.maker_fee, taker_fee=fill_model.taker_fee, short_margin=fill_model.short_margin)
+    return (len(frames) == 1 and fill_model == plain and fill_model.maker_fee == fill_model.taker_fee and fill_model.short_margin == 1.0
+            and risk_check is None and store is None and type(strategy).fast_targets is not Strategy.fast_targets)
+
+
+def run_backtest(
+    data: pd.DataFrame | Mapping[str, pd.DataFrame],
+    strategy: Strategy | str = "sma_cross",
+    *,
+    symbol: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    cash: float = 10_000.0,
+    commission: float = 0.0,
+    size: float = 1.0,
+    fill_model: FillModel | None = None,
+    path: Literal["auto", "event", "fast"] = "auto",
+    risk_check: RiskCheck | None = None,
+    store: Store | None = None,
+    baseline: bool = True,
+    lot_size: float = 1.0,
+) -> BacktestResult:
+    """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
+
+    ``commission`` is a rate on notional charged on every fill (0.002 = 0.2 %);
+    ``size`` is the fraction of equity to use (1 = all-in); positions are whole
+    multiples of ``lot_size`` (1 = whole shares; e.g. 1e-8 for bitcoin). ``path="auto"``
+    picks the compiled path when it gives the same result as the event path.
+    """
+    if lot_size <= 0:
+        raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
+    if cash <= 0:
+        raise ValueError(f"cash must be positive, not {cash}")
+    if not 0 < size <= 1:
+        raise ValueError(f"size must be in (0, 1] (a fraction of equity, 1 = all-in), not {size}")
+    if isinstance(strategy, str):
+        strategy = make_strategy(strategy, **dict(params or {}))
+    frames = _frames(data, symbol)
+    fill_model = fill_model or FillModel.flat_commission(commission)
+    fast_ok = fast_path_ok(strategy, frames, fill_model, risk_check, store)
+    if path == "fast" and not fast_ok:
+        raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
+    use_fast = path == "fast" or (path == "auto" and fast_ok)
+    if use_fast:
+        result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
+    else:
+        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store, lot_size)
+    if result.report.pop("unsized_orders", 0):
+        result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
+                                     "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
+    if baseline and strategy.name != "buy_and_hold":
+        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False, lot_size=lot_size)
+        result.baseline = base.report
+        result.report["buy_and_hold_return_pct"] = base.report["return_pct"]
+    result.report["strategy"] = strategy.name
+    result.report["params"] = strategy.get_params()
+    result.report["symbols"] = list(frames)
+    result.report["path"] = result.path
+    return result
+
+
+def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
+               risk_check: RiskCheck | None, store: Store | None, lot_size: float) -> BacktestResult:
+    index = frames[next(iter(frames))].index
+    for f in list(frames.values())[1:]:
+        index = index.union(f.index)
+    clock = FixedClock(index[0].to_pydatetime())
+    broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=lot_size) for s in frames})
+    # A backtest's orders live under their own account, never mixed with the paper account's.
+    manager = OrderManager(broker, clock, store=store, account="backtest", risk_check=risk_check, reconcile_on_start=False)
+    engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
+    columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
+    pointers = dict.fromkeys(frames, 0)
+    exposed = np.zeros(len(index), dtype=bool)
+    stamps = index.asi8.tolist()
+    for k, when in enumerate(index.to_pydatetime()):
+        ts = stamps[k]
+        clock.set(when)
+        bars = []
+        for sym, (idx, arr) in columns.items():
+            p = pointers[sym]
+            if p < len(idx) and idx[p] == ts:
+                o, h, lo, c, v = arr[p]
+                bars.append(Bar(sym, when, o, h, lo, c, v))
+                pointers[sym] = p + 1
+        engine.step(bars)
+        exposed[k] = engine.portfolio.gross_exposure() > 0
+    pf = broker.portfolio
+    equity = pd.Series([p.equity for p in pf.equity_curve], index=pd.DatetimeIndex([p.ts for p in pf.equity_curve], name="ts"), name="equity")
+    trades = _trades_frame(pf.trades)
+    report = compute_report(equity, trades, cash, pf.fees_paid, exposed)
+    unsized = sum(1 for o in manager.orders() if o.reason == UNSIZED)
+    report["unsized_orders"] = unsized
+    return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills(), unsized=unsized)
+
+
+def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float, lot: float) -> BacktestResult:
+    sym, frame = next(iter(frames.items()))
+    o, h, lo, c = (np.ascontiguousarray(frame[k].to_numpy(dtype=np.float64)) for k in ("open", "high", "low", "close"))
+    targets = strategy.fast_targets(c)
+    eq, exposed, raw, nt, fees, unsized = simulate_targets(o, h, lo, c, targets, float(cash), float(fee_rate), float(size), float(lot))
+    index = frame.index
+    equity = pd.Series(eq, index=index.rename("ts"), name="equity")
+    raw = raw[:nt]
+    entry_i, exit_i = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
+    trades = pd.DataFrame({
+        "symbol": sym, "quantity": raw[:, 2], "entry_ts": index[entry_i], "exit_ts": index[exit_i], "entry_price": raw[:, 3],
+        "exit_price": raw[:, 4], "pnl": raw[:, 5], "fees": raw[:, 6], "mae": raw[:, 7], "mfe": raw[:, 8], "return_pct": raw[:, 9],
+    }, columns=TRADE_COLUMNS[:-1])
+    trades["duration"] = trades["exit_ts"] - trades["entry_ts"]
+    report = compute_report(equity, trades, cash, fees, exposed)
+    report["unsized_orders"] = int(unsized)
+    return BacktestResult(report, equity, trades, "fast", unsized=int(unsized))

@@ -1,0 +1,118 @@
+"""Backtest statistics from an equity curve and a trade list.
+
+Conventions (those of empyrical/quantstats, checked against empyrical in the tests):
+
+* Returns are simple per-bar returns of the equity curve, which starts at the
+  initial cash on the first bar.
+* ``periods_per_year``: bars per day times 252 when the data has no weekend bars,
+  365 when it does (crypto); daily equities therefore use 252.
+* Volatility and Sharpe use the sample standard deviation (ddof=1); Sortino's
+  downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all returns; the risk-free
+  rate is 0. CAGR is ``(final / initial) ** (periods_per_year / n_returns) - 1``.
+* Max drawdown is the worst fall from a running peak of the curve, in percent;
+  its duration is the longest time spent below a previous peak (in bars and days).
+* Exposure is the share of bars that end with a position.
+* Trades are closed round trips; the position still open at the end counts in
+  the final equity, not in the trade statistics (as in backtesting.py).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+
+def periods_per_year(index: pd.DatetimeIndex) -> float:
+    """Return how many bars make a year for ``index`` (see the module conventions)."""
+    if len(index) < 3:
+        return 252.0
+    index = pd.DatetimeIndex(index)
+    per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[index.unit]
+    stamps = index.asi8
+    step = float(np.median(np.diff(stamps[:10_001]))) / per_day  # bar spacing in days
+    days = 365.0 if _has_weekend(stamps, per_day) else 252.0
+    if step < 1.0:
+        return days / step
+    if step <= 4.0:  # daily bars (a weekend gap is still daily)
+        return days
+    return 365.25 / step
+
+
+@njit(cache=True)
+def _has_weekend(stamps: np.ndarray, per_day: int) -> bool:
+    for t in stamps:  # noqa: SIM110 - numba compiles a loop, not any() over a generator
+        if (t // per_day + 3) % 7 >= 5:  # 1970-01-01 was a Thursday (Monday = 0)
+            return True
+    return False
+
+
+@njit(cache=True)
+def _drawdown(equity: np.ndarray) -> tuple[float, int, int]:
+    worst, longest, longest_end = 0.0, 0, 0
+    peak, peak_i = -np.inf, 0
+    for i in range(equity.shape[0]):
+        if equity[i] >= peak:
+            peak, peak_i = equity[i], i
+        dd = equity[i] / peak - 1.0
+        worst = min(worst, dd)
+        if i - peak_i > longest:
+            longest, longest_end = i - peak_i, i
+    return worst, longest, longest_end
+
+
+def drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[float, int, float]:
+    """Return (max drawdown %, longest time below a previous peak in bars, in days)."""
+    worst, bars, end = _drawdown(np.ascontiguousarray(equity, dtype=np.float64))
+    days = (index[end] - index[end - bars]) / pd.Timedelta(days=1)
+    return worst * 100, int(bars), float(days)
+
+
+def compute_report(equity: pd.Series, trades: pd.DataFrame, cash: float, fees: float, exposure: np.ndarray | None = None,
+                   ppy: float | None = None) -> dict[str, Any]:
+    """Return the report dict for an equity curve (indexed by time) and its closed trades."""
+    values = equity.to_numpy(dtype=float)
+    index = pd.DatetimeIndex(equity.index)
+    ppy = ppy or periods_per_year(index)
+    final = float(values[-1]) if values.size else cash
+    rets = values[1:] / values[:-1] - 1.0 if values.size > 1 else np.array([])
+    n = rets.size
+    mean = float(rets.mean()) if n else 0.0
+    std = float(rets.std(ddof=1)) if n > 1 else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(rets, 0.0) ** 2))) if n else 0.0
+    growth = final / cash if cash else 0.0
+    cagr = growth ** (ppy / n) - 1.0 if n and growth > 0 else (-1.0 if n else 0.0)
+    max_dd, dd_bars, dd_days = drawdown_stats(values, index) if values.size else (0.0, 0, 0.0)
+    pnl = trades["pnl"].to_numpy(dtype=float) if len(trades) else np.array([])
+    rpct = trades["return_pct"].to_numpy(dtype=float) if len(trades) else np.array([])
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    nan = float("nan")
+    report = {
+        "start": index[0].isoformat() if len(index) else None,
+        "end": index[-1].isoformat() if len(index) else None,
+        "bars": int(values.size),
+        "initial_equity": float(cash),
+        "final_equity": final,
+        "return_pct": (growth - 1.0) * 100,
+        "cagr_pct": cagr * 100,
+        "volatility_pct": std * math.sqrt(ppy) * 100,
+        "sharpe": mean / std * math.sqrt(ppy) if std > 0 else nan,
+        "sortino": mean * ppy / (downside * math.sqrt(ppy)) if downside > 0 else nan,
+        "calmar": cagr / abs(max_dd / 100) if max_dd < 0 else nan,
+        "max_drawdown_pct": max_dd,
+        "max_drawdown_bars": dd_bars,
+        "max_drawdown_days": dd_days,
+        "exposure_pct": float(np.mean(exposure)) * 100 if exposure is not None and exposure.size else 0.0,
+        "trades": len(pnl),
+        "win_rate_pct": len(wins) / len(pnl) * 100 if len(pnl) else nan,
+        "profit_factor": float(wins.sum() / -losses.sum()) if losses.size else (float("inf") if wins.size else nan),
+        "expectancy": float(pnl.mean()) if len(pnl) else nan,
+        "best_trade_pct": float(rpct.max()) if len(rpct) else nan,
+        "worst_trade_pct": float(rpct.min()) if len(rpct) else nan,
+        "fees": float(fees),
+        "periods_per_year": ppy,
+    }
+    return report

@@ -1,0 +1,73 @@
+"""``python -m core backtest --strategy NAME --symbol SYM|--data PATH [--param k=v ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from core.cli import CliError, emit
+
+_ROWS = [
+    ("final_equity", "Final equity", "{:,.2f}"), ("return_pct", "Return [%]", "{:.2f}"), ("buy_and_hold_return_pct", "Buy & hold return [%]", "{:.2f}"),
+    ("cagr_pct", "CAGR [%]", "{:.2f}"), ("volatility_pct", "Volatility (ann.) [%]", "{:.2f}"), ("sharpe", "Sharpe", "{:.3f}"),
+    ("sortino", "Sortino", "{:.3f}"), ("calmar", "Calmar", "{:.3f}"), ("max_drawdown_pct", "Max drawdown [%]", "{:.2f}"),
+    ("max_drawdown_days", "Max drawdown duration [days]", "{:.0f}"), ("exposure_pct", "Exposure [%]", "{:.2f}"), ("trades", "Trades", "{:d}"),
+    ("win_rate_pct", "Win rate [%]", "{:.2f}"), ("profit_factor", "Profit factor", "{:.3f}"), ("expectancy", "Expectancy", "{:,.2f}"),
+    ("best_trade_pct", "Best trade [%]", "{:.2f}"), ("worst_trade_pct", "Worst trade [%]", "{:.2f}"), ("fees", "Fees", "{:,.2f}"),
+]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``backtest`` command."""
+    p = sub.add_parser("backtest", help="backtest a strategy and print its report")
+    p.add_argument("--strategy", default="sma_cross", help="strategy name (sma_cross, buy_and_hold)")
+    p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (comma-separate several for one portfolio)")
+    p.add_argument("--data", help="CSV or Parquet OHLCV file instead of a symbol")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter, repeatable (e.g. fast=10)")
+    p.add_argument("--cash", type=float, default=10_000.0)
+    p.add_argument("--commission", type=float, default=0.0, help="rate on notional per fill, e.g. 0.002")
+    p.add_argument("--size", default="all-in", help="'all-in' or a fraction of equity such as 0.5")
+    p.add_argument("--lot", type=float, default=1.0, help="position unit: 1 = whole shares (default), 0.0001 for fractional crypto")
+    p.add_argument("--timeframe", default="1d")
+    p.add_argument("--start")
+    p.add_argument("--end")
+    p.add_argument("--trades", action="store_true", help="include the trade list")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_run)
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise CliError(f"--param needs NAME=VALUE (e.g. --param fast=10), got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _clean(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from core import services
+
+    if bool(args.symbol) == bool(args.data):
+        raise CliError("give --symbol SYMBOL (see 'python -m core data list') or --data PATH, not both or neither")
+    result = services.backtest(args.strategy, symbol=args.symbol, data=args.data, params=_params(args.param), cash=args.cash,
+                               commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end)
+    report = {k: _clean(v) for k, v in result.report.items()}
+    if args.trades:
+        trades = result.trades.copy()
+        trades["duration"] = trades["duration"].astype(str)
+        report["trade_list"] = trades.to_dict(orient="records")
+    lines = [f"{result.report['strategy']} {result.report['params']} on {', '.join(result.report['symbols'])}  {report['start'][:10]} -> {report['end'][:10]}"]
+    for key, label, fmt in _ROWS:
+        value = report.get(key)
+        lines.append(f"  {label:30s} {'n/a' if value is None else fmt.format(value)}")
+    lines += [f"  warning: {w}" for w in report.get("warnings", [])]
+    emit(report, args.json, "\n".join(lines))
+    return 0

@@ -1,0 +1,24 @@
+"""An order dict that keeps its open orders indexed, so per-bar scans stay O(open orders)."""
+
+from __future__ import annotations
+
+from core.domain import Order
+
+
+class OrderBook(dict[str, Order]):
+    """``client_order_id -> Order`` in submission order, plus :attr:`open` (non-terminal ones, same order)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: dict[str, Order] = {}
+
+    def __setitem__(self, key: str, order: Order) -> None:
+        super().__setitem__(key, order)
+        if order.status.is_terminal:
+            self.open.pop(key, None)
+        else:
+            self.open[key] = order
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the open orders (of ``symbol``), oldest first."""
+        return [o for o in self.open.values() if symbol is None or o.symbol == symbol]

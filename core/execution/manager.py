@@ -1,0 +1,300 @@
+"""The order manager: the only way orders reach a broker.
+
+Every new order passes the pre-trade ``risk_check`` hook (a veto is recorded as
+rejected and never sent; a shrink is sent with the smaller quantity). Client
+order IDs are idempotency keys: submitting an ID the manager (or the store, so
+across restarts) already knows returns the existing order. Order types and
+order lists the venue lacks (see its :class:`~core.brokers.base.Capabilities`)
+are emulated here (:mod:`core.execution.emulation`). :meth:`OrderManager.reconcile`
+treats the broker as the source of truth. Every transition is persisted to
+``order_events`` with the injected clock's timestamp when a store is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.brokers.base import Balance, Broker, OrderNotFound, OrderRejected, RetryableBrokerError
+from core.clock import Clock
+from core.domain import Bar, Order, OrderStatus, OrderType, Position, RiskAction, RiskDecision
+from core.execution import events as ev
+from core.execution import repo
+from core.execution.book import OrderBook
+from core.execution.emulation import Emulator
+from core.execution.events import OrderEvent
+from core.store import Store
+
+
+@dataclass(frozen=True)
+class OrderContext:
+    """What the pre-trade risk hook sees besides the order itself."""
+
+    now: datetime
+    account: str
+    positions: dict[str, Position]
+    balances: list[Balance]
+    open_orders: list[Order]
+    last_prices: dict[str, float]
+    equity: float
+
+
+RiskCheck = Callable[[Order, Any], RiskDecision]
+
+
+def approve_all(order: Order, context: Any) -> RiskDecision:
+    """Approve ``order`` unchanged: the default hook until a risk engine is plugged in."""
+    return RiskDecision(RiskAction.APPROVE, order.quantity, "no risk engine configured")
+
+
+@dataclass
+class ReconcileReport:
+    """What :meth:`OrderManager.reconcile` changed to match the broker."""
+
+    updated: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Return True when the local view differed from the broker's."""
+        return bool(self.updated or self.adopted or self.missing)
+
+
+class OrderManager:
+    """Submit, amend, cancel, emulate and reconcile orders against one broker account."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        clock: Clock,
+        store: Store | None = None,
+        account: str = "paper",
+        risk_check: RiskCheck | None = None,
+        context_fn: Callable[[Order], Any] | None = None,
+        reconcile_on_start: bool = True,
+        retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.store = store
+        self.account = account
+        self.risk_check = risk_check or approve_all
+        self.context_fn = context_fn or self._default_context
+        self.retries = retries
+        self._sleep = sleep
+        self._orders = OrderBook()
+        self._events: list[OrderEvent] = []
+        self.last_prices: dict[str, float] = {}
+        self.emulator = Emulator(self)
+        if store is not None:
+            for order in repo.load_orders(store, account):
+                self._orders[order.client_order_id] = order
+            self.emulator.restore(list(self._orders.values()))
+        subscribe = getattr(broker, "subscribe", None)
+        self._push = callable(subscribe)  # the broker reports every transition itself
+        if self._push:
+            subscribe(self._on_broker_event)
+        if reconcile_on_start and self._orders:
+            self.reconcile()
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, client_order_id: str) -> Order | None:
+        """Return the manager's view of one order (None when unknown)."""
+        return self._orders.get(client_order_id)
+
+    def orders(self) -> list[Order]:
+        """Return every order this manager knows, oldest first."""
+        return list(self._orders.values())
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return orders that are not in a terminal state."""
+        return self._orders.open_orders(symbol)
+
+    def events(self, client_order_id: str | None = None) -> list[OrderEvent]:
+        """Return recorded events (from the store when there is one)."""
+        if self.store is not None:
+            return repo.load_events(self.store, client_order_id)
+        return [e for e in self._events if client_order_id is None or e.client_order_id == client_order_id]
+
+    # -- submitting -------------------------------------------------------------------
+    def submit(self, order: Order) -> Order:
+        """Risk-check and send ``order``; return the existing order if its client ID is known."""
+        known = self._known(order.client_order_id)
+        if known is not None:
+            return known
+        order = order.evolve(status=OrderStatus.NEW, created_at=order.created_at or self.clock.now(), updated_at=self.clock.now(), filled_quantity=0.0)
+        decision = self.risk_check(order, self.context_fn(order))
+        if not decision.allowed:
+            reason = decision.reason or "vetoed by risk check"
+            rejected = order.evolve(status=OrderStatus.REJECTED, reason=f"risk: {reason}")
+            self._record(rejected, ev.REJECTED, reason=rejected.reason, checks=", ".join(decision.checks))
+            return self._orders[order.client_order_id]
+        if decision.quantity < order.quantity - 1e-12:
+            tags = {k: v for k, v in order.tags.items() if k != "size_fraction"}  # the shrunk size is final
+            order = order.evolve(quantity=decision.quantity, tags={**tags, "risk_shrunk_from": order.quantity})
+        self._save(order)
+        if self.emulator.handles(order):
+            return self.emulator.submit(order)
+        return self._send(order)
+
+    def submit_oco(self, first: Order, second: Order, group: str | None = None) -> tuple[Order, Order]:
+        """Submit two orders where a fill of one cancels the other."""
+        group = group or f"oco-{first.client_order_id}"
+        return self.submit(first.evolve(oco_group=group)), self.submit(second.evolve(oco_group=group))
+
+    def submit_bracket(self, entry: Order, take_profit: float | None = None, stop_loss: float | None = None,
+                       trail_amount: float | None = None, trail_percent: float | None = None) -> list[Order]:
+        """Submit ``entry`` plus exits held until it fills: a take-profit limit and a stop-loss (or trailing stop), as an OCO pair."""
+        out = [self.submit(entry)]
+        exit_side = entry.side.opposite()
+        group = f"bracket-{entry.client_order_id}"
+        base = {"symbol": entry.symbol, "side": exit_side, "quantity": entry.quantity, "parent_id": entry.client_order_id, "oco_group": group}
+        if take_profit is not None:
+            out.append(self.submit(Order(f"{entry.client_order_id}-tp", order_type=OrderType.LIMIT, limit_price=take_profit, **base)))
+        if stop_loss is not None or trail_amount is not None or trail_percent is not None:
+            if trail_amount is not None or trail_percent is not None:
+                stop = Order(f"{entry.client_order_id}-sl", order_type=OrderType.TRAILING_STOP, trail_amount=trail_amount, trail_percent=trail_percent, **base)
+            else:
+                stop = Order(f"{entry.client_order_id}-sl", order_type=OrderType.STOP, stop_price=stop_loss, **base)
+            out.append(self.submit(stop))
+        return out
+
+    def cancel(self, client_order_id: str) -> Order:
+        """Cancel an open order (native or emulated)."""
+        if self.emulator.owns(client_order_id):
+            return self.emulator.cancel(client_order_id)
+        order = self.broker.cancel(client_order_id)
+        self._observe(order)
+        return self._orders.get(client_order_id, order)
+
+    def replace(self, client_order_id: str, **changes: float | None) -> Order:
+        """Amend an open order's quantity or prices at the broker."""
+        order = self.broker.replace(client_order_id, **changes)
+        if self._push:
+            self._orders[client_order_id] = order  # the broker's event was recorded already
+        else:
+            self._observe(order, ev.UPDATED, **{k: v for k, v in changes.items() if v is not None})
+        return order
+
+    def _send(self, order: Order) -> Order:
+        for attempt in range(self.retries + 1):
+            try:
+                sent = self.broker.submit(order)
+                self._observe(sent)
+                return self._orders[order.client_order_id]
+            except OrderRejected as exc:
+                current = self._orders.get(order.client_order_id, order)
+                if current.status is not OrderStatus.REJECTED:
+                    self._record(order.evolve(status=OrderStatus.REJECTED, reason=str(exc)), ev.REJECTED, reason=str(exc))
+                return self._orders[order.client_order_id]
+            except RetryableBrokerError as exc:
+                # Look before retrying: the first attempt may have reached the venue.
+                try:
+                    found = self.broker.get_order(order.client_order_id)
+                    self._observe(found)
+                    return self._orders[order.client_order_id]
+                except (OrderNotFound, RetryableBrokerError):
+                    pass
+                if attempt == self.retries:
+                    raise
+                self._sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    # -- driving -----------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        """Update emulated orders after the broker has seen ``bar`` (call once per bar and symbol)."""
+        self.last_prices[bar.symbol] = bar.close
+        self.sync()
+        self.emulator.on_bar(bar)
+
+    def sync(self) -> None:
+        """Poll the broker for changes to the open native orders (brokers without push events)."""
+        if self._push:
+            return
+        for order in self.open_orders():
+            if self.emulator.owns(order.client_order_id):
+                continue
+            try:
+                self._observe(self.broker.get_order(order.client_order_id))
+            except OrderNotFound:
+                continue
+
+    def reconcile(self) -> ReconcileReport:
+        """Make the local view match the broker's: update, adopt unknown orders, close missing ones."""
+        report = ReconcileReport()
+        venue_open = {o.client_order_id: o for o in self.broker.open_orders()}
+        for order in self.open_orders():
+            cid = order.client_order_id
+            if self.emulator.owns(cid) or (order.status is OrderStatus.NEW and order.tags.get("emulated")):
+                continue
+            try:
+                venue = venue_open.get(cid) or self.broker.get_order(cid)
+            except OrderNotFound:
+                self._record(order.evolve(status=OrderStatus.CANCELED, reason="unknown at the venue"), ev.RECONCILED, reason="unknown at the venue")
+                report.missing.append(cid)
+                continue
+            if (venue.status, venue.filled_quantity) != (order.status, order.filled_quantity):
+                self._record(venue, ev.RECONCILED, was=str(order.status), filled=venue.filled_quantity)
+                report.updated.append(cid)
+        for cid, venue in venue_open.items():
+            if cid not in self._orders:
+                self._record(venue, ev.RECONCILED, adopted=True)
+                report.adopted.append(cid)
+        report.positions = list(self.broker.positions())
+        return report
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def _known(self, client_order_id: str) -> Order | None:
+        order = self._orders.get(client_order_id)
+        if order is None and self.store is not None:
+            order = repo.load_order(self.store, client_order_id)
+            if order is not None:
+                self._orders[client_order_id] = order
+        return order
+
+    def _on_broker_event(self, event: OrderEvent) -> None:
+        try:
+            order = self.broker.get_order(event.client_order_id)
+        except OrderNotFound:
+            return
+        self._orders[order.client_order_id] = order
+        self._persist(order, event)
+
+    def _observe(self, venue: Order, event: str | None = None, **detail: object) -> None:
+        """Merge the broker's view of one order, recording an event when it changed."""
+        local = self._orders.get(venue.client_order_id)
+        changed = local is None or (venue.status, venue.filled_quantity) != (local.status, local.filled_quantity)
+        if event is None and not changed:
+            self._orders[venue.client_order_id] = venue
+            return
+        self._record(venue, event or ev.EVENT_FOR_STATUS.get(venue.status, ev.UPDATED), **detail)
+
+    def _record(self, order: Order, event: str, **detail: object) -> None:
+        order = order.evolve(updated_at=self.clock.now())
+        self._orders[order.client_order_id] = order
+        self._persist(order, OrderEvent(order.client_order_id, self.clock.now(), event, order.status, {k: v for k, v in detail.items() if v not in (None, "")}))
+
+    def _persist(self, order: Order, event: OrderEvent) -> None:
+        if self.store is None:
+            self._events.append(event)
+        else:
+            repo.save_order(self.store, order, self.account)
+            repo.save_event(self.store, event)
+
+    def _save(self, order: Order) -> None:
+        self._orders[order.client_order_id] = order
+        if self.store is not None:
+            repo.save_order(self.store, order, self.account)
+
+    def _default_context(self, order: Order) -> OrderContext:
+        positions = {p.symbol: p for p in self.broker.positions()}
+        balances = list(self.broker.balances())
+        portfolio = getattr(self.broker, "portfolio", None)
+        equity = portfolio.equity() if portfolio is not None else sum(b.total for b in balances) + sum(p.market_value for p in positions.values())
+        return OrderContext(self.clock.now(), self.account, positions, balances, self.open_orders(), dict(self.last_prices), equity)

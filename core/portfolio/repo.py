@@ -1,0 +1,108 @@
+"""Persistence of a ledger: accounts, positions, fills, trades and equity snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from core.domain import Fill, Position, Side
+from core.portfolio.portfolio import ClosedTrade, EquityPoint, Portfolio
+from core.store import Store
+from core.store.tables import AccountRow, EquitySnapshotRow, FillRow, PositionRow, TradeRow
+
+
+def save_fill(store: Store, fill: Fill, account: str) -> None:
+    """Store one fill (idempotent on ``fill_id``)."""
+    with store.session() as s:
+        s.merge(FillRow(fill_id=fill.fill_id, account=account, client_order_id=fill.client_order_id, symbol=fill.symbol, side=str(fill.side),
+                        quantity=fill.quantity, price=fill.price, fee=fill.fee, ts=fill.ts, venue=fill.venue, liquidity=fill.liquidity))
+
+
+def load_fills(store: Store, account: str) -> list[Fill]:
+    """Return the account's fills in time order."""
+    with store.session() as s:
+        rows = s.exec(select(FillRow).where(FillRow.account == account).order_by(FillRow.ts, FillRow.fill_id))
+        return [Fill(r.fill_id, r.client_order_id, r.symbol, Side(r.side), r.quantity, r.price, r.fee, r.ts, r.venue, r.liquidity) for r in rows]
+
+
+def save_trade(store: Store, trade: ClosedTrade, account: str) -> None:
+    """Append one closed trade."""
+    with store.session() as s:
+        s.add(TradeRow(account=account, symbol=trade.symbol, side=str(trade.side), quantity=abs(trade.quantity), entry_ts=trade.entry_ts,
+                       exit_ts=trade.exit_ts, entry_price=trade.entry_price, exit_price=trade.exit_price, pnl=trade.pnl, fees=trade.fees,
+                       mae=trade.mae, mfe=trade.mfe))
+
+
+def load_trades(store: Store, account: str) -> list[ClosedTrade]:
+    """Return the account's closed trades in exit order."""
+    with store.session() as s:
+        rows = s.exec(select(TradeRow).where(TradeRow.account == account).order_by(TradeRow.exit_ts, TradeRow.id))
+        return [ClosedTrade(r.symbol, r.quantity * Side(r.side).sign, r.entry_ts, r.exit_ts, r.entry_price, r.exit_price, r.pnl, r.fees,
+                            r.mae or 0.0, r.mfe or 0.0) for r in rows]
+
+
+def save_snapshot(store: Store, point: EquityPoint, account: str) -> None:
+    """Store one equity-curve point (replacing one at the same time)."""
+    with store.session() as s:
+        s.merge(EquitySnapshotRow(account=account, ts=point.ts, equity=point.equity, cash=point.cash, gross_exposure=point.gross_exposure,
+                                  net_exposure=point.net_exposure))
+
+
+def load_equity(store: Store, account: str) -> list[EquityPoint]:
+    """Return the account's equity curve."""
+    with store.session() as s:
+        rows = s.exec(select(EquitySnapshotRow).where(EquitySnapshotRow.account == account).order_by(EquitySnapshotRow.ts))
+        return [EquityPoint(r.ts, r.equity, r.cash, r.gross_exposure, r.net_exposure) for r in rows]
+
+
+def save_state(store: Store, portfolio: Portfolio, now: datetime) -> None:
+    """Store the account's cash and fees and replace its positions with the current ones."""
+    acc = portfolio.account
+    with store.session() as s:
+        s.merge(AccountRow(account=acc, cash=portfolio.cash, currency=portfolio.currency, fees_paid=portfolio.fees_paid, updated_at=now))
+        s.exec(sa.delete(PositionRow).where(PositionRow.account == acc))
+        for p in portfolio.positions.values():
+            s.add(PositionRow(account=acc, symbol=p.symbol, quantity=p.quantity, avg_price=p.avg_price, realized_pnl=p.realized_pnl,
+                              last_price=portfolio.last_price(p.symbol), updated_at=now))
+
+
+def load_state(store: Store, account: str) -> Portfolio | None:
+    """Return the stored cash, fees and positions of ``account`` as a ledger (None if never saved)."""
+    with store.session() as s:
+        acc = s.get(AccountRow, account)
+        if acc is None:
+            return None
+        rows = list(s.exec(select(PositionRow).where(PositionRow.account == account)))
+    pf = Portfolio(cash=acc.cash, account=account, currency=acc.currency, fees_paid=acc.fees_paid)
+    for r in rows:
+        pf.positions[r.symbol] = Position(r.symbol, r.quantity, r.avg_price, r.realized_pnl, r.last_price)
+        if r.last_price is not None:
+            pf.mark(r.symbol, r.last_price)
+    return pf
+
+
+class PortfolioRecorder:
+    """Write every fill, closed trade and equity point of a live ledger to the store as it happens."""
+
+    def __init__(self, store: Store, portfolio: Portfolio) -> None:
+        self.store = store
+        self.portfolio = portfolio
+        self._fills = 0
+        self._trades = len(portfolio.trades)
+        self._points = len(portfolio.equity_curve)
+
+    def flush(self, fills: list[Fill], now: datetime) -> None:
+        """Persist what is new since the last flush (``fills`` is the broker's full fill list)."""
+        acc = self.portfolio.account
+        for fill in fills[self._fills :]:
+            save_fill(self.store, fill, acc)
+        self._fills = len(fills)
+        for trade in self.portfolio.trades[self._trades :]:
+            save_trade(self.store, trade, acc)
+        self._trades = len(self.portfolio.trades)
+        for point in self.portfolio.equity_curve[self._points :]:
+            save_snapshot(self.store, point, acc)
+        self._points = len(self.portfolio.equity_curve)
+        save_state(self.store, self.portfolio, now)

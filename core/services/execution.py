@@ -1,0 +1,77 @@
+"""Execution services: the paper broker, the order manager, a persisted paper-trading session, stored orders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.backtest.engine import Engine
+from core.backtest.strategy import Strategy, make_strategy
+from core.brokers.paper import PaperBroker
+from core.domain import Bar, Order
+from core.execution import repo
+from core.execution.events import OrderEvent
+from core.execution.fill_model import FillModel
+from core.execution.manager import OrderManager, RiskCheck
+from core.portfolio import repo as portfolio_repo
+from core.services.context import Context, get_context
+
+
+def paper_broker(cash: float = 100_000.0, fill_model: FillModel | None = None, ctx: Context | None = None) -> PaperBroker:
+    """Return a paper broker on the context's clock."""
+    ctx = ctx or get_context()
+    return PaperBroker(ctx.clock, cash=cash, fill_model=fill_model)
+
+
+def order_manager(broker: PaperBroker, account: str = "paper", risk_check: RiskCheck | None = None, ctx: Context | None = None) -> OrderManager:
+    """Return an order manager persisting to the context's store (reconciled with ``broker`` on start)."""
+    ctx = ctx or get_context()
+    return OrderManager(broker, ctx.clock, store=ctx.store, account=account, risk_check=risk_check)
+
+
+@dataclass
+class PaperSession:
+    """A strategy trading the paper broker bar by bar, with every order, fill, trade and equity point stored."""
+
+    engine: Engine
+    broker: PaperBroker
+    manager: OrderManager
+    recorder: portfolio_repo.PortfolioRecorder
+
+    def step(self, bars: Sequence[Bar]) -> None:
+        """Process the bars of one timestamp (the trading job calls this for each new bar)."""
+        self.engine.step(bars)
+        self.recorder.flush(self.broker.fills(), bars[0].ts)
+
+
+def paper_session(strategy: Strategy | str, symbols: Sequence[str], *, params: dict | None = None, cash: float = 100_000.0,
+                  commission: float = 0.0, size: float = 1.0, account: str = "paper", risk_check: RiskCheck | None = None,
+                  ctx: Context | None = None) -> PaperSession:
+    """Start (or resume) paper trading ``strategy`` on ``symbols``.
+
+    A stored account resumes with its cash and positions; orders that were open
+    at the paper venue before a restart are gone and are marked so by the
+    reconciliation on start (the venue is the source of truth).
+    """
+    ctx = ctx or get_context()
+    if isinstance(strategy, str):
+        strategy = make_strategy(strategy, **(params or {}))
+    broker = PaperBroker(ctx.clock, cash=cash, fill_model=FillModel.flat_commission(commission), account=account)
+    stored = portfolio_repo.load_state(ctx.store, account)
+    if stored is not None:
+        broker.portfolio = stored
+    manager = OrderManager(broker, ctx.clock, store=ctx.store, account=account, risk_check=risk_check)
+    engine = Engine(strategy, broker, manager, list(symbols), size=size)
+    return PaperSession(engine, broker, manager, portfolio_repo.PortfolioRecorder(ctx.store, broker.portfolio))
+
+
+def list_orders(account: str = "paper", open_only: bool = False, ctx: Context | None = None) -> list[Order]:
+    """Return the stored orders of ``account``, oldest first."""
+    ctx = ctx or get_context()
+    return repo.load_orders(ctx.store, account, open_only=open_only)
+
+
+def order_events(client_order_id: str | None = None, ctx: Context | None = None) -> list[OrderEvent]:
+    """Return the stored lifecycle events (of one order, or all)."""
+    ctx = ctx or get_context()
+    return repo.load_events(ctx.store, client_order_id)
