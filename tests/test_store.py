@@ -95,3 +95,20 @@ def test_sqlite_uses_wal(sqlite_url):
     store = Store(sqlite_url)
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_transaction_is_all_or_nothing(db_url):
+    store = Store(db_url, clock=FixedClock(T0))
+    store.set_setting("a", 1)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_setting("a", 2)
+        store.audit("x", "inside")
+        assert store.get_setting("a") == 2  # visible inside the transaction
+        raise RuntimeError("crash mid-unit")
+    assert store.get_setting("a") == 1
+    assert store.audit_log(kind="x") == []
+    with store.transaction():
+        store.set_setting("a", 3)
+        with store.transaction():  # nested joins the outer one
+            store.audit("x", "nested")
+    assert store.get_setting("a") == 3 and len(store.audit_log(kind="x")) == 1

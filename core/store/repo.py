@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +19,17 @@ from core.store.tables import AuditLogRow, BarRangeRow, BarRow, SettingRow
 BAR_COLUMNS = ["open", "high", "low", "close", "volume"]
 
 
+_active: ContextVar[dict[str, Session] | None] = ContextVar("store_active_sessions", default=None)
+
+
 class Store:
-    """Access to the database at ``url`` (created and migrated on first use)."""
+    """Access to the database at ``url`` (created and migrated on first use).
+
+    :meth:`session` is re-entrant: inside ``with store.transaction():`` every
+    repository call of this thread joins one database transaction, so a unit of
+    work (e.g. everything one bar of the trading loop changes) is stored whole
+    or not at all.
+    """
 
     def __init__(self, url: str, clock: Clock | None = None) -> None:
         self.url = url
@@ -28,7 +38,13 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """Yield a session that commits on success and rolls back on error."""
+        """Yield a session that commits on success and rolls back on error (or the enclosing transaction's)."""
+        active = _active.get() or {}
+        outer = active.get(self.engine.url.render_as_string(hide_password=False))
+        if outer is not None:
+            yield outer
+            outer.flush()
+            return
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -36,6 +52,26 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Group every store write inside the block into one transaction (nesting joins the outer one)."""
+        key = self.engine.url.render_as_string(hide_password=False)
+        active = dict(_active.get() or {})
+        if key in active:
+            yield active[key]
+            return
+        with Session(self.engine, expire_on_commit=False) as session:
+            active[key] = session
+            token = _active.set(active)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                _active.reset(token)
 
     # -- settings and toggles -------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
