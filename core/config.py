@@ -132,6 +132,21 @@ class SchedulerSettings(_Section):
     news_minutes: float = Field(15.0, gt=0)
 
 
+class TradingSettings(_Section):
+    """What the background loop trades (a paper session keeps these from its start)."""
+
+    account: str = "paper"
+    symbols: list[str] = ["AAPL", "MSFT", "IBM", "GOOG"]
+    timeframe: str = "1d"
+    strategy: str = "ensemble"
+    params: dict[str, Any] = {}
+    cash: float = Field(100_000.0, gt=0)
+    commission: float = Field(0.0005, ge=0, lt=0.1)
+    warmup_bars: int = Field(750, ge=50)
+    bars_per_tick: int = Field(1, ge=1)
+    lease_seconds: float = Field(90.0, gt=0)
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -158,6 +173,7 @@ class Settings(BaseSettings):
     news: NewsSettings = NewsSettings()
     notify: NotifySettings = NotifySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    trading: TradingSettings = TradingSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("mode", mode="before")

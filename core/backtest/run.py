@@ -90,6 +90,8 @@ def run_backtest(
     store: Store | None = None,
     baseline: bool = True,
     lot_size: float = 1.0,
+    risk: Any = None,
+    warmup: int = 0,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
 
@@ -97,6 +99,9 @@ def run_backtest(
     ``size`` is the fraction of equity to use (1 = all-in); positions are whole
     multiples of ``lot_size`` (1 = whole shares; e.g. 1e-8 for bitcoin). ``path="auto"``
     picks the compiled path when it gives the same result as the event path.
+    ``risk`` is a :class:`core.risk.limits.RiskEngine` that checks every order against the
+    backtest's own book (as in paper and live trading). The first ``warmup`` timestamps are
+    history the strategy can see but never trades (the paper loop's warm-up).
     """
     if lot_size <= 0:
         raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
@@ -108,19 +113,21 @@ def run_backtest(
         strategy = make_strategy(strategy, **dict(params or {}))
     frames = _frames(data, symbol)
     fill_model = fill_model or FillModel.flat_commission(commission)
-    fast_ok = fast_path_ok(strategy, frames, fill_model, risk_check, store)
+    if warmup < 0 or warmup >= min(len(f) for f in frames.values()):
+        raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
+    fast_ok = fast_path_ok(strategy, frames, fill_model, risk_check, store) and risk is None and warmup == 0
     if path == "fast" and not fast_ok:
         raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
     use_fast = path == "fast" or (path == "auto" and fast_ok)
     if use_fast:
         result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
     else:
-        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store, lot_size)
+        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store, lot_size, risk, warmup)
     if result.report.pop("unsized_orders", 0):
         result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
                                      "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
     if baseline and strategy.name != "buy_and_hold":
-        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False, lot_size=lot_size)
+        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False, lot_size=lot_size, warmup=warmup)
         result.baseline = base.report
         result.report["buy_and_hold_return_pct"] = base.report["return_pct"]
     result.report["strategy"] = strategy.name
@@ -131,15 +138,19 @@ def run_backtest(
 
 
 def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
-               risk_check: RiskCheck | None, store: Store | None, lot_size: float) -> BacktestResult:
+               risk_check: RiskCheck | None, store: Store | None, lot_size: float, risk: Any = None, warmup: int = 0) -> BacktestResult:
     index = frames[next(iter(frames))].index
     for f in list(frames.values())[1:]:
         index = index.union(f.index)
-    clock = FixedClock(index[0].to_pydatetime())
+    clock = FixedClock(index[max(warmup - 1, 0)].to_pydatetime())
     broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=lot_size) for s in frames})
     # A backtest's orders live under their own account, never mixed with the paper account's.
     manager = OrderManager(broker, clock, store=store, account="backtest", risk_check=risk_check, reconcile_on_start=False)
     engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
+    if risk is not None:
+        from core.trading.pipeline import engine_risk_hook
+
+        manager.risk_check = engine_risk_hook(risk, engine)
     columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)
     exposed = np.zeros(len(index), dtype=bool)
@@ -154,12 +165,16 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
                 o, h, lo, c, v = arr[p]
                 bars.append(Bar(sym, when, o, h, lo, c, v))
                 pointers[sym] = p + 1
+        if k < warmup:  # history only: seen by the strategy later, never traded
+            for bar in bars:
+                engine.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            continue
         engine.step(bars)
         exposed[k] = engine.portfolio.gross_exposure() > 0
     pf = broker.portfolio
     equity = pd.Series([p.equity for p in pf.equity_curve], index=pd.DatetimeIndex([p.ts for p in pf.equity_curve], name="ts"), name="equity")
     trades = _trades_frame(pf.trades)
-    report = compute_report(equity, trades, cash, pf.fees_paid, exposed)
+    report = compute_report(equity, trades, cash, pf.fees_paid, exposed[warmup:])
     unsized = sum(1 for o in manager.orders() if o.reason == UNSIZED)
     report["unsized_orders"] = unsized
     return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills(), unsized=unsized)

@@ -1,0 +1,374 @@
+"""The trading loop: one tick runs the one pipeline on every newly released bar.
+
+bars (replay feed) -> engine.step: paper broker matching, strategy (features, ensemble
+p(up) + regime, signal processor, Kelly sizer) -> risk engine -> order manager -> broker
+-> fills -> portfolio -> store -> notifications.
+
+Crash safety
+------------
+Everything one bar changes (orders, order events, fills, trades, positions, cash, the
+equity point, the risk audit, signals and the "last processed bar" marker) is written in
+ONE database transaction (:meth:`core.store.Store.transaction`). A crash mid-bar leaves
+no trace of that bar, and the next tick processes it again. The paper venue is a
+deterministic simulation, so a restarted host rebuilds its state (resting orders,
+trailing-stop extremes, the strategy's cooldowns) by replaying the processed bars with
+the risk decisions and external inputs (manual orders, cancels, kill switch) recorded
+at the time, then checks the rebuilt cash, positions and orders against the store.
+Client order IDs are deterministic (strategy, symbol, bar, sequence), so processing a
+bar twice can never double an order.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.backtest.engine import Engine
+from core.backtest.strategy import make_strategy
+from core.brokers.paper import PaperBroker
+from core.clock import FixedClock
+from core.config import TradingSettings
+from core.domain import Bar, Instrument, Order, OrderType, Side
+from core.execution import repo as order_repo
+from core.execution.fill_model import FillModel
+from core.execution.manager import OrderManager
+from core.portfolio import repo as portfolio_repo
+from core.risk.limits import RiskEngine, RiskLimits
+from core.store import Store
+from core.trading import toggle
+from core.trading.lease import Lease, host_id
+from core.trading.pipeline import engine_risk_hook, recorded_decisions
+from core.trading.replay import ReplayFeed
+
+log = logging.getLogger("core.trading")
+_HOST = host_id()
+
+
+def default_lot(symbol: str) -> float:
+    """Return the trading lot of ``symbol``: whole shares, or 1e-6 of a coin for crypto pairs."""
+    return 1e-6 if any(coin in symbol.upper() for coin in ("BTC", "ETH", "USDT")) else 1.0
+
+
+class RecoveryMismatch(RuntimeError):
+    """The rebuilt paper state differs from the stored one (recorded in the audit log)."""
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    state: str
+    bars: list[str] = field(default_factory=list)
+    orders: int = 0
+    fills: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    equity: float | None = None
+
+
+class _Timer:
+    """Accumulate wall time per pipeline stage (for the dashboard and bench/tick.py)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.add(name, (time.perf_counter() - t0) * 1000)
+
+        return timed
+
+    def add(self, name: str, ms: float) -> None:
+        self.ms[name] = self.ms.get(name, 0.0) + ms
+
+
+class TradingLoop:
+    """The paper-trading loop of one account, rebuilt from the store on first use in a process."""
+
+    def __init__(self, ctx: Any, settings: TradingSettings | None = None, holder: str | None = None,
+                 load: Callable[[str], pd.DataFrame] | None = None) -> None:
+        from core import services
+
+        self.ctx = ctx
+        self.store: Store = ctx.store
+        self.cfg = settings or ctx.settings.trading
+        self.account = self.cfg.account
+        self.lease = Lease(self.store, f"account:{self.account}", holder or _HOST, ttl=pd.Timedelta(seconds=self.cfg.lease_seconds).to_pytimedelta())
+        self._load = load or (lambda s: services.load_bars(s, timeframe=self.cfg.timeframe, ctx=ctx))
+        self._key = f"loop.{self.account}"
+        self.timer = _Timer()
+        self.ready = False
+
+    # -- session -------------------------------------------------------------------
+    def session(self) -> dict[str, Any]:
+        """Return the stored session (what is traded, since when), creating it from the settings once."""
+        stored = self.store.get_setting(f"{self._key}.session")
+        if stored:
+            return stored
+        session = {
+            "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
+            "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
+            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick,
+        }  # fmt: skip
+        session["params"] = self._pin_params(session)
+        self.store.set_setting(f"{self._key}.session", session)
+        self.store.audit("loop", f"paper session started for {', '.join(session['symbols'])} with {session['strategy']}", session)
+        return session
+
+    def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
+        """Let the strategy fix what it needs at session start (e.g. which model version it trades)."""
+        strategy = make_strategy(session["strategy"], **session["params"])
+        pin = getattr(strategy, "pin", None)
+        if pin is None:
+            return session["params"]
+        feed = ReplayFeed(self.store, self._load, session["symbols"], start_at=session["warmup_bars"], name=self.account)
+        return pin(self.ctx, feed, session)
+
+    @property
+    def last_processed(self) -> pd.Timestamp | None:
+        """Return the last bar whose effects are stored (None before the first)."""
+        value = self.store.get_setting(f"{self._key}.last_bar")
+        return pd.Timestamp(value) if value else None
+
+    # -- building and recovery -------------------------------------------------------
+    def _build(self) -> None:
+        s = self.session()
+        self.symbols = s["symbols"]
+        self.feed = ReplayFeed(self.store, self._load, self.symbols, start_at=s["warmup_bars"], bars_per_tick=s["bars_per_tick"], name=self.account)
+        start = self.feed.calendar[s["warmup_bars"] - 1]
+        self.clock = FixedClock(start.to_pydatetime())
+        instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
+        self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
+                                  instruments=instruments)
+        self.manager = OrderManager(self.broker, self.clock, store=None, account=self.account, reconcile_on_start=False)
+        self.strategy = make_strategy(s["strategy"], **s["params"])
+        self.engine = Engine(self.strategy, self.broker, self.manager, self.symbols, capacity=len(self.feed.calendar) + 1)
+        # Warm-up history: visible to the strategy, never traded.
+        for symbol in self.symbols:
+            frame = self.feed.frames[symbol]
+            for ts, row in frame.loc[frame.index <= start].iterrows():
+                self.engine.histories[symbol].append(ts.to_pydatetime(), row.open, row.high, row.low, row.close, row.volume)
+        from core.services import risk_limits
+
+        self.risk = RiskEngine(RiskLimits.from_settings(risk_limits(self.ctx)), store=self.store, clock=self.clock)
+        self.engine._on_bars = self.timer.wrap("match", self.engine._on_bars)
+        self._bar_index = {sym: frame for sym, frame in self.feed.frames.items()}
+
+    def recover(self) -> None:
+        """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
+        self._build()
+        last = self.last_processed
+        stored_orders = {o.client_order_id: o for o in order_repo.load_orders(self.store, self.account)}
+        self.manager.risk_check = recorded_decisions(stored_orders)
+        if last is not None:
+            for ts in self.feed.calendar[(self.feed.calendar > self.clock.now()) & (self.feed.calendar <= last)]:
+                self._process(ts, replay=True)
+        self._verify(stored_orders, last)
+        self.manager.store = self.store
+        self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
+        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio)
+        self.recorder._fills = len(self.broker.fills())
+        self.ready = True
+
+    def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:
+        if last is None:
+            return
+        problems = []
+        state = portfolio_repo.load_state(self.store, self.account)
+        pf = self.broker.portfolio
+        if state is not None:
+            if not math.isclose(state.cash, pf.cash, rel_tol=1e-9, abs_tol=1e-6):
+                problems.append(f"cash: stored {state.cash:.6f}, rebuilt {pf.cash:.6f}")
+            held = {s: p.quantity for s, p in pf.positions.items() if p.quantity}
+            stored = {s: p.quantity for s, p in state.positions.items() if p.quantity}
+            if held != stored:
+                problems.append(f"positions: stored {stored}, rebuilt {held}")
+        rebuilt = {o.client_order_id: o for o in self.manager.orders()}
+        for cid, order in stored_orders.items():
+            other = rebuilt.get(cid)
+            if other is None:
+                problems.append(f"order {cid} stored but not rebuilt")
+            elif other.status != order.status or not math.isclose(other.filled_quantity, order.filled_quantity, abs_tol=1e-9):
+                problems.append(f"order {cid}: stored {order.status}/{order.filled_quantity}, rebuilt {other.status}/{other.filled_quantity}")
+        extra = set(rebuilt) - set(stored_orders)
+        if extra:
+            problems.append(f"orders rebuilt but not stored: {sorted(extra)[:5]}")
+        if problems:
+            self.store.audit("recovery_mismatch", "rebuilt paper state differs from the store", {"problems": problems[:50]})
+            raise RecoveryMismatch("; ".join(problems[:5]))
+        self.store.audit("recovery", f"paper state rebuilt up to {last.isoformat()}", {"orders": len(stored_orders)})
+
+    # -- one bar ---------------------------------------------------------------------
+    def _bars(self, ts: pd.Timestamp) -> list[Bar]:
+        out = []
+        for symbol in self.symbols:
+            frame = self._bar_index[symbol]
+            if ts in frame.index:
+                row = frame.loc[ts]
+                out.append(Bar(symbol, ts.to_pydatetime(), float(row.open), float(row.high), float(row.low), float(row.close), float(row.volume)))
+        return out
+
+    def _externals(self, ts: pd.Timestamp, replay: bool) -> list[dict[str, Any]]:
+        """Return the outside inputs applied at ``ts``: recorded ones in a replay, else drain them now."""
+        key = f"{self._key}.external.{ts.isoformat()}"
+        if replay:
+            return list(self.store.get_setting(key, []) or [])
+        items: list[dict[str, Any]] = []
+        if self.risk.state.kill_switch().get("engaged"):
+            for symbol, pos in sorted(self.broker.portfolio.positions.items()):
+                if abs(pos.quantity) > 1e-12:
+                    items.append({"kind": "order", "client_order_id": f"kill-{symbol}-{ts:%Y%m%dT%H%M%S}", "symbol": symbol,
+                                  "side": "sell" if pos.quantity > 0 else "buy", "quantity": abs(pos.quantity), "order_type": "market",
+                                  "reason": "kill switch: flatten"})
+            for order in self.manager.open_orders():
+                items.append({"kind": "cancel", "client_order_id": order.client_order_id})
+        queue = self.store.get_setting("manual.queue", []) or []
+        cancels = self.store.get_setting("manual.cancels", []) or []
+        for spec in queue:
+            items.append({"kind": "order", **spec})
+        for cid in cancels:
+            items.append({"kind": "cancel", "client_order_id": cid if isinstance(cid, str) else cid.get("client_order_id")})
+        if queue:
+            self.store.set_setting("manual.queue", [])
+        if cancels:
+            self.store.set_setting("manual.cancels", [])
+        if items:
+            self.store.set_setting(key, items)
+        return items
+
+    def _apply(self, item: dict[str, Any]) -> None:
+        if item["kind"] == "cancel":
+            order = self.manager.get(item["client_order_id"])
+            if order is not None and not order.status.is_terminal:
+                self.manager.cancel(item["client_order_id"])
+            return
+        fields = {k: item[k] for k in ("limit_price", "stop_price", "trail_amount", "trail_percent") if item.get(k) is not None}
+        order = Order(item["client_order_id"], item["symbol"], Side(item["side"]), float(item["quantity"]), OrderType(item.get("order_type", "market")),
+                      reason=item.get("reason"), tags={"source": item.get("source", "external")}, **fields)
+        if item.get("take_profit") is not None or item.get("stop_loss") is not None:
+            self.manager.submit_bracket(order, take_profit=item.get("take_profit"), stop_loss=item.get("stop_loss"))
+        else:
+            self.manager.submit(order)
+
+    def _process(self, ts: pd.Timestamp, replay: bool = False) -> None:
+        self.clock.set(ts.to_pydatetime())
+        bars = self._bars(ts)
+        if not bars:
+            return
+        self.engine.step(bars)
+        for item in self._externals(ts, replay):
+            self._apply(item)
+
+    # -- the tick ----------------------------------------------------------------------
+    def tick(self) -> TickReport:
+        """Process every bar released since the last tick (nothing while the toggle is off)."""
+        if not toggle.is_enabled(self.store):
+            self.lease.release()
+            return TickReport("stopped")
+        if not self.lease.acquire():
+            holder = self.lease.current()
+            toggle.report_status(self.store, waiting_for_lease=holder.holder if holder else "?")
+            return TickReport("waiting")
+        self.timer.ms.clear()
+        t_all = time.perf_counter()
+        if not self.ready:
+            t0 = time.perf_counter()
+            self.recover()
+            self.timer.add("recover", (time.perf_counter() - t0) * 1000)
+        target = self.feed.advance()
+        last = self.last_processed or self.clock.now()
+        pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
+        report = TickReport("running")
+        n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
+        for ts in pending:
+            t0 = time.perf_counter()
+            with self.store.transaction():
+                self._process(ts)
+                t1 = time.perf_counter()
+                self.recorder.flush(self.broker.fills(), ts.to_pydatetime())
+                self._save_signals()
+                self.store.set_setting(f"{self._key}.last_bar", ts.isoformat())
+            self.timer.add("store", (time.perf_counter() - t1) * 1000)
+            self.timer.add("bars", (time.perf_counter() - t0) * 1000)
+            report.bars.append(ts.isoformat())
+        report.orders = len(self.manager.orders()) - n_orders
+        report.fills = len(self.broker.fills()) - n_fills
+        report.equity = self.broker.portfolio.equity()
+        self.timer.add("total", (time.perf_counter() - t_all) * 1000)
+        report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
+        self._notify(n_fills)
+        toggle.report_status(
+            self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
+            equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
+            exhausted=self.feed.exhausted, last_error=None,
+        )  # fmt: skip
+        return report
+
+    def _save_signals(self) -> None:
+        drain = getattr(self.strategy, "drain_signals", None)
+        if drain is None:
+            return
+        from core.store.tables import SignalRow
+
+        with self.store.session() as s:
+            for sig in drain():
+                s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
+                                model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
+
+    def _notify(self, since_fill: int) -> None:
+        fills = self.broker.fills()[since_fill:]
+        if not fills:
+            return
+        try:
+            from core.notify.events import fill_event
+            from core.services import get_notifier
+
+            notifier = get_notifier(self.ctx)
+            for fill in fills:
+                notifier.submit(fill_event(fill))
+        except Exception as exc:
+            log.warning("could not queue fill notifications: %s", exc)
+
+
+def get_loop(ctx: Any) -> TradingLoop:
+    """Return the context's trading loop (one per process and account)."""
+    loop = ctx.extras.get("trading_loop")
+    if loop is None:
+        loop = ctx.extras["trading_loop"] = TradingLoop(ctx)
+    return loop
+
+
+def run_tick(ctx: Any) -> TickReport:
+    """Job entry point: one tick of the context's loop.
+
+    A tick that fails is dropped from memory, so the next one rebuilds from the store
+    (whatever the failed bar half-did was rolled back with its transaction).
+    """
+    try:
+        return get_loop(ctx).tick()
+    except Exception:
+        ctx.extras.pop("trading_loop", None)
+        raise
+
+
+def snapshot_equity(ctx: Any) -> None:
+    """Record the loop's current equity in its status (the per-bar curve is stored by the ticks)."""
+    loop = ctx.extras.get("trading_loop")
+    if loop is not None and loop.ready:
+        toggle.report_status(ctx.store, equity=loop.broker.portfolio.equity(), equity_at=ctx.clock.now().isoformat())
+
+
+def retrain_models(ctx: Any) -> None:
+    """Retrain the ensemble on data up to the loop's current bar (never later), if the strategy uses one."""
+    from core.services import retrain_for_loop
+
+    retrain_for_loop(ctx)
