@@ -150,6 +150,7 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     if risk is not None:
         from core.trading.pipeline import engine_risk_hook
 
+        risk.clock = risk.state.clock = clock  # halts by simulated day, rate limits in simulated time
         manager.risk_check = engine_risk_hook(risk, engine)
     columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)
@@ -157,7 +158,8 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     stamps = index.asi8.tolist()
     for k, when in enumerate(index.to_pydatetime()):
         ts = stamps[k]
-        clock.set(when)
+        if k >= warmup:
+            clock.set(when)
         bars = []
         for sym, (idx, arr) in columns.items():
             p = pointers[sym]
