@@ -1,18 +1,95 @@
-"""Dashboard: price of any bundled symbol (more panels land with each capability)."""
+"""Dashboard: the paper account at a glance (live panels refresh while the loop runs), and prices."""
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import candlestick
-from ui.common import guarded
+from ui.charts import TEMPLATE, candlestick
+from ui.common import context, guarded
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def _bars(symbol: str, timeframe: str):
+def _bars(symbol: str, timeframe: str) -> pd.DataFrame:
     return services.load_bars(symbol, timeframe=timeframe)
 
 
+def _gauge(title: str, used: float, limit: float) -> go.Figure:
+    share = used / limit if limit else 0.0
+    color = "#26a69a" if share < 0.6 else ("#ffa726" if share < 0.9 else "#ef5350")
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=used * 100, number={"suffix": "%", "valueformat": ".2f"},
+        title={"text": f"{title}<br><span style='font-size:0.8em;color:gray'>limit {limit * 100:.1f}%</span>"},
+        gauge={"axis": {"range": [0, max(limit * 100 * 1.2, used * 100)]}, "bar": {"color": color},
+               "threshold": {"line": {"color": "#ef5350", "width": 3}, "value": limit * 100}},
+    ))  # fmt: skip
+    fig.update_layout(template=TEMPLATE, height=210, margin=dict(l=20, r=20, t=60, b=10))
+    return fig
+
+
+@st.fragment(run_every=10)
+def account_panel() -> None:
+    data = guarded(services.dashboard, ctx=context(), what="reading the paper account")
+    if data is None:
+        return
+    eq = data["equity"]
+    loop = data["loop"]
+    if eq.empty:
+        st.info("No paper trading yet. Switch on **Paper trading** in the sidebar: the loop replays the bundled data "
+                "bar by bar through the models, the risk engine and the paper broker, and this page fills up.")
+        return
+    last = eq.iloc[-1]
+    c = st.columns(5)
+    c[0].metric("Equity", f"{last.equity:,.2f}", f"{(last.equity / eq.equity.iloc[0] - 1) * 100:+.2f}% since start")
+    c[1].metric("P&L on the last bar's day", f"{data['today_pnl']:+,.2f}" if data["today_pnl"] is not None else "—")
+    c[2].metric("Cash", f"{last.cash:,.2f}")
+    c[3].metric("Gross exposure", f"{last.gross / last.equity * 100:.1f}%")
+    c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d %H:%M}", "running" if loop.get("enabled") else "stopped", delta_color="off")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
+    fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
+    fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
+    fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
+    st.plotly_chart(fig, width="stretch")
+    g = data["gauges"]
+    cols = st.columns(3)
+    cols[0].plotly_chart(_gauge("1-day VaR 99% (historical)", g["var_99"], g["var_budget"]), width="stretch")
+    cols[1].plotly_chart(_gauge("Drawdown", g["drawdown"], g["drawdown_halt"]), width="stretch")
+    cols[2].plotly_chart(_gauge("Daily loss", g["daily_loss"], g["daily_cap"]), width="stretch")
+    risk = data["risk"]
+    halts = [name for name, on in (("kill switch", risk.get("kill_switch", {}).get("engaged")),
+                                   ("drawdown halt", risk.get("drawdown", {}).get("halted")), ("daily halt", risk.get("daily_halted"))) if on]
+    if halts:
+        st.error(f"Trading halted: {', '.join(halts)}. See the Risk page.")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Open positions")
+        if data["positions"]:
+            st.dataframe(pd.DataFrame(data["positions"]).round(2), hide_index=True, width="stretch")
+        else:
+            st.caption("Flat: no open positions.")
+        st.subheader("Open orders")
+        if data["open_orders"]:
+            st.dataframe(pd.DataFrame(data["open_orders"]), hide_index=True, width="stretch")
+        else:
+            st.caption("No open orders.")
+    with right:
+        st.subheader("Latest signals")
+        sig = data["signals"]
+        if sig.empty:
+            st.caption("No signals yet (the ensemble strategy stores one per symbol and bar).")
+        else:
+            latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "note"]]
+            st.dataframe(latest.round(3), hide_index=True, width="stretch")
+    timings = loop.get("timings_ms") or {}
+    if timings:
+        st.caption("Last tick, ms per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
 st.title("Dashboard")
+account_panel()
+
+st.subheader("Prices")
 series = guarded(services.list_series, what="listing the bundled data") or []
 if not series:
     st.info("No market data found. The bundled files live in data/sample/; see its README.")

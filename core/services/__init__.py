@@ -6,6 +6,7 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.context import Context, get_context, set_context
+from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
@@ -29,12 +30,15 @@ __all__ = [
     "backtest",
     "bars_to_records",
     "config_view",
+    "dashboard",
     "engage_kill_switch",
     "ensure_news",
+    "equity_frame",
     "fetch_news",
     "get_context",
     "get_notifier",
     "kelly_sizer",
+    "latest_signals",
     "list_news",
     "list_orders",
     "list_series",

@@ -24,6 +24,23 @@ def test_dashboard_renders_candlestick_and_switches_symbol(app):
     assert not app.exception
     charts = app.get("plotly_chart")
     assert len(charts) == 1 and "MSFT" in charts[0].proto.spec
+    assert any("No paper trading yet" in i.value for i in app.info)  # helpful empty state
+
+
+def test_dashboard_shows_the_paper_account_after_ticks(app, ctx):
+    from core.config import load_settings
+    from core.trading import toggle
+    from core.trading.loop import TradingLoop
+
+    cfg = load_settings(trading={"strategy": "sma_cross", "symbols": ["AAPL", "MSFT"], "warmup_bars": 100, "bars_per_tick": 150}).trading
+    toggle.set_enabled(ctx.store, True)
+    loop = TradingLoop(ctx, settings=cfg)
+    loop.tick()
+    app.run()
+    assert not app.exception
+    equity = next(m for m in app.metric if m.label == "Equity")
+    assert equity.value == f"{loop.broker.portfolio.equity():,.2f}"
+    assert len(app.get("plotly_chart")) == 5  # equity/drawdown, three gauges, prices
 
 
 def test_settings_saves_valid_limits_and_rejects_bad_ones(app, ctx):
