@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", help="first bar date, e.g. 2004-01-01")
     p.add_argument("--end", help="last bar date")
     p.add_argument("--no-regime", action="store_true", help="skip the regime classifiers")
+    p.add_argument("--importance-rows", type=int, default=1000, help="validation rows for permutation importance (0: skip)")
     p.add_argument("--jobs", type=int, default=1, help="threads for the forest and CatBoost (-1: all cores)")
     p.add_argument("--list", action="store_true", help="list trained models instead of training")
     p.add_argument("--json", action="store_true")
@@ -70,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     res = services.train(
         args.symbols, args.horizon, dead_band=args.dead_band, n_splits=args.folds, embargo=args.embargo, method=args.method,
         calibration=None if args.calibration == "none" else args.calibration, preset=args.preset, regime=not args.no_regime,
-        start=args.start, end=args.end, n_jobs=args.jobs, progress=progress,
+        start=args.start, end=args.end, n_jobs=args.jobs, importance_rows=args.importance_rows, progress=progress,
     )  # fmt: skip
     emit(res, args.json, _text(res))
     return 0

@@ -33,6 +33,14 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lag(x: np.ndarray, w: int) -> np.ndarray:
+    """Return x shifted w bars later (x[t - w] at t), NaN where there is no past yet."""
+    out = np.full(len(x), np.nan)
+    if w < len(x):
+        out[w:] = x[: len(x) - w]
+    return out
+
+
 def _arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
     missing = [c for c in OHLCV if c not in bars.columns]
     if missing:
@@ -127,9 +135,9 @@ def compute(bars: pd.DataFrame, config: FeatureConfig | None = None, *, _ta: TaC
     # --- volume: cumulative indicators enter as changes over a window, per unit of volume ----
     vsum10 = ta("SUM", v, timeperiod=10)
     ad = ta("AD", h, low, c, v)
-    cols["ad_flow_10"] = _div(ad - np.concatenate([np.full(10, np.nan), ad[:-10]]), vsum10)
+    cols["ad_flow_10"] = _div(ad - _lag(ad, 10), vsum10)
     obv = ta("OBV", c, v)
-    cols["obv_flow_10"] = _div(obv - np.concatenate([np.full(10, np.nan), obv[:-10]]), vsum10)
+    cols["obv_flow_10"] = _div(obv - _lag(obv, 10), vsum10)
     cols["adosc"] = _div(ta("ADOSC", h, low, c, v, fastperiod=3, slowperiod=10), vsum10 / 10.0)
     # --- cycle ------------------------------------------------------------------------------
     cols["ht_dcperiod"] = ta("HT_DCPERIOD", c)
@@ -156,8 +164,8 @@ def compute(bars: pd.DataFrame, config: FeatureConfig | None = None, *, _ta: TaC
     # --- returns, realized volatility, range, volume z-scores ------------------------------------
     logc = np.log(c)
     for w in cfg.return_windows:
-        cols[f"ret_{w}"] = np.concatenate([np.full(w, np.nan), logc[w:] - logc[:-w]])
-    r1 = np.concatenate([[np.nan], np.diff(logc)])
+        cols[f"ret_{w}"] = logc - _lag(logc, w)
+    r1 = logc - _lag(logc, 1)
     rv = {}
     for w in cfg.vol_windows:
         rv[w] = ta("STDDEV", r1, timeperiod=w, nbdev=1.0)
@@ -172,20 +180,20 @@ def compute(bars: pd.DataFrame, config: FeatureConfig | None = None, *, _ta: TaC
     cols["range"] = rng
     cols["range_z_20"] = _div(rng - ta("SMA", rng, timeperiod=20), ta("STDDEV", rng, timeperiod=20))
     cols["close_in_range"] = _div(c - low, h - low)
-    cols["gap"] = np.concatenate([[np.nan], _div(o[1:], c[:-1]) - 1.0])
+    cols["gap"] = _div(o, _lag(c, 1)) - 1.0
     cols["upper_shadow"] = _div(h - np.maximum(o, c), c)
     cols["lower_shadow"] = _div(np.minimum(o, c) - low, c)
     cols["body"] = _div(c - o, c)
     logv = np.log1p(v)
     for w in cfg.volume_windows:
         cols[f"vol_z_{w}"] = _div(logv - ta("SMA", logv, timeperiod=w), ta("STDDEV", logv, timeperiod=w))
-    cols["vol_chg_1"] = np.concatenate([[np.nan], np.diff(logv)])
+    cols["vol_chg_1"] = logv - _lag(logv, 1)
     cols["corr_ret_vol_20"] = ta("CORREL", r1, logv, timeperiod=20)
     # --- calendar (known in advance, so causal) -------------------------------------------------------
     idx = pd.DatetimeIndex(bars.index)
     tau = 2.0 * np.pi
     for name, value, period in (
-        ("dow", idx.dayofweek, 7.0),
+        ("dow", idx.day_of_week, 7.0),
         ("month", idx.month - 1, 12.0),
         ("dom", idx.day - 1, 31.0),
         ("hour", idx.hour + idx.minute / 60.0, 24.0),

@@ -25,6 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 MEMBERS = ("rf", "gb", "mlp", "cat")
 MIN_HOLDOUT = 30  # fewer out-of-sample rows than this cannot calibrate anything
@@ -140,6 +141,11 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             return TorchSequenceClassifier(**(self.torch_params or {}), random_state=rs)
         raise ValueError(f"unknown ensemble member {name!r}: choose from {', '.join((*MEMBERS, 'torch'))}")
 
+    def _threads(self) -> threadpool_limits:
+        """Cap OpenMP/BLAS threads at ``n_jobs``: oversubscribed OpenMP (HistGradientBoosting) spins and crawls."""
+        n = self.n_jobs if self.n_jobs and self.n_jobs > 0 else None
+        return threadpool_limits(limits=n)
+
     def _fit_members(self, X: np.ndarray, y: np.ndarray) -> list[BaseEstimator]:
         fitted = []
         for name in self.members:
@@ -167,6 +173,10 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
     # -- sklearn API ------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleClassifier:
         """Fit the members, then the calibrator or meta-learner on the time-ordered holdout."""
+        with self._threads():
+            return self._fit(X, y)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleClassifier:
         if self.method not in ("soft", "stacking"):
             raise ValueError(f"method must be 'soft' or 'stacking', got {self.method!r}")
         if self.calibration not in (None, "sigmoid", "isotonic"):
@@ -210,6 +220,10 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Return class probabilities, shape (n_samples, n_classes)."""
         check_is_fitted(self, "members_")
+        with self._threads():
+            return self._predict_proba(X)
+
+    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         X = validate_data(self, X, reset=False, dtype=np.float64)
         member_p = self._member_proba(self.members_, X)
         if self.meta_ is not None:

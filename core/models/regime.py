@@ -61,7 +61,10 @@ class RegimeClassifier(BaseEstimator):
     turbulent_prob
         Filtered probability of the turbulent state above which a bar is volatile.
     bear_drawdown, crisis_drawdown
-        Drawdown depths from the running peak for bear and (with high volatility) crisis.
+        Drawdown depths from the trailing peak for bear and (with high volatility) crisis.
+    drawdown_window
+        Bars of the trailing peak (a year of daily bars): an old all-time high should not
+        keep a recovered market "in drawdown" for a decade.
     em_iter, maxiter
         Optimiser settings; k=3 needs the extra EM iterations to converge.
     """
@@ -78,6 +81,7 @@ class RegimeClassifier(BaseEstimator):
         turbulent_prob: float = 0.5,
         bear_drawdown: float = 0.15,
         crisis_drawdown: float = 0.25,
+        drawdown_window: int = 252,
         em_iter: int = 20,
         maxiter: int = 300,
     ) -> None:
@@ -91,6 +95,7 @@ class RegimeClassifier(BaseEstimator):
         self.turbulent_prob = turbulent_prob
         self.bear_drawdown = bear_drawdown
         self.crisis_drawdown = crisis_drawdown
+        self.drawdown_window = drawdown_window
         self.em_iter = em_iter
         self.maxiter = maxiter
 
@@ -131,7 +136,7 @@ class RegimeClassifier(BaseEstimator):
         sma = close.rolling(self.trend_window).mean()
         slope = sma / sma.shift(self.slope_lookback) - 1.0
         rv = pd.Series(np.concatenate([[np.nan], r]), index=bars.index).rolling(self.vol_window).std()
-        dd = close / close.cummax() - 1.0
+        dd = close / close.rolling(self.drawdown_window, min_periods=1).max() - 1.0
         return pd.DataFrame(
             {"p_turbulent": p_turb, "slope": slope.to_numpy(), "above_ma": (close > sma).to_numpy(), "rv": rv.to_numpy(), "drawdown": dd.to_numpy()},
             index=bars.index,
@@ -145,7 +150,8 @@ class RegimeClassifier(BaseEstimator):
         slope = ind["slope"]
         out = np.full(len(ind), Regime.SIDEWAYS, dtype=object)
         bull = (slope > self.slope_band) & ind["above_ma"]
-        bear = ((slope < -self.slope_band) & ~ind["above_ma"]) | (dd <= -self.bear_drawdown)
+        # A deep drawdown is bearish unless the market is clearly recovering (rising average, above it).
+        bear = ((slope < -self.slope_band) & ~ind["above_ma"]) | ((dd <= -self.bear_drawdown) & ~bull)
         out[bull.to_numpy()] = Regime.BULL
         out[bear.to_numpy()] = Regime.BEAR
         out[high_vol.to_numpy()] = Regime.VOLATILE

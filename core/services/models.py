@@ -72,6 +72,7 @@ def train(
     regime: bool = True,
     regime_params: dict | None = None,
     importance_rows: int = 1000,
+    importance_repeats: int = 3,
     timeframe: str = "1d",
     start: str | None = None,
     end: str | None = None,
@@ -98,8 +99,8 @@ def train(
         ``"tiny"``, ``"fast"`` or ``"standard"`` model sizes; ``model_params`` override single parameters.
     regime
         Also fit a regime classifier per symbol (on that symbol's bars of the training range).
-    importance_rows
-        Rows of the last fold for permutation importance (0 skips it).
+    importance_rows, importance_repeats
+        Rows of the last fold for permutation importance (0 skips it) and shuffles per feature.
     progress
         Called with (fraction done, message) as training proceeds.
 
@@ -129,7 +130,7 @@ def train(
     def wf_progress(frac: float, msg: str) -> None:
         _notify(progress, 0.1 + 0.7 * frac, msg)
 
-    report = walk_forward(data, model, splitter, overlap=horizon, importance_rows=importance_rows, progress=wf_progress)
+    report = walk_forward(data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats, progress=wf_progress)
     _notify(progress, 0.8, f"fitting the final model on all {len(data)} rows")
     final = clone(model).fit(data.X.to_numpy(dtype=np.float64), data.y)
     regimes = {}
@@ -141,7 +142,7 @@ def train(
     all_params = {
         "horizon": horizon, "dead_band": dead_band, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
         "train_size": train_size, "timeframe": timeframe, "preset": preset, "ensemble": _jsonable(final.get_params()),
-        "features": cfg.to_dict(), "regime": regime_params or {},
+        "features": cfg.to_dict(), "regime": (regime_params or {}) if regime else None,
     }  # fmt: skip
     artifact = ModelArtifact(
         model=final, columns=columns, feature_config=cfg, horizon=horizon, symbols=syms, regimes=regimes,
@@ -218,7 +219,8 @@ def predict(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | No
     if len(row) == 0 or row.isna().any(axis=1).iloc[0]:
         raise ValueError(f"{symbol}: need at least {art.feature_config.warmup + 1} bars of history to predict, got {len(bars)}")
     p_up = float(art.model.predict_proba(row.to_numpy(dtype=np.float64))[0, list(art.model.classes_).index(1)])
-    regime = _regime_for(art, symbol.upper(), bars, ctx).classify(bars).iloc[-1] if art.regimes or art.params.get("regime") is not None else None
+    # A model trained with regime=False has no regime view (params["regime"] is None).
+    regime = _regime_for(art, symbol.upper(), bars, ctx).classify(bars).iloc[-1] if art.params.get("regime") is not None else None
     return {
         "symbol": symbol.upper(), "p_up": p_up, "regime": Regime(regime) if regime is not None else None,
         "model_id": art.model_id, "ts": pd.Timestamp(bars.index[-1]).isoformat(), "horizon": art.horizon,
