@@ -11,9 +11,20 @@ from core.features import FeatureConfig, compute
 from core.models.labels import direction_labels
 
 
+def _utc64(values: object) -> np.ndarray:
+    """Return timestamps as naive-UTC datetime64[ns] (fast to sort and search, unlike Timestamp objects)."""
+    idx = pd.DatetimeIndex(values)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return idx.to_numpy(dtype="datetime64[ns]")
+
+
 @dataclass
 class Dataset:
-    """Rows sorted by start time ``t0`` (then symbol); ``t1`` is each label's last bar."""
+    """Rows sorted by start time ``t0`` (then symbol); ``t1`` is each label's last bar.
+
+    Times are naive-UTC ``datetime64[ns]`` arrays.
+    """
 
     X: pd.DataFrame
     y: np.ndarray
@@ -50,29 +61,29 @@ def build_dataset(
         Feature windows.
     """
     cfg = config or FeatureConfig()
-    parts = []
+    xs, meta = [], {"y": [], "t0": [], "t1": [], "ret": [], "sym": []}
     for symbol, bars in bars_by_symbol.items():
         feats = compute(bars, cfg)
         lab = direction_labels(bars, horizon, dead_band)
         ok = np.zeros(len(bars), dtype=bool)
         ok[cfg.warmup :] = True
         ok &= lab["y"].notna().to_numpy() & feats.notna().all(axis=1).to_numpy()
-        part = feats[ok].reset_index(drop=True)
-        part["__y"] = lab["y"].to_numpy()[ok].astype(int)
-        part["__t0"] = pd.DatetimeIndex(bars.index)[ok]
-        part["__t1"] = lab["t1"].to_numpy()[ok]
-        part["__ret"] = lab["fwd_ret"].to_numpy()[ok]
-        part["__sym"] = symbol
-        parts.append(part)
-    if not parts or sum(len(p) for p in parts) == 0:
+        xs.append(feats.to_numpy(dtype=np.float64)[ok])
+        meta["y"].append(lab["y"].to_numpy()[ok].astype(int))
+        meta["t0"].append(_utc64(bars.index)[ok])
+        meta["t1"].append(_utc64(lab["t1"])[ok])
+        meta["ret"].append(lab["fwd_ret"].to_numpy()[ok])
+        meta["sym"].append(np.full(int(ok.sum()), symbol, dtype=object))
+        columns = list(feats.columns)
+    if not xs or sum(len(x) for x in xs) == 0:
         raise ValueError(f"no labelled rows after the {cfg.warmup}-bar warm-up: give each symbol more bars than warm-up + horizon")
-    df = pd.concat(parts, ignore_index=True).sort_values(["__t0", "__sym"], kind="stable").reset_index(drop=True)
-    meta = ["__y", "__t0", "__t1", "__ret", "__sym"]
+    m = {k: np.concatenate(v) for k, v in meta.items()}
+    order = np.lexsort((m["sym"].astype(str), m["t0"]))  # time first, then symbol
     return Dataset(
-        X=df.drop(columns=meta),
-        y=df["__y"].to_numpy(),
-        t0=df["__t0"].to_numpy(),
-        t1=df["__t1"].to_numpy(),
-        symbol=df["__sym"].to_numpy(dtype=object),
-        fwd_ret=df["__ret"].to_numpy(),
+        X=pd.DataFrame(np.concatenate(xs)[order], columns=columns),
+        y=m["y"][order],
+        t0=m["t0"][order],
+        t1=m["t1"][order],
+        symbol=m["sym"][order],
+        fwd_ret=m["ret"][order],
     )

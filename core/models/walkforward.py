@@ -25,7 +25,8 @@ Progress = Callable[[float, str], None]
 def _iso(t: Any) -> str:
     import pandas as pd
 
-    return pd.Timestamp(t).isoformat()
+    ts = pd.Timestamp(t)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).isoformat()
 
 
 def walk_forward(
