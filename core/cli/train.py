@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--end", help="last bar date")
     p.add_argument("--no-regime", action="store_true", help="skip the regime classifiers")
     p.add_argument("--importance-rows", type=int, default=1000, help="validation rows for permutation importance (0: skip)")
-    p.add_argument("--jobs", type=int, default=1, help="threads for the forest and CatBoost (-1: all cores)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for folds and the final fit (-1: all cores)")
     p.add_argument("--list", action="store_true", help="list trained models instead of training")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)

@@ -25,7 +25,10 @@ class TaCalls:
         return getattr(talib, name)(*inputs, **params)
 
 
-def replay(calls: list[tuple[str, tuple[np.ndarray, ...], dict[str, Any]]]) -> None:
-    """Run recorded TA-Lib calls again (the raw baseline of the benchmark)."""
-    for name, inputs, params in calls:
-        getattr(talib, name)(*inputs, **params)
+def replay(calls: list[tuple[str, tuple[np.ndarray, ...], dict[str, Any]]]) -> list[Any]:
+    """Run recorded TA-Lib calls again and return their outputs (the raw baseline of the benchmark).
+
+    The outputs are kept, as the feature set keeps them: discarding each one at
+    once would let the allocator reuse the same pages and flatter the baseline.
+    """
+    return [getattr(talib, name)(*inputs, **params) for name, inputs, params in calls]

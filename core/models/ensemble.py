@@ -57,12 +57,12 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         horizon × symbols for pooled overlapping labels).
     refit
         Refit members on all rows after calibration (more data, standard practice).
-    n_estimators, max_depth, min_samples_leaf
-        Random forest size.
+    n_estimators, max_depth, min_samples_leaf, rf_max_samples
+        Random forest size; ``rf_max_samples`` bootstraps a fraction of the rows per tree.
     gb_max_iter, learning_rate
         Gradient boosting (sklearn HistGradientBoosting) iterations and rate; CatBoost uses the same rate.
-    mlp_hidden, mlp_max_iter, mlp_alpha
-        MLP architecture, epochs and L2 penalty (inputs are standardised in a pipeline).
+    mlp_hidden, mlp_max_iter, mlp_alpha, mlp_batch_size
+        MLP architecture, epochs, L2 penalty and minibatch size (inputs are standardised in a pipeline).
     cat_iterations, cat_depth
         CatBoost size.
     torch_params
@@ -89,6 +89,8 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         mlp_hidden: tuple[int, ...] = (32,),
         mlp_max_iter: int = 200,
         mlp_alpha: float = 1e-3,
+        mlp_batch_size: int = 256,
+        rf_max_samples: float | None = None,
         cat_iterations: int = 200,
         cat_depth: int = 4,
         torch_params: dict | None = None,
@@ -109,6 +111,8 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         self.mlp_hidden = mlp_hidden
         self.mlp_max_iter = mlp_max_iter
         self.mlp_alpha = mlp_alpha
+        self.mlp_batch_size = mlp_batch_size
+        self.rf_max_samples = rf_max_samples
         self.cat_iterations = cat_iterations
         self.cat_depth = cat_depth
         self.torch_params = torch_params
@@ -121,12 +125,15 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         if name == "rf":
             return RandomForestClassifier(
                 n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                max_features="sqrt", n_jobs=self.n_jobs, random_state=rs,
+                max_features="sqrt", max_samples=self.rf_max_samples, n_jobs=self.n_jobs, random_state=rs,
             )  # fmt: skip
         if name == "gb":
             return HistGradientBoostingClassifier(max_iter=self.gb_max_iter, learning_rate=self.learning_rate, early_stopping=False, random_state=rs)
         if name == "mlp":
-            mlp = MLPClassifier(hidden_layer_sizes=tuple(self.mlp_hidden), alpha=self.mlp_alpha, max_iter=self.mlp_max_iter, random_state=rs)
+            mlp = MLPClassifier(
+                hidden_layer_sizes=tuple(self.mlp_hidden), alpha=self.mlp_alpha, max_iter=self.mlp_max_iter,
+                batch_size=self.mlp_batch_size, random_state=rs,
+            )  # fmt: skip
             return make_pipeline(StandardScaler(), mlp)
         if name == "cat":
             from catboost import CatBoostClassifier
@@ -142,9 +149,14 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         raise ValueError(f"unknown ensemble member {name!r}: choose from {', '.join((*MEMBERS, 'torch'))}")
 
     def _threads(self) -> threadpool_limits:
-        """Cap OpenMP/BLAS threads at ``n_jobs``: oversubscribed OpenMP (HistGradientBoosting) spins and crawls."""
-        n = self.n_jobs if self.n_jobs and self.n_jobs > 0 else None
-        return threadpool_limits(limits=n)
+        """Run OpenMP and BLAS single-threaded inside the members.
+
+        Measured on the shared 2-core machine: HistGradientBoosting with two
+        OpenMP threads took 5-24 s where one thread took 2.3 s, and the MLP's
+        small matrix products ran 5-10x slower with several BLAS threads. The
+        forest and CatBoost still use ``n_jobs`` threads of their own.
+        """
+        return threadpool_limits(limits={"blas": 1, "openmp": 1})
 
     def _fit_members(self, X: np.ndarray, y: np.ndarray) -> list[BaseEstimator]:
         fitted = []
@@ -153,6 +165,9 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             n_classes = len(np.unique(y))
             if n_classes < 2:
                 est = _Constant()
+            elif name == "mlp":
+                # sklearn warns (and clips) when a minibatch is larger than the data.
+                est.set_params(mlpclassifier__batch_size=min(self.mlp_batch_size, len(X)))
             with warnings.catch_warnings():
                 # A short MLP run on noisy returns rarely "converges"; its early stop is deliberate.
                 warnings.simplefilter("ignore", ConvergenceWarning)

@@ -4,13 +4,14 @@ Only predictions on test folds are ever scored; nothing here reports an in-sampl
 """
 
 # X is the scikit-learn name for a feature matrix.
-# ruff: noqa: N806
+# ruff: noqa: N803, N806
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
@@ -29,6 +30,19 @@ def _iso(t: Any) -> str:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).isoformat()
 
 
+def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
+    """Fit a clone on ``train`` and return it with its probability of class 1 on ``test``."""
+    est = clone(model).fit(X[train], y[train])
+    if test is None:
+        return est, None
+    p = est.predict_proba(X[test])[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(test))
+    return est, p
+
+
+def _indexed_fit_predict(i: int, model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None) -> tuple:
+    return (i, *_fit_predict(model, X, y, train, test))
+
+
 def walk_forward(
     data: Dataset,
     model: Any,
@@ -40,6 +54,8 @@ def walk_forward(
     calibration_bins: int = 10,
     progress: Progress | None = None,
     random_state: int = 0,
+    n_jobs: int = 1,
+    fit_final: bool = False,
 ) -> dict:
     """Evaluate ``model`` fold by fold and return a JSON-ready report.
 
@@ -61,6 +77,11 @@ def walk_forward(
         Quantile bins of the calibration curve.
     progress
         Called with (fraction done, message).
+    n_jobs
+        Worker processes: folds (and the final fit) are independent and run in parallel.
+    fit_final
+        Also fit ``model`` on all rows (in the same worker pool); it is returned
+        under the report key ``"final_model"`` (pop it before serialising).
     """
     folds = []
     oof_p, oof_y, oof_prior, oof_idx = [], [], [], []
@@ -70,11 +91,30 @@ def walk_forward(
     last_model = None
     last_test = None
     X = data.X.to_numpy(dtype=np.float64)
-    for k, (train, test) in enumerate(splits):
-        if progress:
-            progress(k / (len(splits) + 1), f"fold {k + 1}/{len(splits)}: training on {len(train)} rows")
-        est = clone(model).fit(X[train], data.y[train])
-        p = est.predict_proba(X[test])[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(test))
+    tasks = [(train, test) for train, test in splits]
+    if fit_final:
+        tasks.append((np.arange(len(data)), None))
+    if progress:
+        progress(0.0, f"{len(splits)} folds{' and the final fit' if fit_final else ''} on {min(n_jobs, len(tasks))} worker(s)")
+    if n_jobs == 1:
+        results = [(i, *_fit_predict(model, X, data.y, a, b)) for i, (a, b) in enumerate(tasks)]
+    else:
+        # Largest training sets first, collected as they finish: the workers stay evenly loaded.
+        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
+        jobs = (delayed(_indexed_fit_predict)(i, model, X, data.y, *tasks[i]) for i in order)
+        results = []
+        for done, res in enumerate(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)):
+            results.append(res)
+            if progress:
+                progress((done + 1) / (len(tasks) + 1), f"{done + 1}/{len(tasks)} fits done")
+    final_model = None
+    for k, est, p in sorted(results, key=lambda r: r[0]):
+        train, test = tasks[k]
+        if test is None:
+            final_model = est
+            continue
+        if progress and n_jobs == 1:
+            progress((k + 1) / (len(tasks) + 1), f"fold {k + 1}/{len(splits)} done: trained on {len(train)} rows, tested on {len(test)}")
         y_test = data.y[test]
         fold = {
             "fold": k + 1,
@@ -101,6 +141,7 @@ def walk_forward(
         "baselines": overall_base,
         "calibration": _calibration(y_all, p_all, calibration_bins),
         "importance": [],
+        "final_model": final_model,
         "oof": {"t0": [_iso(t) for t in data.t0[idx_all]], "symbol": list(data.symbol[idx_all]), "p": p_all.tolist(), "y": y_all.tolist()},
     }
     if importance_rows and last_model is not None and len(np.unique(data.y[last_test])) == 2:

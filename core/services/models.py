@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from core.domain import Regime
 from core.features import FeatureConfig, compute, feature_hash
@@ -28,7 +27,10 @@ Progress = Callable[[float, str], None]
 # Presets trade accuracy for time; "fast" keeps the UI responsive, "tiny" is for tests and the audit.
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"n_estimators": 10, "gb_max_iter": 10, "cat_iterations": 10, "mlp_max_iter": 30, "mlp_hidden": (8,)},
-    "fast": {"n_estimators": 60, "gb_max_iter": 60, "cat_iterations": 60, "mlp_max_iter": 80, "mlp_hidden": (16,)},
+    "fast": {
+        "n_estimators": 60, "rf_max_samples": 0.5, "gb_max_iter": 60, "cat_iterations": 60,
+        "mlp_max_iter": 40, "mlp_hidden": (16,), "mlp_batch_size": 1024,
+    },
     "standard": {},
 }
 _cache_lock = threading.Lock()
@@ -77,6 +79,7 @@ def train(
     start: str | None = None,
     end: str | None = None,
     feature_config: FeatureConfig | None = None,
+    bars: dict[str, pd.DataFrame] | None = None,
     n_jobs: int = 1,
     progress: Progress | None = None,
     ctx: Context | None = None,
@@ -101,6 +104,10 @@ def train(
         Also fit a regime classifier per symbol (on that symbol's bars of the training range).
     importance_rows, importance_repeats
         Rows of the last fold for permutation importance (0 skips it) and shuffles per feature.
+    bars
+        Bars per symbol to train on instead of loading them (a live feed, synthetic data).
+    n_jobs
+        Worker processes for the walk-forward folds and the final fit (run in parallel).
     progress
         Called with (fraction done, message) as training proceeds.
 
@@ -112,6 +119,8 @@ def train(
         ``baselines`` (majority class, coin flip), ``importance``.
     """
     ctx = ctx or get_context()
+    if bars is not None and not symbols:
+        symbols = list(bars)
     syms = [s.strip().upper() for s in (symbols.split(",") if isinstance(symbols, str) else symbols) if s.strip()]
     if not syms:
         raise ValueError("give at least one symbol, e.g. --symbols AAPL,MSFT")
@@ -119,20 +128,29 @@ def train(
         raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     cfg = feature_config or FeatureConfig()
     _notify(progress, 0.0, f"loading bars of {', '.join(syms)}")
-    bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
+    if bars is not None:
+        bars = {s.upper(): b for s, b in bars.items()}
+        missing = [s for s in syms if s not in bars]
+        if missing:
+            raise ValueError(f"no bars given for {', '.join(missing)}")
+    else:
+        bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
     _notify(progress, 0.05, "computing features and labels")
     data = build_dataset(bars, horizon, dead_band, cfg)
     params = {**PRESETS[preset], **(model_params or {})}
     # Purge inside the ensemble's own calibration holdout too: labels of pooled symbols overlap by horizon rows each.
-    model = EnsembleClassifier(method=method, calibration=calibration, gap=horizon * len(syms), n_jobs=n_jobs, **params)
+    # Parallelism goes to whole folds (processes); each member then runs single-threaded.
+    model = EnsembleClassifier(method=method, calibration=calibration, gap=horizon * len(syms), n_jobs=1, **params)
     splitter = PurgedWalkForward(n_splits=n_splits, embargo=horizon if embargo is None else embargo, mode=mode, train_size=train_size)
 
     def wf_progress(frac: float, msg: str) -> None:
         _notify(progress, 0.1 + 0.7 * frac, msg)
 
-    report = walk_forward(data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats, progress=wf_progress)
-    _notify(progress, 0.8, f"fitting the final model on all {len(data)} rows")
-    final = clone(model).fit(data.X.to_numpy(dtype=np.float64), data.y)
+    report = walk_forward(
+        data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats,
+        progress=wf_progress, n_jobs=n_jobs, fit_final=True,
+    )  # fmt: skip
+    final = report.pop("final_model")  # fitted on all rows, alongside the folds
     regimes = {}
     if regime:
         for i, s in enumerate(syms):
