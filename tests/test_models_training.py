@@ -1,4 +1,5 @@
 """Walk-forward training through the facade and the CLI: out-of-sample report, registry, predict."""
+# ruff: noqa: N806
 
 import json
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from core.cli import main
 from core.clock import FixedClock
 from core.config import load_settings
 from core.domain import Regime
+from core.models.torch_member import torch_available
 from core.services import Context, set_context
 from core.store import dispose_all
 
@@ -77,6 +79,18 @@ def test_predict_and_the_models_page_data(trained):
     assert {"close", "regime", "p_turbulent", "drawdown"} <= set(tl.columns)
     hist = services.predict_history("IBM")  # a symbol the model never saw: regime fitted on a fixed prefix
     assert hist["p_up"].between(0, 1).all() and len(hist) > 3000
+    # The last p_up of the history equals predict()'s: same rows of context either way.
+    assert hist["p_up"].iloc[-1] == pytest.approx(services.predict("IBM")["p_up"], abs=1e-9)
+
+
+def test_audit_of_the_trained_model_passes(trained):
+    res, _, _, context = trained
+    set_context(context)
+    members = services.model_report()["params"]["ensemble"]["members"]
+    assert ("torch" in members) == torch_available()  # the sequence member joins when PyTorch is installed
+    rep = services.audit("MSFT", n_points=3)
+    assert rep["ok"], rep["details"]
+    assert rep["model_id"] == res["model_id"]
 
 
 def test_cli_train_and_predict_json(ctx, tmp_path, capsys):
@@ -92,3 +106,20 @@ def test_cli_train_and_predict_json(ctx, tmp_path, capsys):
     pred = json.loads(capsys.readouterr().out)
     assert pred["model_id"] == res["model_id"] and pred["regime"] is None
     assert main(["train", "--symbols", "", "--json"]) == 2
+
+
+def test_parallel_folds_give_the_same_report_as_sequential():
+    from core.models.cv import PurgedWalkForward
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import EnsembleClassifier
+    from core.models.walkforward import walk_forward
+
+    data = build_dataset({"IBM": services.load_bars("IBM", start="2011-06-01")}, horizon=3)
+    model = EnsembleClassifier(members=("rf", "gb"), n_estimators=5, gb_max_iter=5)
+    kw = {"overlap": 3, "importance_rows": 0, "fit_final": True}
+    seq = walk_forward(data, model, PurgedWalkForward(3, embargo=3), n_jobs=1, **kw)
+    par = walk_forward(data, model, PurgedWalkForward(3, embargo=3), n_jobs=2, **kw)
+    assert par["oof"]["p"] == pytest.approx(seq["oof"]["p"], abs=1e-12)
+    assert [f["metrics"] for f in par["folds"]] == [f["metrics"] for f in seq["folds"]]
+    X = data.X.to_numpy()
+    np.testing.assert_allclose(par["final_model"].predict_proba(X), seq["final_model"].predict_proba(X))

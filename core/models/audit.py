@@ -94,8 +94,11 @@ def truncation_audit(
         for name in np.asarray(full.columns)[~_same(a, b, rtol, atol)]:
             flag(str(name), t)
         if model is not None and p_full is not None:
-            row = trunc[cols].iloc[[t]]
-            p_t = model.predict_proba(row.to_numpy(dtype=np.float64))[:, -1][0] if row.notna().all(axis=1).iloc[0] else np.nan
+            # A sequence member needs the rows before t too (they are all <= t, so still causal).
+            rows = trunc[cols].iloc[max(0, t + 1 - getattr(model, "context_rows_", 1)) : t + 1]
+            rows = rows[rows.notna().all(axis=1)]
+            ok_t = len(rows) and rows.index[-1] == trunc.index[t]
+            p_t = model.predict_proba(rows.to_numpy(dtype=np.float64))[:, -1][-1] if ok_t else np.nan
             if not _same(np.array([p_full[t]]), np.array([p_t]), rtol, atol)[0]:
                 flag(P_UP, t)
         if regime is not None and regime.classify(part).iloc[t] != reg_full.iloc[t]:

@@ -158,7 +158,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         """
         return threadpool_limits(limits={"blas": 1, "openmp": 1})
 
-    def _fit_members(self, X: np.ndarray, y: np.ndarray) -> list[BaseEstimator]:
+    def _fit_members(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> list[BaseEstimator]:
         fitted = []
         for name in self.members:
             est = self._make(name)
@@ -171,27 +171,35 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             with warnings.catch_warnings():
                 # A short MLP run on noisy returns rarely "converges"; its early stop is deliberate.
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                est.fit(X, y)
+                if name == "torch" and not isinstance(est, _Constant):
+                    est.fit(X, y, groups=groups)
+                else:
+                    est.fit(X, y)
             fitted.append(est)
         return fitted
 
-    def _member_proba(self, members: list[BaseEstimator], X: np.ndarray) -> np.ndarray:
+    def _member_proba(self, members: list[BaseEstimator], X: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Return member probabilities, shape (n_members, n_samples, n_classes)."""
         k = len(self.classes_)
         out = np.zeros((len(members), X.shape[0], k))
         for i, est in enumerate(members):
-            proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+            seq = self.members[i] == "torch" and not isinstance(est, _Constant)
+            proba = np.asarray(est.predict_proba(X, groups=groups) if seq else est.predict_proba(X), dtype=np.float64)
             cls = np.asarray(getattr(est, "classes_", np.arange(proba.shape[1]))).astype(int)
             out[i][:, cls] = proba  # a member may have seen fewer classes than the ensemble
         return out
 
     # -- sklearn API ------------------------------------------------------------------------
-    def fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleClassifier:
-        """Fit the members, then the calibrator or meta-learner on the time-ordered holdout."""
-        with self._threads():
-            return self._fit(X, y)
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> EnsembleClassifier:
+        """Fit the members, then the calibrator or meta-learner on the time-ordered holdout.
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> EnsembleClassifier:
+        ``groups`` (the symbol of each row) only matters to the sequence member:
+        its windows never cross from one symbol's rows into another's.
+        """
+        with self._threads():
+            return self._fit(X, y, None if groups is None else np.asarray(groups))
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> EnsembleClassifier:
         if self.method not in ("soft", "stacking"):
             raise ValueError(f"method must be 'soft' or 'stacking', got {self.method!r}")
         if self.calibration not in (None, "sigmoid", "isotonic"):
@@ -217,8 +225,10 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             and len(np.unique(yi[n - n_hold :])) == 2
         )
         if can_calibrate:
-            first = self._fit_members(X[:n_fit], yi[:n_fit])
-            hold_p = self._member_proba(first, X[n - n_hold :])[:, :, 1]
+            g_fit = None if groups is None else groups[:n_fit]
+            g_hold = None if groups is None else groups[n - n_hold :]
+            first = self._fit_members(X[:n_fit], yi[:n_fit], g_fit)
+            hold_p = self._member_proba(first, X[n - n_hold :], g_hold)[:, :, 1]
             y_hold = yi[n - n_hold :]
             if self.method == "stacking":
                 self.meta_ = LogisticRegression(C=1.0).fit(_logit(hold_p).T, y_hold)
@@ -226,21 +236,27 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
                 self.calibrator_ = LogisticRegression(C=1e4).fit(_logit(hold_p.mean(axis=0))[:, None], y_hold)
             else:
                 self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(hold_p.mean(axis=0), y_hold)
-            self.members_ = self._fit_members(X, yi) if self.refit else first
+            self.members_ = self._fit_members(X, yi, groups) if self.refit else first
         else:
-            self.members_ = self._fit_members(X, yi)
+            self.members_ = self._fit_members(X, yi, groups)
         self.calibrated_ = can_calibrate
+        # Rows of history a prediction needs: 1, or the sequence member's window.
+        self.context_rows_ = max([1, *(getattr(m, "window", 1) for name, m in zip(self.members, self.members_, strict=True) if name == "torch")])
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Return class probabilities, shape (n_samples, n_classes)."""
+    def predict_proba(self, X: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Return class probabilities, shape (n_samples, n_classes).
+
+        With the sequence member, each row's prediction uses the previous
+        ``context_rows_ - 1`` rows of ``X`` (of the same group): pass history along.
+        """
         check_is_fitted(self, "members_")
         with self._threads():
-            return self._predict_proba(X)
+            return self._predict_proba(X, None if groups is None else np.asarray(groups))
 
-    def _predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _predict_proba(self, X: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        member_p = self._member_proba(self.members_, X)
+        member_p = self._member_proba(self.members_, X, groups)
         if self.meta_ is not None:
             p1 = self.meta_.predict_proba(_logit(member_p[:, :, 1]).T)[:, 1]
         elif self.calibrator_ is not None:
@@ -253,16 +269,16 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             return member_p.mean(axis=0)
         return np.column_stack([1.0 - p1, p1])
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Return the most probable class of each row."""
         check_is_fitted(self, "members_")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return self.classes_[np.argmax(self.predict_proba(X, groups), axis=1)]
 
-    def member_proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    def member_proba(self, X: np.ndarray, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Return each member's probability of the last class (for diagnostics and the UI)."""
         check_is_fitted(self, "members_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        p = self._member_proba(self.members_, X)
+        p = self._member_proba(self.members_, X, groups)
         return {name: p[i, :, -1] for i, name in enumerate(self.members)}
 
     def __sklearn_tags__(self):

@@ -7,6 +7,7 @@ Only predictions on test folds are ever scored; nothing here reports an in-sampl
 # ruff: noqa: N803, N806
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -30,17 +31,29 @@ def _iso(t: Any) -> str:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts).isoformat()
 
 
-def _fit_predict(model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
-    """Fit a clone on ``train`` and return it with its probability of class 1 on ``test``."""
-    est = clone(model).fit(X[train], y[train])
+def _takes_groups(model: Any) -> bool:
+    return "groups" in inspect.signature(model.fit).parameters
+
+
+def _fit_predict(
+    model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None, groups: np.ndarray | None = None
+) -> tuple[Any, np.ndarray | None]:
+    """Fit a clone on ``train`` and return it with its probability of class 1 on ``test``.
+
+    ``groups`` (symbols) go to models whose ``fit`` takes them (the sequence member's windows).
+    """
+    est = clone(model)
+    use_groups = groups is not None and _takes_groups(est)
+    est.fit(X[train], y[train], groups=groups[train]) if use_groups else est.fit(X[train], y[train])
     if test is None:
         return est, None
-    p = est.predict_proba(X[test])[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(test))
+    proba = est.predict_proba(X[test], groups=groups[test]) if use_groups else est.predict_proba(X[test])
+    p = proba[:, list(est.classes_).index(1)] if 1 in est.classes_ else np.zeros(len(test))
     return est, p
 
 
-def _indexed_fit_predict(i: int, model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None) -> tuple:
-    return (i, *_fit_predict(model, X, y, train, test))
+def _indexed_fit_predict(i: int, model: Any, X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray | None, groups: np.ndarray | None) -> tuple:
+    return (i, *_fit_predict(model, X, y, train, test, groups))
 
 
 def walk_forward(
@@ -91,17 +104,18 @@ def walk_forward(
     last_model = None
     last_test = None
     X = data.X.to_numpy(dtype=np.float64)
+    groups = np.asarray(data.symbol).astype(str)
     tasks = [(train, test) for train, test in splits]
     if fit_final:
         tasks.append((np.arange(len(data)), None))
     if progress:
         progress(0.0, f"{len(splits)} folds{' and the final fit' if fit_final else ''} on {min(n_jobs, len(tasks))} worker(s)")
     if n_jobs == 1:
-        results = [(i, *_fit_predict(model, X, data.y, a, b)) for i, (a, b) in enumerate(tasks)]
+        results = [(i, *_fit_predict(model, X, data.y, a, b, groups)) for i, (a, b) in enumerate(tasks)]
     else:
         # Largest training sets first, collected as they finish: the workers stay evenly loaded.
         order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
-        jobs = (delayed(_indexed_fit_predict)(i, model, X, data.y, *tasks[i]) for i in order)
+        jobs = (delayed(_indexed_fit_predict)(i, model, X, data.y, *tasks[i], groups) for i in order)
         results = []
         for done, res in enumerate(Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)):
             results.append(res)

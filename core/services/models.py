@@ -15,9 +15,10 @@ from core.features import FeatureConfig, compute, feature_hash
 from core.models.audit import truncation_audit
 from core.models.cv import PurgedWalkForward
 from core.models.dataset import build_dataset
-from core.models.ensemble import EnsembleClassifier
+from core.models.ensemble import MEMBERS, EnsembleClassifier
 from core.models.regime import RegimeClassifier
 from core.models.registry import ModelArtifact, ModelNotFound, list_runs, load, save
+from core.models.torch_member import torch_available
 from core.models.walkforward import walk_forward
 from core.services.context import Context, get_context
 from core.services.data import load_bars
@@ -26,10 +27,14 @@ Progress = Callable[[float, str], None]
 
 # Presets trade accuracy for time; "fast" keeps the UI responsive, "tiny" is for tests and the audit.
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"n_estimators": 10, "gb_max_iter": 10, "cat_iterations": 10, "mlp_max_iter": 30, "mlp_hidden": (8,)},
+    "tiny": {
+        "n_estimators": 10, "gb_max_iter": 10, "cat_iterations": 10, "mlp_max_iter": 30, "mlp_hidden": (8,),
+        "torch_params": {"window": 4, "hidden": 8, "epochs": 1},
+    },
     "fast": {
         "n_estimators": 60, "rf_max_samples": 0.5, "gb_max_iter": 60, "cat_iterations": 60,
         "mlp_max_iter": 40, "mlp_hidden": (16,), "mlp_batch_size": 1024,
+        "torch_params": {"window": 8, "hidden": 16, "epochs": 2, "batch_size": 512},
     },
     "standard": {},
 }
@@ -70,6 +75,7 @@ def train(
     method: str = "soft",
     calibration: str | None = "sigmoid",
     preset: str = "standard",
+    members: tuple[str, ...] | None = None,
     model_params: dict | None = None,
     regime: bool = True,
     regime_params: dict | None = None,
@@ -100,6 +106,8 @@ def train(
         Ensemble combination and calibration (see :class:`~core.models.ensemble.EnsembleClassifier`).
     preset
         ``"tiny"``, ``"fast"`` or ``"standard"`` model sizes; ``model_params`` override single parameters.
+    members
+        Ensemble members (default: rf, gb, mlp, cat, plus the PyTorch sequence member when torch is installed).
     regime
         Also fit a regime classifier per symbol (on that symbol's bars of the training range).
     importance_rows, importance_repeats
@@ -137,7 +145,9 @@ def train(
         bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
     _notify(progress, 0.05, "computing features and labels")
     data = build_dataset(bars, horizon, dead_band, cfg)
-    params = {**PRESETS[preset], **(model_params or {})}
+    if members is None:
+        members = (*MEMBERS, "torch") if torch_available() else MEMBERS
+    params = {**PRESETS[preset], "members": tuple(members), **(model_params or {})}
     # Purge inside the ensemble's own calibration holdout too: labels of pooled symbols overlap by horizon rows each.
     # Parallelism goes to whole folds (processes); each member then runs single-threaded.
     model = EnsembleClassifier(method=method, calibration=calibration, gap=horizon * len(syms), n_jobs=1, **params)
@@ -216,6 +226,14 @@ def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: C
         return cache[key]
 
 
+def _p_up(model: Any, feats: pd.DataFrame, all_rows: bool = False) -> np.ndarray:
+    """Return p(up) of the last row (or of every row), giving a sequence member the history it needs."""
+    rows = feats if all_rows else feats.iloc[-getattr(model, "context_rows_", 1) :]
+    rows = rows[rows.notna().all(axis=1)]  # warm-up rows carry NaN; the last row was checked by the caller
+    proba = model.predict_proba(rows.to_numpy(dtype=np.float64))
+    return proba[:, list(model.classes_).index(1)]
+
+
 def predict(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | None = None, timeframe: str = "1d", ctx: Context | None = None) -> dict:
     """Return the latest ``p_up``, ``regime``, ``model_id`` and the data timestamp ``ts`` of ``symbol``.
 
@@ -232,11 +250,10 @@ def predict(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | No
     art = load_model(model_id, ctx)
     if bars is None:
         bars = load_bars(symbol, timeframe=timeframe, ctx=ctx)
-    feats = compute(bars, art.feature_config)
-    row = feats[art.columns].iloc[[-1]] if len(feats) else feats
-    if len(row) == 0 or row.isna().any(axis=1).iloc[0]:
+    feats = compute(bars, art.feature_config)[art.columns]
+    if len(feats) == 0 or feats.iloc[-1].isna().any():
         raise ValueError(f"{symbol}: need at least {art.feature_config.warmup + 1} bars of history to predict, got {len(bars)}")
-    p_up = float(art.model.predict_proba(row.to_numpy(dtype=np.float64))[0, list(art.model.classes_).index(1)])
+    p_up = float(_p_up(art.model, feats)[-1])
     # A model trained with regime=False has no regime view (params["regime"] is None).
     regime = _regime_for(art, symbol.upper(), bars, ctx).classify(bars).iloc[-1] if art.params.get("regime") is not None else None
     return {
@@ -259,7 +276,7 @@ def predict_history(symbol: str, *, bars: pd.DataFrame | None = None, model_id: 
     ok = feats.notna().all(axis=1).to_numpy()
     p = np.full(len(bars), np.nan)
     if ok.any():
-        p[ok] = art.model.predict_proba(feats[ok].to_numpy(dtype=np.float64))[:, list(art.model.classes_).index(1)]
+        p[ok] = _p_up(art.model, feats[ok], all_rows=True)
     out = pd.DataFrame({"p_up": p}, index=bars.index)
     out["regime"] = _regime_for(art, symbol.upper(), bars, ctx).classify(bars)
     return out[ok]
