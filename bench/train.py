@@ -35,7 +35,9 @@ def main() -> int:
     parser.add_argument("--preset", default="standard", choices=["tiny", "fast", "standard"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--members", default="auto", help="comma-separated members, or 'auto' (four + torch when installed)")
     args = parser.parse_args()
+    members = None if args.members == "auto" else tuple(args.members.split(","))
     bars = {f"SYN{i:02d}": synthetic_bars(args.bars, seed=i) for i in range(args.symbols)}
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(config_file=None, store={"database_url": f"sqlite:///{tmp}/bench.db"}, log={"dir": tmp})
@@ -43,14 +45,14 @@ def main() -> int:
         ctx.extras["models_dir"] = tmp
         t0 = time.perf_counter()
         res = services.train(
-            list(bars), 5, bars=bars, n_splits=args.folds, preset=args.preset, regime=False, importance_rows=0, n_jobs=args.jobs, ctx=ctx,
+            list(bars), 5, bars=bars, n_splits=args.folds, members=members, preset=args.preset, regime=False, importance_rows=0, n_jobs=args.jobs, ctx=ctx,
             progress=lambda f, m: print(f"{time.perf_counter() - t0:7.1f}s {m}", flush=True),
         )  # fmt: skip
         elapsed = time.perf_counter() - t0
     auc = res["overall"]["roc_auc"]
     line = (
         f"| {datetime.now(UTC):%Y-%m-%d} | {args.symbols} x {args.bars} | {res['n_samples']:,} x {res['n_features']} | {args.preset} | "
-        f"{args.folds} | {args.jobs} | {elapsed:.1f} s | {'met' if elapsed < 60 else 'MISSED'} (< 60 s) | "
+        f"{'+'.join(res['members'])} | {args.folds} | {args.jobs} | {elapsed:.1f} s | {'met' if elapsed < 60 else 'MISSED'} (< 60 s) | "
         f"{auc['value']:.3f} [{auc['lo']:.3f}, {auc['hi']:.3f}] |"
     )
     print(line)
@@ -59,8 +61,8 @@ def main() -> int:
     with out.open("a") as fh:
         fh.write(
             f"{header}\n## Walk-forward training (`bench/train.py`, synthetic daily bars, horizon 5)\n\n"
-            "| date | symbols x bars | rows x features | preset | folds | jobs | wall time | target | OOS ROC AUC (95% CI) |\n"
-            "|---|---|---|---|---|---|---|---|---|\n"
+            "| date | symbols x bars | rows x features | preset | members | folds | jobs | wall time | target | OOS ROC AUC (95% CI) |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n"
             f"{line}\n"
         )
     return 0
