@@ -54,3 +54,13 @@ def test_joins_the_ensemble_and_survives_the_registry(tmp_path):
     again = joblib.load(tmp_path / "m.joblib")
     np.testing.assert_allclose(again.predict_proba(X[:50], groups=groups[:50]), model.predict_proba(X[:50], groups=groups[:50]))
     assert set(model.member_proba(X[:5])) == {"gb", "torch"}
+
+
+if torch_available():
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+
+    from core.models.ensemble import EnsembleClassifier
+
+    @parametrize_with_checks([EnsembleClassifier(members=("gb", "torch"), gb_max_iter=5, torch_params={"window": 3, "hidden": 4, "epochs": 1})])
+    def test_sklearn_estimator_checks_with_the_sequence_member(estimator, check):
+        check(estimator)
