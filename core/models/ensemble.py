@@ -281,11 +281,6 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         p = self._member_proba(self.members_, X, groups)
         return {name: p[i, :, -1] for i, name in enumerate(self.members)}
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = "torch" in tuple(self.members)
-        return tags
-
 
 class _Constant(BaseEstimator):
     """Predicts the only class seen in training (a member fitted on a one-class slice)."""
