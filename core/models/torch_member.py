@@ -23,7 +23,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 def torch_available() -> bool:
     """Return True when PyTorch is installed (without importing it)."""
-    return importlib.util.find_spec("torch") is not None
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # e.g. sys.modules["torch"] = None, as tests do to hide it
+        return False
 
 
 def window_index(n: int, window: int, groups: np.ndarray | None = None) -> np.ndarray:
