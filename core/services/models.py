@@ -1,0 +1,346 @@
+"""Model services: train (walk-forward), predict, audit, and what the Models page shows."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.domain import Regime
+from core.features import FeatureConfig, compute, feature_hash
+from core.models.audit import truncation_audit
+from core.models.cv import PurgedWalkForward
+from core.models.dataset import build_dataset
+from core.models.ensemble import MEMBERS, EnsembleClassifier
+from core.models.regime import RegimeClassifier
+from core.models.registry import ModelArtifact, ModelNotFound, list_runs, load, save
+from core.models.torch_member import torch_available
+from core.models.walkforward import walk_forward
+from core.services.context import Context, get_context
+from core.services.data import load_bars
+
+Progress = Callable[[float, str], None]
+
+# Presets trade accuracy for time; "fast" keeps the UI responsive, "tiny" is for tests and the audit.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "n_estimators": 10, "gb_max_iter": 10, "cat_iterations": 10, "mlp_max_iter": 30, "mlp_hidden": (8,),
+        "torch_params": {"window": 4, "hidden": 8, "epochs": 1},
+    },
+    "fast": {
+        "n_estimators": 60, "rf_max_samples": 0.5, "gb_max_iter": 60, "cat_iterations": 60,
+        "mlp_max_iter": 40, "mlp_hidden": (16,), "mlp_batch_size": 1024,
+        "torch_params": {"window": 8, "hidden": 16, "epochs": 2, "batch_size": 512},
+    },
+    "standard": {},
+}
+_cache_lock = threading.Lock()
+
+
+def models_dir(ctx: Context | None = None) -> Path:
+    """Return the directory model files go to (``data/models`` unless ``ctx.extras['models_dir']``)."""
+    ctx = ctx or get_context()
+    return Path(ctx.extras.get("models_dir") or ctx.settings.path("data/models"))
+
+
+def _notify(progress: Progress | None, frac: float, msg: str) -> None:
+    if progress is not None:
+        progress(float(min(max(frac, 0.0), 1.0)), msg)
+
+
+def _summary(report: dict) -> dict:
+    """Return the report without the per-sample arrays (what goes into the database)."""
+    return {
+        "overall": report["overall"],
+        "baselines": report["baselines"],
+        "folds": report["folds"],
+        "n_folds": report["n_folds"],
+        "importance": report["importance"][:20],
+    }
+
+
+def train(
+    symbols: list[str] | str,
+    horizon: int = 5,
+    *,
+    dead_band: float = 0.0,
+    n_splits: int = 5,
+    embargo: int | None = None,
+    mode: str = "expanding",
+    train_size: int | None = None,
+    method: str = "soft",
+    calibration: str | None = "sigmoid",
+    preset: str = "standard",
+    members: tuple[str, ...] | None = None,
+    model_params: dict | None = None,
+    regime: bool = True,
+    regime_params: dict | None = None,
+    importance_rows: int = 1000,
+    importance_repeats: int = 3,
+    timeframe: str = "1d",
+    start: str | None = None,
+    end: str | None = None,
+    feature_config: FeatureConfig | None = None,
+    bars: dict[str, pd.DataFrame] | None = None,
+    n_jobs: int = 1,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> dict:
+    """Evaluate the ensemble walk-forward, fit it on all data, save it and return the report.
+
+    Parameters
+    ----------
+    symbols
+        Symbols to pool (a list or "AAPL,MSFT").
+    horizon
+        Label horizon in bars (direction of close[t+horizon] / close[t]).
+    dead_band
+        Leave returns within ±dead_band unlabelled.
+    n_splits, embargo, mode, train_size
+        Walk-forward folds (see :class:`~core.models.cv.PurgedWalkForward`); embargo defaults to the horizon.
+    method, calibration
+        Ensemble combination and calibration (see :class:`~core.models.ensemble.EnsembleClassifier`).
+    preset
+        ``"tiny"``, ``"fast"`` or ``"standard"`` model sizes; ``model_params`` override single parameters.
+    members
+        Ensemble members (default: rf, gb, mlp, cat, plus the PyTorch sequence member when torch is installed).
+    regime
+        Also fit a regime classifier per symbol (on that symbol's bars of the training range).
+    importance_rows, importance_repeats
+        Rows of the last fold for permutation importance (0 skips it) and shuffles per feature.
+    bars
+        Bars per symbol to train on instead of loading them (a live feed, synthetic data).
+    n_jobs
+        Worker processes for the walk-forward folds and the final fit (run in parallel).
+    progress
+        Called with (fraction done, message) as training proceeds.
+
+    Returns
+    -------
+    dict
+        ``model_id``, ``symbols``, ``horizon``, ``n_samples``, data range and the
+        out-of-sample report: ``overall`` and per-fold metrics (each with n and 95% CI),
+        ``baselines`` (majority class, coin flip), ``importance``.
+    """
+    ctx = ctx or get_context()
+    if bars is not None and not symbols:
+        symbols = list(bars)
+    syms = [s.strip().upper() for s in (symbols.split(",") if isinstance(symbols, str) else symbols) if s.strip()]
+    if not syms:
+        raise ValueError("give at least one symbol, e.g. --symbols AAPL,MSFT")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    cfg = feature_config or FeatureConfig()
+    _notify(progress, 0.0, f"loading bars of {', '.join(syms)}")
+    if bars is not None:
+        bars = {s.upper(): b for s, b in bars.items()}
+        missing = [s for s in syms if s not in bars]
+        if missing:
+            raise ValueError(f"no bars given for {', '.join(missing)}")
+    else:
+        bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
+    _notify(progress, 0.05, "computing features and labels")
+    data = build_dataset(bars, horizon, dead_band, cfg)
+    if members is None:
+        members = (*MEMBERS, "torch") if torch_available() else MEMBERS
+    params = {**PRESETS[preset], "members": tuple(members), **(model_params or {})}
+    # Purge inside the ensemble's own calibration holdout too: labels of pooled symbols overlap by horizon rows each.
+    # Parallelism goes to whole folds (processes); each member then runs single-threaded.
+    model = EnsembleClassifier(method=method, calibration=calibration, gap=horizon * len(syms), n_jobs=1, **params)
+    splitter = PurgedWalkForward(n_splits=n_splits, embargo=horizon if embargo is None else embargo, mode=mode, train_size=train_size)
+
+    def wf_progress(frac: float, msg: str) -> None:
+        _notify(progress, 0.1 + 0.7 * frac, msg)
+
+    report = walk_forward(
+        data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats,
+        progress=wf_progress, n_jobs=n_jobs, fit_final=True,
+    )  # fmt: skip
+    final = report.pop("final_model")  # fitted on all rows, alongside the folds
+    regimes = {}
+    if regime:
+        for i, s in enumerate(syms):
+            _notify(progress, 0.85 + 0.1 * i / len(syms), f"fitting the regime classifier of {s}")
+            regimes[s] = RegimeClassifier(**(regime_params or {})).fit(bars[s])
+    columns = list(data.X.columns)
+    all_params = {
+        "horizon": horizon, "dead_band": dead_band, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
+        "train_size": train_size, "timeframe": timeframe, "preset": preset, "ensemble": _jsonable(final.get_params()),
+        "features": cfg.to_dict(), "regime": (regime_params or {}) if regime else None,
+    }  # fmt: skip
+    artifact = ModelArtifact(
+        model=final, columns=columns, feature_config=cfg, horizon=horizon, symbols=syms, regimes=regimes,
+        report=report, params=all_params, dead_band=dead_band,
+    )  # fmt: skip
+    start_ts = min(pd.Timestamp(b.index[0]) for b in bars.values()).to_pydatetime()
+    end_ts = max(pd.Timestamp(b.index[-1]) for b in bars.values()).to_pydatetime()
+    summary = _summary(report)
+    model_id = save(
+        artifact, ctx.store, models_dir(ctx), created=ctx.clock.now(), features_hash=feature_hash(columns, cfg),
+        data_start=start_ts, data_end=end_ts, metrics=summary,
+    )  # fmt: skip
+    ctx.store.audit("model", f"trained {model_id} on {','.join(syms)} (horizon {horizon})", {"model_id": model_id, "auc": report["overall"].get("roc_auc")})
+    _notify(progress, 1.0, f"saved {model_id}")
+    return {
+        "model_id": model_id, "symbols": syms, "horizon": horizon, "n_samples": len(data), "n_features": len(columns),
+        "members": list(final.members),
+        "data_start": start_ts.isoformat(), "data_end": end_ts.isoformat(), **summary,
+    }  # fmt: skip
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items() if isinstance(v, (int, float, str, bool, tuple, list, dict, type(None)))}
+
+
+def load_model(model_id: str | None = None, ctx: Context | None = None) -> ModelArtifact:
+    """Return the artifact of ``model_id`` (latest when None), cached per process."""
+    ctx = ctx or get_context()
+    row_id = model_id
+    if row_id is None:
+        from core.models.registry import get_run
+
+        row_id = get_run(ctx.store).id
+    with _cache_lock:
+        cache = ctx.extras.setdefault("model_cache", {})
+        if row_id not in cache:
+            cache[row_id] = load(ctx.store, row_id)
+        return cache[row_id]
+
+
+def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> RegimeClassifier:
+    rc = artifact.regimes.get(symbol)
+    if rc is not None:
+        return rc
+    # A symbol the model was not trained on: fit on a fixed prefix of its bars, once per process,
+    # so later bars never change earlier regimes.
+    key = (artifact.model_id, symbol)
+    with _cache_lock:
+        cache = ctx.extras.setdefault("regime_cache", {})
+        if key not in cache:
+            params = artifact.params.get("regime") or {}
+            window = params.get("fit_window", RegimeClassifier().fit_window) or len(bars)
+            cache[key] = RegimeClassifier(**params).fit(bars.iloc[:window])
+        return cache[key]
+
+
+def _p_up(model: Any, feats: pd.DataFrame, all_rows: bool = False) -> np.ndarray:
+    """Return p(up) of the last row (or of every row), giving a sequence member the history it needs."""
+    rows = feats if all_rows else feats.iloc[-getattr(model, "context_rows_", 1) :]
+    rows = rows[rows.notna().all(axis=1)]  # warm-up rows carry NaN; the last row was checked by the caller
+    proba = model.predict_proba(rows.to_numpy(dtype=np.float64))
+    return proba[:, list(model.classes_).index(1)]
+
+
+def predict(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | None = None, timeframe: str = "1d", ctx: Context | None = None) -> dict:
+    """Return the latest ``p_up``, ``regime``, ``model_id`` and the data timestamp ``ts`` of ``symbol``.
+
+    Parameters
+    ----------
+    symbol
+        Symbol to score.
+    bars
+        Bars up to now (the trading loop's feed); default: the bundled/stored bars.
+    model_id
+        Model to use (default: the latest).
+    """
+    ctx = ctx or get_context()
+    art = load_model(model_id, ctx)
+    if bars is None:
+        bars = load_bars(symbol, timeframe=timeframe, ctx=ctx)
+    feats = compute(bars, art.feature_config)[art.columns]
+    if len(feats) == 0 or feats.iloc[-1].isna().any():
+        raise ValueError(f"{symbol}: need at least {art.feature_config.warmup + 1} bars of history to predict, got {len(bars)}")
+    p_up = float(_p_up(art.model, feats)[-1])
+    # A model trained with regime=False has no regime view (params["regime"] is None).
+    regime = _regime_for(art, symbol.upper(), bars, ctx).classify(bars).iloc[-1] if art.params.get("regime") is not None else None
+    return {
+        "symbol": symbol.upper(), "p_up": p_up, "regime": Regime(regime) if regime is not None else None,
+        "model_id": art.model_id, "ts": pd.Timestamp(bars.index[-1]).isoformat(), "horizon": art.horizon,
+    }  # fmt: skip
+
+
+def predict_history(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | None = None, ctx: Context | None = None) -> pd.DataFrame:
+    """Return ``p_up`` and ``regime`` for every bar of ``symbol`` after the warm-up.
+
+    Bars inside the model's training range are in-sample for the model: use
+    the walk-forward out-of-sample predictions (``model_report()['oof']``) to judge skill.
+    """
+    ctx = ctx or get_context()
+    art = load_model(model_id, ctx)
+    if bars is None:
+        bars = load_bars(symbol, ctx=ctx)
+    feats = compute(bars, art.feature_config)[art.columns]
+    ok = feats.notna().all(axis=1).to_numpy()
+    p = np.full(len(bars), np.nan)
+    if ok.any():
+        p[ok] = _p_up(art.model, feats[ok], all_rows=True)
+    out = pd.DataFrame({"p_up": p}, index=bars.index)
+    out["regime"] = _regime_for(art, symbol.upper(), bars, ctx).classify(bars)
+    return out[ok]
+
+
+def list_models(limit: int = 50, ctx: Context | None = None) -> list[dict]:
+    """Return the newest trained models first (id, created, symbols, range, headline metrics)."""
+    ctx = ctx or get_context()
+    out = []
+    for r in list_runs(ctx.store, limit):
+        overall = (r.metrics or {}).get("overall", {})
+        out.append({
+            "id": r.id, "created": r.created.isoformat(), "kind": r.kind, "symbols": r.symbols.split(","),
+            "data_start": r.data_start.isoformat() if r.data_start else None, "data_end": r.data_end.isoformat() if r.data_end else None,
+            "horizon": (r.params or {}).get("horizon"), "n": overall.get("n"),
+            "roc_auc": (overall.get("roc_auc") or {}).get("value"), "accuracy": (overall.get("accuracy") or {}).get("value"),
+            "features_hash": r.features_hash,
+        })  # fmt: skip
+    return out
+
+
+def model_report(model_id: str | None = None, ctx: Context | None = None) -> dict:
+    """Return the full out-of-sample report of a model: folds, overall, baselines, calibration, importance, OOF predictions."""
+    art = load_model(model_id, ctx)
+    return {"model_id": art.model_id, "symbols": art.symbols, "horizon": art.horizon, "params": art.params, **art.report}
+
+
+def regime_timeline(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | None = None, ctx: Context | None = None) -> pd.DataFrame:
+    """Return per-bar close, regime and the rule inputs (turbulence probability, slope, vol, drawdown)."""
+    ctx = ctx or get_context()
+    art = load_model(model_id, ctx)
+    if bars is None:
+        bars = load_bars(symbol, ctx=ctx)
+    rc = _regime_for(art, symbol.upper(), bars, ctx)
+    out = rc.indicators(bars)
+    out.insert(0, "close", bars["close"])
+    out["regime"] = rc.classify(bars).astype(str)
+    return out
+
+
+def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 5, seed: int = 0, ctx: Context | None = None) -> dict:
+    """Run the truncation leakage audit on ``symbol``: every feature, the ensemble's p_up and the regime.
+
+    Uses the given (or latest) model; without any trained model, a tiny
+    ensemble and regime classifier are fitted on the first half of the bars so
+    the audit still covers the whole pipeline.
+    """
+    ctx = ctx or get_context()
+    bars = load_bars(symbol, ctx=ctx)
+    cfg = FeatureConfig()
+    try:
+        art = load_model(model_id, ctx)
+        model, columns, cfg, used = art.model, art.columns, art.feature_config, art.model_id
+        rc = _regime_for(art, symbol.upper(), bars, ctx)
+    except ModelNotFound:
+        if model_id:
+            raise
+        half = bars.iloc[: len(bars) // 2]
+        data = build_dataset({symbol: half}, 5, 0.0, cfg)
+        model = EnsembleClassifier(**PRESETS["tiny"]).fit(data.X.to_numpy(dtype=np.float64), data.y)
+        columns, used = list(data.X.columns), None
+        rc = RegimeClassifier(k_regimes=2).fit(half)
+    report = truncation_audit(
+        bars, feature_fn=lambda b: compute(b, cfg), model=model, columns=columns, regime=rc, n_points=n_points, min_t=cfg.warmup, seed=seed
+    )
+    return {"symbol": symbol.upper(), "model_id": used, **report}
