@@ -12,16 +12,12 @@ import pandas as pd
 
 from core.domain import Regime
 from core.features import FeatureConfig, compute, feature_hash
-from core.models.audit import truncation_audit
-from core.models.cv import PurgedWalkForward
-from core.models.dataset import build_dataset
-from core.models.ensemble import MEMBERS, EnsembleClassifier
-from core.models.regime import RegimeClassifier
 from core.models.registry import ModelArtifact, ModelNotFound, list_runs, load, save
-from core.models.torch_member import torch_available
-from core.models.walkforward import walk_forward
 from core.services.context import Context, get_context
 from core.services.data import load_bars
+
+# scikit-learn, statsmodels and torch load inside the functions that need them: importing
+# the facade (every page and CLI command) stays fast.
 
 Progress = Callable[[float, str], None]
 
@@ -126,6 +122,13 @@ def train(
         out-of-sample report: ``overall`` and per-fold metrics (each with n and 95% CI),
         ``baselines`` (majority class, coin flip), ``importance``.
     """
+    from core.models.cv import PurgedWalkForward
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import MEMBERS, EnsembleClassifier
+    from core.models.regime import RegimeClassifier
+    from core.models.torch_member import torch_available
+    from core.models.walkforward import walk_forward
+
     ctx = ctx or get_context()
     if bars is not None and not symbols:
         symbols = list(bars)
@@ -211,7 +214,9 @@ def load_model(model_id: str | None = None, ctx: Context | None = None) -> Model
         return cache[row_id]
 
 
-def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> RegimeClassifier:
+def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> Any:
+    from core.models.regime import RegimeClassifier
+
     rc = artifact.regimes.get(symbol)
     if rc is not None:
         return rc
@@ -325,6 +330,11 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
     ensemble and regime classifier are fitted on the first half of the bars so
     the audit still covers the whole pipeline.
     """
+    from core.models.audit import truncation_audit
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import EnsembleClassifier
+    from core.models.regime import RegimeClassifier
+
     ctx = ctx or get_context()
     bars = load_bars(symbol, ctx=ctx)
     cfg = FeatureConfig()
