@@ -64,6 +64,8 @@ def train(
     horizon: int = 5,
     *,
     dead_band: float = 0.0,
+    labels: str = "direction",
+    barrier: float = 0.02,
     n_splits: int = 5,
     embargo: int | None = None,
     mode: str = "expanding",
@@ -96,6 +98,8 @@ def train(
         Label horizon in bars (direction of close[t+horizon] / close[t]).
     dead_band
         Leave returns within ±dead_band unlabelled.
+    labels, barrier
+        ``"direction"`` or ``"triple_barrier"`` labels (barriers at ±``barrier``).
     n_splits, embargo, mode, train_size
         Walk-forward folds (see :class:`~core.models.cv.PurgedWalkForward`); embargo defaults to the horizon.
     method, calibration
@@ -147,7 +151,7 @@ def train(
     else:
         bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
     _notify(progress, 0.05, "computing features and labels")
-    data = build_dataset(bars, horizon, dead_band, cfg)
+    data = build_dataset(bars, horizon, dead_band, cfg, labels=labels, barrier=barrier)
     if members is None:
         members = (*MEMBERS, "torch") if torch_available() else MEMBERS
     params = {**PRESETS[preset], "members": tuple(members), **(model_params or {})}
@@ -171,7 +175,7 @@ def train(
             regimes[s] = RegimeClassifier(**(regime_params or {})).fit(bars[s])
     columns = list(data.X.columns)
     all_params = {
-        "horizon": horizon, "dead_band": dead_band, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
+        "horizon": horizon, "dead_band": dead_band, "labels": labels, "barrier": barrier, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
         "train_size": train_size, "timeframe": timeframe, "preset": preset, "ensemble": _jsonable(final.get_params()),
         "features": cfg.to_dict(), "regime": (regime_params or {}) if regime else None,
     }  # fmt: skip
