@@ -42,3 +42,18 @@ def test_triple_barrier_first_touch_wins():
 def test_bad_horizon_is_rejected():
     with pytest.raises(ValueError, match="horizon must be >= 1"):
         direction_labels(_bars([1, 2, 3]), horizon=0)
+
+
+def test_dataset_uses_the_chosen_labels_and_drops_warm_up_rows():
+    from core import services
+    from core.features import FeatureConfig
+    from core.models.dataset import build_dataset
+
+    bars = services.load_bars("IBM").iloc[:400]
+    tb = build_dataset({"IBM": bars}, horizon=4, labels="triple_barrier", barrier=0.03)
+    ref = triple_barrier_labels(bars, 4, 0.03, 0.03)
+    ref = ref.iloc[FeatureConfig().warmup :].dropna(subset=["y"])
+    np.testing.assert_array_equal(tb.y, ref["y"].to_numpy().astype(int))
+    assert (tb.t1 > tb.t0).all()
+    with pytest.raises(ValueError, match="labels must be"):
+        build_dataset({"IBM": bars}, labels="nope")

@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbols", help="comma-separated symbols, e.g. AAPL,MSFT,IBM")
     p.add_argument("--horizon", type=int, default=5, help="label horizon in bars (default 5)")
     p.add_argument("--dead-band", type=float, default=0.0, help="leave |forward return| <= this unlabelled")
+    p.add_argument("--labels", choices=["direction", "triple_barrier"], default="direction")
+    p.add_argument("--barrier", type=float, default=0.02, help="triple-barrier distance as a fraction of the close")
     p.add_argument("--folds", type=int, default=5, help="walk-forward test folds (default 5)")
     p.add_argument("--embargo", type=int, default=None, help="time steps between training labels and a test fold (default: horizon)")
     p.add_argument("--method", choices=["soft", "stacking"], default="soft")
@@ -69,7 +71,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"[{frac:4.0%}] {msg}", file=sys.stderr)
 
     res = services.train(
-        args.symbols, args.horizon, dead_band=args.dead_band, n_splits=args.folds, embargo=args.embargo, method=args.method,
+        args.symbols, args.horizon, dead_band=args.dead_band, labels=args.labels, barrier=args.barrier, n_splits=args.folds,
+        embargo=args.embargo, method=args.method,
         calibration=None if args.calibration == "none" else args.calibration, preset=args.preset, regime=not args.no_regime,
         start=args.start, end=args.end, n_jobs=args.jobs, importance_rows=args.importance_rows, progress=progress,
     )  # fmt: skip

@@ -1,8 +1,26 @@
-"""Models: labels, purged walk-forward CV, the ensemble, the regime classifier, the registry, the leakage audit."""
+"""Models: labels, purged walk-forward CV, the ensemble, the regime classifier, the registry, the leakage audit.
 
-from core.models.cv import PurgedWalkForward
-from core.models.ensemble import EnsembleClassifier
-from core.models.labels import direction_labels, triple_barrier_labels
-from core.models.regime import RegimeClassifier
+Names are loaded on first use, so importing the facade (and every CLI command)
+does not pay for scikit-learn until a model is actually needed.
+"""
 
-__all__ = ["EnsembleClassifier", "PurgedWalkForward", "RegimeClassifier", "direction_labels", "triple_barrier_labels"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EnsembleClassifier": "core.models.ensemble",
+    "PurgedWalkForward": "core.models.cv",
+    "RegimeClassifier": "core.models.regime",
+    "direction_labels": "core.models.labels",
+    "triple_barrier_labels": "core.models.labels",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'core.models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

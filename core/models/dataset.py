@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from core.features import FeatureConfig, compute
-from core.models.labels import direction_labels
+from core.models.labels import direction_labels, triple_barrier_labels
 
 
 def _utc64(values: object) -> np.ndarray:
@@ -46,6 +46,8 @@ def build_dataset(
     horizon: int = 5,
     dead_band: float = 0.0,
     config: FeatureConfig | None = None,
+    labels: str = "direction",
+    barrier: float = 0.02,
 ) -> Dataset:
     """Return the pooled dataset: rows past the warm-up window with a label.
 
@@ -59,12 +61,19 @@ def build_dataset(
         Returns within ±dead_band are left unlabelled (see :func:`direction_labels`).
     config
         Feature windows.
+    labels
+        ``"direction"`` (sign of the horizon return, with ``dead_band``) or
+        ``"triple_barrier"`` (first of ±``barrier`` touched within the horizon).
+    barrier
+        Barrier distance for triple-barrier labels (fraction of the close).
     """
+    if labels not in ("direction", "triple_barrier"):
+        raise ValueError(f"labels must be 'direction' or 'triple_barrier', got {labels!r}")
     cfg = config or FeatureConfig()
     xs, meta = [], {"y": [], "t0": [], "t1": [], "ret": [], "sym": []}
     for symbol, bars in bars_by_symbol.items():
         feats = compute(bars, cfg)
-        lab = direction_labels(bars, horizon, dead_band)
+        lab = direction_labels(bars, horizon, dead_band) if labels == "direction" else triple_barrier_labels(bars, horizon, barrier, barrier)
         ok = np.zeros(len(bars), dtype=bool)
         ok[cfg.warmup :] = True
         ok &= lab["y"].notna().to_numpy() & feats.notna().all(axis=1).to_numpy()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.isotonic import IsotonicRegression
@@ -291,8 +291,3 @@ class _Constant(BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return np.ones((len(X), 1))
-
-
-def clone_ensemble(model: EnsembleClassifier, **params: object) -> EnsembleClassifier:
-    """Return an unfitted copy of ``model`` with ``params`` changed."""
-    return clone(model).set_params(**params)

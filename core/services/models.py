@@ -12,16 +12,12 @@ import pandas as pd
 
 from core.domain import Regime
 from core.features import FeatureConfig, compute, feature_hash
-from core.models.audit import truncation_audit
-from core.models.cv import PurgedWalkForward
-from core.models.dataset import build_dataset
-from core.models.ensemble import MEMBERS, EnsembleClassifier
-from core.models.regime import RegimeClassifier
 from core.models.registry import ModelArtifact, ModelNotFound, list_runs, load, save
-from core.models.torch_member import torch_available
-from core.models.walkforward import walk_forward
 from core.services.context import Context, get_context
 from core.services.data import load_bars
+
+# scikit-learn, statsmodels and torch load inside the functions that need them: importing
+# the facade (every page and CLI command) stays fast.
 
 Progress = Callable[[float, str], None]
 
@@ -68,6 +64,8 @@ def train(
     horizon: int = 5,
     *,
     dead_band: float = 0.0,
+    labels: str = "direction",
+    barrier: float = 0.02,
     n_splits: int = 5,
     embargo: int | None = None,
     mode: str = "expanding",
@@ -100,6 +98,8 @@ def train(
         Label horizon in bars (direction of close[t+horizon] / close[t]).
     dead_band
         Leave returns within ±dead_band unlabelled.
+    labels, barrier
+        ``"direction"`` or ``"triple_barrier"`` labels (barriers at ±``barrier``).
     n_splits, embargo, mode, train_size
         Walk-forward folds (see :class:`~core.models.cv.PurgedWalkForward`); embargo defaults to the horizon.
     method, calibration
@@ -126,6 +126,13 @@ def train(
         out-of-sample report: ``overall`` and per-fold metrics (each with n and 95% CI),
         ``baselines`` (majority class, coin flip), ``importance``.
     """
+    from core.models.cv import PurgedWalkForward
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import MEMBERS, EnsembleClassifier
+    from core.models.regime import RegimeClassifier
+    from core.models.torch_member import torch_available
+    from core.models.walkforward import walk_forward
+
     ctx = ctx or get_context()
     if bars is not None and not symbols:
         symbols = list(bars)
@@ -144,7 +151,7 @@ def train(
     else:
         bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
     _notify(progress, 0.05, "computing features and labels")
-    data = build_dataset(bars, horizon, dead_band, cfg)
+    data = build_dataset(bars, horizon, dead_band, cfg, labels=labels, barrier=barrier)
     if members is None:
         members = (*MEMBERS, "torch") if torch_available() else MEMBERS
     params = {**PRESETS[preset], "members": tuple(members), **(model_params or {})}
@@ -168,7 +175,7 @@ def train(
             regimes[s] = RegimeClassifier(**(regime_params or {})).fit(bars[s])
     columns = list(data.X.columns)
     all_params = {
-        "horizon": horizon, "dead_band": dead_band, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
+        "horizon": horizon, "dead_band": dead_band, "labels": labels, "barrier": barrier, "n_splits": n_splits, "embargo": splitter.embargo, "mode": mode,
         "train_size": train_size, "timeframe": timeframe, "preset": preset, "ensemble": _jsonable(final.get_params()),
         "features": cfg.to_dict(), "regime": (regime_params or {}) if regime else None,
     }  # fmt: skip
@@ -211,7 +218,9 @@ def load_model(model_id: str | None = None, ctx: Context | None = None) -> Model
         return cache[row_id]
 
 
-def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> RegimeClassifier:
+def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> Any:
+    from core.models.regime import RegimeClassifier
+
     rc = artifact.regimes.get(symbol)
     if rc is not None:
         return rc
@@ -325,6 +334,11 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
     ensemble and regime classifier are fitted on the first half of the bars so
     the audit still covers the whole pipeline.
     """
+    from core.models.audit import truncation_audit
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import EnsembleClassifier
+    from core.models.regime import RegimeClassifier
+
     ctx = ctx or get_context()
     bars = load_bars(symbol, ctx=ctx)
     cfg = FeatureConfig()
