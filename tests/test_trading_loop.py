@@ -145,3 +145,33 @@ def test_kill_switch_flattens_the_book_through_the_loop(tmp_path, sqlite_url):
     again = TradingLoop(ctx)
     again.tick()
     assert [o.client_order_id for o in again.manager.orders()][: len(loop.manager.orders())] == [o.client_order_id for o in loop.manager.orders()]
+
+
+def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
+    from core import services
+
+    ctx = _ctx(tmp_path, sqlite_url, strategy="ensemble", warmup_bars=400, bars_per_tick=15,
+               params={"allow_short": True, "min_probability": 0.5})
+    ctx.extras["models_dir"] = str(tmp_path / "models")
+    from core.services import set_context
+
+    set_context(ctx)
+    pre = {s: ctx.sample.bars(s).iloc[:400] for s in SYMBOLS}  # trained strictly before the session's first bar
+    model_id = services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, ctx=ctx)["model_id"]
+    loop = TradingLoop(ctx)
+    for _ in range(3):
+        loop.tick()
+    assert loop.strategy.params["model_id"] == model_id  # pinned at session start
+    last = loop.last_processed
+    frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
+    risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
+    bt = run_backtest(frames, "ensemble", params=loop.strategy.params, cash=100_000.0, commission=0.0005, risk=risk, warmup=400, baseline=False)
+    ours = _orders(loop)
+    assert ours, "with min_probability 0.5 and shorts allowed the strategy trades"
+    assert ours == [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]
+    signals = services.latest_signals(limit=1000, ctx=ctx)
+    assert len(signals) == 2 * 45 and set(signals["model"]) == {model_id}
+    # a p_up stored for a bar equals a prediction made from the bars up to that bar only
+    row = signals.iloc[-1]
+    hist = ctx.sample.bars(row["symbol"]).loc[: row["ts"]].tail(300)
+    assert services.predict(row["symbol"], bars=hist, model_id=model_id, ctx=ctx)["p_up"] == pytest.approx(row["p_up"], rel=1e-9)

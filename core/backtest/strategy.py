@@ -160,6 +160,7 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 def strategies() -> dict[str, type[Strategy]]:
     """Return the registered strategies by name."""
+    import core.backtest.ensemble_strategy
     import core.backtest.strategies  # noqa: F401  (registers the built-ins)
 
     return dict(_REGISTRY)
