@@ -5,9 +5,12 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
 from core.services.backtest import backtest, list_strategies, parse_size
+from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
+from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.risk import (
@@ -27,7 +30,10 @@ __all__ = [
     "Context",
     "PaperSession",
     "backtest",
+    "bars_from_csv",
     "bars_to_records",
+    "bundled_returns",
+    "buy_and_hold_curve",
     "config_view",
     "engage_kill_switch",
     "ensure_news",
@@ -35,25 +41,37 @@ __all__ = [
     "get_context",
     "get_notifier",
     "kelly_sizer",
+    "lab_backtest",
+    "lab_frames",
     "list_news",
     "list_orders",
     "list_series",
     "list_strategies",
     "list_symbols",
     "load_bars",
+    "market_state",
     "news_features",
     "news_to_records",
     "notify",
     "order_events",
     "order_manager",
+    "paper_asof",
+    "paper_book",
     "paper_broker",
     "paper_session",
     "paper_start",
+    "paper_state",
     "paper_status",
     "paper_stop",
+    "parameter_sweep",
     "parse_size",
+    "pending_cancels",
+    "pending_manual_orders",
     "portfolio_risk",
+    "preview_order",
+    "queue_manual_order",
     "rearm_kill_switch",
+    "request_cancel",
     "reset_drawdown_halt",
     "risk_engine",
     "risk_limits",
@@ -64,4 +82,5 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "ticket_orders",
 ]
