@@ -23,6 +23,7 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
+from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop
 
@@ -35,6 +36,7 @@ __all__ = [
     "bundled_returns",
     "buy_and_hold_curve",
     "config_view",
+    "correlation_matrix",
     "engage_kill_switch",
     "ensure_news",
     "fetch_news",
@@ -43,6 +45,7 @@ __all__ = [
     "kelly_sizer",
     "lab_backtest",
     "lab_frames",
+    "limit_utilisation",
     "list_news",
     "list_orders",
     "list_series",
@@ -77,6 +80,7 @@ __all__ = [
     "risk_limits",
     "risk_report",
     "risk_status",
+    "rolling_var",
     "safe_database_url",
     "save_risk_limits",
     "score_headline",

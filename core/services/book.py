@@ -112,7 +112,7 @@ def paper_book(account: str = "paper", ctx: Context | None = None) -> dict[str, 
 
 
 def bundled_returns(symbols: Iterable[str] | None = None, ctx: Context | None = None) -> pd.DataFrame:
-    """Return daily close-to-close returns of the bundled daily symbols on the dates they share."""
+    """Return daily close-to-close returns of the bundled daily symbols, one column each (NaN where a symbol has no bar)."""
     symbols = list(symbols) if symbols is not None else list_symbols("1d", ctx=ctx)
-    frame = pd.DataFrame({s: load_bars(s, ctx=ctx)["close"] for s in symbols})
-    return frame.pct_change().dropna(how="all").dropna()
+    frame = pd.DataFrame({s: load_bars(s, ctx=ctx)["close"].pct_change() for s in symbols})
+    return frame.dropna(how="all")
