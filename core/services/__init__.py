@@ -13,6 +13,7 @@ from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, l
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
@@ -39,6 +40,7 @@ __all__ = [
     "correlation_matrix",
     "engage_kill_switch",
     "ensure_news",
+    "equity_returns",
     "fetch_news",
     "get_context",
     "get_notifier",
@@ -53,6 +55,7 @@ __all__ = [
     "list_symbols",
     "load_bars",
     "market_state",
+    "monthly_returns",
     "news_features",
     "news_to_records",
     "notify",
@@ -70,6 +73,7 @@ __all__ = [
     "parse_size",
     "pending_cancels",
     "pending_manual_orders",
+    "performance_summary",
     "portfolio_risk",
     "preview_order",
     "queue_manual_order",
@@ -80,6 +84,7 @@ __all__ = [
     "risk_limits",
     "risk_report",
     "risk_status",
+    "rolling_sharpe",
     "rolling_var",
     "safe_database_url",
     "save_risk_limits",
