@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -42,7 +42,8 @@ def _fill_model(commission: float, slippage_bps: float) -> FillModel:
 
 
 def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
-                 commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0) -> BacktestResult:
+                 commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
+                 path: Literal["auto", "event", "fast"] = "auto") -> BacktestResult:
     """Run ``strategy`` on one or several symbols' bars on one portfolio.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
@@ -52,7 +53,7 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapp
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
     return run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
-                        lot_size=lot_size)
+                        lot_size=lot_size, path=path)
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:
