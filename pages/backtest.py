@@ -99,16 +99,21 @@ for col, (label, key, pattern) in zip(m, [*STATS[:4], STATS[6]], strict=True):
 bh = services.buy_and_hold_curve(frames, run_cash)
 st.plotly_chart(lines({"strategy": result.equity, "buy & hold": bh}, "Equity vs buy-and-hold", yaxis_title="equity"), width="stretch", key="bt_equity")
 st.plotly_chart(drawdown(result.equity), width="stretch", key="bt_dd")
-chart_sym = st.selectbox("Trades on the chart of", list(frames), key="bt_chart_symbol") if len(frames) > 1 else next(iter(frames))
-trades = result.trades[result.trades["symbol"] == chart_sym] if len(result.trades) else result.trades
-fig = mark_trades(candlestick(frames[chart_sym], f"{chart_sym}: entries ▲▼ and exits ×", volume=False), trades)
+k1, k2 = st.columns(2)
+chart_sym = k1.selectbox("Trades on the chart of", list(frames), key="bt_chart_symbol") if len(frames) > 1 else next(iter(frames))
+span = (k2 if len(frames) > 1 else k1).select_slider("Bars on the chart", options=[120, 250, 500, 1000, "all"], value=250, key="bt_chart_span")
+shown_bars = frames[chart_sym] if span == "all" else frames[chart_sym].tail(span)
+trades = result.trades[(result.trades["symbol"] == chart_sym) & (result.trades["entry_ts"] >= shown_bars.index[0])] if len(result.trades) else result.trades
+fig = mark_trades(candlestick(shown_bars, f"{chart_sym}: {len(trades)} trades in view, entries ▲▼ and exits ×", volume=False), trades)
 st.plotly_chart(fig, width="stretch", key="bt_candles")
 left, right = st.columns([1, 2])
 left.dataframe(pd.DataFrame({"value": [_fmt(rep.get(k), p) for _, k, p in STATS]}, index=[lbl for lbl, _, _ in STATS]), width="stretch", height=670)
 if len(result.trades):
     shown = result.trades.drop(columns=["duration"], errors="ignore").assign(duration_days=result.trades["duration"].dt.days)
     money = ("entry_price", "exit_price", "pnl", "fees", "mae", "mfe", "return_pct")
-    right.dataframe(shown, width="stretch", height=670, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.2f") for c in money})
+    config = {c: st.column_config.NumberColumn(format="%,.2f") for c in money}
+    config.update({c: st.column_config.DatetimeColumn(c.replace("_ts", ""), format="YYYY-MM-DD") for c in ("entry_ts", "exit_ts")})
+    right.dataframe(shown, width="stretch", height=670, hide_index=True, column_config=config)
 else:
     right.info("No closed trades in this run.")
 

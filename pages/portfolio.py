@@ -36,8 +36,8 @@ if pos.empty:
     st.caption("Flat: no open positions.")
 else:
     left, right = st.columns([3, 2])
-    left.dataframe(pos, width="stretch", hide_index=True,
-                   column_config={c: MONEY for c in ("avg_price", "last_price", "value", "unrealized_pnl", "realized_pnl")})
+    labels = {"avg_price": "avg price", "last_price": "last price", "value": "value", "unrealized_pnl": "unrealized P&L", "realized_pnl": "realized P&L"}
+    left.dataframe(pos, width="stretch", hide_index=True, column_config={c: st.column_config.NumberColumn(lbl, format="%,.2f") for c, lbl in labels.items()})
     alloc = pos.set_index("symbol")["value"].abs()
     alloc["free equity"] = max(book["equity"] - float(alloc.sum()), 0.0)  # what new positions may still use
     right.plotly_chart(pie(alloc[alloc > 0], "Allocation (gross value)", height=300), width="stretch", key="pf_alloc")
@@ -51,20 +51,20 @@ if summary:
                                         ("Max drawdown", f"{summary['max_drawdown_pct']:.2%}"), ("Volatility (ann.)", f"{summary['volatility_ann']:.2%}")],
                                    strict=True):
         col.metric(label, value)
-    st.caption(f"{summary['periods']:,} daily returns from {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}; Sharpe with a zero risk-free rate, "
+    st.caption(f"{int(summary['periods']):,} daily returns from {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}; Sharpe with a zero risk-free rate, "
                "annualised with √252.")
 st.plotly_chart(lines({"equity": eq}, "Equity curve", height=320), width="stretch", key="pf_equity")
 st.plotly_chart(drawdown(eq), width="stretch", key="pf_dd")
-left, right = st.columns(2)
 monthly = services.monthly_returns(eq)
 monthly.columns = [calendar.month_abbr[c] for c in monthly.columns]
-left.plotly_chart(heatmap(monthly, "Monthly returns", fmt=".1%", height=300), width="stretch", key="pf_monthly")
+st.plotly_chart(heatmap(monthly, "Monthly returns", fmt=".1%", height=120 + 45 * len(monthly)), width="stretch", key="pf_monthly")
+right = st.container()
 window = right.select_slider("Rolling Sharpe window (days)", options=[21, 63, 126, 252], value=63, key="pf_window")
 roll = services.rolling_sharpe(eq, window=window)
 if roll.empty:
     right.caption(f"Rolling Sharpe needs more than {window} days of history.")
 else:
-    right.plotly_chart(lines({f"{window}-day Sharpe": roll}, f"Rolling Sharpe ({window} days)", height=250), width="stretch", key="pf_roll")
+    right.plotly_chart(lines({f"{window}-day Sharpe": roll}, f"Rolling Sharpe ({window} days)", height=280), width="stretch", key="pf_roll")
 
 st.subheader("Trade history")
 trades = book["trades"]

@@ -70,7 +70,8 @@ rows = guarded(services.limit_utilisation, ctx=ctx, what="measuring the limits")
 cols = st.columns(3)
 for i, row in enumerate(rows):
     with cols[i % 3]:
-        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%})")
+        over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
+        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
 if rows and not services.paper_book(ctx=ctx)["exists"]:
     st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
 
@@ -101,7 +102,7 @@ if roll is not None:
     fig.add_trace(go.Scatter(x=b.index, y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
                       title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 
 st.subheader("Correlation of daily returns")

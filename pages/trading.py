@@ -57,14 +57,14 @@ def _ticket(symbol: str, last: float) -> dict:
     otype = c[2].selectbox("Type", TYPES, key="tk_type", format_func=lambda t: t.replace("_", " "))
     qty = c[3].number_input("Quantity", min_value=0.0, value=10.0, step=1.0, key="tk_qty")
     spec = {"symbol": symbol, "side": side, "order_type": otype, "quantity": qty, "order_class": klass}
-    p = st.columns(4)
+    p = iter(st.columns(4))  # fields fill the row from the left, whatever the order type needs
+    spec["time_in_force"] = next(p).selectbox("Time in force", ["gtc", "day", "ioc", "fok"], key="tk_tif", format_func=str.upper)
     if otype in ("limit", "stop_limit"):
-        spec["limit_price"] = p[0].number_input("Limit price", min_value=0.0, value=round(last, 2), key="tk_limit")
+        spec["limit_price"] = next(p).number_input("Limit price", min_value=0.0, value=round(last, 2), key="tk_limit")
     if otype in ("stop", "stop_limit"):
-        spec["stop_price"] = p[1].number_input("Stop price", min_value=0.0, value=round(last, 2), key="tk_stop")
+        spec["stop_price"] = next(p).number_input("Stop price", min_value=0.0, value=round(last, 2), key="tk_stop")
     if otype == "trailing_stop":
-        spec["trail_percent"] = p[0].number_input("Trail %", min_value=0.0, value=5.0, key="tk_trail")
-    spec["time_in_force"] = p[3].selectbox("Time in force", ["gtc", "day", "ioc", "fok"], key="tk_tif", format_func=str.upper)
+        spec["trail_percent"] = next(p).number_input("Trail %", min_value=0.0, value=5.0, key="tk_trail")
     if klass == "bracket":
         b = st.columns(2)
         up, down = (1.05, 0.95) if side == "buy" else (0.95, 1.05)
@@ -99,6 +99,8 @@ asof = services.paper_asof(ctx=ctx)
 last = guarded(_chart, ctx, symbol, asof, n, what=f"charting {symbol}") or 0.0
 
 st.subheader("Order ticket")
+st.caption(f"Every ticket is checked by the risk engine against the paper book (last {symbol} close {last:,.2f}). "
+           "Approved or shrunk tickets are queued for the trading loop; nothing is sent from this page.")
 spec = _ticket(symbol, last)
 b1, b2, _ = st.columns([1, 1, 3])
 if b1.button("Preview risk decision", key="tk_preview", icon=":material/policy:"):

@@ -25,14 +25,15 @@ def candlestick(bars: pd.DataFrame, title: str = "", volume: bool = True) -> go.
         # daily equity bars: hide weekends so candles sit side by side
         fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "mon"])])
     fig.update_layout(
-        template=TEMPLATE, title=title, xaxis_rangeslider_visible=False, height=560, margin=dict(l=10, r=10, t=40, b=10), showlegend=False
+        template=TEMPLATE, title=title, xaxis_rangeslider_visible=False, height=560, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
+        legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0),
     )
     return fig
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 360, **kw) -> go.Figure:
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1), **kw)
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0), **kw)
     return fig
 
 
@@ -68,7 +69,7 @@ def mark_trades(fig: go.Figure, trades: pd.DataFrame) -> go.Figure:
                                      marker=dict(symbol=symbol, size=11, color=color, line=dict(width=1, color="white"))), row=1, col=1)
     fig.add_trace(go.Scatter(x=trades["exit_ts"], y=trades["exit_price"], mode="markers", name="exit",
                              marker=dict(symbol="x", size=8, color="#ffca28")), row=1, col=1)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     return fig
 
 
@@ -78,15 +79,17 @@ def mark_points(fig: go.Figure, points: pd.DataFrame, name: str, color: str, sym
         return fig
     fig.add_trace(go.Scatter(x=points["ts"], y=points["price"], mode="markers", name=name, text=points.get("text"),
                              marker=dict(symbol=symbol, size=11, color=color, line=dict(width=1, color="white"))), row=1, col=1)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     return fig
 
 
 def heatmap(frame: pd.DataFrame, title: str = "", fmt: str = ".2f", height: int = 420, colorscale: str = "RdYlGn", zmid: float | None = 0.0,
             x_title: str = "", y_title: str = "") -> go.Figure:
     """Return an annotated heatmap of ``frame`` (rows on y, columns on x)."""
+    # format the cell labels here: plotly prints "NaN" for empty cells
+    text = [["" if pd.isna(v) else format(v, fmt) for v in row] for row in frame.to_numpy(dtype=float)]
     fig = go.Figure(go.Heatmap(z=frame.values, x=[str(c) for c in frame.columns], y=[str(i) for i in frame.index], colorscale=colorscale, zmid=zmid,
-                               text=frame.values, texttemplate="%{text:" + fmt + "}", hoverongaps=False))
+                               text=text, texttemplate="%{text}", hoverongaps=False))
     _layout(fig, title, height, xaxis_title=x_title, yaxis_title=y_title)
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
@@ -96,7 +99,7 @@ def heatmap(frame: pd.DataFrame, title: str = "", fmt: str = ".2f", height: int 
 def pie(values: pd.Series, title: str = "", height: int = 340) -> go.Figure:
     """Return a donut chart of ``values`` (index = labels)."""
     fig = go.Figure(go.Pie(labels=list(values.index), values=values.values, hole=0.45, textinfo="label+percent"))
-    return _layout(fig, title, height)
+    return _layout(fig, title, height, showlegend=False)
 
 
 def bars(values: pd.Series, title: str = "", height: int = 300, percent: bool = False, color: str = "#42a5f5") -> go.Figure:
@@ -112,5 +115,5 @@ def bars(values: pd.Series, title: str = "", height: int = 300, percent: bool = 
 def add_overlay(fig: go.Figure, series: pd.Series, name: str, color: str, dash: str | None = None) -> go.Figure:
     """Add an indicator line to a candlestick figure's price panel."""
     fig.add_trace(go.Scatter(x=series.index, y=series.values, mode="lines", name=name, line=dict(color=color, width=1.3, dash=dash)), row=1, col=1)
-    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     return fig
