@@ -12,6 +12,7 @@ from ui.common import context, guarded
 COLORS = {"positive": "#26a69a", "neutral": "#90a4ae", "negative": "#ef5350"}
 
 
+@st.cache_data(ttl=60, show_spinner=False)
 def _feed(symbol: str | None) -> pd.DataFrame:
     items = services.list_news(symbol=symbol, limit=None)
     return pd.DataFrame([{"published": i.published, "title": i.title, "symbols": ", ".join(i.symbols) or "—", "sentiment": i.sentiment,
@@ -19,9 +20,14 @@ def _feed(symbol: str | None) -> pd.DataFrame:
                         columns=["published", "title", "symbols", "sentiment", "label", "source", "url"])
 
 
-def _sentiment_chart(symbol: str, feed: pd.DataFrame) -> go.Figure | None:
+@st.cache_data(ttl=60, show_spinner=False)
+def _series(symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     bars = services.load_bars(symbol)
-    feats = services.news_features(bars.index, symbol)
+    return bars, services.news_features(bars.index, symbol)
+
+
+def _sentiment_chart(symbol: str, feed: pd.DataFrame) -> go.Figure | None:
+    bars, feats = _series(symbol)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.62, 0.38],
                         subplot_titles=(f"{symbol} close with headlines", "Sentiment (decayed, half-life 3 days) and headline scores"))
     fig.add_trace(go.Scatter(x=bars.index, y=bars["close"], mode="lines", name="close", line=dict(color="#b0bec5", width=1)), row=1, col=1)
@@ -53,6 +59,8 @@ query = top[2].text_input("Search headlines", key="news_query", placeholder="e.g
 if top[3].button("Fetch", key="news_fetch", icon=":material/refresh:", help="Fetch from the bundled file and every configured source"):
     rep = guarded(services.fetch_news, ctx=ctx, what="fetching news")
     if rep is not None:
+        _feed.clear()
+        _series.clear()
         st.toast(f"{rep.inserted} new, {rep.updated} updated headlines")
         for err in rep.errors:
             st.warning(err)

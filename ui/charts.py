@@ -89,7 +89,7 @@ def heatmap(frame: pd.DataFrame, title: str = "", fmt: str = ".2f", height: int 
     # format the cell labels here: plotly prints "NaN" for empty cells
     text = [["" if pd.isna(v) else format(v, fmt) for v in row] for row in frame.to_numpy(dtype=float)]
     fig = go.Figure(go.Heatmap(z=frame.values, x=[str(c) for c in frame.columns], y=[str(i) for i in frame.index], colorscale=colorscale, zmid=zmid,
-                               text=text, texttemplate="%{text}", hoverongaps=False))
+                               text=text, texttemplate="%{text}", hoverongaps=False, colorbar=dict(tickformat=".0%" if "%" in fmt else None)))
     _layout(fig, title, height, xaxis_title=x_title, yaxis_title=y_title)
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")

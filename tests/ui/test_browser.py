@@ -86,6 +86,10 @@ def test_every_page_renders_without_a_traceback(browser_page, title):
     page, _ = browser_page
     _visit(page, title)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    if title == "Trading":
+        page.get_by_role("button", name="Preview risk decision").click()
+        page.wait_for_selector("text=Risk engine:", timeout=60_000)
+        _wait_ready(page)
     assert page.locator("text=Traceback").count() == 0
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, title.lower())
