@@ -118,4 +118,7 @@ else:
     frame = pd.DataFrame([{"time": r.ts, "actor": r.actor, "decision": (r.data or {}).get("action", (r.data or {}).get("event", "")), "message": r.message}
                           for r in log])
     pick = st.multiselect("Decisions", sorted(frame["decision"].unique()), key="risk_audit_filter")
-    st.dataframe(frame[frame["decision"].isin(pick)] if pick else frame, width="stretch", hide_index=True, height=320)
+    frame = frame[frame["decision"].isin(pick)] if pick else frame
+    st.dataframe(frame, width="stretch", hide_index=True, height=min(360, 40 + 35 * len(frame)),
+                 column_config={"time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                                "message": st.column_config.TextColumn(width="large")})

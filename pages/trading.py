@@ -85,6 +85,8 @@ def _decision(d: dict) -> None:
         st.warning(f"Risk engine: **shrink** {d['requested']:g} → {d['quantity']:g}. {d['reason']}", icon=":material/compress:")
     else:
         st.error(f"Risk engine: **veto**. {d['reason']}", icon=":material/block:")
+    if "client_order_id" not in d and action != "veto":
+        st.caption("Preview only: press **Queue order** to queue it.")
     with st.expander("Every check the engine ran"):
         st.markdown("\n".join(f"- {c}" for c in d["checks"]) or "—")
 
