@@ -11,6 +11,11 @@ if guarded(context, what="start-up") is None:
 
 pages = [
     st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
+    st.Page("pages/trading.py", title="Trading", icon=":material/candlestick_chart:"),
+    st.Page("pages/portfolio.py", title="Portfolio", icon=":material/account_balance_wallet:"),
+    st.Page("pages/backtest.py", title="Backtest", icon=":material/history:"),
+    st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
+    st.Page("pages/news.py", title="News", icon=":material/newspaper:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 nav = st.navigation(pages)

@@ -17,6 +17,7 @@ def browser_page(tmp_path_factory):
     ARTIFACTS.mkdir(exist_ok=True)
     tmp = tmp_path_factory.mktemp("browser")
     env = {"APP__STORE__DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "APP__LOG__DIR": str(tmp / "logs")}
+    _populate(tmp)
     with streamlit_server(env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -24,6 +25,17 @@ def browser_page(tmp_path_factory):
         page.goto(url)
         yield page, url
         browser.close()
+
+
+def _populate(tmp) -> None:
+    """Give the server's store some paper history so Portfolio, Trading and Risk show real panels."""
+    from core.config import load_settings
+    from core.services import Context
+    from tests.ui.populate import populate_paper
+
+    settings = load_settings(config_file=None, env_file=str(tmp / "none.env"), store={"database_url": f"sqlite:///{tmp / 'app.db'}"},
+                             log={"dir": str(tmp / "logs")}, scheduler={"embedded": False})
+    populate_paper(Context.create(settings))
 
 
 def _wait_ready(page) -> None:
@@ -34,7 +46,14 @@ def _wait_ready(page) -> None:
 
 
 def _shot(page, name: str) -> None:
+    # Streamlit scrolls inside its main container, so full_page alone captures one screen: grow the viewport to the content first.
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, [data-testid=stAppViewContainer]')]"
+                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+    page.wait_for_timeout(1200)  # plotly re-lays out on resize
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)
 
 
 def test_dashboard_shows_a_candlestick(browser_page):
@@ -54,3 +73,37 @@ def test_settings_page_via_sidebar(browser_page):
     assert page.get_by_text("PAPER mode").count() >= 1
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "settings")
+
+
+def _visit(page, title: str) -> None:
+    page.get_by_role("link", name=title).click()
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
+    _wait_ready(page)
+
+
+@pytest.mark.parametrize("title", ["Trading", "Portfolio", "Risk", "News"])
+def test_every_page_renders_without_a_traceback(browser_page, title):
+    page, _ = browser_page
+    _visit(page, title)
+    page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+    if title == "Trading":
+        page.get_by_role("button", name="Preview risk decision").click()
+        page.wait_for_selector("text=Risk engine:", timeout=60_000)
+        _wait_ready(page)
+    assert page.locator("text=Traceback").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shot(page, title.lower())
+
+
+def test_backtest_runs_in_the_browser(browser_page):
+    page, _ = browser_page
+    _visit(page, "Backtest")
+    page.get_by_role("button", name="Run backtest").click()
+    page.wait_for_selector("text=Equity vs buy-and-hold", timeout=60_000)
+    _wait_ready(page)
+    page.get_by_role("button", name="Run sweep").click()
+    page.wait_for_selector("text=Sharpe by fast", timeout=60_000)
+    _wait_ready(page)
+    assert page.locator("[data-testid='stMetric']").count() >= 5
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shot(page, "backtest")

@@ -1,0 +1,67 @@
+"""Risk views for the UI: rolling VaR of a symbol, limit utilisation of the paper book, correlations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.risk.limits import RiskEngine, RiskLimits
+from core.services.book import bundled_returns, market_state, paper_asof, paper_state
+from core.services.context import Context, get_context
+from core.services.data import load_bars
+from core.services.settings import risk_limits
+
+
+def rolling_var(symbol: str, window: int = 250, level: float = 0.99, timeframe: str = "1d", ctx: Context | None = None) -> pd.DataFrame:
+    """Return one-period VaR of ``symbol`` over time, each point from the ``window`` returns before it (no look-ahead).
+
+    Columns: ``return`` (the realised return), ``hist`` (historical quantile),
+    ``param`` (normal), ``cvar_hist`` (mean loss beyond the historical VaR) and
+    ``breach`` (the realised loss exceeded yesterday's historical VaR). VaR and CVaR
+    are positive loss fractions.
+    """
+    if not 0.5 < level < 1:
+        raise ValueError(f"level must be in (0.5, 1), e.g. 0.99, not {level}")
+    r = load_bars(symbol, timeframe=timeframe, ctx=ctx)["close"].pct_change().dropna()
+    if len(r) <= window + 1:
+        raise ValueError(f"{symbol} has {len(r)} returns; rolling VaR over {window} needs more (use a shorter window)")
+    past = r.shift(1)  # the estimate for day t uses returns up to t-1
+    roll = past.rolling(window)
+    hist = -roll.quantile(1 - level)
+    param = -(roll.mean() + stats.norm.ppf(1 - level) * roll.std())
+    cvar = -past.rolling(window).apply(lambda x: x[x <= np.quantile(x, 1 - level)].mean(), raw=True)
+    out = pd.DataFrame({"return": r, "hist": hist, "param": param, "cvar_hist": cvar}).dropna()
+    out["breach"] = -out["return"] > out["hist"]
+    return out
+
+
+def limit_utilisation(account: str = "paper", ctx: Context | None = None) -> list[dict[str, Any]]:
+    """Return each limit of the paper book: ``limit``, ``used`` and ``cap`` (fractions of equity) and ``utilisation`` (used / cap)."""
+    ctx = ctx or get_context()
+    limits = RiskLimits.from_settings(risk_limits(ctx))
+    pf = paper_state(account, ctx)
+    market = market_state(pf.positions, paper_asof(account, ctx), ctx=ctx)
+    values = pf.values(dict(market.prices))
+    eq = pf.equity
+    largest = max((abs(v) for v in values.values()), default=0.0) / eq
+    var = RiskEngine(limits).portfolio_var(values, eq, market.returns) if values and market.returns is not None else 0.0
+    rows = [
+        ("Largest position", largest, limits.max_position_pct),
+        ("Gross exposure", sum(abs(v) for v in values.values()) / eq, limits.max_gross_exposure),
+        ("Net exposure", abs(sum(values.values())) / eq, limits.max_net_exposure),
+        (f"1-day {limits.var_level:.0%} VaR", max(var, 0.0), limits.var_budget_pct),
+        ("Drawdown from peak", max(0.0, 1 - eq / pf.peak_equity) if pf.peak_equity else 0.0, limits.max_drawdown_pct),
+        ("Loss today", max(0.0, 1 - eq / pf.day_start_equity) if pf.day_start_equity else 0.0, limits.daily_loss_cap_pct),
+    ]
+    return [{"limit": n, "used": u, "cap": c, "utilisation": u / c if c else 0.0} for n, u, c in rows]
+
+
+def correlation_matrix(symbols: list[str] | None = None, min_periods: int = 100, ctx: Context | None = None) -> pd.DataFrame:
+    """Return the pairwise correlation of the bundled daily symbols' returns (symbols sharing no history are dropped)."""
+    rets = bundled_returns(symbols, ctx=ctx)
+    corr = rets.corr(min_periods=min_periods)
+    keep = [s for s in corr.columns if corr[s].drop(s).notna().any()]
+    return corr.loc[keep, keep]

@@ -1,0 +1,124 @@
+"""Risk: VaR/CVaR by method and over time, limit utilisation, correlations, the kill switch, the audit log."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import services
+from ui.charts import TEMPLATE, heatmap
+from ui.common import context, guarded
+
+METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
+
+
+@st.cache_data(ttl=600, show_spinner="Estimating VaR by five methods…")
+def _report(symbol: str) -> dict:
+    return services.risk_report(symbol)
+
+
+@st.cache_data(ttl=600, show_spinner="Rolling VaR…")
+def _rolling(symbol: str, window: int, level: float) -> pd.DataFrame:
+    return services.rolling_var(symbol, window=window, level=level)
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _corr() -> pd.DataFrame:
+    return services.correlation_matrix()
+
+
+def _kill_switch(ctx) -> None:
+    status = services.risk_status(ctx)
+    kill = status["kill_switch"]
+    if kill.get("engaged"):
+        st.error(f"**Kill switch ENGAGED** since {str(kill.get('since', ''))[:19].replace('T', ' ')} by {kill.get('actor', '?')}"
+                 + (f" — {kill['reason']}" if kill.get("reason") else "") + ". New risk is vetoed; closing orders still pass.")
+        if st.button("Re-arm trading", key="risk_rearm", icon=":material/lock_open:"):
+            services.rearm_kill_switch(actor="ui", ctx=ctx)
+            st.rerun()
+        return
+    if status["drawdown_halt"].get("active"):
+        st.warning("Trading is halted by the drawdown limit; reset it from the CLI (`risk reset-halt`) after review.")
+    if not st.session_state.get("risk_confirm"):
+        if st.button("Engage kill switch", type="primary", key="risk_kill", icon=":material/emergency_home:",
+                     help="Halts all new risk and flattens every paper position at the next tick of the trading loop."):
+            st.session_state["risk_confirm"] = True
+            st.rerun()
+        return
+    st.warning("This halts all new orders and closes every paper position at the next bar. Are you sure?")
+    reason = st.text_input("Reason (for the audit log)", value="manual halt from the UI", key="risk_reason")
+    yes, no = st.columns(2)
+    if yes.button("Yes, halt and flatten", type="primary", key="risk_kill_confirm", icon=":material/check:"):
+        orders = services.engage_kill_switch(services.paper_state(ctx=ctx), reason=reason, actor="ui", ctx=ctx)
+        st.session_state["risk_confirm"] = False
+        st.session_state["risk_flatten"] = [f"{o.side} {o.quantity:g} {o.symbol}" for o in orders]
+        st.rerun()
+    if no.button("Cancel", key="risk_kill_cancel"):
+        st.session_state["risk_confirm"] = False
+        st.rerun()
+
+
+st.title("Risk")
+ctx = context()
+st.subheader("Kill switch")
+_kill_switch(ctx)
+if st.session_state.get("risk_flatten") is not None:
+    todo = st.session_state["risk_flatten"]
+    st.caption("Flattening orders for the trading loop: " + (", ".join(todo) if todo else "none — the paper book is flat."))
+
+st.subheader("Limit utilisation (paper book)")
+rows = guarded(services.limit_utilisation, ctx=ctx, what="measuring the limits") or []
+cols = st.columns(3)
+for i, row in enumerate(rows):
+    with cols[i % 3]:
+        over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
+        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
+if rows and not services.paper_book(ctx=ctx)["exists"]:
+    st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
+
+st.subheader("Value at Risk")
+symbols = services.list_symbols("1d")
+c1, c2, c3 = st.columns(3)
+symbol = c1.selectbox("Symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="risk_symbol")
+level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, format_func=lambda v: f"{v:.1%}", key="risk_level")
+window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
+report = guarded(_report, symbol, what=f"the risk report of {symbol}")
+if report:
+    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}") for m in METHODS]
+                          for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(METHODS.values()))
+    left, right = st.columns([3, 2])
+    left.dataframe(table.style.format("{:.2%}"), width="stretch")
+    right.metric("Sharpe", f"{report['sharpe']:.2f}")
+    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1%}")
+    st.caption(f"One-day losses as a fraction of position value, {report['start'][:10]} → {report['end'][:10]}. "
+               "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
+roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
+if roll is not None:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=roll.index, y=-roll["return"], mode="lines", name="daily loss", line=dict(color="#78909c", width=0.8)))
+    fig.add_trace(go.Scatter(x=roll.index, y=roll["hist"], mode="lines", name=f"historical VaR {level:.1%}", line=dict(color="#ffca28")))
+    fig.add_trace(go.Scatter(x=roll.index, y=roll["param"], mode="lines", name="normal VaR", line=dict(color="#42a5f5")))
+    fig.add_trace(go.Scatter(x=roll.index, y=roll["cvar_hist"], mode="lines", name="historical CVaR", line=dict(color="#ef5350", dash="dot")))
+    b = roll[roll["breach"]]
+    fig.add_trace(go.Scatter(x=b.index, y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
+    fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
+                      title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
+                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
+    st.plotly_chart(fig, width="stretch", key="risk_roll")
+
+st.subheader("Correlation of daily returns")
+corr = guarded(_corr, what="the correlation matrix")
+if corr is not None and len(corr):
+    st.plotly_chart(heatmap(corr, "", fmt=".2f", height=380, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_corr")
+
+st.subheader("Audit log of risk decisions")
+log = ctx.store.audit_log(limit=200, kind="risk")
+if not log:
+    st.info("No risk decisions yet. They appear here as the trading loop, manual tickets and the kill switch are used.")
+else:
+    frame = pd.DataFrame([{"time": r.ts, "actor": r.actor, "decision": (r.data or {}).get("action", (r.data or {}).get("event", "")), "message": r.message}
+                          for r in log])
+    pick = st.multiselect("Decisions", sorted(frame["decision"].unique()), key="risk_audit_filter")
+    frame = frame[frame["decision"].isin(pick)] if pick else frame
+    st.dataframe(frame, width="stretch", hide_index=True, height=min(360, 40 + 35 * len(frame)),
+                 column_config={"time": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                                "message": st.column_config.TextColumn(width="large")})

@@ -1,0 +1,126 @@
+"""Backtest, Risk, News, Portfolio and Trading pages through AppTest, on a fresh store and on one with paper history."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import services
+from tests.ui.populate import populate_paper
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+PAGES = ["pages/backtest.py", "pages/risk.py", "pages/news.py", "pages/portfolio.py", "pages/trading.py"]
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """One store with ~300 bars of paper trading on AAPL and MSFT, shared by the populated-render test."""
+    from core.config import load_settings
+    from core.services import Context
+
+    tmp = tmp_path_factory.mktemp("populated")
+    settings = load_settings(config_file=None, env_file=str(tmp / "none.env"), store={"database_url": f"sqlite:///{tmp / 'p.db'}"},
+                             log={"dir": str(tmp / "logs")}, scheduler={"embedded": False})
+    ctx = Context.create(settings)
+    populate_paper(ctx)
+    return ctx
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_a_fresh_store(ctx, page):
+    at = _open(page)
+    assert at.title[0].value == Path(page).stem.capitalize()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_paper_history(populated, page):
+    from core.services import set_context
+
+    set_context(populated)
+    try:
+        at = _open(page)
+        if page == "pages/portfolio.py":
+            labels = [m.label for m in at.metric]
+            assert {"Equity", "Realized P&L", "Unrealized P&L", "Sharpe"} <= set(labels)
+            assert len(at.get("plotly_chart")) >= 4 and at.get("download_button")
+        if page == "pages/trading.py":
+            spec = at.get("plotly_chart")[0].proto.spec
+            assert "our buy fills" in spec or "our sell fills" in spec
+        if page == "pages/risk.py":
+            assert len(at.get("plotly_chart")) == 2
+    finally:
+        set_context(None)
+
+
+def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
+    at = _open("pages/backtest.py")
+    assert at.selectbox(key="bt_strategy").value == "sma_cross"
+    assert at.multiselect(key="bt_symbols").value == ["AAPL"]
+    assert at.number_input(key="bt_p_sma_cross_fast").value == 10
+    at.number_input(key="bt_commission").set_value(0.0)
+    at.button(key="bt_run").click().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    ref = services.backtest("sma_cross", symbol="AAPL").report  # same run through the CLI facade
+    assert metrics["Return"] == f"{ref['return_pct']:+.2f} %"
+    assert len(at.get("plotly_chart")) == 3  # equity, drawdown, candlestick with trades
+    at.button(key="sw_run").click().run()
+    assert not at.exception
+    heat = at.get("plotly_chart")[-1].proto.spec
+    assert '"heatmap"' in heat and "Sharpe by fast" in heat
+
+
+def test_ticket_veto_shows_the_reason_and_queues_nothing(ctx):
+    services.engage_kill_switch(services.paper_state(), reason="test", actor="test")
+    at = _open("pages/trading.py")
+    at.number_input(key="tk_qty").set_value(5.0)
+    at.button(key="tk_submit").click().run()
+    assert not at.exception
+    assert any("veto" in e.value and "kill switch engaged" in e.value for e in at.error)
+    assert services.pending_manual_orders() == []
+
+
+def test_ticket_shrink_is_queued_and_cancellable(ctx):
+    at = _open("pages/trading.py")
+    at.number_input(key="tk_qty").set_value(1000.0)
+    at.button(key="tk_submit").click().run()
+    assert any("shrink" in w.value for w in at.warning)
+    assert any("queued: executes at the next bar while paper trading is on" in i.value for i in at.info)
+    assert len(services.pending_manual_orders()) == 1
+    at.button(key="tr_cancel").click().run()
+    assert not at.exception and services.pending_manual_orders() == []
+
+
+def test_kill_switch_needs_confirmation(ctx):
+    at = _open("pages/risk.py")
+    at.button(key="risk_kill").click().run()
+    assert services.risk_status()["kill_switch"]["engaged"] is False  # not yet: a confirmation step first
+    at.button(key="risk_kill_confirm").click().run()
+    assert not at.exception
+    assert services.risk_status()["kill_switch"]["engaged"] is True
+    assert any("Kill switch ENGAGED" in e.value for e in at.error)
+    assert ctx.store.audit_log(kind="risk")[0].actor == "ui"
+    at.button(key="risk_rearm").click().run()
+    assert services.risk_status()["kill_switch"]["engaged"] is False
+
+
+def test_news_filters_by_symbol(ctx):
+    at = _open("pages/news.py")
+    total = int(at.metric[0].value.replace(",", ""))
+    at.selectbox(key="news_symbol").set_value("MSFT").run()
+    msft = int(at.metric[0].value.replace(",", ""))
+    assert 0 < msft < total == len(services.list_news(limit=None))
+    assert msft == len(services.list_news(symbol="MSFT", limit=None))
+    assert "MSFT close with headlines" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_portfolio_empty_state_points_to_the_toggle(ctx):
+    at = _open("pages/portfolio.py")
+    assert any("Switch on paper trading in the sidebar" in i.value for i in at.info)
