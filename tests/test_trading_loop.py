@@ -175,3 +175,32 @@ def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
     row = signals.iloc[-1]
     hist = ctx.sample.bars(row["symbol"]).loc[: row["ts"]].tail(300)
     assert services.predict(row["symbol"], bars=hist, model_id=model_id, ctx=ctx)["p_up"] == pytest.approx(row["p_up"], rel=1e-9)
+
+
+def test_manual_ticket_and_cancel_go_through_the_loop(tmp_path, sqlite_url):
+    from core import services
+    from core.services import set_context
+
+    ctx = _ctx(tmp_path, sqlite_url)
+    set_context(ctx)
+    loop = TradingLoop(ctx)
+    loop.tick()
+    price = loop.broker.portfolio.last_price("AAPL") or ctx.sample.bars("AAPL").loc[: loop.last_processed]["close"].iloc[-1]
+    # a resting limit far below the market, then a market buy; both sized well inside the 5 % limit
+    low = services.queue_manual_order({"symbol": "AAPL", "side": "buy", "quantity": 10, "order_type": "limit", "limit_price": round(price * 0.1, 2)})
+    mkt = services.queue_manual_order({"symbol": "MSFT", "side": "buy", "quantity": 5, "order_type": "market"})
+    assert low["queued"] and mkt["queued"]
+    loop.tick()
+    assert services.pending_manual_orders() == []
+    assert loop.manager.get(low["client_order_id"]).status.value == "accepted"
+    market_order = loop.manager.get(mkt["client_order_id"])
+    assert market_order.status.value == "filled" and market_order.filled_quantity == 5
+    services.request_cancel(low["client_order_id"])
+    loop.tick()
+    assert loop.manager.get(low["client_order_id"]).status.value == "canceled"
+    # after a restart the rebuilt state replays the ticket and the cancel at their bars
+    again = TradingLoop(ctx)
+    again.tick()
+    assert again.manager.get(low["client_order_id"]).status.value == "canceled"
+    assert again.manager.get(mkt["client_order_id"]).filled_quantity == 5
+    assert _orders(again)[: len(_orders(loop))] == _orders(loop)

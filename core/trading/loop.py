@@ -233,10 +233,10 @@ class TradingLoop:
                 items.append({"kind": "cancel", "client_order_id": order.client_order_id})
         queue = self.store.get_setting("manual.queue", []) or []
         cancels = self.store.get_setting("manual.cancels", []) or []
-        for spec in queue:
-            items.append({"kind": "order", **spec})
-        for cid in cancels:
-            items.append({"kind": "cancel", "client_order_id": cid if isinstance(cid, str) else cid.get("client_order_id")})
+        for entry in queue:  # tickets from the Trading page (core.services.manual), risk-checked again here
+            items.append({"kind": "ticket", "client_order_id": entry["client_order_id"], "spec": entry["spec"]})
+        for entry in cancels:
+            items.append({"kind": "cancel", "client_order_id": entry if isinstance(entry, str) else entry["client_order_id"]})
         if queue:
             self.store.set_setting("manual.queue", [])
         if cancels:
@@ -246,6 +246,12 @@ class TradingLoop:
         return items
 
     def _apply(self, item: dict[str, Any]) -> None:
+        if item["kind"] == "ticket":
+            from core.services.manual import ticket_orders
+
+            for order in ticket_orders(item["spec"], cid=item["client_order_id"]):
+                self.manager.submit(order)
+            return
         if item["kind"] == "cancel":
             order = self.manager.get(item["client_order_id"])
             if order is not None and not order.status.is_terminal:
