@@ -78,9 +78,18 @@ def engine_risk_hook(risk: RiskEngine, engine: Engine) -> RiskCheck:
     rounded down to the instrument's lot.
     """
 
+    cache: dict[str, object] = {}
+
+    def market() -> MarketState:
+        # The returns history changes once per bar, not per order: build it once per bar.
+        key = (engine.ctx.now, sum(len(h) for h in engine.histories.values()))
+        if cache.get("key") != key:
+            cache["key"], cache["market"] = key, market_state(engine)
+        return cache["market"]  # type: ignore[return-value]
+
     def hook(order: Order, context: object = None) -> RiskDecision:
         pending = [o for o in engine.manager.open_orders() if o.client_order_id != order.client_order_id]
-        check = make_risk_check(risk, lambda: portfolio_state(engine.portfolio, engine.ctx.now, pending), lambda: market_state(engine),
+        check = make_risk_check(risk, lambda: portfolio_state(engine.portfolio, engine.ctx.now, pending), market,
                                 lot_size=lot_for(order.symbol, engine.broker))
         return check(order, context)
 
