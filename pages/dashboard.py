@@ -24,7 +24,7 @@ def _gauge(title: str, used: float, limit: float) -> go.Figure:
         gauge={"axis": {"range": [0, max(limit * 100 * 1.2, used * 100)]}, "bar": {"color": color},
                "threshold": {"line": {"color": "#ef5350", "width": 3}, "value": limit * 100}},
     ))  # fmt: skip
-    fig.update_layout(template=TEMPLATE, height=210, margin=dict(l=20, r=20, t=60, b=10))
+    fig.update_layout(template=TEMPLATE, height=240, margin=dict(l=30, r=30, t=90, b=10))
     return fig
 
 
@@ -45,7 +45,7 @@ def account_panel() -> None:
     c[1].metric("P&L on the last bar's day", f"{data['today_pnl']:+,.2f}" if data["today_pnl"] is not None else "—")
     c[2].metric("Cash", f"{last.cash:,.2f}")
     c[3].metric("Gross exposure", f"{last.gross / last.equity * 100:.1f}%")
-    c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d %H:%M}", "running" if loop.get("enabled") else "stopped", delta_color="off")
+    c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d}", "running" if loop.get("enabled") else "stopped", delta_color="off")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
     fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
     fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)

@@ -16,7 +16,10 @@ def browser_page(tmp_path_factory):
 
     ARTIFACTS.mkdir(exist_ok=True)
     tmp = tmp_path_factory.mktemp("browser")
-    env = {"APP__STORE__DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "APP__LOG__DIR": str(tmp / "logs")}
+    env = {"APP__STORE__DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "APP__LOG__DIR": str(tmp / "logs"),
+           # the embedded scheduler ticks every second over a short warm-up so the toggle shows activity quickly
+           "APP__SCHEDULER__TICK_SECONDS": "1", "APP__TRADING__STRATEGY": "sma_cross", "APP__TRADING__SYMBOLS": '["AAPL", "MSFT"]',
+           "APP__TRADING__WARMUP_BARS": "100", "APP__TRADING__BARS_PER_TICK": "25"}
     _populate(tmp)
     with streamlit_server(env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -107,3 +110,18 @@ def test_backtest_runs_in_the_browser(browser_page):
     assert page.locator("[data-testid='stMetric']").count() >= 5
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, "backtest")
+
+
+def test_paper_toggle_starts_the_loop_and_the_dashboard_fills(browser_page):
+    page, _ = browser_page
+    page.get_by_role("link", name="Dashboard").click()
+    _wait_ready(page)
+    page.get_by_text("Paper trading", exact=True).click()
+    # the embedded scheduler ticks every second; the live panel refreshes every 10 s
+    page.wait_for_selector("text=Equity and drawdown", timeout=60_000)
+    page.wait_for_selector("text=Loop: running", timeout=30_000)
+    _wait_ready(page)
+    assert page.locator("text=Traceback").count() == 0
+    _shot(page, "dashboard-trading")
+    page.get_by_text("Paper trading", exact=True).click()
+    page.wait_for_selector("text=Loop: stopped", timeout=30_000)
