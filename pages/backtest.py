@@ -62,6 +62,9 @@ cash = c1.number_input("Starting cash", value=10_000.0, min_value=100.0, step=1_
 commission = c2.number_input("Commission (% of notional per fill)", value=0.1, min_value=0.0, max_value=5.0, step=0.05, key="bt_commission") / 100
 slippage = c3.number_input("Slippage (bps per market fill)", value=0.0, min_value=0.0, max_value=500.0, step=1.0, key="bt_slippage")
 size = c4.number_input("Size (fraction of equity)", value=1.0, min_value=0.01, max_value=1.0, step=0.05, key="bt_size")
+risk_mode = st.radio("Risk limits", ["configured", "permissive"], horizontal=True, key="bt_risk",
+                     help="Every order passes the risk engine. 'configured' uses the limits in force (Settings page); "
+                          "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere.")
 
 
 def _frames():
@@ -77,7 +80,7 @@ if st.button("Run backtest", type="primary", key="bt_run", icon=":material/play_
         if frames:
             status.update(label=f"Simulating {strategy} on {', '.join(frames)}…")
             result = guarded(services.lab_backtest, frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage, size=size,
-                             what="the backtest")
+                             risk=risk_mode, what="the backtest")
             if result is not None:
                 st.session_state["bt_result"] = (result, frames, cash)
                 status.update(label=f"Done: {result.report['bars']:,} bars, {result.report['trades']:,} trades ({result.path} path)", state="complete")
@@ -138,6 +141,7 @@ if st.button("Run sweep", key="sw_run", icon=":material/grid_on:"):
         st.stop()
     bar = st.progress(0.0, text="Sweeping…")
     table = guarded(services.parameter_sweep, frames, strategy, grid, base=params, cash=run_cash, commission=commission, slippage_bps=slippage, size=size,
+                    risk=risk_mode,
                     progress=lambda i, n: bar.progress(i / n, text=f"Run {i} of {n}"), what="the sweep")
     bar.empty()
     if table is not None:

@@ -20,6 +20,7 @@ def test_json_report_on_a_user_file_matches_backtesting_py_reference(tmp_path):
     path = tmp_path / "goog.csv"
     GOOG.to_csv(path, index_label="Date")
     r = run("--strategy", "sma_cross", "--data", str(path), "--param", "fast=10", "--param", "slow=20", "--cash", "10000", "--commission", "0.002",
+             "--risk", "permissive",
             "--size", "all-in", "--json", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("\n") == 1

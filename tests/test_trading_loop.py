@@ -205,3 +205,26 @@ def test_manual_ticket_and_cancel_go_through_the_loop(tmp_path, sqlite_url):
     assert again.manager.get(mkt["client_order_id"]).filled_quantity == 5
     done = [o for o in _orders(loop) if o[3] in ("filled", "canceled", "rejected")]
     assert [o for o in _orders(again) if o[0] in {d[0] for d in done}] == done
+
+
+def test_retrain_uses_bars_up_to_the_loop_only(tmp_path, sqlite_url, monkeypatch):
+    from core import services
+    from core.services import set_context
+
+    ctx = _ctx(tmp_path, sqlite_url)
+    set_context(ctx)
+    assert services.retrain_for_loop(ctx) is None  # no ensemble session: nothing to retrain
+    session = {"symbols": SYMBOLS, "timeframe": "1d", "strategy": "ensemble", "params": {}, "cash": 1e5, "commission": 0.0,
+               "warmup_bars": 100, "bars_per_tick": 1}
+    ctx.store.set_setting("loop.paper.session", session)
+    ctx.store.set_setting("loop.paper.last_bar", "2003-06-30T00:00:00+00:00")
+    seen = {}
+
+    def fake_train(symbols, horizon, **kw):
+        seen.update(symbols=symbols, ends={s: b.index[-1] for s, b in kw["bars"].items()})
+        return {"model_id": "m1"}
+
+    monkeypatch.setattr("core.services.models.train", fake_train)
+    assert services.retrain_for_loop(ctx) == {"model_id": "m1"}
+    assert seen["symbols"] == SYMBOLS
+    assert all(str(end.date()) <= "2003-06-30" for end in seen["ends"].values())

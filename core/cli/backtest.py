@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeframe", default="1d")
     p.add_argument("--start")
     p.add_argument("--end")
+    p.add_argument("--risk", choices=["configured", "permissive"], default="configured",
+                   help="risk limits every order is checked against: the configured ones (default), or 'permissive' "
+                        "(engine on, limits never bind) to compare with backtesting.py's all-in example")
     p.add_argument("--trades", action="store_true", help="include the trade list")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
@@ -58,7 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     if bool(args.symbol) == bool(args.data):
         raise CliError("give --symbol SYMBOL (see 'python -m core data list') or --data PATH, not both or neither")
     result = services.backtest(args.strategy, symbol=args.symbol, data=args.data, params=_params(args.param), cash=args.cash,
-                               commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end)
+                               commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end,
+                               risk=args.risk)
     report = {k: _clean(v) for k, v in result.report.items()}
     if args.trades:
         trades = result.trades.copy()

@@ -28,7 +28,7 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
-from core.services.trading import paper_start, paper_status, paper_stop
+from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
 
 __all__ = [
     "Context",
@@ -92,6 +92,7 @@ __all__ = [
     "regime_timeline",
     "request_cancel",
     "reset_drawdown_halt",
+    "retrain_for_loop",
     "risk_engine",
     "risk_limits",
     "risk_report",

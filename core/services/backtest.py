@@ -44,15 +44,48 @@ def backtest(
     start: str | None = None,
     end: str | None = None,
     path: str = "auto",
+    risk: str = "configured",
     ctx: Context | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on a bundled ``symbol`` or the file ``data`` and return the result.
 
-    Symbols may be comma-separated for a multi-asset run on one portfolio.
+    Symbols may be comma-separated for a multi-asset run on one portfolio. Every order
+    passes the risk engine, as in paper and live trading: ``risk="configured"`` uses the
+    limits in force (config plus Settings-page overrides); ``risk="permissive"`` keeps the
+    engine in the path with limits that never bind (100 % positions, no halts), to compare
+    with libraries that have no risk engine (e.g. backtesting.py's all-in example).
     """
+    risk_engine = make_backtest_risk(risk, ctx)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
-        return _run(frames, strategy, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path)  # type: ignore[arg-type]
+        result = _run(frames, strategy, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
+                      risk=risk_engine)
+        result.report["risk"] = risk
+        return result
     frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
     name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
-    return _run(frame, strategy, symbol=name, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path)  # type: ignore[arg-type]
+    result = _run(frame, strategy, symbol=name, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
+                  path=path, risk=risk_engine)  # type: ignore[arg-type]
+    result.report["risk"] = risk
+    return result
+
+
+PERMISSIVE = {
+    "max_position_pct": 1.0, "max_gross_exposure": 1e9, "max_net_exposure": 1e9, "max_drawdown_pct": 1.0, "daily_loss_cap_pct": 1.0,
+    "max_correlation": 1.0, "veto_correlation": 1.0 + 1e-9, "max_cluster_pct": 1e9, "var_budget_pct": 1e9, "max_order_notional": 1e18,
+    "max_orders_per_minute": 10**9, "min_history": 0,
+}  # fmt: skip
+
+
+def make_backtest_risk(mode: str = "configured", ctx: Context | None = None):
+    """Return a fresh in-memory risk engine for one backtest (``configured`` or ``permissive`` limits)."""
+    from core.risk.limits import RiskEngine, RiskLimits
+    from core.risk.state import MemoryStore
+    from core.services.settings import risk_limits
+
+    if mode not in ("configured", "permissive"):
+        raise ValueError(f"unknown risk mode '{mode}': use 'configured' (the limits in force) or 'permissive' (engine on, limits never bind)")
+    limits = RiskLimits.from_settings(risk_limits(ctx))
+    if mode == "permissive":
+        limits = RiskLimits(**{**{k: getattr(limits, k) for k in limits.__dataclass_fields__}, **PERMISSIVE})
+    return RiskEngine(limits, store=MemoryStore())

@@ -12,7 +12,7 @@ import pandas as pd
 from core.backtest.run import BacktestResult, run_backtest
 from core.data.validate import validate_ohlcv
 from core.execution.fill_model import FillModel
-from core.services.backtest import parse_size
+from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars
 
@@ -43,8 +43,8 @@ def _fill_model(commission: float, slippage_bps: float) -> FillModel:
 
 def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
                  commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
-                 path: Literal["auto", "event", "fast"] = "auto") -> BacktestResult:
-    """Run ``strategy`` on one or several symbols' bars on one portfolio.
+                 path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured") -> BacktestResult:
+    """Run ``strategy`` on one or several symbols' bars on one portfolio; every order passes the risk engine.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
     market fill against the order by that many basis points (the event path runs
@@ -53,7 +53,7 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapp
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
     return run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
-                        lot_size=lot_size, path=path)
+                        lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:
@@ -64,7 +64,7 @@ def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Se
 
 def parameter_sweep(frames: Mapping[str, pd.DataFrame], strategy: str, grid: Mapping[str, Sequence[Any]], *, base: Mapping[str, Any] | None = None,
                     cash: float = 10_000.0, commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
-                    progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                    progress: Callable[[int, int], None] | None = None, risk: str = "configured") -> pd.DataFrame:
     """Backtest every combination of ``grid`` and return one row per run: the parameters and the report's numbers.
 
     Invalid combinations (e.g. fast >= slow) are skipped with their error in ``error``.
@@ -77,7 +77,8 @@ def parameter_sweep(frames: Mapping[str, pd.DataFrame], strategy: str, grid: Map
         params = {**dict(base or {}), **dict(zip(names, values, strict=True))}
         row: dict[str, Any] = dict(zip(names, values, strict=True))
         try:
-            rep = lab_backtest(frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, lot_size=lot_size).report
+            rep = lab_backtest(frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, lot_size=lot_size,
+                               risk=risk).report
             row.update({k: v for k, v in rep.items() if isinstance(v, int | float) and not isinstance(v, bool)})
         except ValueError as exc:
             row["error"] = str(exc)

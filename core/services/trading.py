@@ -26,3 +26,26 @@ def paper_status(ctx: Context | None = None) -> dict[str, Any]:
     """Return the toggle, the mode and what the loop last reported."""
     ctx = ctx or get_context()
     return {"enabled": toggle.is_enabled(ctx.store), "mode": ctx.settings.mode.value, **toggle.loop_status(ctx.store)}
+
+
+def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
+    """Retrain the ensemble on the paper session's symbols with bars up to its last processed bar, never later.
+
+    The running session keeps the model it pinned at its start (so its decisions stay
+    reproducible after a restart); the new version is what the next session trades and
+    what the Models page shows. Returns the training report, or None when there is
+    nothing to retrain (no ensemble session yet).
+    """
+    from core.services.data import load_bars
+    from core.services.models import train
+
+    ctx = ctx or get_context()
+    account = ctx.settings.trading.account
+    session = ctx.store.get_setting(f"loop.{account}.session")
+    last = ctx.store.get_setting(f"loop.{account}.last_bar")
+    if not session or session.get("strategy") != "ensemble" or not last:
+        return None
+    bars = {s: load_bars(s, timeframe=session["timeframe"], ctx=ctx).loc[:last] for s in session["symbols"]}
+    report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, ctx=ctx)
+    ctx.store.audit("models", f"retrained {report['model_id']} on bars up to {last}", {"model_id": report["model_id"]})
+    return report
