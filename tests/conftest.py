@@ -18,6 +18,13 @@ from core.services import Context, set_context
 from core.store import dispose_all
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# CI runs property tests with a fixed seed so a landing never depends on luck; locally they explore.
+from hypothesis import settings as _hyp_settings  # noqa: E402
+
+_hyp_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    _hyp_settings.load_profile("ci")
 # The local fake venues are imported as ``fakes.*`` (a package installed in the venv is named
 # ``tests``, so ``tests.fakes`` would be ambiguous outside pytest's rootdir handling).
 sys.path.insert(0, str(Path(__file__).resolve().parent))

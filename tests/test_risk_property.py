@@ -138,3 +138,13 @@ def test_no_state_breaches_a_limit(steps, kill_at):
     # The audit log holds one entry per decision (plus the kill switch's own entries).
     decisions = [e for e in engine.store.entries if "action" in e["data"]]
     assert len(decisions) >= len(steps)
+
+
+def test_kill_switch_ignores_float_dust():
+    """Regression: a 1.4e-14 leftover (float arithmetic of partial closes) got a closing order the engine vetoed."""
+    clock = FixedClock(datetime(2024, 1, 2, 14, tzinfo=UTC))
+    engine = RiskEngine(LIMITS, clock=clock)
+    book = PortfolioState(100_000.0, 100_000.0, 100_000.0, 100_000.0, {"A": (1.4e-14, 100.0), "B": (-3.0, 50.0)})
+    orders = KillSwitch(engine.state).engage(book, "dust", "test")
+    assert [(o.symbol, o.quantity) for o in orders] == [("B", 3.0)]
+    assert engine.check(orders[0], book, MarketState(RETURNS)).quantity == 3.0

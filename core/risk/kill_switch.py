@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.domain import OrderType, Side
+from core.risk._bounds import EPS
 from core.risk.state import RiskState
 from core.risk.types import OrderIntent, PortfolioState
 
@@ -34,7 +35,7 @@ class KillSwitch:
         stamp = int(self.state.clock.now().timestamp())
         orders = []
         for symbol, (qty, price) in sorted(portfolio.positions.items()):
-            if qty == 0:
+            if abs(qty) <= EPS:  # float dust from partial closes: the engine treats it as flat too
                 continue
             side = Side.SELL if qty > 0 else Side.BUY
             orders.append(
