@@ -11,6 +11,7 @@ if guarded(context, what="start-up") is None:
 
 pages = [
     st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 nav = st.navigation(pages)
