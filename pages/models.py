@@ -6,6 +6,7 @@ embargoed); in-sample scores are never shown.
 
 import importlib.util
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -98,12 +99,14 @@ def calibration_figure(cal: dict) -> go.Figure:
         x=cal["prob_pred"], y=cal["prob_true"], mode="lines+markers", marker=dict(size=9, color="#42a5f5"), name="ensemble",
         customdata=cal["count"], hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}<br>n = %{customdata}<extra></extra>",
     ), row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Bar(x=cal["prob_pred"], y=cal["count"], marker_color="#42a5f5", opacity=0.6, name="predictions per bin", width=0.006), row=2, col=1)
+    gaps = np.diff(sorted(cal["prob_pred"]))
+    width = 0.7 * float(gaps[gaps > 0].min()) if (gaps > 0).any() else 0.01
+    fig.add_trace(go.Bar(x=cal["prob_pred"], y=cal["count"], marker_color="#42a5f5", opacity=0.6, name="predictions per bin", width=width), row=2, col=1)
     fig.update_xaxes(title_text="predicted p(up)", row=2, col=1, range=[lo, hi])
     fig.update_yaxes(title_text="observed share up", row=1, col=1, range=[lo, hi])
     fig.update_yaxes(title_text="n", row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=460, margin=dict(l=10, r=10, t=40, b=10), title="Reliability curve (quantile bins)",
-                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))  # fmt: skip
+                      legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top", bgcolor="rgba(0,0,0,0.4)"))  # fmt: skip
     return fig
 
 
@@ -139,9 +142,10 @@ def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
     for r in names:  # legend entries for the band colours
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker=dict(symbol="square", size=12, color=REGIME_COLORS.get(r, "#9e9e9e")), name=r))
     fig.update_yaxes(showticklabels=False, row=2, col=1)
-    fig.update_yaxes(title_text="close", row=1, col=1)
-    fig.update_layout(template=TEMPLATE, height=460, margin=dict(l=10, r=10, t=40, b=10), title=f"{symbol}: regime of each bar (band under the price)",
-                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))  # fmt: skip
+    # Log scale: a decade of a trending series stays readable from start to end.
+    fig.update_yaxes(title_text="close (log)", type="log", dtick="D2", row=1, col=1)
+    fig.update_layout(template=TEMPLATE, height=480, margin=dict(l=10, r=10, t=70, b=10), title=f"{symbol}: close, with each bar's regime in the band under it",
+                      legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom"))  # fmt: skip
     return fig
 
 
@@ -176,6 +180,7 @@ def train_panel(symbols: list[str], expanded: bool) -> bool:
             return False
         # Select the new model: the selector below is created later in this run, so its state may still be set.
         st.session_state["models_selected"] = st.session_state["models_pick"] = result["model_id"]
+        bar.empty()
         auc = (result["overall"].get("roc_auc") or {}).get("value")
         st.success(f"Saved **{result['model_id']}**: {result['n_samples']:,} samples, {result['n_folds']} folds, "
                    f"ROC AUC {OOS} = {auc:.3f} (n = {result['overall']['n']:,})." if auc is not None else f"Saved {result['model_id']}.")  # fmt: skip
@@ -189,7 +194,10 @@ def versions_panel(models: list[dict]) -> str:
     df["symbols"] = df["symbols"].str.join(", ")
     for col in ("created", "data_start", "data_end"):
         df[col] = df[col].str[:10] if col != "created" else df[col].str[:19].str.replace("T", " ")
-    df = df.rename(columns={"roc_auc": "ROC AUC (out-of-sample)", "accuracy": "accuracy (out-of-sample)", "n": "n (out-of-sample)"})
+    df = df.rename(columns={
+        "data_start": "data from", "data_end": "data to",
+        "roc_auc": "ROC AUC (out-of-sample)", "accuracy": "accuracy (out-of-sample)", "n": "n (out-of-sample)",
+    })  # fmt: skip
     st.dataframe(df.drop(columns=["kind"]).round(4), hide_index=True, width="stretch", key="models_versions")
     ids = [m["id"] for m in models]
     wanted = st.session_state.get("models_selected")

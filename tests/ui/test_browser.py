@@ -54,3 +54,29 @@ def test_settings_page_via_sidebar(browser_page):
     assert page.get_by_text("PAPER mode").count() >= 1
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "settings")
+
+
+def test_models_page_trains_and_shows_the_out_of_sample_report(browser_page, request):
+    from tests.ui.browser import ROOT
+
+    page, _ = browser_page
+    models = ROOT / "data" / "models"  # the server's default model directory (git-ignored)
+    before = set(models.glob("*.joblib")) if models.exists() else set()
+    # Remove what this test trains once the whole run is over: later pages may use the model meanwhile.
+    request.config.add_cleanup(lambda: [p.unlink(missing_ok=True) for p in set(models.glob("*.joblib")) - before])
+    page.get_by_role("link", name="Models").click()
+    page.wait_for_selector("h1:has-text('Models')", timeout=60_000)
+    _wait_ready(page)
+    page.get_by_role("button", name="Train").click()  # defaults: AAPL, preset tiny
+    page.wait_for_selector("text=Saved", timeout=240_000)
+    _wait_ready(page)
+    page.wait_for_selector("text=Model versions", timeout=60_000)
+    assert page.get_by_text("out-of-sample (walk-forward, purged, embargoed)").count() >= 1
+    # Streamlit scrolls inside its own container, so a full-page shot only holds the viewport: make it tall
+    # (charts below the fold are drawn only once visible).
+    page.set_viewport_size({"width": 1440, "height": 3800})
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 3", timeout=60_000)  # calibration, importance, regimes
+    page.wait_for_timeout(1000)
+    assert page.locator("text=Traceback").count() == 0
+    _shot(page, "models")
+    page.set_viewport_size({"width": 1440, "height": 1000})
