@@ -248,20 +248,32 @@ def report_panel(model_id: str, symbols: list[str]) -> None:
         else:
             st.caption("No feature importance for this model (it was trained with importance_rows=0).")
 
-    st.subheader("Regime timeline")
     own = [s for s in rep["symbols"] if s in symbols]
     options = own + [s for s in symbols if s not in own]
+    regime_panel(model_id, options, params.get("regime") is not None)
+    audit_panel(model_id, options)
+
+
+@st.fragment
+def regime_panel(model_id: str, options: list[str], has_regime: bool) -> None:
+    """Render the close of a chosen symbol over its regime band (a fragment: switching symbols reruns only this)."""
+    st.subheader("Regime timeline")
     sym = st.selectbox("Symbol", options, key="models_regime_symbol",
                        help="The model's own symbols use its fitted regime classifier; others get one fitted on their first bars.")  # fmt: skip
-    if params.get("regime") is None:
+    if not has_regime:
         st.caption("This model was trained without a regime classifier.")
-    else:
+        return
+    with st.spinner(f"classifying the regimes of {sym}"):
         tl = guarded(_timeline, model_id, sym, what=f"classifying the regimes of {sym}")
-        if tl is not None and len(tl):
-            st.plotly_chart(regime_figure(tl, sym), width="stretch", key="models_regimes")
-            share = tl["regime"].value_counts(normalize=True).mul(100).round(1)
-            st.caption("Share of bars: " + " · ".join(f"{k} {v}%" for k, v in share.items()) + ". Each bar's regime uses only bars up to it.")
+    if tl is not None and len(tl):
+        st.plotly_chart(regime_figure(tl, sym), width="stretch", key="models_regimes")
+        share = tl["regime"].value_counts(normalize=True).mul(100).round(1)
+        st.caption("Share of bars: " + " · ".join(f"{k} {v}%" for k, v in share.items()) + ". Each bar's regime uses only bars up to it.")
 
+
+@st.fragment
+def audit_panel(model_id: str, options: list[str]) -> None:
+    """Render the leakage audit behind a button (a fragment: running it leaves the rest of the page alone)."""
     st.subheader("Leakage audit")
     st.caption("Recomputes every feature, the ensemble's p(up) and the regime on the series cut at random bars and compares with the full "
                "series: any difference means a value used a later bar.")  # fmt: skip

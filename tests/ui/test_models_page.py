@@ -80,3 +80,10 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     app.button(key="models_audit").click().run()
     assert not app.exception
     assert any("No leakage in AAPL" in s.value for s in app.success)
+
+    # A model file lost from disk: the page says what to do instead of showing a traceback.
+    (Path(ctx.extras["models_dir"]) / f"{model_id}.joblib").unlink()
+    ctx.extras.pop("model_cache", None)
+    app.run()
+    assert not app.exception
+    assert any("is missing" in e.value and "Train a new model" in e.value for e in app.error)
