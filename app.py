@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/trading.py", title="Trading", icon=":material/candlestick_chart:"),
     st.Page("pages/portfolio.py", title="Portfolio", icon=":material/account_balance_wallet:"),
     st.Page("pages/backtest.py", title="Backtest", icon=":material/history:"),
+    st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
     st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
     st.Page("pages/news.py", title="News", icon=":material/newspaper:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),

@@ -42,6 +42,7 @@ class StoreSettings(_Section):
 
 class DataSettings(_Section):
     sample_dir: str = "data/sample"
+    models_dir: str = "data/models"
     default_symbol: str = "AAPL"
     provider: Literal["sample", "file", "yfinance", "ccxt", "alpaca"] = "sample"
 

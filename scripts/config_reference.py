@@ -35,6 +35,7 @@ MEANINGS: dict[str, str] = {
     "live_confirmed": "second, deliberate switch for `mode: live` (refused without it)",
     "store.database_url": "SQLite (WAL) or `postgresql+psycopg2://user@host/db`; `DATABASE_URL` is a shortcut; relative SQLite paths are under the project",
     "data.sample_dir": "bundled Parquet files `SYMBOL__TIMEFRAME.parquet`",
+    "data.models_dir": "where trained model files are written (one `.joblib` per version; the database keeps the index)",
     "data.default_symbol": "default symbol (reserved: commands and pages take the symbol explicitly today)",
     "data.provider": "market-data source (reserved: the app reads the bundled `sample` data; files come through `--data PATH`)",
     "risk.max_position_pct": "largest position as a fraction of equity (also caps Kelly sizing)",

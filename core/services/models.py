@@ -38,9 +38,9 @@ _cache_lock = threading.Lock()
 
 
 def models_dir(ctx: Context | None = None) -> Path:
-    """Return the directory model files go to (``data/models`` unless ``ctx.extras['models_dir']``)."""
+    """Return the directory model files go to (``data.models_dir`` unless ``ctx.extras['models_dir']``)."""
     ctx = ctx or get_context()
-    return Path(ctx.extras.get("models_dir") or ctx.settings.path("data/models"))
+    return Path(ctx.extras.get("models_dir") or ctx.settings.path(ctx.settings.data.models_dir))
 
 
 def _notify(progress: Progress | None, frac: float, msg: str) -> None:

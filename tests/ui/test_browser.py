@@ -19,7 +19,7 @@ def browser_page(tmp_path_factory):
     env = {"APP__STORE__DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "APP__LOG__DIR": str(tmp / "logs"),
            # the embedded scheduler ticks every second over a short warm-up so the toggle shows activity quickly
            "APP__SCHEDULER__TICK_SECONDS": "1", "APP__TRADING__STRATEGY": "sma_cross", "APP__TRADING__SYMBOLS": '["AAPL", "MSFT"]',
-           "APP__TRADING__WARMUP_BARS": "100", "APP__TRADING__BARS_PER_TICK": "25"}
+           "APP__TRADING__WARMUP_BARS": "100", "APP__TRADING__BARS_PER_TICK": "25", "APP__DATA__MODELS_DIR": str(tmp / "models")}
     _populate(tmp)
     with streamlit_server(env) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -125,3 +125,23 @@ def test_paper_toggle_starts_the_loop_and_the_dashboard_fills(browser_page):
     _shot(page, "dashboard-trading")
     page.get_by_text("Paper trading", exact=True).click()
     page.wait_for_selector("text=Loop: stopped", timeout=30_000)
+
+
+def test_models_page_trains_and_shows_the_out_of_sample_report(browser_page):
+    page, _ = browser_page
+    page.get_by_role("link", name="Models").click()
+    page.wait_for_selector("h1:has-text('Models')", timeout=60_000)
+    _wait_ready(page)
+    page.get_by_role("button", name="Train").click()  # defaults: AAPL, preset tiny
+    page.wait_for_selector("text=Saved", timeout=240_000)
+    _wait_ready(page)
+    page.wait_for_selector("text=Model versions", timeout=60_000)
+    assert page.get_by_text("out-of-sample (walk-forward, purged, embargoed)").count() >= 1
+    # Streamlit scrolls inside its own container, so a full-page shot only holds the viewport: make it tall
+    # (charts below the fold are drawn only once visible).
+    page.set_viewport_size({"width": 1440, "height": 3800})
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 3", timeout=60_000)  # calibration, importance, regimes
+    page.wait_for_timeout(1000)
+    assert page.locator("text=Traceback").count() == 0
+    _shot(page, "models")
+    page.set_viewport_size({"width": 1440, "height": 1000})
