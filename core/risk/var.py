@@ -299,11 +299,20 @@ def var_table(returns: Iterable[float] | pd.Series, levels: Iterable[float] = LE
             "cf": cornish_fisher(r, level, horizon),
             "mc": monte_carlo(pd.Series(r), None, level, horizon, seed=seed),
         }
-        if fc is not None:
-            ests["garch"] = fc.at(level)
-        for key, est in ests.items():
-            out[f"var_{tag}_{key}"] = float(est.var)
-            out[f"cvar_{tag}_{key}"] = float(est.cvar)
+        _put(out, tag, ests, fc, level)
+    return _put_garch(out, fc)
+
+
+def _put(out: dict[str, float], tag: str, ests: dict, fc: GarchForecast | None, level: float) -> None:
+    """Add one level's estimates (and the GARCH one, when there is a forecast) to ``out``."""
+    if fc is not None:
+        ests["garch"] = fc.at(level)
+    for key, est in ests.items():
+        out[f"var_{tag}_{key}"] = float(est.var)
+        out[f"cvar_{tag}_{key}"] = float(est.cvar)
+
+
+def _put_garch(out: dict[str, float], fc: GarchForecast | None) -> dict[str, float]:
     if fc is not None:
         out["garch_sigma"] = fc.sigma
         out["garch_exposure_scale"] = fc.exposure_scale
@@ -341,12 +350,5 @@ def portfolio_var_table(
             "cf": cornish_fisher(port, level, horizon),
             "mc": monte_carlo(frame, held, level, horizon, seed=seed),
         }
-        if fc is not None:
-            ests["garch"] = fc.at(level)
-        for key, est in ests.items():
-            out[f"var_{tag}_{key}"] = float(est.var)
-            out[f"cvar_{tag}_{key}"] = float(est.cvar)
-    if fc is not None:
-        out["garch_sigma"] = fc.sigma
-        out["garch_exposure_scale"] = fc.exposure_scale
-    return out
+        _put(out, tag, ests, fc, level)
+    return _put_garch(out, fc)
