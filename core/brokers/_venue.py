@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from core.brokers.base import BrokerError, RetryableBrokerError
 from core.brokers.retry import VenueUnavailable
+from core.domain import Fill
 from core.log import MASK_FILTER
 
 # Client libraries that log request headers (ccxt puts the API key in them at DEBUG).
@@ -118,3 +119,15 @@ class TimeoutSession(requests.Session):
         """Send a request, applying the default timeout unless one is given."""
         kwargs.setdefault("timeout", self.default_timeout)
         return super().request(method, url, **kwargs)
+
+
+def fills_since(fills: list[Fill], since_client_order_id: str | None) -> list[Fill]:
+    """Return ``fills`` in time order, starting at the first fill of ``since_client_order_id``.
+
+    All fills when it is None; none when that order has no fill.
+    """
+    out = sorted(fills, key=lambda f: (f.ts, f.fill_id))
+    if since_client_order_id is None:
+        return out
+    first = next((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), len(out))
+    return out[first:]

@@ -38,7 +38,7 @@ from alpaca.trading.requests import (
 )
 from pydantic import SecretStr
 
-from core.brokers._venue import TimeoutSession, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import TimeoutSession, fills_since, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, TokenBucket, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -270,11 +270,7 @@ class AlpacaBroker:
                 quantity=float(a["qty"]), price=float(a["price"]), fee=0.0, ts=datetime.fromisoformat(a["transaction_time"].replace("Z", "+00:00")),
                 venue=self.name,
             ))
-        out.sort(key=lambda f: (f.ts, f.fill_id))
-        if since_client_order_id is not None:
-            first = next((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), len(out))
-            out = out[first:]
-        return out
+        return fills_since(out, since_client_order_id)
 
     def positions(self) -> list[Position]:
         """Return open positions (short ones negative)."""

@@ -18,7 +18,7 @@ from typing import Any
 import ccxt
 from pydantic import SecretStr
 
-from core.brokers._venue import from_ms, guard_live, is_loopback, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import fills_since, from_ms, guard_live, is_loopback, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, VenueUnavailable, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -351,11 +351,7 @@ class BinanceBroker:
                     quantity=float(t["amount"]), price=float(t["price"]), fee=float(fee), ts=from_ms(t["timestamp"]), venue=self.name,
                     liquidity="maker" if t.get("takerOrMaker") == "maker" else "taker",
                 ))
-        out.sort(key=lambda f: (f.ts, f.fill_id))
-        if since_client_order_id is not None:
-            first = next((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), len(out))
-            out = out[first:]
-        return out
+        return fills_since(out, since_client_order_id)
 
     def balances(self) -> list[Balance]:
         """Return every asset balance with a non-zero total."""

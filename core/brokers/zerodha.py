@@ -26,7 +26,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 from pydantic import SecretStr
 
-from core.brokers._venue import guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import fills_since, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, TokenBucket, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -329,11 +329,7 @@ class ZerodhaBroker:
                  price=float(t["average_price"]), fee=0.0, ts=_ist(t.get("fill_timestamp") or t.get("exchange_timestamp")), venue=self.name)
             for t in trades
         ]
-        out.sort(key=lambda f: (f.ts, f.fill_id))
-        if since_client_order_id is not None:
-            first = next((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), len(out))
-            out = out[first:]
-        return out
+        return fills_since(out, since_client_order_id)
 
     def positions(self) -> list[Position]:
         """Return net positions with a non-zero quantity."""
