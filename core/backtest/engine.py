@@ -138,6 +138,11 @@ class Engine:
         self._started = False
         self._on_bars = getattr(broker, "on_bars", None)  # simulated venues match on bars; live ones fill by themselves
 
+    def warm_up(self, bars: Sequence[Bar]) -> None:
+        """Add ``bars`` to the strategy's history without matching or deciding (history before trading starts)."""
+        for bar in bars:
+            self.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
     def step(self, bars: Sequence[Bar]) -> None:
         """Process the bars that closed at one timestamp, then let the strategy decide."""
         if not bars:

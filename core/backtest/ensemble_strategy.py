@@ -24,6 +24,7 @@ from core.backtest.strategy import Strategy, StrategyError, register
 from core.domain import Regime, Side, Signal
 from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
+from core.trading.pipeline import lot_for
 
 
 @register
@@ -95,13 +96,9 @@ class EnsembleStrategy(Strategy):
     # -- per bar ---------------------------------------------------------------------------
     def _window(self, ctx: StrategyContext, symbol: str) -> pd.DataFrame | None:
         hist = ctx.history(symbol)
-        n = len(hist)
-        w = self.params["window"]
-        if n < max(self.artifact_.feature_config.warmup + 2, 60):
+        if len(hist) < max(self.artifact_.feature_config.warmup + 2, 60):
             return None
-        start = max(0, n - w)
-        data = np.column_stack([hist.open[start:], hist.high[start:], hist.low[start:], hist.close[start:], hist.volume[start:]])
-        return pd.DataFrame(data, index=pd.DatetimeIndex(hist._ts[start:n], name="ts"), columns=["open", "high", "low", "close", "volume"])
+        return hist.frame(last=self.params["window"])
 
     def _regime(self, symbol: str, bars: pd.DataFrame) -> Regime | None:
         art = self.artifact_
@@ -168,10 +165,7 @@ class EnsembleStrategy(Strategy):
         )
         band = self.params["rebalance_band"]
         for symbol, target in targets.items():
-            lot = 1.0
-            inst = getattr(ctx._engine.broker, "instruments", {}).get(symbol)
-            if inst is not None and inst.lot_size > 0:
-                lot = inst.lot_size
+            lot = lot_for(symbol, ctx._engine.broker)
             target = np.trunc(target / lot) * lot
             current = ctx.position(symbol)
             delta = target - current

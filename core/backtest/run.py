@@ -168,8 +168,7 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
                 bars.append(Bar(sym, when, o, h, lo, c, v))
                 pointers[sym] = p + 1
         if k < warmup:  # history only: seen by the strategy later, never traded
-            for bar in bars:
-                engine.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            engine.warm_up(bars)
             continue
         engine.step(bars)
         exposed[k] = engine.portfolio.gross_exposure() > 0

@@ -78,10 +78,11 @@ class History:
         view.flags.writeable = False
         return view
 
-    def frame(self) -> pd.DataFrame:
-        """Return the history as an OHLCV DataFrame (a copy)."""
-        idx = pd.DatetimeIndex(self._ts, name="ts")
-        return pd.DataFrame(self._data[:, : self.n].T.copy(), index=idx, columns=["open", "high", "low", "close", "volume"])
+    def frame(self, last: int | None = None) -> pd.DataFrame:
+        """Return the history (or its ``last`` bars) as an OHLCV DataFrame (a copy)."""
+        start = 0 if last is None else max(0, self.n - last)
+        idx = pd.DatetimeIndex(self._ts[start : self.n], name="ts")
+        return pd.DataFrame(self._data[:, start : self.n].T.copy(), index=idx, columns=["open", "high", "low", "close", "volume"])
 
 
 class Strategy:

@@ -155,13 +155,12 @@ class TradingLoop:
         # Warm-up history: visible to the strategy, never traded.
         for symbol in self.symbols:
             frame = self.feed.frames[symbol]
-            for ts, row in frame.loc[frame.index <= start].iterrows():
-                self.engine.histories[symbol].append(ts.to_pydatetime(), row.open, row.high, row.low, row.close, row.volume)
+            self.engine.warm_up([Bar(symbol, ts.to_pydatetime(), *row) for ts, row in zip(frame.index[frame.index <= start],
+                                 frame.loc[frame.index <= start, ["open", "high", "low", "close", "volume"]].itertuples(index=False), strict=True)])
         from core.services import risk_limits
 
         self.risk = RiskEngine(RiskLimits.from_settings(risk_limits(self.ctx)), store=self.store, clock=self.clock)
         self.engine._on_bars = self.timer.wrap("match", self.engine._on_bars)
-        self._bar_index = {sym: frame for sym, frame in self.feed.frames.items()}
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
@@ -211,7 +210,7 @@ class TradingLoop:
     def _bars(self, ts: pd.Timestamp) -> list[Bar]:
         out = []
         for symbol in self.symbols:
-            frame = self._bar_index[symbol]
+            frame = self.feed.frames[symbol]
             if ts in frame.index:
                 row = frame.loc[ts]
                 out.append(Bar(symbol, ts.to_pydatetime(), float(row.open), float(row.high), float(row.low), float(row.close), float(row.volume)))
