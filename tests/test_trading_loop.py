@@ -248,6 +248,10 @@ def test_session_trains_its_own_model_before_the_session_when_a_symbol_has_no_hi
     pinned = get_run(ctx.store, loop.strategy.params["model_id"])
     assert pinned.id != late  # the newest model covers traded bars: never used
     assert pinned.data_end.date() <= calendar[400 - 1 - 5].date()  # ends before the first traded bar minus the embargo
+    # a restart replays the processed bars; their signals are stored once, not again
+    TradingLoop(ctx).tick()
+    signals = services.latest_signals(limit=1000, ctx=ctx)
+    assert len(signals) == 10 and not signals.duplicated(["symbol", "ts"]).any()
     # an explicitly pinned model that overlaps the traded bars is refused with the dates
     other = _ctx(tmp_path / "b", f"sqlite:///{tmp_path}/b.db", strategy="ensemble", symbols=["AAPL"], warmup_bars=400)
     other.extras["models_dir"] = str(tmp_path / "models")

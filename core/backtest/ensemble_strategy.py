@@ -229,5 +229,5 @@ class EnsembleStrategy(Strategy):
 
     def drain_signals(self) -> list[Signal]:
         """Return and forget the signals of the bars processed since the last call (the loop stores them)."""
-        out, self.pending_signals_ = self.pending_signals_, []
+        out, self.pending_signals_ = getattr(self, "pending_signals_", []), []  # nothing before on_start
         return out
