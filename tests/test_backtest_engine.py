@@ -10,13 +10,16 @@ import pytest
 from backtesting.test import GOOG
 
 from core import services
-from core.backtest import Engine, Strategy, StrategyError, make_strategy, run_backtest
+from core.backtest import run_backtest
 from core.brokers.paper import PaperBroker
 from core.clock import FixedClock
 from core.domain import Bar, OrderStatus, RiskAction, RiskDecision
+from core.engine import Engine, Strategy, StrategyError
 from core.execution import repo
 from core.execution.fill_model import FillModel
 from core.execution.manager import OrderManager
+from core.risk.hook import UNLIMITED
+from core.strategies import make_strategy
 
 
 def _same_run(a, b, upto=None):
@@ -27,9 +30,9 @@ def _same_run(a, b, upto=None):
 
 
 def test_results_on_data_truncated_at_t_are_identical_up_to_t():
-    full = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, path="event", baseline=False)
+    full = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, path="event", baseline=False, risk=UNLIMITED)
     cut = 1_000
-    part = run_backtest(GOOG.iloc[:cut], "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, path="event", baseline=False)
+    part = run_backtest(GOOG.iloc[:cut], "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, path="event", baseline=False, risk=UNLIMITED)
     _same_run(full, part, upto=cut)
     t = GOOG.index[cut - 1].tz_localize(UTC)
     closed_full = full.trades[full.trades["exit_ts"] <= t].reset_index(drop=True)
@@ -55,7 +58,7 @@ class Spy(Strategy):
 def test_a_strategy_sees_only_bars_up_to_now():
     data = GOOG.iloc[:40]
     spy = Spy()
-    run_backtest(data, spy, symbol="GOOG", path="event", baseline=False)
+    run_backtest(data, spy, symbol="GOOG", path="event", baseline=False, risk=UNLIMITED)
     assert len(spy.seen) == 40
     for i, (now, n, last_close, last_ts) in enumerate(spy.seen):
         assert n == i + 1 and last_close == data["Close"].iloc[i]
@@ -76,7 +79,7 @@ def test_compiled_path_gives_the_same_result_as_the_event_path_on_real_data(ctx,
     # The last case trades fractional bitcoin: lots of 0.001 with only 1,000 of cash.
     cash, lot = (1_000, 0.001) if size == 0.001 else (100_000, 1.0)
     size = 1.0 if size == 0.001 else size
-    kw = {"symbol": symbol, "params": params, "cash": cash, "commission": commission, "size": size, "baseline": False, "lot_size": lot}
+    kw = {"symbol": symbol, "params": params, "cash": cash, "commission": commission, "size": size, "baseline": False, "lot_size": lot, "risk": UNLIMITED}
     event = run_backtest(bars, "sma_cross", path="event", **kw)
     fast = run_backtest(bars, "sma_cross", path="fast", **kw)
     assert event.report["trades"] > 10
@@ -87,7 +90,7 @@ def test_compiled_path_gives_the_same_result_as_the_event_path_on_real_data(ctx,
 
 
 def test_report_statistics_agree_with_empyrical():
-    res = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False)
+    res = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False, risk=UNLIMITED)
     rets = res.equity.pct_change().dropna().to_numpy()
     rep = res.report
     assert rep["periods_per_year"] == 252
@@ -106,7 +109,7 @@ def test_report_statistics_agree_with_empyrical():
 
 def test_buy_and_hold_baseline_matches_a_hand_computation():
     cash, c = 10_000.0, 0.002
-    res = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=cash, commission=c)
+    res = run_backtest(GOOG, "sma_cross", symbol="GOOG", cash=cash, commission=c, risk=UNLIMITED)
     o1, last = GOOG["Open"].iloc[1], GOOG["Close"].iloc[-1]
     q = cash // (o1 + o1 * c)
     expected = cash - q * o1 - q * o1 * c + q * last
@@ -118,7 +121,7 @@ def test_multi_asset_buy_and_hold_shares_one_portfolio(ctx):
     a = services.load_bars("AAPL", start="2010-01-01", end="2010-12-31")
     m = services.load_bars("MSFT", start="2010-02-01", end="2010-12-31")  # starts later: timestamps are aligned by union
     cash, c = 100_000.0, 0.001
-    res = run_backtest({"AAPL": a, "MSFT": m}, "buy_and_hold", cash=cash, commission=c)
+    res = run_backtest({"AAPL": a, "MSFT": m}, "buy_and_hold", cash=cash, commission=c, risk=UNLIMITED)
     assert res.path == "event" and res.equity.index.equals(a.index.union(m.index))
     oa = a["open"].iloc[1]
     qa = (0.5 * cash) // (oa + oa * c)
@@ -136,7 +139,7 @@ def test_a_vetoing_risk_hook_stops_every_order_in_a_backtest():
     def veto(order, ctx):
         return RiskDecision(RiskAction.VETO, 0, "test veto")
 
-    res = run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk_check=veto, baseline=False)
+    res = run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk=veto, baseline=False)
     assert res.path == "event" and res.report["trades"] == 0 and res.report["final_equity"] == 10_000
     assert res.orders and all(o.status is OrderStatus.REJECTED and o.reason == "risk: test veto" for o in res.orders)
 
@@ -146,11 +149,11 @@ def test_engine_stepped_bar_by_bar_with_a_store_trades_like_the_backtest(sqlite_
     from core.store import Store
 
     data = GOOG.iloc[:400]
-    ref = run_backtest(data, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False, path="event")
+    ref = run_backtest(data, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False, path="event", risk=UNLIMITED)
     clock = FixedClock(data.index[0].tz_localize(UTC).to_pydatetime())
     store = Store(sqlite_url, clock=clock)
     broker = PaperBroker(clock, cash=10_000, fill_model=FillModel.flat_commission(0.002))
-    engine = Engine(make_strategy("sma_cross"), broker, OrderManager(broker, clock, store=store), ["GOOG"])
+    engine = Engine(make_strategy("sma_cross"), broker, OrderManager(broker, clock, store=store, risk_check=UNLIMITED), ["GOOG"])
     for ts, row in data.iterrows():
         clock.set(ts.tz_localize(UTC).to_pydatetime())
         engine.step([Bar("GOOG", clock.now(), row.Open, row.High, row.Low, row.Close, row.Volume)])
@@ -171,7 +174,7 @@ def test_unknown_strategy_and_parameters_say_what_was_meant():
 
 
 def test_fill_at_close_mode_runs_on_the_event_path():
-    res = run_backtest(GOOG.iloc[:500], "sma_cross", symbol="GOOG", fill_model=FillModel(market_fill="close"), baseline=False)
+    res = run_backtest(GOOG.iloc[:500], "sma_cross", symbol="GOOG", fill_model=FillModel(market_fill="close"), baseline=False, risk=UNLIMITED)
     first = res.trades.iloc[0]
     # The entry fills at the close of the signal bar itself.
     assert first["entry_price"] == GOOG.loc[first["entry_ts"].tz_localize(None), "Close"]
@@ -180,7 +183,7 @@ def test_fill_at_close_mode_runs_on_the_event_path():
 
 def test_entries_too_small_for_one_lot_are_reported_not_silently_dropped(ctx):
     bars = services.load_bars("BTC-USD")
-    runs = [run_backtest(bars, "sma_cross", symbol="BTC-USD", cash=1_000, path=p, baseline=False) for p in ("event", "fast")]
+    runs = [run_backtest(bars, "sma_cross", symbol="BTC-USD", cash=1_000, path=p, baseline=False, risk=UNLIMITED) for p in ("event", "fast")]
     for res in runs:
         assert res.report["trades"] == 0 and res.report["final_equity"] == 1_000
         assert "use a smaller lot size" in res.report["warnings"][0]

@@ -18,6 +18,7 @@ from backtesting.lib import crossover
 from backtesting.test import GOOG, SMA
 
 from core.backtest import run_backtest
+from core.risk.hook import UNLIMITED
 
 
 class SmaCross(BtStrategy):
@@ -44,7 +45,7 @@ def peer():
 
 @pytest.mark.parametrize("path", ["event", "fast"])
 def test_sma_cross_matches_backtesting_py_on_goog(peer, path):
-    ours = run_backtest(GOOG, "sma_cross", symbol="GOOG", params={"fast": 10, "slow": 20}, cash=10_000, commission=0.002, path=path)
+    ours = run_backtest(GOOG, "sma_cross", symbol="GOOG", params={"fast": 10, "slow": 20}, cash=10_000, commission=0.002, path=path, risk=UNLIMITED)
     assert ours.report["trades"] == peer["# Trades"] == 93
     assert ours.report["final_equity"] == pytest.approx(peer["Equity Final [$]"], rel=0.005)
     assert peer["Equity Final [$]"] == pytest.approx(56_263.52, abs=0.01)  # TESTING-NOTES reference

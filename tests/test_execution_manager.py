@@ -10,7 +10,10 @@ from core.brokers.paper import PAPER_CAPABILITIES, PaperBroker
 from core.clock import FixedClock
 from core.domain import Bar, Order, OrderStatus, OrderType, RiskAction, RiskDecision, Side
 from core.execution import repo
+from core.execution.events import OrderDenied
 from core.execution.manager import OrderContext, OrderManager
+from core.execution.repo import load_denials
+from core.risk.hook import UNLIMITED
 from core.store import Store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -20,6 +23,7 @@ class Rig:
     def __init__(self, caps=PAPER_CAPABILITIES, store=None, broker=None, **kw):
         self.clock = FixedClock(T0) if broker is None else broker.clock
         self.broker = broker or PaperBroker(self.clock, cash=100_000, capabilities=caps)
+        kw.setdefault("risk_check", UNLIMITED)
         self.manager = OrderManager(self.broker, self.clock, store=store, **kw)
         self.day = 0
 
@@ -52,7 +56,7 @@ def test_submitting_the_same_client_id_twice_creates_one_order(sqlite_url, clock
     b = rig.manager.submit(Order("cid-1", "X", Side.BUY, 99))
     assert a == b and len(rig.broker.orders()) == 1
     # After a restart the stored ID is still known: nothing new is sent.
-    again = OrderManager(rig.broker, rig.clock, store=store)
+    again = OrderManager(rig.broker, rig.clock, store=store, risk_check=UNLIMITED)
     again.submit(Order("cid-1", "X", Side.BUY, 99))
     assert len(rig.broker.orders()) == 1 and len(repo.load_orders(store, "paper")) == 1
 
@@ -81,7 +85,9 @@ def test_risk_hook_sees_every_new_order_veto_is_never_sent_and_shrink_is_sent_sm
     assert [s[0] for s in seen] == ["veto", "shrink", "br", "br-tp", "br-sl"]
     assert all(s[1] is OrderContext for s in seen)
     events = rig.manager.events("veto")
-    assert [(e.event, e.status, e.detail["reason"]) for e in events] == [("OrderRejected", OrderStatus.REJECTED, "risk: max position exceeded")]
+    assert [(e.event, e.status, e.detail["reason"]) for e in events] == [("OrderDenied", OrderStatus.REJECTED, "max position exceeded")]
+    assert rig.manager.denials == [OrderDenied("veto", "max position exceeded", "max_position", T0)]
+    assert load_denials(rig.manager.store) == {"veto": OrderDenied("veto", "max position exceeded", "max_position", T0)}
 
 
 def test_events_are_persisted_with_the_clock_timestamps(db_url):
@@ -161,7 +167,7 @@ def test_reconcile_takes_the_broker_as_the_source_of_truth(sqlite_url, clock):
     store = Store(sqlite_url, clock=clock)
     paper = PaperBroker(clock, cash=100_000)
     venue = NoPush(paper)
-    manager = OrderManager(venue, clock, store=store)
+    manager = OrderManager(venue, clock, store=store, risk_check=UNLIMITED)
     paper.on_bar(Bar("X", clock.now(), 100, 100, 100, 100, 1e9))
     manager.submit(Order("a", "X", Side.BUY, 5, OrderType.LIMIT, limit_price=90))
     manager.submit(Order("b", "X", Side.BUY, 5, OrderType.LIMIT, limit_price=99))
@@ -177,7 +183,7 @@ def test_reconcile_takes_the_broker_as_the_source_of_truth(sqlite_url, clock):
     assert report.positions[0].quantity == 5
     # A restarted manager against a venue that lost the order marks it missing.
     fresh = PaperBroker(clock)
-    restarted = OrderManager(NoPush(fresh), clock, store=store, reconcile_on_start=False)
+    restarted = OrderManager(NoPush(fresh), clock, store=store, reconcile_on_start=False, risk_check=UNLIMITED)
     r2 = restarted.reconcile()
     assert r2.missing == ["c"] and restarted.get("c").status is OrderStatus.CANCELED
     assert [e.event for e in repo.load_events(store, "c")][-1] == "OrderReconciled"
@@ -208,7 +214,7 @@ def test_retry_after_a_timeout_never_duplicates_the_order(clock, reached):
     paper = PaperBroker(clock)
     venue = Flaky(paper, reached)
     sleeps = []
-    manager = OrderManager(venue, clock, sleep=sleeps.append)
+    manager = OrderManager(venue, clock, sleep=sleeps.append, risk_check=UNLIMITED)
     order = manager.submit(Order("x", "X", Side.BUY, 1))
     assert order.status is OrderStatus.ACCEPTED and len(paper.orders()) == 1
     assert venue.calls == (1 if reached else 2) and sleeps == ([] if reached else [0.01])
@@ -227,7 +233,7 @@ def test_emulated_orders_survive_a_manager_restart(sqlite_url):
     rig.manager.submit(Order("t", "X", Side.SELL, 10, OrderType.TRAILING_STOP, trail_amount=5))
     rig.manager.submit_oco(Order("o1", "X", Side.SELL, 1, OrderType.LIMIT, limit_price=114.5), Order("o2", "X", Side.SELL, 1, OrderType.LIMIT, limit_price=200))
     rig.bar(*BARS[1])
-    rig.manager = OrderManager(rig.broker, clock, store=store)  # restart: state comes back from the store
+    rig.manager = OrderManager(rig.broker, clock, store=store, risk_check=UNLIMITED)  # restart: state comes back from the store
     for b in BARS[2:]:
         rig.bar(*b)
     sells = [(f.client_order_id, f.price, f.ts) for f in paper.fills() if f.side is Side.SELL]

@@ -10,6 +10,7 @@ from core.backtest import run_backtest
 from core.clock import FixedClock
 from core.domain import Bar
 from core.portfolio import repo as prepo
+from core.risk.hook import UNLIMITED
 from core.services import Context
 from core.store import Store
 
@@ -23,8 +24,8 @@ def test_session_trades_like_the_backtest_and_resumes_its_account(ctx):
     data = GOOG.iloc[:300]
     clock = FixedClock(data.index[0].tz_localize(UTC).to_pydatetime())  # the fixture's clock starts in 2024
     ctx = Context(ctx.settings, Store(ctx.settings.database_url, clock=clock), clock, ctx.sample)
-    ref = run_backtest(data, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False, path="event")
-    session = services.paper_session("sma_cross", ["GOOG"], cash=10_000, commission=0.002, ctx=ctx)
+    ref = run_backtest(data, "sma_cross", symbol="GOOG", cash=10_000, commission=0.002, baseline=False, path="event", risk=UNLIMITED)
+    session = services.paper_session("sma_cross", ["GOOG"], cash=10_000, commission=0.002, ctx=ctx, risk=UNLIMITED)
     for when, bars in _bars(data):
         ctx.clock.set(when)
         session.step(bars)
@@ -37,7 +38,7 @@ def test_session_trades_like_the_backtest_and_resumes_its_account(ctx):
     assert len(services.list_orders(ctx=ctx)) == len(ref.orders)
     assert services.order_events(ref.orders[0].client_order_id, ctx=ctx)[0].event == "OrderAccepted"
     # A restart resumes the same cash and positions.
-    again = services.paper_session("sma_cross", ["GOOG"], cash=1.0, commission=0.002, ctx=ctx)
+    again = services.paper_session("sma_cross", ["GOOG"], cash=1.0, commission=0.002, ctx=ctx, risk=UNLIMITED)
     assert again.broker.portfolio.cash == pytest.approx(pf.cash)
     assert again.broker.portfolio.quantity("GOOG") == pf.quantity("GOOG")
     assert again.broker.portfolio.equity() == pytest.approx(pf.equity())

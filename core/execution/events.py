@@ -19,6 +19,7 @@ UPDATED = "OrderUpdated"
 TRIGGERED = "OrderTriggered"
 SUBMITTED = "OrderSubmitted"
 RECONCILED = "OrderReconciled"
+DENIED = "OrderDenied"
 
 #: The event that records a move into each status.
 EVENT_FOR_STATUS = {
@@ -40,6 +41,25 @@ class OrderEvent:
     event: str
     status: OrderStatus
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDenied:
+    """The risk check vetoed an order: it was never sent.
+
+    ``limit`` names the check(s) that bound (e.g. ``"max_position: veto"``); the recovery
+    replay repeats the veto from this record instead of parsing the order's reason text.
+    """
+
+    client_order_id: str
+    reason: str
+    limit: str
+    ts: datetime
+
+    @classmethod
+    def from_event(cls, event: OrderEvent) -> OrderDenied:
+        """Return the denial recorded in a stored :data:`DENIED` event."""
+        return cls(event.client_order_id, str(event.detail.get("reason", "")), str(event.detail.get("limit", "")), event.ts)
 
 
 OrderListener = Callable[[OrderEvent], None]

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.backtest.run import BacktestResult
 from core.backtest.run import run_backtest as _run
-from core.backtest.strategy import strategies
+from core.strategies import strategies
 from core.services.context import Context
 from core.services.data import load_bars
 

@@ -29,21 +29,20 @@ from typing import Any
 
 import pandas as pd
 
-from core.backtest.engine import Engine
-from core.backtest.strategy import make_strategy
 from core.brokers.paper import PaperBroker
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Instrument, Order, OrderType, Side
+from core.engine import build_engine, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.fill_model import FillModel
-from core.execution.manager import OrderManager
 from core.portfolio import repo as portfolio_repo
+from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
+from core.strategies import make_strategy
 from core.trading import toggle
 from core.trading.lease import Lease, host_id
-from core.trading.pipeline import engine_risk_hook, recorded_decisions
 from core.trading.replay import ReplayFeed
 
 log = logging.getLogger("core.trading")
@@ -140,7 +139,7 @@ class TradingLoop:
         return pd.Timestamp(value) if value else None
 
     # -- building and recovery -------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, risk: RiskCheck) -> None:
         s = self.session()
         self.symbols = s["symbols"]
         self.feed = ReplayFeed(self.store, self._load, self.symbols, start_at=s["warmup_bars"], bars_per_tick=s["bars_per_tick"], name=self.account)
@@ -149,9 +148,10 @@ class TradingLoop:
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
         self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
                                   instruments=instruments)
-        self.manager = OrderManager(self.broker, self.clock, store=None, account=self.account, reconcile_on_start=False)
         self.strategy = make_strategy(s["strategy"], **s["params"])
-        self.engine = Engine(self.strategy, self.broker, self.manager, self.symbols, capacity=len(self.feed.calendar) + 1)
+        self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
+                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars))
+        self.manager = self.engine.manager
         # Warm-up history: visible to the strategy, never traded.
         for symbol in self.symbols:
             frame = self.feed.frames[symbol]
@@ -160,22 +160,20 @@ class TradingLoop:
         from core.services import risk_limits
 
         self.risk = RiskEngine(RiskLimits.from_settings(risk_limits(self.ctx)), store=self.store, clock=self.clock)
-        self.engine._on_bars = self.timer.wrap("match", self.engine._on_bars)
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
-        self._build()
-        last = self.last_processed
         stored_orders = {o.client_order_id: o for o in order_repo.load_orders(self.store, self.account)}
-        self.manager.risk_check = recorded_decisions(stored_orders)
+        # Replay with the decisions taken at the time (typed OrderDenied records, stored quantities).
+        self._build(recorded_decisions(stored_orders, order_repo.load_denials(self.store, stored_orders)))
+        last = self.last_processed
         if last is not None:
             for ts in self.feed.calendar[(self.feed.calendar > self.clock.now()) & (self.feed.calendar <= last)]:
                 self._process(ts, replay=True)
         self._verify(stored_orders, last)
         self.manager.store = self.store
         self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
-        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio)
-        self.recorder._fills = len(self.broker.fills())
+        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fills()))
         self.ready = True
 
     def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:

@@ -19,12 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from core.backtest.engine import StrategyContext
-from core.backtest.strategy import Strategy, StrategyError, register
 from core.domain import Regime, Side, Signal
+from core.engine import Strategy, StrategyContext, StrategyError, lot_for
 from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
-from core.trading.pipeline import lot_for
+from core.strategies.registry import register
 
 
 @register

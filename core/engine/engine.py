@@ -3,8 +3,8 @@
 Each :meth:`Engine.step` shows the new bars to the broker (the paper broker
 matches resting orders against them), lets the order manager update emulated
 orders, appends the bars to the strategy's history and then asks the strategy
-to decide. Orders it sends go through the :class:`OrderManager` (risk hook,
-idempotent IDs). A backtest is this loop over history with a
+to decide. Orders it sends go through the :class:`OrderManager` (required risk
+check, idempotent IDs). A backtest is this loop over history with a
 :class:`~core.clock.FixedClock`; paper trading calls :meth:`Engine.step` when a
 new bar arrives.
 
@@ -17,17 +17,24 @@ any closing order of the same symbol filled: backtesting.py's all-in convention.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.backtest.strategy import History, Strategy
 from core.brokers.base import Broker
 from core.domain import Bar, Order, OrderType, Side
+from core.engine.history import History
+from core.engine.strategy import Strategy
 from core.execution.manager import OrderManager
 from core.portfolio.portfolio import Portfolio
 
 _EPS = 1e-12
+
+
+def lot_for(symbol: str, broker: object) -> float:
+    """Return the lot size of ``symbol`` at ``broker`` (whole shares unless an instrument says otherwise)."""
+    inst = getattr(broker, "instruments", {}).get(symbol)
+    return inst.lot_size if inst is not None and inst.lot_size > 0 else 1.0
 
 
 class StrategyContext:
@@ -101,8 +108,7 @@ class StrategyContext:
         eng = self._engine
         weight = eng.size / len(eng.symbols)
         price = float(self.history(symbol).close[-1])
-        inst = getattr(eng.broker, "instruments", {}).get(symbol)
-        lot = inst.lot_size if inst is not None and inst.lot_size > 0 else 1.0
+        lot = lot_for(symbol, eng.broker)
         unit = price * (1 + eng.fee_rate)
         # What the risk hook sees; a broker that sizes at the fill recomputes it from the fill price.
         estimate = (weight * self.equity() // (unit * lot)) * lot if unit > 0 else 0.0
@@ -119,7 +125,7 @@ class Engine:
     """Drive one strategy over bars through an order manager and a broker."""
 
     def __init__(self, strategy: Strategy, broker: Broker, manager: OrderManager, symbols: Sequence[str], size: float = 1.0,
-                 portfolio: Portfolio | None = None, capacity: int = 256) -> None:
+                 portfolio: Portfolio | None = None, capacity: int = 256, on_bars: Callable[[list[Bar]], None] | None = None) -> None:
         if not symbols:
             raise ValueError("give at least one symbol to trade")
         if not 0 < size <= 1:
@@ -136,7 +142,9 @@ class Engine:
         self.fee_rate = fill_model.taker_fee if fill_model is not None else broker.capabilities().taker_fee
         self.sizes_at_fill = bool(getattr(broker, "sizes_at_fill", False))
         self._started = False
-        self._on_bars = getattr(broker, "on_bars", None)  # simulated venues match on bars; live ones fill by themselves
+        # Simulated venues match on bars; live ones fill by themselves. ``on_bars`` replaces
+        # the broker's own matcher (e.g. the same matcher wrapped in a timer).
+        self._on_bars = on_bars if on_bars is not None else getattr(broker, "on_bars", None)
 
     def warm_up(self, bars: Sequence[Bar]) -> None:
         """Add ``bars`` to the strategy's history without matching or deciding (history before trading starts)."""

@@ -1,4 +1,4 @@
-"""Glue between the engine and the risk engine, shared by backtests and the trading loop.
+"""The risk gate: the engine's book and market view checked by the risk engine before any order.
 
 The risk hook sees the engine's own ledger and the bars released so far, so a
 backtest and the paper loop ask the risk engine exactly the same questions.
@@ -11,11 +11,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from core.backtest.engine import Engine
 from core.domain import Order, RiskAction, RiskDecision
-from core.execution.manager import RiskCheck
+from core.engine.engine import Engine, lot_for
+from core.execution.events import OrderDenied
 from core.portfolio.portfolio import Portfolio
-from core.risk.hook import make_risk_check
+from core.risk.hook import RiskCheck, make_risk_check
 from core.risk.limits import RiskEngine
 from core.risk.types import MarketState, PortfolioState
 
@@ -57,18 +57,12 @@ def market_state(engine: Engine, window: int = RETURNS_WINDOW) -> MarketState:
         if n == 0:
             continue
         close = hist.close[max(0, n - window - 1) :]
-        idx = pd.DatetimeIndex(hist._ts[max(0, n - window - 1) :])
+        idx = pd.DatetimeIndex(hist.timestamps(last=window + 1))
         prices[symbol] = float(close[-1])
         if len(close) > 1:
             series[symbol] = pd.Series(np.diff(close) / close[:-1], index=idx[1:])
     returns = pd.DataFrame(series) if series else None
     return MarketState(returns=returns, prices=prices)
-
-
-def lot_for(symbol: str, broker: object) -> float:
-    """Return the lot size of ``symbol`` at ``broker`` (whole shares unless an instrument says otherwise)."""
-    inst = getattr(broker, "instruments", {}).get(symbol)
-    return inst.lot_size if inst is not None and inst.lot_size > 0 else 1.0
 
 
 def engine_risk_hook(risk: RiskEngine, engine: Engine) -> RiskCheck:
@@ -96,19 +90,21 @@ def engine_risk_hook(risk: RiskEngine, engine: Engine) -> RiskCheck:
     return hook
 
 
-def recorded_decisions(stored: dict[str, Order]) -> RiskCheck:
+def recorded_decisions(stored: dict[str, Order], denied: dict[str, OrderDenied]) -> RiskCheck:
     """Return a hook that repeats the decisions already taken (used to rebuild state after a restart).
 
-    A stored order rejected by the risk engine is vetoed again with the same reason; any
-    other stored order is approved at its stored (possibly shrunk) quantity.
+    An order in ``denied`` (the stored :class:`OrderDenied` events) is vetoed again with the
+    same reason and limit; any other stored order is approved at its stored (possibly shrunk)
+    quantity.
     """
 
     def hook(order: Order, context: object = None) -> RiskDecision:
         past = stored.get(order.client_order_id)
         if past is None:
             return RiskDecision(RiskAction.APPROVE, order.quantity, "replay: not stored")
-        if past.status == "rejected" and (past.reason or "").startswith("risk"):
-            return RiskDecision(RiskAction.VETO, 0.0, (past.reason or "")[len("risk: ") :], ("replay",))
+        denial = denied.get(order.client_order_id)
+        if denial is not None:
+            return RiskDecision(RiskAction.VETO, 0.0, denial.reason, (denial.limit,) if denial.limit else ("replay",))
         if past.quantity < order.quantity - 1e-12:
             return RiskDecision(RiskAction.SHRINK, past.quantity, "replay", ("replay",))
         return RiskDecision(RiskAction.APPROVE, order.quantity, "replay", ("replay",))

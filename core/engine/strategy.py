@@ -1,4 +1,4 @@
-"""Strategies: the decision code shared by backtests and paper trading.
+"""The strategy base class: the decision code shared by backtests and paper trading.
 
 A strategy follows scikit-learn conventions: ``__init__`` only stores the
 parameters (unknown names fail with "did you mean"), ``get_params`` returns
@@ -13,76 +13,13 @@ import difflib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
-    from core.backtest.engine import StrategyContext
+    from core.engine.engine import StrategyContext
 
 
 class StrategyError(ValueError):
     """A strategy name or parameter is wrong; the message says what would be right."""
-
-
-class History:
-    """Growing OHLCV arrays of one symbol; views end at the newest bar."""
-
-    __slots__ = ("_cap", "_data", "_ts", "n")
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._cap = max(capacity, 16)
-        self._data = np.empty((5, self._cap))
-        self._ts: list[Any] = []
-        self.n = 0
-
-    def append(self, ts: Any, o: float, h: float, lo: float, c: float, v: float) -> None:
-        """Add the newest bar."""
-        if self.n == self._cap:
-            self._cap *= 2
-            grown = np.empty((5, self._cap))
-            grown[:, : self.n] = self._data[:, : self.n]
-            self._data = grown
-        self._data[:, self.n] = (o, h, lo, c, v)
-        self._ts.append(ts)
-        self.n += 1
-
-    def __len__(self) -> int:
-        return self.n
-
-    @property
-    def open(self) -> np.ndarray:
-        """Opens up to now (a read-only view)."""
-        return self._view(0)
-
-    @property
-    def high(self) -> np.ndarray:
-        """Highs up to now."""
-        return self._view(1)
-
-    @property
-    def low(self) -> np.ndarray:
-        """Lows up to now."""
-        return self._view(2)
-
-    @property
-    def close(self) -> np.ndarray:
-        """Closes up to now."""
-        return self._view(3)
-
-    @property
-    def volume(self) -> np.ndarray:
-        """Volumes up to now."""
-        return self._view(4)
-
-    def _view(self, row: int) -> np.ndarray:
-        view = self._data[row, : self.n]
-        view.flags.writeable = False
-        return view
-
-    def frame(self, last: int | None = None) -> pd.DataFrame:
-        """Return the history (or its ``last`` bars) as an OHLCV DataFrame (a copy)."""
-        start = 0 if last is None else max(0, self.n - last)
-        idx = pd.DatetimeIndex(self._ts[start : self.n], name="ts")
-        return pd.DataFrame(self._data[:, start : self.n].T.copy(), index=idx, columns=["open", "high", "low", "close", "volume"])
 
 
 class Strategy:
@@ -148,29 +85,3 @@ def unknown_message(kind: str, word: str, choices: list[str], where: str = "") -
     close = difflib.get_close_matches(word, choices, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return f"unknown {kind} '{word}'{where}{hint} (choose from: {', '.join(sorted(choices))})"
-
-
-_REGISTRY: dict[str, type[Strategy]] = {}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make a strategy available by its ``name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def strategies() -> dict[str, type[Strategy]]:
-    """Return the registered strategies by name."""
-    import core.backtest.ensemble_strategy
-    import core.backtest.strategies  # noqa: F401  (registers the built-ins)
-
-    return dict(_REGISTRY)
-
-
-def make_strategy(name: str, **params: Any) -> Strategy:
-    """Return the strategy ``name`` built with ``params``; unknown names get "did you mean"."""
-    known = strategies()
-    if name not in known:
-        raise StrategyError(unknown_message("strategy", name, list(known)))
-    return known[name](**params)
-

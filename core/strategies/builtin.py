@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from core.backtest.engine import StrategyContext
-from core.backtest.indicators import cross_targets, window_mean
-from core.backtest.strategy import Strategy, StrategyError, register
+from core.engine import Strategy, StrategyContext, StrategyError
+from core.strategies.indicators import cross_targets, window_mean
+from core.strategies.registry import register
 
 
 @register
