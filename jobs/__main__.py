@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(ctx.settings, console=True)
     if args.once:
-        from core.trading.loop import run_tick
+        from core.services import run_tick
 
         report = run_tick(ctx)
         print(json.dumps({"state": report.state, "bars": report.bars, "orders": report.orders, "fills": report.fills}))

@@ -44,14 +44,14 @@ def _notify_error(ctx, name: str, exc: Exception) -> None:
 
 def trading_tick() -> None:
     """Run one tick of the trading pipeline (no-op while the toggle is off)."""
-    from core.trading.loop import run_tick
+    from core.services import run_tick
 
     _guard("trading_tick", run_tick)
 
 
 def retrain() -> None:
     """Retrain the ensemble on the configured symbols."""
-    from core.trading.loop import retrain_models
+    from core.services import retrain_models
 
     _guard("retrain", retrain_models)
 
@@ -70,6 +70,6 @@ def collect_news() -> None:
 
 def equity_snapshot() -> None:
     """Store the account's equity (for the dashboard's equity curve)."""
-    from core.trading.loop import snapshot_equity
+    from core.services import snapshot_equity
 
     _guard("equity_snapshot", snapshot_equity)

@@ -8,9 +8,8 @@ from core.backtest.run import run_backtest
 from core.config import load_settings
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
-from core.services import Context, risk_limits
+from core.services import Context, risk_limits, trading_loop
 from core.trading import toggle
-from core.trading.loop import TradingLoop
 
 SYMBOLS = ["AAPL", "MSFT"]
 WARMUP = 100
@@ -37,7 +36,7 @@ def _fills(loop):
 
 def test_loop_matches_the_backtester_bar_by_bar(tmp_path, sqlite_url):
     ctx = _ctx(tmp_path, sqlite_url)
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     for _ in range(8):
         loop.tick()
     last = loop.last_processed
@@ -56,13 +55,13 @@ def test_loop_matches_the_backtester_bar_by_bar(tmp_path, sqlite_url):
 
 
 def test_restart_rebuilds_the_same_state_as_an_uninterrupted_run(tmp_path, sqlite_url):
-    straight = TradingLoop(_ctx(tmp_path / "a", f"sqlite:///{tmp_path}/a.db"))
+    straight = trading_loop(_ctx(tmp_path / "a", f"sqlite:///{tmp_path}/a.db"))
     for _ in range(6):
         straight.tick()
     ctx = _ctx(tmp_path / "b", sqlite_url)
     for _ in range(3):  # a new process (new loop object) for each tick
-        TradingLoop(ctx).tick()
-    loop = TradingLoop(ctx)
+        trading_loop(ctx).tick()
+    loop = trading_loop(ctx)
     for _ in range(3):
         loop.tick()
     assert _orders(loop) == _orders(straight)
@@ -71,11 +70,11 @@ def test_restart_rebuilds_the_same_state_as_an_uninterrupted_run(tmp_path, sqlit
 
 
 def test_crash_mid_bar_leaves_no_trace_and_is_redone(tmp_path, sqlite_url, monkeypatch):
-    straight = TradingLoop(_ctx(tmp_path / "a", f"sqlite:///{tmp_path}/a.db"))
+    straight = trading_loop(_ctx(tmp_path / "a", f"sqlite:///{tmp_path}/a.db"))
     for _ in range(5):
         straight.tick()
     ctx = _ctx(tmp_path / "b", sqlite_url)
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     loop.tick()
     loop.tick()
     before = loop.last_processed
@@ -93,7 +92,7 @@ def test_crash_mid_bar_leaves_no_trace_and_is_redone(tmp_path, sqlite_url, monke
         loop.tick()
     # the failed bar was rolled back: the stored marker is the bar before it
     assert loop.last_processed == loop.feed.calendar[loop.feed.calendar.get_loc(before) + 16]
-    again = TradingLoop(ctx)
+    again = trading_loop(ctx)
     again.tick()  # the crashed tick had released bars up to 120 already: this one redoes 97..120 and goes to 160
     again.tick()
     assert again.last_processed == straight.last_processed
@@ -107,8 +106,8 @@ def test_crash_mid_bar_leaves_no_trace_and_is_redone(tmp_path, sqlite_url, monke
 
 def test_second_host_waits_for_the_lease(tmp_path, sqlite_url):
     ctx = _ctx(tmp_path, sqlite_url)
-    a = TradingLoop(ctx, holder="host-a")
-    b = TradingLoop(ctx, holder="host-b")
+    a = trading_loop(ctx, holder="host-a")
+    b = trading_loop(ctx, holder="host-b")
     assert a.tick().state == "running"
     assert b.tick().state == "waiting"
     assert toggle.loop_status(ctx.store)["waiting_for_lease"] == "host-a"
@@ -123,7 +122,7 @@ def test_kill_switch_flattens_the_book_through_the_loop(tmp_path, sqlite_url):
     from core import services
 
     ctx = _ctx(tmp_path, sqlite_url)
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     for _ in range(3):
         loop.tick()
     held = {s: p.quantity for s, p in loop.broker.portfolio.positions.items() if p.quantity}
@@ -142,7 +141,7 @@ def test_kill_switch_flattens_the_book_through_the_loop(tmp_path, sqlite_url):
     # after the switch: the strategy's new risk is vetoed; only position-reducing orders may pass
     assert later and all(o.status.value == "rejected" and "kill" in (o.reason or "") for o in later if o.tags.get("risk_shrunk_from") is None)
     # a restart replays the recorded kill-switch orders at the same bar
-    again = TradingLoop(ctx)
+    again = trading_loop(ctx)
     again.tick()
     assert [o.client_order_id for o in again.manager.orders()][: len(loop.manager.orders())] == [o.client_order_id for o in loop.manager.orders()]
 
@@ -158,14 +157,15 @@ def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
     set_context(ctx)
     pre = {s: ctx.sample.bars(s).iloc[:400] for s in SYMBOLS}  # trained strictly before the session's first bar
     model_id = services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, ctx=ctx)["model_id"]
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     for _ in range(3):
         loop.tick()
     assert loop.strategy.params["model_id"] == model_id  # pinned at session start
     last = loop.last_processed
     frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
-    bt = run_backtest(frames, "ensemble", params=loop.strategy.params, cash=100_000.0, commission=0.0005, risk=risk, warmup=400, baseline=False)
+    bt = run_backtest(frames, services.build_strategy("ensemble", loop.strategy.params, ctx), cash=100_000.0, commission=0.0005, risk=risk,
+                      warmup=400, baseline=False)
     ours = _orders(loop)
     assert ours, "with min_probability 0.5 and shorts allowed the strategy trades"
     assert ours == [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]
@@ -183,7 +183,7 @@ def test_manual_ticket_and_cancel_go_through_the_loop(tmp_path, sqlite_url):
 
     ctx = _ctx(tmp_path, sqlite_url)
     set_context(ctx)
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     loop.tick()
     price = loop.broker.portfolio.last_price("AAPL") or ctx.sample.bars("AAPL").loc[: loop.last_processed]["close"].iloc[-1]
     # a resting limit far below the market, then a market buy; both sized well inside the 5 % limit
@@ -199,7 +199,7 @@ def test_manual_ticket_and_cancel_go_through_the_loop(tmp_path, sqlite_url):
     loop.tick()
     assert loop.manager.get(low["client_order_id"]).status.value == "canceled"
     # after a restart the rebuilt state replays the ticket and the cancel at their bars
-    again = TradingLoop(ctx)
+    again = trading_loop(ctx)
     again.tick()
     assert again.manager.get(low["client_order_id"]).status.value == "canceled"
     assert again.manager.get(mkt["client_order_id"]).filled_quantity == 5

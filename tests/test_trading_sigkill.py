@@ -19,9 +19,8 @@ from core.execution import repo as order_repo
 from core.portfolio import repo as portfolio_repo
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
-from core.services import Context, risk_limits
+from core.services import Context, risk_limits, trading_loop
 from core.trading import toggle
-from core.trading.loop import TradingLoop
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 20
@@ -61,7 +60,7 @@ def test_sigkill_during_ticks_loses_and_doubles_nothing(tmp_path):
     assert len({p for p in progress if p}) == KILLS, f"every host should have made progress before its kill: {progress}"
 
     # A last host finishes the job in-process; recovery checks the rebuilt state against the store.
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     loop.tick()
     assert ctx.store.audit_log(kind="recovery_mismatch") == []
     last = loop.last_processed

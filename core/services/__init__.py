@@ -28,7 +28,18 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
-from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
+from core.services.strategy import build_strategy, pin_params
+from core.services.trading import (
+    get_loop,
+    paper_start,
+    paper_status,
+    paper_stop,
+    retrain_for_loop,
+    retrain_models,
+    run_tick,
+    snapshot_equity,
+    trading_loop,
+)
 
 __all__ = [
     "Context",
@@ -37,6 +48,7 @@ __all__ = [
     "backtest",
     "bars_from_csv",
     "bars_to_records",
+    "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
     "config_view",
@@ -48,6 +60,7 @@ __all__ = [
     "equity_returns",
     "fetch_news",
     "get_context",
+    "get_loop",
     "get_notifier",
     "kelly_sizer",
     "lab_backtest",
@@ -83,6 +96,7 @@ __all__ = [
     "pending_cancels",
     "pending_manual_orders",
     "performance_summary",
+    "pin_params",
     "portfolio_risk",
     "predict",
     "predict_history",
@@ -93,17 +107,21 @@ __all__ = [
     "request_cancel",
     "reset_drawdown_halt",
     "retrain_for_loop",
+    "retrain_models",
     "risk_engine",
     "risk_limits",
     "risk_report",
     "risk_status",
     "rolling_sharpe",
     "rolling_var",
+    "run_tick",
     "safe_database_url",
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
     "set_context",
+    "snapshot_equity",
     "ticket_orders",
+    "trading_loop",
     "train",
 ]

@@ -52,7 +52,10 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapp
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    return run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
+    from core.services.strategy import build_strategy
+
+    return run_backtest(data, build_strategy(strategy, dict(params or {})), symbol=symbol, cash=cash, size=parse_size(size),
+                        fill_model=_fill_model(commission, slippage_bps),
                         lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
 
 

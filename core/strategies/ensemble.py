@@ -13,6 +13,7 @@ the same numbers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -59,32 +60,32 @@ class EnsembleStrategy(Strategy):
         if p["window"] < 120:
             raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
 
+    def __init__(self, *, artifact: Any = None, limits: Any = None, regime_for: Callable[[Any, str, pd.DataFrame], Any] | None = None,
+                 **params: Any) -> None:
+        """Store the parameters and what the caller (``core.services``) provides.
+
+        Parameters
+        ----------
+        artifact : ModelArtifact
+            The trained ensemble to trade (its ``model_id`` should match ``params["model_id"]``).
+        limits : RiskSettings
+            The limits in force; the Kelly sizer reads its caps from them.
+        regime_for : callable, optional
+            ``regime_for(artifact, symbol, bars)`` returns a regime model for a symbol the
+            artifact has none for (None: such symbols trade without a regime).
+        """
+        super().__init__(**params)
+        self.artifact = artifact
+        self.limits = limits
+        self.regime_for = regime_for
+
     # -- set-up ---------------------------------------------------------------------------
-    def pin(self, ctx: Any, feed: Any, session: dict[str, Any]) -> dict[str, Any]:
-        """Fix the model version for a paper session, training one on pre-session data if none exists."""
-        from core import services
-        from core.models.registry import ModelNotFound
-
-        params = dict(self.params)
-        if params["model_id"]:
-            return params
-        try:
-            params["model_id"] = services.load_model(None, ctx).model_id
-        except ModelNotFound:
-            cutoff = feed.calendar[session["warmup_bars"] - 1]
-            bars = {s: f.loc[:cutoff] for s, f in feed.frames.items()}  # nothing the session will trade on
-            report = services.train(list(bars), horizon=5, preset="tiny", bars=bars, ctx=ctx)
-            params["model_id"] = report["model_id"]
-        return params
-
     def on_start(self, ctx: StrategyContext) -> None:
-        """Load the model and build the signal processor from the configured risk settings."""
-        from core import services
-
-        context = services.get_context()
-        self.artifact_ = services.load_model(self.params["model_id"] or None, context)
-        limits = services.risk_limits(context)
-        sizer = KellySizer.from_settings(limits)
+        """Build the signal processor from the given model and risk limits."""
+        if self.artifact is None or self.limits is None:
+            raise StrategyError("the ensemble strategy needs its model artifact and risk limits: build it with core.services.build_strategy('ensemble', ...)")
+        self.artifact_ = self.artifact
+        sizer = KellySizer.from_settings(self.limits)
         config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
                               allow_short=self.params["allow_short"])
         self.processor_ = SignalProcessor(config, sizer)
@@ -104,10 +105,10 @@ class EnsembleStrategy(Strategy):
         if art.params.get("regime") is None:
             return None
         rc = art.regimes.get(symbol)
+        if rc is None and self.regime_for is not None:
+            rc = self.regime_for(art, symbol, bars)
         if rc is None:
-            from core import services
-
-            rc = services.models._regime_for(art, symbol, bars, services.get_context())
+            return None
         return Regime(rc.classify(bars).iloc[-1])
 
     def _tick(self, name: str, t0: float) -> float:
