@@ -11,8 +11,7 @@ import logging
 import time
 import traceback
 
-from core.services import get_context
-from core.trading import toggle
+from core.services import get_context, report_job_error
 
 log = logging.getLogger("jobs")
 
@@ -24,7 +23,7 @@ def _guard(name: str, fn) -> None:
         fn(ctx)
     except Exception as exc:
         log.error("job %s failed: %s", name, exc)
-        toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+        report_job_error(name, exc, ctx=ctx)
         ctx.store.audit("loop_error", f"{name} failed: {exc}", {"traceback": traceback.format_exc()[-4000:]})
         _notify_error(ctx, name, exc)
     finally:

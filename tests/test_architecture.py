@@ -39,7 +39,12 @@ def _module(path: Path) -> str:
 def _imports(path: Path, known: set[str]) -> list[tuple[str, int]]:
     """Return the core modules ``path`` imports (module level and inside functions), with line numbers."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for n in ast.walk(node)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:  # annotations only, never executed
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]

@@ -12,11 +12,11 @@ from backtesting.test import GOOG
 from core import services
 from core.backtest import run_backtest
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.domain import Bar, OrderStatus, RiskAction, RiskDecision
 from core.engine import Engine, Strategy, StrategyError
 from core.execution import repo
-from core.execution.fill_model import FillModel
 from core.execution.manager import OrderManager
 from core.risk.hook import UNLIMITED
 from core.strategies import make_strategy

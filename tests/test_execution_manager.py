@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.brokers.base import Capabilities, RetryableBrokerError
+from core.brokers.events import OrderDenied
 from core.brokers.paper import PAPER_CAPABILITIES, PaperBroker
 from core.clock import FixedClock
 from core.domain import Bar, Order, OrderStatus, OrderType, RiskAction, RiskDecision, Side
 from core.execution import repo
-from core.execution.events import OrderDenied
 from core.execution.manager import OrderContext, OrderManager
 from core.execution.repo import load_denials
 from core.risk.hook import UNLIMITED

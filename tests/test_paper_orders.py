@@ -9,9 +9,9 @@ import pytest
 
 from core.brokers.base import InsufficientFunds, OrderRejected
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.domain import Bar, Instrument, Order, OrderStatus, OrderType, Side, TimeInForce
-from core.execution.fill_model import FillModel
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -13,11 +13,11 @@ import pandas as pd
 from core.backtest.fast import simulate_targets
 from core.backtest.stats import compute_report
 from core.brokers.paper import UNSIZED, PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.domain import Bar, Fill, Instrument, Order
 from core.engine import Strategy, build_engine
 from core.engine.build import RiskArg
-from core.execution.fill_model import FillModel
 from core.portfolio.portfolio import ClosedTrade
 from core.risk.hook import UNLIMITED
 from core.risk.limits import RiskEngine

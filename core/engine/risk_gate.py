@@ -11,9 +11,9 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from core.brokers.events import OrderDenied
 from core.domain import Order, RiskAction, RiskDecision
 from core.engine.engine import Engine, lot_for
-from core.execution.events import OrderDenied
 from core.portfolio.portfolio import Portfolio
 from core.risk.hook import RiskCheck, make_risk_check
 from core.risk.limits import RiskEngine

@@ -1,7 +1,7 @@
 """The order manager: the only way orders reach a broker.
 
 Every new order passes the pre-trade ``risk_check`` hook, a required argument (a veto
-is recorded as rejected with a typed :class:`~core.execution.events.OrderDenied` and
+is recorded as rejected with a typed :class:`~core.brokers.events.OrderDenied` and
 never sent; a shrink is sent with the smaller quantity). Running without limits means
 passing :data:`core.risk.hook.UNLIMITED` explicitly. Client
 order IDs are idempotency keys: submitting an ID the manager (or the store, so
@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.brokers import events as ev
 from core.brokers.base import Balance, Broker, OrderNotFound, OrderRejected, RetryableBrokerError
+from core.brokers.book import OrderBook
+from core.brokers.events import OrderDenied, OrderEvent
 from core.clock import Clock
 from core.domain import Bar, Order, OrderStatus, OrderType, Position
-from core.execution import events as ev
 from core.execution import repo
-from core.execution.book import OrderBook
 from core.execution.emulation import Emulator
-from core.execution.events import OrderDenied, OrderEvent
 from core.risk.hook import RiskCheck
 from core.store import Store
 

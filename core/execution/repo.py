@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from sqlmodel import select
 
+from core.brokers.events import DENIED, OrderDenied, OrderEvent
 from core.domain import Order, OrderStatus, OrderType, Side, TimeInForce
-from core.execution.events import DENIED, OrderDenied, OrderEvent
 from core.store import Store
 from core.store.tables import OrderEventRow, OrderRow
 

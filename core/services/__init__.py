@@ -4,12 +4,13 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.models.registry import ModelNotFound
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
-from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
@@ -34,6 +35,7 @@ from core.services.trading import (
     paper_start,
     paper_status,
     paper_stop,
+    report_job_error,
     retrain_for_loop,
     retrain_models,
     run_tick,
@@ -43,6 +45,7 @@ from core.services.trading import (
 
 __all__ = [
     "Context",
+    "ModelNotFound",
     "PaperSession",
     "audit",
     "backtest",
@@ -67,6 +70,7 @@ __all__ = [
     "lab_frames",
     "latest_signals",
     "limit_utilisation",
+    "list_fills",
     "list_models",
     "list_news",
     "list_orders",
@@ -104,6 +108,7 @@ __all__ = [
     "queue_manual_order",
     "rearm_kill_switch",
     "regime_timeline",
+    "report_job_error",
     "request_cancel",
     "reset_drawdown_halt",
     "retrain_for_loop",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.brokers.events import OrderEvent
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.domain import Bar, Order
 from core.engine import Engine, Strategy, build_engine
 from core.engine.build import RiskArg
 from core.execution import repo
-from core.execution.events import OrderEvent
-from core.execution.fill_model import FillModel
 from core.execution.manager import OrderManager
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
@@ -89,3 +89,9 @@ def order_events(client_order_id: str | None = None, ctx: Context | None = None)
     """Return the stored lifecycle events (of one order, or all)."""
     ctx = ctx or get_context()
     return repo.load_events(ctx.store, client_order_id)
+
+
+def list_fills(account: str = "paper", ctx: Context | None = None) -> list:
+    """Return the stored fills of ``account``, oldest first."""
+    ctx = ctx or get_context()
+    return portfolio_repo.load_fills(ctx.store, account)

@@ -121,3 +121,9 @@ def snapshot_equity(ctx: Context | None = None) -> None:
 def retrain_models(ctx: Context | None = None) -> None:
     """Retrain the ensemble on data up to the loop's current bar (never later), if the strategy uses one."""
     retrain_for_loop(ctx)
+
+
+def report_job_error(name: str, exc: BaseException, ctx: Context | None = None) -> None:
+    """Record in the loop status that job ``name`` failed with ``exc`` (the dashboard shows it)."""
+    ctx = ctx or get_context()
+    toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())

@@ -17,9 +17,6 @@ def register(cls: type[Strategy]) -> type[Strategy]:
 
 def strategies() -> dict[str, type[Strategy]]:
     """Return the registered strategies by name."""
-    import core.strategies.builtin
-    import core.strategies.ensemble  # noqa: F401  (registers the built-ins)
-
     return dict(_REGISTRY)
 
 

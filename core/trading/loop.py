@@ -30,12 +30,12 @@ from typing import Any
 import pandas as pd
 
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Fill, Instrument, Order, OrderType, Side
 from core.engine import Strategy, build_engine, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
-from core.execution.fill_model import FillModel
 from core.execution.tickets import ticket_orders
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck

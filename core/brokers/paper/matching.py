@@ -1,4 +1,4 @@
-"""Pure price rules of the simulated matching engine (see :mod:`core.execution.fill_model`).
+"""Pure price rules of the simulated matching engine (see :mod:`core.brokers.paper.fill_model`).
 
 ``ref_open`` is the first price the order meets in the bar (the bar's open, or a
 bracket parent's fill price); ``hi``/``lo`` the range it may still reach.
