@@ -31,13 +31,8 @@ def portfolio_state(pf: Portfolio, now: datetime | None, pending: list[Order] | 
     wait for a parent or share an OCO group only reduce risk and are left out.
     """
     equity = pf.equity()
-    curve = pf.equity_curve
-    peak = max([p.equity for p in curve] + [equity])
-    day_start = equity
-    if now is not None and curve:
-        before = [p.equity for p in curve if p.ts.date() < now.date()]
-        if before:
-            day_start = before[-1]
+    peak = pf.peak_equity()
+    day_start = pf.day_start_equity(now) if now is not None else equity
     book = {s: [p.quantity, pf.last_price(s) or p.avg_price] for s, p in pf.positions.items()}
     for order in pending or ():
         if order.parent_id or order.oco_group:
@@ -82,7 +77,7 @@ def engine_risk_hook(risk: RiskEngine, engine: Engine) -> RiskCheck:
         return cache["market"]  # type: ignore[return-value]
 
     def hook(order: Order, context: object = None) -> RiskDecision:
-        pending = [o for o in engine.manager.open_orders() if o.client_order_id != order.client_order_id]
+        pending = [o for o in engine.manager.open_orders() if o.client_order_id != order.client_order_id]  # open orders only
         check = make_risk_check(risk, lambda: portfolio_state(engine.portfolio, engine.ctx.now, pending), market,
                                 lot_size=lot_for(order.symbol, engine.broker))
         return check(order, context)
