@@ -8,8 +8,8 @@ import pytest
 from fakes.kits import VENUES, Kit, make_kit
 from sqlmodel import select
 
-from core.brokers.reconcile import reconcile
 from core.domain import Order, OrderStatus, OrderType, Side
+from core.execution.reconcile import reconcile
 from core.services import Context
 from core.store.tables import FillRow, OrderEventRow, OrderRow, PositionRow
 

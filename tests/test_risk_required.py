@@ -125,7 +125,7 @@ def test_the_paper_loop_checks_every_order(spies, tmp_path, sqlite_url):
 
 
 def test_unlimited_is_explicit_and_logged(spies, caplog):
-    sent, checked = spies
+    _sent, checked = spies
     Unlimited.warned = False
     with caplog.at_level(logging.WARNING, logger="core.risk.hook"):
         res = run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk=UNLIMITED, baseline=False, path="event")

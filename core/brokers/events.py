@@ -20,9 +20,11 @@ TRIGGERED = "OrderTriggered"
 SUBMITTED = "OrderSubmitted"
 RECONCILED = "OrderReconciled"
 DENIED = "OrderDenied"
+CREATED = "OrderCreated"
 
 #: The event that records a move into each status.
 EVENT_FOR_STATUS = {
+    OrderStatus.NEW: CREATED,
     OrderStatus.ACCEPTED: ACCEPTED,
     OrderStatus.PARTIALLY_FILLED: PARTIALLY_FILLED,
     OrderStatus.FILLED: FILLED,

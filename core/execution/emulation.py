@@ -175,7 +175,7 @@ class Emulator:
             if native.filled_quantity != order.filled_quantity or native.status.is_terminal:
                 status = native.status if native.status.is_terminal or native.filled_quantity <= 0 else OrderStatus.PARTIALLY_FILLED
                 order = order.evolve(filled_quantity=native.filled_quantity, avg_fill_price=native.avg_fill_price, status=status)
-                self.m._record(order, ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
+                self.m._record(order, ev.UPDATED if status is OrderStatus.NEW else ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
                 self._after_fill(order)
             if native.status.is_terminal:
                 self._trails.pop(trail.order_id, None)

@@ -275,7 +275,7 @@ class OrderManager:
         if event is None and not changed:
             self._orders[venue.client_order_id] = venue
             return
-        self._record(venue, event or ev.EVENT_FOR_STATUS.get(venue.status, ev.UPDATED), **detail)
+        self._record(venue, event or (ev.UPDATED if venue.status is OrderStatus.NEW else ev.EVENT_FOR_STATUS[venue.status]), **detail)
 
     def _record(self, order: Order, event: str, **detail: object) -> None:
         order = order.evolve(updated_at=self.clock.now())

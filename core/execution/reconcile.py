@@ -1,5 +1,10 @@
 """Merge a venue's view (orders, fills, positions, cash) into the store: the venue is the source of truth.
 
+This is the store-level reconciler (a host's start, or a venue the loop does not drive);
+:meth:`core.execution.manager.OrderManager.reconcile` is its in-memory counterpart for the
+orders one manager works, and both use the same status -> event map
+(:data:`core.brokers.events.EVENT_FOR_STATUS`).
+
 Run on start and on every tick. Orders are matched by client order ID, then by
 the venue's order ID; every status change is appended to ``order_events`` in the
 past tense (``OrderFilled``...). Fills are inserted once (keyed by ``fill_id``).
@@ -14,18 +19,16 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
+from core.brokers import events as ev
 from core.brokers.base import Broker, BrokerError
 from core.clock import Clock, SystemClock
 from core.domain import Order, OrderStatus
 from core.store import Store
 from core.store.tables import AccountRow, FillRow, OrderEventRow, OrderRow, PositionRow
 
-log = logging.getLogger("core.brokers.reconcile")
+log = logging.getLogger("core.execution.reconcile")
 
-EVENT_OF = {
-    OrderStatus.NEW: "OrderCreated", OrderStatus.ACCEPTED: "OrderAccepted", OrderStatus.PARTIALLY_FILLED: "OrderPartiallyFilled",
-    OrderStatus.FILLED: "OrderFilled", OrderStatus.CANCELED: "OrderCanceled", OrderStatus.REJECTED: "OrderRejected", OrderStatus.EXPIRED: "OrderExpired",
-}
+EVENT_OF = ev.EVENT_FOR_STATUS  # the one status -> event map, shared with the order manager
 CASH_CURRENCIES = ("USD", "USDT", "INR", "EUR", "USDC")
 
 
