@@ -31,6 +31,11 @@ from core.portfolio.portfolio import Portfolio
 _EPS = 1e-12
 
 
+def default_lot(symbol: str) -> float:
+    """Return the paper trading lot of ``symbol``: whole shares, or 1e-6 of a coin for crypto pairs (the loop and the ticket preview)."""
+    return 1e-6 if any(coin in symbol.upper() for coin in ("BTC", "ETH", "USDT")) else 1.0
+
+
 def lot_for(symbol: str, broker: object) -> float:
     """Return the lot size of ``symbol`` at ``broker`` (whole shares unless an instrument says otherwise)."""
     inst = getattr(broker, "instruments", {}).get(symbol)

@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from core.domain import RiskAction, RiskDecision
+from core.engine import default_lot, lot_for, portfolio_state
+from core.engine import market_state as engine_market_state
 from core.execution import repo as execution_repo
 from core.execution.tickets import normalize_spec, ticket_orders
 from core.risk.hook import order_to_intent
@@ -39,18 +41,29 @@ def preview_order(spec: dict[str, Any], actor: str = "user", ctx: Context | None
     """Return the risk engine's decision on a ticket against the stored paper account; the decision is audited.
 
     The first order of the ticket carries the risk (the OCO partner is an
-    alternative to it, bracket exits only reduce the entry). Uses the limits in
+    alternative to it, bracket exits only reduce the entry). When this process runs the
+    paper loop, the preview sees the loop's own book (pending orders included), prices and
+    lot sizes, the very view its order manager will check the ticket against; otherwise
+    the stored account, the bundled bars and the same lot sizes (:func:`core.engine.default_lot`). Uses the limits in
     force (config plus UI overrides) on a preview engine: a preview never counts
     towards the loop's orders-per-minute window.
     """
     ctx = ctx or get_context()
     order = ticket_orders(spec)[0]
-    asof = paper_asof(ctx=ctx)
-    pf = paper_state(ctx=ctx)
-    market = market_state({order.symbol, *pf.positions}, asof, ctx=ctx)
+    loop = ctx.extras.get("trading_loop")
+    if loop is not None and loop.ready:
+        pending = [o for o in loop.manager.open_orders() if o.client_order_id != order.client_order_id]
+        pf = portfolio_state(loop.engine.portfolio, loop.clock.now(), pending)
+        market = engine_market_state(loop.engine)
+        lot = lot_for(order.symbol, loop.broker)
+    else:
+        asof = paper_asof(ctx=ctx)
+        pf = paper_state(ctx=ctx)
+        market = market_state({order.symbol, *pf.positions}, asof, ctx=ctx)
+        lot = default_lot(order.symbol)
     engine = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), ctx.store, ctx.clock)
     try:
-        intent = order_to_intent(order, pf, market, lot_size=1.0 if order.symbol != "BTC-USD" else 1e-8)
+        intent = order_to_intent(order, pf, market, lot_size=lot)
     except ValueError as exc:
         decision = RiskDecision(RiskAction.VETO, 0.0, f"{exc}; only bundled symbols can be traded on paper", ("price: veto",))
         ctx.store.audit("risk", f"veto {order.side} {order.quantity:g} {order.symbol}: {decision.reason}", {"action": "veto", "reason": decision.reason},

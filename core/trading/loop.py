@@ -34,7 +34,7 @@ from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Fill, Instrument, Order, OrderType, Side
-from core.engine import Strategy, build_engine, engine_risk_hook, recorded_decisions
+from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.tickets import ticket_orders
 from core.portfolio import repo as portfolio_repo
@@ -47,11 +47,6 @@ from core.trading.replay import ReplayFeed
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
-
-
-def default_lot(symbol: str) -> float:
-    """Return the trading lot of ``symbol``: whole shares, or 1e-6 of a coin for crypto pairs."""
-    return 1e-6 if any(coin in symbol.upper() for coin in ("BTC", "ETH", "USDT")) else 1.0
 
 
 class RecoveryMismatch(RuntimeError):
