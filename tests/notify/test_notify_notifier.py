@@ -23,7 +23,7 @@ from core.notify import (
     risk_veto_event,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)
 TOKEN = "987654321:AAsecretTOKENvalue"
 

@@ -14,10 +14,10 @@ from core.brokers._venue import LiveTradingNotAllowed
 from core.brokers.base import BrokerError
 from core.brokers.binance import BinanceBroker
 from core.brokers.factory import build_broker, build_router, live_allowed
-from core.brokers.reconcile import reconcile
 from core.brokers.retry import VenueUnavailable
 from core.config import load_settings
 from core.domain import Order, OrderType, Side, TimeInForce
+from core.execution.reconcile import reconcile
 from core.services import Context
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from backtesting.test import GOOG
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args, tmp_path):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from core import services
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(tmp_path, *args, **env):

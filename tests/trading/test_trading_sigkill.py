@@ -22,7 +22,7 @@ from core.risk.state import MemoryStore
 from core.services import Context, risk_limits, trading_loop
 from core.trading import toggle
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
 TRADING = {"strategy": "sma_cross", "symbols": ["AAPL", "MSFT"], "warmup_bars": 100, "bars_per_tick": 3, "commission": 0.0005}
 

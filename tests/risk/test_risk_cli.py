@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args, tmp_path):
