@@ -124,6 +124,7 @@ class TradingLoop:
         self._key = f"loop.{self.account}"
         self.timer = _Timer()
         self.ready = False
+        self._done: pd.Timestamp | None = None
 
     # -- session -------------------------------------------------------------------
     def session(self) -> dict[str, Any]:
@@ -189,6 +190,7 @@ class TradingLoop:
         drain = getattr(self.strategy, "drain_signals", None)
         if drain is not None:
             drain()  # the replayed bars' signals were stored when those bars were first processed
+        self._done = last  # the last bar this process's memory reflects
         self.ready = True
 
     def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:
@@ -296,6 +298,13 @@ class TradingLoop:
             return TickReport("waiting")
         self.timer.ms.clear()
         t_all = time.perf_counter()
+        if self.ready and self.last_processed != self._done:
+            # Another host traded this account while we had lost the lease (paused, partitioned):
+            # our memory is stale, so rebuild from the store before trading again.
+            self.store.audit("recovery", "lease regained after another host traded: rebuilding from the store",
+                             {"ours": self._done.isoformat() if self._done is not None else None,
+                              "stored": self.last_processed.isoformat() if self.last_processed is not None else None})
+            self.ready = False
         if not self.ready:
             t0 = time.perf_counter()
             self.recover()
@@ -313,6 +322,7 @@ class TradingLoop:
                 self.recorder.flush(self.broker.fills(), ts.to_pydatetime())
                 self._save_signals()
                 self.store.set_setting(f"{self._key}.last_bar", ts.isoformat())
+            self._done = ts
             self.timer.add("store", (time.perf_counter() - t1) * 1000)
             self.timer.add("bars", (time.perf_counter() - t0) * 1000)
             report.bars.append(ts.isoformat())
