@@ -60,6 +60,10 @@ class EnsembleStrategy(Strategy):
         if p["window"] < 120:
             raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
 
+    def min_bars(self) -> int:
+        """Return 61: features need at least 60 bars of history (more with a longer warm-up), then one bar to fill."""
+        return 61
+
     # -- set-up ---------------------------------------------------------------------------
     def pin(self, ctx: Any, feed: Any, session: dict[str, Any]) -> dict[str, Any]:
         """Fix the model version for a paper session, training one on pre-session data if none exists."""

@@ -115,6 +115,12 @@ def run_backtest(
     fill_model = fill_model or FillModel.flat_commission(commission)
     if warmup < 0 or warmup >= min(len(f) for f in frames.values()):
         raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
+    need = max(strategy.min_bars(), warmup + 2)
+    short = {s: len(f) for s, f in frames.items() if len(f) < need}
+    if short:
+        sym, n = next(iter(short.items()))
+        raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
+                         "use a longer date range or shorter windows")
     fast_ok = fast_path_ok(strategy, frames, fill_model, risk_check, store) and risk is None and warmup == 0
     if path == "fast" and not fast_ok:
         raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
