@@ -103,10 +103,10 @@ def run_backtest(
     backtest's own book (as in paper and live trading). The first ``warmup`` timestamps are
     history the strategy can see but never trades (the paper loop's warm-up).
     """
-    if lot_size <= 0:
+    if not lot_size > 0 or not np.isfinite(lot_size):
         raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
-    if cash <= 0:
-        raise ValueError(f"cash must be positive, not {cash}")
+    if not cash > 0 or not np.isfinite(cash):
+        raise ValueError(f"cash must be a positive finite amount, not {cash}")
     if not 0 < size <= 1:
         raise ValueError(f"size must be in (0, 1] (a fraction of equity, 1 = all-in), not {size}")
     if isinstance(strategy, str):
