@@ -35,7 +35,7 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = {"extra": "forbid", "validate_assignment": True}
+    model_config = {"extra": "forbid", "validate_assignment": True, "allow_inf_nan": False}
 
 
 DATABASE_SCHEMES = ("sqlite", "postgresql")

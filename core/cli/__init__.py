@@ -64,13 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from core.config import ConfigError
     from core.data.providers import DataError
     from core.data.validate import DataValidationError
     from core.store import StoreError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         if args.config:
             from core.config import load_settings
