@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 from bad_inputs import ARG_CASES, CONFIG_CASES, CSV_ONLY, FRAME_DEFECTS, SECRET_TOKEN, WEBHOOK_PATH, good_frame, write
@@ -218,7 +217,7 @@ ENV_IDS = [c[0] for c in _env_cases(Path("/tmp"))]
 @pytest.mark.parametrize("case", range(len(ENV_IDS)), ids=ENV_IDS)
 def test_bad_environment_is_one_clear_error(tmp_path: Path, cli_ctx: Context, monkeypatch: pytest.MonkeyPatch, case: int) -> None:
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00risk:\x81\n")
-    name, env, argv, must = _env_cases(tmp_path)[case]
+    _, env, argv, must = _env_cases(tmp_path)[case]
     for key, value in env.items():
         if value is None:
             monkeypatch.delenv(key, raising=False)
