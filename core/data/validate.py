@@ -118,7 +118,7 @@ def _parse_times(column: pd.Series, name: str, source: str) -> tuple[pd.Datetime
             raise DataValidationError(f"{source}: row {pos}: time column '{name}' is empty or not a number ({column.iloc[pos]!r})")
         low, high = float(values.min()), float(values.max())
         if low < 0 or high < EPOCH_MIN:
-            looks = ("dates written as YYYYMMDD numbers: write them as 2024-01-02" if 1e7 <= low and high < 3e7
+            looks = ("dates written as YYYYMMDD numbers: write them as 2024-01-02" if low >= 1e7 and high < 3e7
                      else "a row counter. Give real times (e.g. 2024-01-02 or 2024-01-02T09:30:00Z) or epoch seconds/milliseconds")
             raise DataValidationError(
                 f"{source}: time column '{name}' holds small numbers ({low:.10g} .. {high:.10g}) that would read as seconds after "

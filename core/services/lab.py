@@ -44,7 +44,7 @@ def lab_frames(symbols: Sequence[str], timeframe: str = "1d", start: str | None 
                ctx: Context | None = None) -> dict[str, pd.DataFrame]:
     """Return bundled bars per symbol (upper-case keys)."""
     if not symbols:
-        raise ValueError("pick at least one symbol or upload a CSV file")
+        raise ValueError("pick at least one symbol or upload a CSV or Parquet file")
     return {s.upper(): load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbols}
 
 
