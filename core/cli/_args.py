@@ -58,6 +58,18 @@ def risk_free(text: str) -> float:
     return value
 
 
+def fraction(what: str, low: float, high: float) -> Callable[[str], float]:
+    """Return a type accepting a finite number in ``[low, high]``."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be a fraction between {low:g} and {high:g} (0.02 = 2 %), not {text}")
+        return value
+
+    return parse
+
+
 def count(what: str, low: int = 1, high: int | None = None) -> Callable[[str], int]:
     """Return a type accepting a whole number in ``[low, high]``."""
 
