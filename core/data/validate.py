@@ -146,16 +146,23 @@ def _parse_times(column: pd.Series, name: str, source: str) -> tuple[pd.Datetime
 
 def _mixed_offsets(column: pd.Series, name: str, source: str) -> tuple[pd.DatetimeIndex, str]:
     """Convert times with different UTC offsets exactly; refuse a mix of zoned and unzoned times."""
-    stamps = [pd.Timestamp(v) for v in column]
-    first = stamps[0].utcoffset()
-    for pos, ts in enumerate(stamps):
-        if (ts.tzinfo is None) != (stamps[0].tzinfo is None):
+    stamps = []
+    for pos, value in enumerate(column):
+        try:
+            ts = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            raise DataValidationError(f"{source}: cannot parse time column '{name}' at row {pos} ({value!r}); use a format like 2024-01-02") from None
+        if ts is pd.NaT:
+            raise DataValidationError(f"{source}: row {pos}: time column '{name}' is empty; every row needs a time")
+        if stamps and (ts.tzinfo is None) != (stamps[0].tzinfo is None):
             state = "has no UTC offset but row 0 has one" if ts.tzinfo is None else "has a UTC offset but row 0 has none"
             raise DataValidationError(
-                f"{source}: row {pos} ({column.iloc[pos]!r}): the time {state}; a mix of zoned and unzoned times is ambiguous. "
+                f"{source}: row {pos} ({value!r}): the time {state}; a mix of zoned and unzoned times is ambiguous. "
                 "Give every time an offset (e.g. +00:00), or none (then UTC is assumed)"
             )
-    change = next(pos for pos, ts in enumerate(stamps) if ts.utcoffset() != first)
+        stamps.append(ts)
+    first = stamps[0].utcoffset()
+    change = next((pos for pos, ts in enumerate(stamps) if ts.utcoffset() != first), 0)
     index = pd.DatetimeIndex(pd.to_datetime(column, utc=True, format="mixed"))
     return index, f"{source}: times carry different UTC offsets (first change at row {change}); each was converted to UTC exactly"
 
