@@ -287,11 +287,19 @@ def _shown(loc: tuple[Any, ...], value: Any) -> str:
     if (annotation is not None and "SecretStr" in str(annotation)) or any(w in str(p).lower() for p in loc for w in _SECRET_WORDS):
         return "<secret, not shown>"
     if loc and str(loc[-1]) == "database_url" and isinstance(value, str):
-        from core.store.db import safe_url
-
-        return repr(safe_url(value))
+        return repr(_hide_password(value))
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _hide_password(url: str) -> str:
+    """Return ``url`` with the password of ``scheme://user:password@host`` replaced by ``***``."""
+    head, sep, tail = url.partition("://")
+    if not sep or "@" not in tail:
+        return url
+    userinfo, _, rest = tail.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}://{user}{':***' if colon else ''}@{rest}"
 
 
 def _error_line(err: Any) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_TOKEN = "Zx9wQ4kLm2Np7Rt5Vy8Bc3Df6Gh1Jk0TOKENPART"  # a fake Discord webhook token
 WEBHOOK_PATH = f"/api/webhooks/123456789012345678/{SECRET_TOKEN}"
+DB_PASSWORD = "Hunter2DbPassw0rd"  # a fake password that must never be printed
 
 
 def good_frame() -> pd.DataFrame:
@@ -213,5 +214,6 @@ CONFIG_CASES: list[tuple[str, str, str]] = [
     ("bad_log_level", "log:\n  level: LOUD\n", "log.level"),
     ("bad_port", "notify:\n  smtp_port: 70000\n", "notify.smtp_port"),
     ("garbage_database", "store:\n  database_url: garbage://x\n", "unsupported database"),
+    ("mysql_with_password", f"store:\n  database_url: mysql://bot:{DB_PASSWORD}@db:3306/app\n", "mysql://bot:***@db"),
     ("section_is_list", "risk:\n  - 0.1\n", "risk"),
 ]

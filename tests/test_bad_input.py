@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from bad_inputs import ARG_CASES, CONFIG_CASES, CSV_ONLY, FRAME_DEFECTS, SECRET_TOKEN, WEBHOOK_PATH, good_frame, write
+from bad_inputs import ARG_CASES, CONFIG_CASES, CSV_ONLY, DB_PASSWORD, FRAME_DEFECTS, SECRET_TOKEN, WEBHOOK_PATH, good_frame, write
 
 from core.cli import main
 from core.services import Context, set_context
@@ -188,7 +188,7 @@ def test_bad_config_file_is_one_clear_error(tmp_path: Path, cli_ctx: Context, mo
     code, out = run_cli(["--config", str(cfg), "data", "list"])
     TALLY["inputs"] += 1
     assert_clear_error(code, out, must=must, secret=SECRET_TOKEN)
-    assert WEBHOOK_PATH not in out
+    assert WEBHOOK_PATH not in out and DB_PASSWORD not in out
     assert snapshot(cli_ctx) == before
 
 
@@ -197,7 +197,8 @@ def _env_cases(tmp: Path) -> list[tuple[str, dict[str, str | None], list[str], s
     return [
         ("database_garbage", {"APP__STORE__DATABASE_URL": None, "DATABASE_URL": "garbage://x"}, ["data", "list"], "unsupported database"),
         ("database_no_scheme", {"APP__STORE__DATABASE_URL": None, "DATABASE_URL": "app.db"}, ["data", "list"], "not a database URL"),
-        ("database_unknown_driver", {"APP__STORE__DATABASE_URL": "postgresql+nodriver://u@127.0.0.1/x"}, ["data", "list"], "cannot use database"),
+        ("database_unknown_driver", {"APP__STORE__DATABASE_URL": f"postgresql+nodriver://u:{DB_PASSWORD}@127.0.0.1/x"}, ["data", "list"],
+         "cannot use database"),
         ("sqlite_missing_dir", {"APP__STORE__DATABASE_URL": None, "DATABASE_URL": f"sqlite:///{tmp}/no/such/dir/x.db"}, ["data", "list"],
          f"{tmp}/no/such/dir/x.db"),
         ("sqlite_is_directory", {"APP__STORE__DATABASE_URL": f"sqlite:///{tmp}"}, ["data", "list"], "cannot open database"),
@@ -231,7 +232,7 @@ def test_bad_environment_is_one_clear_error(tmp_path: Path, cli_ctx: Context, mo
         set_context(cli_ctx)
     TALLY["inputs"] += 1
     assert_clear_error(code, out, must=must, secret=SECRET_TOKEN)
-    assert WEBHOOK_PATH not in out
+    assert WEBHOOK_PATH not in out and DB_PASSWORD not in out
     assert not (tmp_path / "no").exists(), "a missing database directory must not be created"
     assert snapshot(cli_ctx) == before
 
