@@ -10,10 +10,12 @@ masked in ``repr``, in logs (see :mod:`core.log`) and in the UI.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -33,11 +35,23 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = {"extra": "forbid", "validate_assignment": True}
+    model_config = {"extra": "forbid", "validate_assignment": True, "allow_inf_nan": False}
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
 class StoreSettings(_Section):
     database_url: str = "sqlite:///data/app.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme.split("+", 1)[0] not in DATABASE_SCHEMES:
+            what = f"unsupported database '{scheme}://'" if scheme else "not a database URL"
+            raise ValueError(f"{what}; use sqlite:///path/to/app.db or postgresql+psycopg2://user@host:5432/dbname")
+        return value
 
 
 class DataSettings(_Section):
@@ -234,6 +248,79 @@ def _env_hint(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
 
 
+def _check_yaml(path: Path) -> None:
+    """Raise :class:`ConfigError` naming the line when ``path`` is not a YAML mapping of sections."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path}: invalid YAML{where}: {exc.problem or exc}. "
+                          "Fix the syntax ('key: value', nested keys indented with spaces) or validate it with a YAML linter") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: not readable as YAML text ({type(exc).__name__}); give a UTF-8 YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror or exc}); check the path and permissions") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be sections such as 'risk:' with indented keys, not a {type(data).__name__}")
+
+
+_SECRET_WORDS = ("key", "secret", "token", "password", "webhook")
+
+
+def _field_type(loc: tuple[Any, ...]) -> Any:
+    """Return the annotation of the settings field at ``loc`` (None when there is no such field)."""
+    model: Any = Settings
+    annotation = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or str(part) not in fields:
+            return None
+        annotation = fields[str(part)].annotation
+        model = annotation
+    return annotation
+
+
+def _shown(loc: tuple[Any, ...], value: Any) -> str:
+    """Return how a bad value may appear in a message: never a secret, a password in a URL hidden."""
+    annotation = _field_type(loc)
+    if (annotation is not None and "SecretStr" in str(annotation)) or any(w in str(p).lower() for p in loc for w in _SECRET_WORDS):
+        return "<secret, not shown>"
+    if loc and str(loc[-1]) == "database_url" and isinstance(value, str):
+        return repr(_hide_password(value))
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _hide_password(url: str) -> str:
+    """Return ``url`` with the password of ``scheme://user:password@host`` replaced by ``***``."""
+    head, sep, tail = url.partition("://")
+    if not sep or "@" not in tail:
+        return url
+    userinfo, _, rest = tail.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}://{user}{':***' if colon else ''}@{rest}"
+
+
+def _error_line(err: Any) -> str:
+    """Return one line for a pydantic error: the key, what is wrong, how to fix it; never an unknown key's value."""
+    loc = tuple(err["loc"])
+    if len(loc) == 1 and str(loc[0]).lower().startswith(ENV_PREFIX.lower()):
+        loc = tuple(p.lower() for p in str(loc[0])[len(ENV_PREFIX):].split("__"))  # an unknown APP__X__Y line in .env
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        parent = _field_type(loc[:-1]) if len(loc) > 1 else Settings
+        known = list(getattr(parent, "model_fields", {}) or {})
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}' ({_env_hint((*loc[:-1], close[0]))})?" if close else (
+            f"known keys here: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}." if known else "")
+        return (f"config key '{key}' is not a known setting (its value is not shown); {hint} "
+                f"Rename or remove it in config.yaml, or the variable {_env_hint(loc)} in the environment/.env.")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    env = _env_hint(loc) + (" (or DATABASE_URL)" if loc == ("store", "database_url") else "")
+    return f"config key '{key}' = {_shown(loc, err.get('input'))}: {msg}. Fix it in config.yaml or set {env} in the environment/.env."
+
+
 def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: str | None = None, **overrides: Any) -> Settings:
     """Build and validate the settings.
 
@@ -263,21 +350,13 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: s
     class _Bound(Settings):
         model_config = SettingsConfigDict(yaml_file=str(yaml_path), env_file=str(dotenv_path))
 
+    if yaml_path.exists():
+        _check_yaml(yaml_path)
     try:
         settings = _Bound(**overrides)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            key = ".".join(str(p) for p in loc)
-            got = err.get("input")
-            shown = "<secret>" if any("key" in str(p) or "secret" in str(p) or "token" in str(p) or "password" in str(p) for p in loc) else repr(got)
-            lines.append(
-                f"config key '{key}' = {shown}: {err['msg']}. "
-                f"Fix it in config.yaml or set {_env_hint(loc)} in the environment/.env."
-            )
-        raise ConfigError("\n".join(lines)) from None
-    except (OSError, ValueError) as exc:  # e.g. YAML syntax errors
+        raise ConfigError("\n".join(_error_line(err) for err in exc.errors())) from None
+    except (OSError, ValueError) as exc:  # e.g. an unreadable .env
         raise ConfigError(f"cannot read configuration: {exc}") from None
     if settings.mode is Mode.LIVE and not settings.live_confirmed:
         # Live needs two deliberate steps; a single flag is never enough.

@@ -45,13 +45,16 @@ strategies = guarded(services.list_strategies, what="listing the strategies") or
 symbols = guarded(services.list_symbols, "1d", what="listing the bundled symbols") or []
 left, right = st.columns([1, 1])
 strategy = left.selectbox("Strategy", list(strategies), index=list(strategies).index("sma_cross") if "sma_cross" in strategies else 0, key="bt_strategy")
-source = right.radio("Data", ["Bundled symbols", "Upload CSV"], horizontal=True, key="bt_source")
+source = right.radio("Data", ["Bundled symbols", "Upload file"], horizontal=True, key="bt_source")
 upload = None
+repair = False
 if source == "Bundled symbols":
     picked = right.multiselect("Symbols (several = one portfolio, equal weights)", symbols, default=["AAPL"] if "AAPL" in symbols else symbols[:1],
                                key="bt_symbols")
 else:
-    upload = right.file_uploader("CSV with ts/date, open, high, low, close, volume", type=["csv"], key="bt_upload")
+    upload = right.file_uploader("CSV or Parquet with ts/date, open, high, low, close, volume", type=["csv", "parquet"], key="bt_upload")
+    repair = right.checkbox("Drop bad rows (each one is listed)", key="bt_repair",
+                            help="Without this a bad row (NaN, infinity, high below low, a likely bad tick...) stops the run and is named.")
     picked = []
 st.caption("Parameters")
 params = _param_inputs(strategies.get(strategy, {}), f"bt_p_{strategy}") if strategies.get(strategy) else {}
@@ -67,16 +70,22 @@ risk_mode = st.radio("Risk limits", ["configured", "permissive"], horizontal=Tru
                           "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere.")
 
 
-def _frames():
-    if upload is not None:
-        return {upload.name.rsplit(".", 1)[0].upper(): services.bars_from_csv(upload.getvalue(), upload.name)}
+def _frames(notes: list[str]):
+    if source != "Bundled symbols":
+        if upload is None:
+            raise ValueError("choose a CSV or Parquet file to upload first")
+        frame, found = services.bars_from_upload(upload.getvalue(), upload.name, repair=repair)
+        notes.extend(found)
+        return {upload.name.rsplit(".", 1)[0].upper(): frame}
     return services.lab_frames(picked)
 
 
 if st.button("Run backtest", type="primary", key="bt_run", icon=":material/play_arrow:"):
+    st.session_state.pop("bt_result", None)  # a failed run must not leave the previous result on show
+    data_notes: list[str] = []
     with st.status("Running the backtest…", expanded=False) as status:
         status.update(label="Loading bars…")
-        frames = guarded(_frames, what="loading the data")
+        frames = guarded(_frames, data_notes, what="loading the data")
         if frames:
             status.update(label=f"Simulating {strategy} on {', '.join(frames)}…")
             result = guarded(services.lab_backtest, frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage, size=size,
@@ -84,8 +93,10 @@ if st.button("Run backtest", type="primary", key="bt_run", icon=":material/play_
             if result is not None:
                 st.session_state["bt_result"] = (result, frames, cash)
                 status.update(label=f"Done: {result.report['bars']:,} bars, {result.report['trades']:,} trades ({result.path} path)", state="complete")
-        if not frames or "bt_result" not in st.session_state:
-            status.update(label="Backtest failed", state="error")
+        if "bt_result" not in st.session_state:
+            status.update(label="Backtest failed: see the message below", state="error", expanded=True)
+    for note in data_notes:
+        st.warning(note)
 
 res = st.session_state.get("bt_result")
 if res is None:

@@ -36,14 +36,14 @@ if limits is not None:
             "max_net_exposure": c3.number_input("Max net exposure (× equity)", 0.1, 10.0, limits.max_net_exposure, 0.1),
             "max_correlation": c1.number_input("Max correlation with book", 0.05, 1.0, limits.max_correlation, 0.05),
             "max_order_notional": c2.number_input("Max notional per order", 1.0, 1e9, limits.max_order_notional, 1000.0),
-            "max_orders_per_minute": int(c3.number_input("Max orders per minute", 1, 10_000, limits.max_orders_per_minute, 1)),
+            "max_orders_per_minute": c3.number_input("Max orders per minute", 1, 10_000, limits.max_orders_per_minute, 1),
             "kelly_fraction": c1.number_input("Kelly fraction", 0.01, 1.0, limits.kelly_fraction, 0.05),
         }
         if st.form_submit_button("Save risk limits"):
             try:
                 services.save_risk_limits(values, ctx=ctx)
                 st.success("Risk limits saved; the risk engine uses them from the next order on.")
-            except ConfigError as exc:
+            except (ConfigError, ValueError) as exc:
                 st.error(f"Not saved: {exc}")
 
 st.subheader("Brokers and keys")

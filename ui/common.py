@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from core import services
 from core.config import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger("pages")
 
 
 def context() -> services.Context:
@@ -30,12 +32,17 @@ def scheduler_host():
 
 def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any) -> T | None:
     """Call a core function and show an ``st.error`` with what to do instead of a traceback."""
+    from core.log import MASK_FILTER
+
     try:
         return fn(*args, **kwargs)
     except ConfigError as exc:
-        st.error(f"Configuration problem: {exc}")
+        st.error(MASK_FILTER.mask(f"Configuration problem: {exc}"))
     except (ValueError, RuntimeError, OSError, KeyError) as exc:
-        st.error(f"Could not do {what}: {exc}")
+        st.error(MASK_FILTER.mask(f"Could not do {what}: {exc}"))
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log (masked there too)
+        log.exception("unexpected error in %s", what)
+        st.error(MASK_FILTER.mask(f"Could not do {what}: unexpected {type(exc).__name__}: {exc} (a bug: please report it; details in the log)"))
     return None
 
 

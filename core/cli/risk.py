@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import emit
+from core.cli import _args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,9 +13,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (see 'python -m core data list')")
     p.add_argument("--data", help="CSV or Parquet file of OHLCV bars instead of a symbol")
     p.add_argument("--timeframe", default="1d")
-    p.add_argument("--periods-per-year", type=int, default=252, help="annualisation: 252 for daily equities, 365 for daily crypto")
-    p.add_argument("--risk-free", type=float, default=0.0, help="annual risk-free rate, e.g. 0.02")
-    p.add_argument("--horizon", type=int, default=1, help="VaR horizon in periods")
+    p.add_argument("--periods-per-year", type=_args.count("--periods-per-year", 1, 527_040), default=252,
+                   help="annualisation: 252 for daily equities, 365 for daily crypto")
+    p.add_argument("--risk-free", type=_args.risk_free, default=0.0, help="annual risk-free rate as a fraction, e.g. 0.02")
+    p.add_argument("--horizon", type=_args.count("--horizon", 1, 252), default=1, help="VaR horizon in periods")
+    p.add_argument("--repair", action="store_true", help="drop rows of --data that break OHLCV rules or are likely bad ticks (reported)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_risk)
 
@@ -34,7 +36,9 @@ def _risk(args: argparse.Namespace) -> int:
     if bool(args.symbol) == bool(args.data):
         raise CliError("give --symbol SYMBOL (e.g. GOOG) or --data PATH, exactly one")
     report = services.risk_report(
-        args.symbol, data=args.data, timeframe=args.timeframe, risk_free=args.risk_free, periods_per_year=args.periods_per_year, horizon=args.horizon
+        args.symbol, data=args.data, timeframe=args.timeframe, risk_free=args.risk_free, periods_per_year=args.periods_per_year, horizon=args.horizon,
+        repair=args.repair,
     )
-    emit(report, args.json, "\n".join(_fmt(k, v) for k, v in report.items()))
+    emit(report, args.json, "\n".join(_fmt(k, v) for k, v in report.items() if k != "data_notes"))
+    _args.print_notes(report.get("data_notes", []))
     return 0

@@ -45,6 +45,7 @@ def backtest(
     end: str | None = None,
     path: str = "auto",
     risk: str = "configured",
+    repair: bool = False,
     ctx: Context | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on a bundled ``symbol`` or the file ``data`` and return the result.
@@ -54,6 +55,8 @@ def backtest(
     limits in force (config plus Settings-page overrides); ``risk="permissive"`` keeps the
     engine in the path with limits that never bind (100 % positions, no halts), to compare
     with libraries that have no risk engine (e.g. backtesting.py's all-in example).
+    With ``repair`` a ``data`` file's offending rows are dropped; each repair is listed in
+    ``report["warnings"]``.
     """
     risk_engine = make_backtest_risk(risk, ctx)
     from core.services.strategy import build_strategy
@@ -65,11 +68,15 @@ def backtest(
                       risk=risk_engine)
         result.report["risk"] = risk
         return result
-    frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
+    notes: list[str] = []
+    frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, repair=repair, notes=notes, ctx=ctx)
     name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
     result = _run(frame, strat, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
                   path=path, risk=risk_engine)  # type: ignore[arg-type]
     result.report["risk"] = risk
+    repairs = [n for n in notes if n.startswith("repaired: ")]
+    if repairs:
+        result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     return result
 
 

@@ -11,29 +11,40 @@ import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
+from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
 from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars
 
+MIN_UPLOAD_BARS = 30
 
-def bars_from_csv(content: bytes, name: str = "upload") -> pd.DataFrame:
+
+def bars_from_upload(content: bytes, name: str = "upload.csv", repair: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Return validated bars from uploaded CSV or Parquet bytes (by ``name``'s suffix) and what validation repaired or noted.
+
+    The same rules as ``--data`` files on the command line: a bad row is an error naming
+    it unless ``repair`` drops it (each repair is listed). Raises ``ValueError`` saying what is wrong.
+    """
+    if not content:
+        raise DataError(f"{name}: the file is empty; it needs a header line and rows of OHLCV bars")
+    raw = read_table(io.BytesIO(content), name)
+    frame, report = validate_ohlcv(raw, repair=repair, source=name)
+    if len(frame) < MIN_UPLOAD_BARS:
+        raise ValueError(f"{name} has {len(frame)} valid bars; a backtest needs at least {MIN_UPLOAD_BARS}")
+    return frame, [*(f"repaired: {r}" for r in report.repairs), *report.notes]
+
+
+def bars_from_csv(content: bytes, name: str = "upload.csv", repair: bool = False) -> pd.DataFrame:
     """Return validated bars from CSV bytes (a ``ts``/``date`` column and open, high, low, close, volume); raise ``ValueError`` saying what is wrong."""
-    try:
-        raw = pd.read_csv(io.BytesIO(content))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{name} is not a readable CSV file: {exc}") from None
-    frame, _ = validate_ohlcv(raw, repair=True, source=name)
-    if len(frame) < 30:
-        raise ValueError(f"{name} has {len(frame)} valid bars; a backtest needs at least 30")
-    return frame
+    return bars_from_upload(content, name if "." in name else f"{name}.csv", repair=repair)[0]
 
 
 def lab_frames(symbols: Sequence[str], timeframe: str = "1d", start: str | None = None, end: str | None = None,
                ctx: Context | None = None) -> dict[str, pd.DataFrame]:
     """Return bundled bars per symbol (upper-case keys)."""
     if not symbols:
-        raise ValueError("pick at least one symbol or upload a CSV file")
+        raise ValueError("pick at least one symbol or upload a CSV or Parquet file")
     return {s.upper(): load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbols}
 
 

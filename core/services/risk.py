@@ -25,15 +25,22 @@ def risk_report(
     periods_per_year: int = metrics.PERIODS_PER_YEAR,
     horizon: int = 1,
     seed: int = 0,
+    repair: bool = False,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
 
     Drawdowns, VaR and CVaR are positive loss fractions. Keys: ``sharpe``, ``sortino``,
     ``max_drawdown_pct``, ``volatility_ann``, ... and ``var_95_hist``, ``cvar_99_garch``, ...
-    (suffixes ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
+    (suffixes ``hist``, ``param``, ``cf``, ``mc``, ``garch``). With ``repair`` a ``data``
+    file's offending rows are dropped and listed in ``data_notes``.
     """
-    bars = load_bars(symbol, data=data, timeframe=timeframe, ctx=ctx if symbol else None)
+    if periods_per_year < 1:
+        raise ValueError(f"periods_per_year must be at least 1 (252 for daily equities), not {periods_per_year}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 period, not {horizon}")
+    notes: list[str] = []
+    bars = load_bars(symbol, data=data, timeframe=timeframe, repair=repair, notes=notes, ctx=ctx if symbol else None)
     returns = bars["close"].pct_change().dropna()
     if len(returns) < 100:
         raise ValueError(f"risk report needs at least 100 returns, got {len(returns)}: use a longer series")
@@ -46,6 +53,8 @@ def risk_report(
     }
     report.update(metrics.summary(returns, risk_free, periods_per_year).to_dict())
     report.update(var_table(returns, horizon=horizon, seed=seed))
+    if notes:
+        report["data_notes"] = notes
     return report
 
 

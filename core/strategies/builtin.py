@@ -34,6 +34,10 @@ class SmaCross(Strategy):
         if p["mode"] not in ("long_short", "long_flat"):
             raise StrategyError(f"sma_cross mode must be 'long_short' or 'long_flat', not {p['mode']!r}")
 
+    def min_bars(self) -> int:
+        """Return ``slow + 2``: the first cross can show at bar ``slow`` and fills at the next bar's open."""
+        return int(self.params["slow"]) + 2
+
     @property
     def _down(self) -> int:
         return -1 if self.params["mode"] == "long_short" else 0

@@ -60,6 +60,10 @@ class EnsembleStrategy(Strategy):
         if p["window"] < 120:
             raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
 
+    def min_bars(self) -> int:
+        """Return 61: features need at least 60 bars of history (more with a longer warm-up), then one bar to fill."""
+        return 61
+
     def __init__(self, *, artifact: Any = None, limits: Any = None, regime_for: Callable[[Any, str, pd.DataFrame], Any] | None = None,
                  **params: Any) -> None:
         """Store the parameters and what the caller (``core.services``) provides.
