@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from ui.auth import require_login
 from ui.common import context, guarded, sidebar
 
 st.set_page_config(page_title="AI Trading Platform", page_icon=":material/candlestick_chart:", layout="wide")
 
 if guarded(context, what="start-up") is None:
     st.stop()
+require_login()  # beyond loopback: sign in first, or only the set-up screen is served
 
 pages = [
     st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),

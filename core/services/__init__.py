@@ -4,6 +4,18 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.services.auth import (
+    LoginResult,
+    auth_session_expired,
+    auth_status,
+    login,
+    login_wait,
+    record_sign_in,
+    record_sign_out,
+    remove_password,
+    reset_login_attempts,
+    set_password,
+)
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
@@ -32,8 +44,11 @@ from core.services.trading import paper_start, paper_status, paper_stop, retrain
 
 __all__ = [
     "Context",
+    "LoginResult",
     "PaperSession",
     "audit",
+    "auth_session_expired",
+    "auth_status",
     "backtest",
     "bars_from_csv",
     "bars_to_records",
@@ -62,6 +77,8 @@ __all__ = [
     "list_symbols",
     "load_bars",
     "load_model",
+    "login",
+    "login_wait",
     "market_state",
     "model_report",
     "monthly_returns",
@@ -89,9 +106,13 @@ __all__ = [
     "preview_order",
     "queue_manual_order",
     "rearm_kill_switch",
+    "record_sign_in",
+    "record_sign_out",
     "regime_timeline",
+    "remove_password",
     "request_cancel",
     "reset_drawdown_halt",
+    "reset_login_attempts",
     "retrain_for_loop",
     "risk_engine",
     "risk_limits",
@@ -104,6 +125,7 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "set_password",
     "ticket_orders",
     "train",
 ]
