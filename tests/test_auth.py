@@ -24,7 +24,6 @@ from core.auth import (
     session_expired,
     verify_password,
 )
-from core.clock import FixedClock
 from core.config import load_settings
 from core.services import Context
 

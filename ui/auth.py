@@ -51,7 +51,8 @@ def oidc_providers() -> list[str]:
 
 def client_address() -> str:
     """Return the browser's address as the server sees it (``local`` for this machine or a local proxy)."""
-    return st.context.ip_address or "local"
+    ip = st.context.ip_address
+    return ip if isinstance(ip, str) and ip else "local"
 
 
 def actor() -> str:
