@@ -9,7 +9,6 @@ st.set_page_config(page_title="AI Trading Platform", page_icon=":material/candle
 
 if guarded(context, what="start-up") is None:
     st.stop()
-require_login()  # beyond loopback: sign in first, or only the set-up screen is served
 
 pages = [
     st.Page("pages/dashboard.py", title="Dashboard", icon=":material/dashboard:", default=True),
@@ -21,6 +20,7 @@ pages = [
     st.Page("pages/news.py", title="News", icon=":material/newspaper:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
+require_login(pages)  # beyond loopback: sign in first; until then every page URL serves only the sign-in screen
 nav = st.navigation(pages)
 sidebar()
 nav.run()

@@ -10,7 +10,8 @@ configured, the only thing served is a screen that says how to configure one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
 
 import streamlit as st
 
@@ -72,30 +73,47 @@ def session_valid() -> bool:
     return bool(st.session_state.get(USER)) and not services.auth_session_expired(st.session_state.get(SEEN), ctx)
 
 
-def require_login() -> str:
-    """Return the acting user's name, or render the sign-in (or set-up) screen and stop the script."""
+def require_login(pages: Sequence[st.Page] = ()) -> str:
+    """Return the acting user's name, or serve only the sign-in (or set-up) screen and stop the script.
+
+    ``pages`` are the app's pages: while signed out, each of their URLs shows the
+    screen instead (same URL paths, no titles, no sidebar), so a deep link such as
+    ``/risk`` still opens the Risk page after the sign-in.
+    """
     ctx = context()
     if not login_needed(ctx):
         return LOCAL_ACTOR
     if not st.get_option("server.enableXsrfProtection"):
-        _screen(":material/gpp_bad: Cross-site request protection is off",
-                "This server is reachable beyond this machine, so it refuses to run with `server.enableXsrfProtection = false`. "
-                f"Remove that line from `.streamlit/config.toml` (or the command line) and restart; see the {README_HINT}.")
-        st.stop()
+        _serve_only(_xsrf_screen, pages)
     providers = oidc_providers()
     status = services.auth_status(ctx)
     if not providers and not status["password_set"]:
-        _configure_screen()
-        st.stop()
+        _serve_only(_configure_screen, pages)
     user = _signed_in_user(ctx, providers)
     if user:
         st.session_state[SEEN] = ctx.clock.now()
         with st.sidebar:
             _expiry_watch()
         return user
-    _sign_in_screen(ctx, providers, status["password_set"])
+    _serve_only(lambda: _sign_in_screen(ctx, providers, status["password_set"]), pages)
+
+
+def _serve_only(screen: Callable[[], None], pages: Sequence[st.Page]) -> NoReturn:
+    # Placeholders keep every page's URL path (so its page hash: the URL survives the sign-in) but render only `screen`;
+    # the hidden navigation also replaces any page list the browser got from Streamlit's legacy pages/ mode.
+    holders = [st.Page(screen, title="Sign in", url_path=getattr(p, "_url_path", None) or p.url_path, default=bool(getattr(p, "_default", False)))
+               for p in pages]
+    if not holders:
+        holders = [st.Page(screen, title="Sign in", url_path="sign-in", default=True)]
+    st.navigation(holders, position="hidden").run()
     st.stop()
     raise AssertionError("unreachable: st.stop() ends the script")  # pragma: no cover
+
+
+def _xsrf_screen() -> None:
+    _screen(":material/gpp_bad: Cross-site request protection is off",
+            "This server is reachable beyond this machine, so it refuses to run with `server.enableXsrfProtection = false`. "
+            f"Remove that line from `.streamlit/config.toml` (or the command line) and restart; see the {README_HINT}.")
 
 
 def _signed_in_user(ctx: services.Context, providers: list[str]) -> str | None:
