@@ -183,9 +183,7 @@ def _sign_in_screen(ctx: services.Context, providers: list[str], password_set: b
     if not password_set:
         return
     client = client_address()
-    wait = services.login_wait(client, ctx)
-    if wait > 0:
-        st.warning(f"Too many wrong passwords from this address: wait {wait:.0f} s before trying again.")
+    notice = st.empty()  # above the form: the outcome of this attempt, or the back-off still running
     with st.form("auth_form", clear_on_submit=True):
         password = st.text_input("Password", type="password", key="auth_password")
         submitted = st.form_submit_button("Sign in", type="primary")
@@ -195,7 +193,9 @@ def _sign_in_screen(ctx: services.Context, providers: list[str], password_set: b
             st.session_state[USER], st.session_state[METHOD] = result.user, "password"
             st.session_state[SEEN] = ctx.clock.now()
             st.rerun()
-        st.error(result.message)
+        notice.error(result.message)
+    elif (wait := services.login_wait(client, ctx)) > 0:
+        notice.warning(f"Too many wrong passwords from this address: wait {wait:.0f} s before trying again.")
 
 
 def account_panel() -> None:

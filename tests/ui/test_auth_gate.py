@@ -107,7 +107,9 @@ def test_repeated_failures_are_slowed_and_the_page_says_how_long(app, ctx, clock
     assert app.error[0].value == "Wrong password. Wait 1 s before the next attempt."
     _sign_in(app, PASSWORD)  # refused: still within the back-off
     assert app.title[0].value.endswith("Sign in")
-    assert app.warning[0].value.startswith("Too many wrong passwords from this address: wait 1 s")
+    assert [e.value for e in app.error] == ["Too many wrong passwords: wait 1 s before trying again."]
+    app.run()  # a reload during the back-off says so before any attempt
+    assert [w.value for w in app.warning] == ["Too many wrong passwords from this address: wait 1 s before trying again."]
     clock.advance(timedelta(seconds=1))
     _sign_in(app, PASSWORD)
     assert app.title[0].value == "Dashboard"
