@@ -10,6 +10,7 @@ configured, the only thing served is a screen that says how to configure one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
@@ -208,7 +209,8 @@ def account_panel() -> None:
         return
     method = {"password": "password", "oidc": "OpenID Connect"}.get(st.session_state.get(METHOD, ""), "?")
     c1, c2 = st.columns([4, 1])
-    c1.markdown(f"Signed in as **{actor()}** ({method}) · the session ends after {ctx.settings.auth.session_minutes:g} idle minutes.")
+    name = re.sub(r"([\\`*_{}\[\]()#+.!|<>~-])", r"\\\1", actor())  # a provider's claim is text, not markdown
+    c1.markdown(f"Signed in as **{name}** ({method}) · the session ends after {ctx.settings.auth.session_minutes:g} idle minutes.")
     if c2.button("Log out", key="auth_logout", icon=":material/logout:"):
         logout()
 

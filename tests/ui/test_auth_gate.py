@@ -178,3 +178,17 @@ def test_loopback_is_unchanged_even_with_a_password_unless_required(app, ctx, bi
     set_context(required)
     fresh = AppTest.from_file(APP, default_timeout=60).run()
     assert fresh.title[0].value.endswith("Sign in")
+
+
+def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
+    bind("0.0.0.0")
+    app.secrets["auth"] = OIDC
+    app.user = {"is_logged_in": True, "email": "bob@example.com"}
+    app.run()
+    assert app.title[0].value == "Dashboard"
+    clock.advance(timedelta(minutes=ctx.settings.auth.session_minutes, seconds=1))
+    app.run()  # st.logout() clears the identity
+    assert app.user == {"is_logged_in": False}
+    app.run()
+    assert app.title[0].value.endswith("Sign in") and app.info[0].value == "Your session timed out: sign in again."
+    assert ctx.store.audit_log(kind="auth")[0].message.startswith("bob@example.com session timed out")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, require_browser, streamlit_server
+from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, free_port, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"
@@ -32,12 +32,12 @@ def _env(tmp, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def _browser(env, address):
+def _browser(env, address, **server):
     require_browser()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server(env, address=address) as url, sync_playwright() as pw:
+    with streamlit_server(env, address=address, **server) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30_000)
@@ -140,3 +140,39 @@ def test_loopback_server_is_unchanged_even_with_a_password_set(tmp_path):
         page.get_by_role("link", name="Settings").click()
         _settle(page, "Settings")
         assert page.get_by_text("No sign-in: the app listens on this machine only").count() == 1
+
+
+def test_oidc_sign_in_through_a_local_provider(tmp_path):
+    """The real st.login flow (Streamlit + Authlib) against an OpenID Connect provider on 127.0.0.1."""
+    from fakes.oidc_fake import FakeOidcProvider
+
+    ctx = _context(tmp_path)
+    port, client_secret, cookie_secret = free_port(), "client-secret-0123456789", "cookie-secret-" + "9" * 40
+    with FakeOidcProvider("trading-app", client_secret) as idp:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\ncookie_secret = "{cookie_secret}"\n'
+                           f'client_id = "trading-app"\nclient_secret = "{client_secret}"\n'
+                           f'server_metadata_url = "{idp.url}/.well-known/openid-configuration"\n')
+        with _browser(_env(tmp_path), "0.0.0.0", port=port, extra_args=("--secrets.files", str(secrets))) as (page, url, frames):
+            page.goto(f"{url}/risk")
+            _settle(page, "Sign in")
+            assert page.get_by_label("Password", exact=True).count() == 0  # no password set: the provider only
+            page.get_by_role("button", name="Sign in with your identity provider").click()
+            _settle(page, "Dashboard")  # the provider sent the browser back to the app
+            assert idp.count("POST", "/token") == 1
+            page.get_by_test_id("stCheckbox").get_by_text("Paper trading").click()
+            deadline = time.monotonic() + 20
+            while not ctx.store.audit_log(kind="toggle") and time.monotonic() < deadline:
+                page.wait_for_timeout(250)
+            assert ctx.store.audit_log(kind="toggle")[0].actor == "carol@example.com"
+            page.get_by_role("link", name="Settings").click()
+            _settle(page, "Settings")
+            assert page.get_by_text("(OpenID Connect)").count() == 1
+            page.screenshot(path=str(ARTIFACTS / "auth-oidc-settings.png"), full_page=True)
+            seen = page.content().encode() + b"".join(frames)
+            assert client_secret.encode() not in seen and cookie_secret.encode() not in seen
+            page.get_by_role("button", name="Log out").click()
+            _settle(page, "Sign in")
+            assert page.get_by_test_id("stCheckbox").count() == 0
+    messages = [r.message for r in ctx.store.audit_log(kind="auth")]
+    assert messages[0] == "carol@example.com logged out" and "carol@example.com signed in with OpenID Connect from local" in messages
