@@ -170,3 +170,16 @@ def test_cli_sets_a_password_from_stdin_and_stores_only_its_hash(tmp_path):
     no_tty = _cli(tmp_path, "set-password", stdin="")
     assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
     assert json.loads(_cli(tmp_path, "remove-password", "--json").stdout) == {"removed": True}
+
+
+def test_delete_settings_removes_only_the_prefix(db_url):
+    from core.store import Store
+
+    store = Store(db_url)
+    for key in ("auth.failures.1.2.3.4", "auth.failures.5_6", "auth.failuresX", "auth.password", "paper.enabled"):
+        store.set_setting(key, {"k": key})
+    assert store.delete_settings("auth.failures.") == 2  # "_" and "." are literal, not wildcards
+    assert store.get_setting("auth.failuresX") == {"k": "auth.failuresX"} and store.get_setting("auth.password") is not None
+    assert store.delete_settings("auth.password") == 1 and store.get_setting("auth.password") is None
+    with pytest.raises(ValueError):
+        store.delete_settings("")

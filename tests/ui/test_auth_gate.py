@@ -192,3 +192,14 @@ def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
     app.run()
     assert app.title[0].value.endswith("Sign in") and app.info[0].value == "Your session timed out: sign in again."
     assert ctx.store.audit_log(kind="auth")[0].message.startswith("bob@example.com session timed out")
+
+
+def test_every_page_imports_ui_before_it_renders():
+    """ui/__init__.py closes Streamlit's legacy pages/ mode at the first import; a page that rendered first would leak."""
+    import ast
+
+    for path in sorted((Path(APP).parent / "pages").glob("*.py")):
+        body = ast.parse(path.read_text()).body
+        kinds = ["ui" if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "ui" else
+                 "import" if isinstance(n, ast.Import | ast.ImportFrom) else "code" for n in body[1:]]  # [0] is the docstring
+        assert "ui" in kinds and kinds.index("ui") < (kinds.index("code") if "code" in kinds else len(kinds)), path.name
