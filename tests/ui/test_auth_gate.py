@@ -203,3 +203,43 @@ def test_every_page_imports_ui_before_it_renders():
         kinds = ["ui" if isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] == "ui" else
                  "import" if isinstance(n, ast.Import | ast.ImportFrom) else "code" for n in body[1:]]  # [0] is the docstring
         assert "ui" in kinds and kinds.index("ui") < (kinds.index("code") if "code" in kinds else len(kinds)), path.name
+
+
+def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(app, ctx, bind, tmp_path):
+    ctx.extras["models_dir"] = tmp_path / "models"
+    bind("0.0.0.0")
+    services.set_password(PASSWORD, user="alice", ctx=ctx)
+    app.default_timeout = 180
+    app.run()
+    _sign_in(app, PASSWORD)
+
+    def page(path):  # navigate like the sidebar does, within the signed-in session
+        app.switch_page(path).run()
+        assert not app.exception, app.exception
+
+    page("pages/settings.py")
+    app.number_input[0].set_value(2.0)
+    app.button(key="FormSubmitter:settings_risk_form-Save risk limits").click().run()
+    page("pages/risk.py")
+    app.button(key="risk_kill").click().run()
+    app.button(key="risk_kill_confirm").click().run()
+    app.button(key="risk_rearm").click().run()
+    page("pages/trading.py")
+    app.number_input(key="tk_qty").set_value(1000.0)
+    app.button(key="tk_submit").click().run()
+    app.button(key="tr_cancel").click().run()
+    page("pages/models.py")
+    app.multiselect(key="models_members").set_value(["rf"])
+    app.number_input(key="models_folds").set_value(3)
+    app.button(key="models_train").click().run()
+    assert not app.exception and services.list_models(ctx=ctx)
+
+    log = ctx.store.audit_log(limit=500)
+    by_kind = {}
+    for row in log:
+        by_kind.setdefault(row.kind, set()).add(row.actor)
+    assert by_kind["settings"] == {"alice"}
+    kills = [r for r in log if r.kind == "risk" and (r.data or {}).get("event", "").startswith("kill_switch")]
+    assert {r.data["event"] for r in kills} == {"kill_switch_engaged", "kill_switch_re-armed"} and {r.actor for r in kills} == {"alice"}
+    assert by_kind["manual"] == {"alice"} and len([r for r in log if r.kind == "manual"]) == 2  # queued, then removed
+    assert by_kind["model"] == {"alice"}
