@@ -17,7 +17,6 @@ from typing import NoReturn
 import streamlit as st
 
 from core import services
-from core.auth import login_required
 from ui.common import context
 
 LOCAL_ACTOR = "ui"  # who a loopback session without sign-in is in the audit log
@@ -33,7 +32,7 @@ def bind_address() -> str:
 def login_needed(ctx: services.Context | None = None) -> bool:
     """Return True when this server must ask for a sign-in (a non-loopback bind, or ``auth.required``)."""
     ctx = ctx or context()
-    return login_required(bind_address(), ctx.settings.auth.required)
+    return services.sign_in_required(bind_address(), ctx)
 
 
 def oidc_providers() -> list[str]:

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.auth import FAILURE_MEMORY, backoff_seconds, check_user_name, hash_password, needs_rehash, session_expired, verify_password
+from core.auth import (
+    FAILURE_MEMORY,
+    backoff_seconds,
+    check_user_name,
+    hash_password,
+    login_required,
+    needs_rehash,
+    session_expired,
+    verify_password,
+)
 from core.services.context import Context, get_context
 
 PASSWORD_KEY = "auth.password"
@@ -27,6 +36,12 @@ class LoginResult:
     wait_seconds: float
     failures: int
     message: str
+
+
+def sign_in_required(address: str | None, ctx: Context | None = None) -> bool:
+    """Return True when a server bound to ``address`` must ask for a sign-in (beyond loopback, or ``auth.required``)."""
+    ctx = ctx or get_context()
+    return login_required(address, ctx.settings.auth.required)
 
 
 def auth_status(ctx: Context | None = None) -> dict[str, Any]:
