@@ -162,6 +162,16 @@ class TradingSettings(_Section):
     lease_seconds: float = Field(90.0, gt=0)
 
 
+class AuthSettings(_Section):
+    """Sign-in when the app is reachable beyond this machine (see README "Run it on a server")."""
+
+    required: bool = False  # also on a loopback bind, e.g. behind a reverse proxy on the same host
+    session_minutes: float = Field(60.0, gt=0, le=7 * 24 * 60)
+    free_attempts: int = Field(3, ge=1, le=100)
+    backoff_seconds: float = Field(1.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(900.0, gt=0, le=86_400)
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -189,6 +199,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
+    auth: AuthSettings = AuthSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("mode", mode="before")

@@ -13,6 +13,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE
 from ui.common import context, guarded
 
@@ -172,7 +173,7 @@ def train_panel(symbols: list[str], expanded: bool) -> bool:
             bar.progress(frac, text=msg)
 
         result = guarded(services.train, picked, int(horizon), preset=preset, members=tuple(members), n_splits=int(n_splits),
-                         progress=progress, what="training the model")  # fmt: skip
+                         progress=progress, actor=actor(), what="training the model")  # fmt: skip
         if result is None:
             bar.empty()
             st.caption("Try fewer folds, a shorter horizon or more symbols (each fold needs enough rows of both classes).")

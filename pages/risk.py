@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap
 from ui.common import context, guarded
 
@@ -33,7 +34,7 @@ def _kill_switch(ctx) -> None:
         st.error(f"**Kill switch ENGAGED** since {str(kill.get('since', ''))[:19].replace('T', ' ')} by {kill.get('actor', '?')}"
                  + (f" — {kill['reason']}" if kill.get("reason") else "") + ". New risk is vetoed; closing orders still pass.")
         if st.button("Re-arm trading", key="risk_rearm", icon=":material/lock_open:"):
-            services.rearm_kill_switch(actor="ui", ctx=ctx)
+            services.rearm_kill_switch(actor=actor(), ctx=ctx)
             st.rerun()
         return
     if status["drawdown_halt"].get("active"):
@@ -48,7 +49,7 @@ def _kill_switch(ctx) -> None:
     reason = st.text_input("Reason (for the audit log)", value="manual halt from the UI", key="risk_reason")
     yes, no = st.columns(2)
     if yes.button("Yes, halt and flatten", type="primary", key="risk_kill_confirm", icon=":material/check:"):
-        orders = services.engage_kill_switch(services.paper_state(ctx=ctx), reason=reason, actor="ui", ctx=ctx)
+        orders = services.engage_kill_switch(services.paper_state(ctx=ctx), reason=reason, actor=actor(), ctx=ctx)
         st.session_state["risk_confirm"] = False
         st.session_state["risk_flatten"] = [f"{o.side} {o.quantity:g} {o.symbol}" for o in orders]
         st.rerun()

@@ -5,10 +5,12 @@ import streamlit as st
 
 from core import services
 from core.config import ConfigError
+from ui.auth import account_panel, actor
 from ui.common import context, guarded
 
 st.title("Settings")
 ctx = context()
+account_panel()
 view = services.config_view(ctx)
 
 st.subheader("Mode")
@@ -41,7 +43,7 @@ if limits is not None:
         }
         if st.form_submit_button("Save risk limits"):
             try:
-                services.save_risk_limits(values, ctx=ctx)
+                services.save_risk_limits(values, actor=actor(), ctx=ctx)
                 st.success("Risk limits saved; the risk engine uses them from the next order on.")
             except (ConfigError, ValueError) as exc:
                 st.error(f"Not saved: {exc}")

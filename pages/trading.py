@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import add_overlay, candlestick, mark_points
 from ui.common import context, guarded
 
@@ -105,12 +106,12 @@ st.caption(f"Every ticket is checked by the risk engine against the paper book (
 spec = _ticket(symbol, last)
 b1, b2, _ = st.columns([1, 1, 3])
 if b1.button("Preview risk decision", key="tk_preview", icon=":material/policy:"):
-    dec = guarded(services.preview_order, spec, actor="ui", ctx=ctx, what="the risk preview")
+    dec = guarded(services.preview_order, spec, actor=actor(), ctx=ctx, what="the risk preview")
     if dec is not None:
         st.session_state["tk_last"] = {"action": str(dec.action), "quantity": dec.quantity, "requested": spec["quantity"], "reason": dec.reason,
                                        "checks": list(dec.checks)}
 if b2.button("Queue order", type="primary", key="tk_submit", icon=":material/send:"):
-    res = guarded(services.queue_manual_order, spec, actor="ui", ctx=ctx, what="queueing the order")
+    res = guarded(services.queue_manual_order, spec, actor=actor(), ctx=ctx, what="queueing the order")
     if res is not None:
         st.session_state["tk_last"] = {**res, "requested": res["requested_quantity"]}
 last_decision = st.session_state.get("tk_last")
@@ -139,7 +140,7 @@ else:
     c1, c2 = st.columns([3, 1])
     target = c1.selectbox("Order to cancel", list(frame["id"]), key="tr_cancel_id", label_visibility="collapsed")
     if c2.button("Cancel order", key="tr_cancel", icon=":material/cancel:"):
-        out = guarded(services.request_cancel, target, actor="ui", ctx=ctx, what="the cancel")
+        out = guarded(services.request_cancel, target, actor=actor(), ctx=ctx, what="the cancel")
         if out is not None:
             st.toast("Removed from the queue" if out["status"] == "removed" else "Cancel queued: the loop sends it at the next bar")
             st.rerun()

@@ -47,10 +47,14 @@ def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any)
 
 
 def _on_toggle() -> None:
+    from ui import auth  # callbacks run before app.py's gate: a timed-out session must not act
+
+    if not auth.session_valid():
+        return
     if st.session_state["sidebar_paper_toggle"]:
-        services.paper_start(actor="ui")
+        services.paper_start(actor=auth.actor())
     else:
-        services.paper_stop(actor="ui")
+        services.paper_stop(actor=auth.actor())
 
 
 def sidebar() -> None:

@@ -73,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         args.symbols, args.horizon, dead_band=args.dead_band, labels=args.labels, barrier=args.barrier, n_splits=args.folds,
         embargo=args.embargo, method=args.method,
         calibration=None if args.calibration == "none" else args.calibration, preset=args.preset, regime=not args.no_regime,
-        start=args.start, end=args.end, n_jobs=args.jobs, importance_rows=args.importance_rows, progress=progress,
+        start=args.start, end=args.end, n_jobs=args.jobs, importance_rows=args.importance_rows, progress=progress, actor="cli",
     )  # fmt: skip
     emit(res, args.json, _text(res))
     return 0

@@ -5,6 +5,19 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
 from core.models.registry import ModelNotFound
+from core.services.auth import (
+    LoginResult,
+    auth_session_expired,
+    auth_status,
+    login,
+    login_wait,
+    record_sign_in,
+    record_sign_out,
+    remove_password,
+    reset_login_attempts,
+    set_password,
+    sign_in_required,
+)
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
@@ -45,9 +58,12 @@ from core.services.trading import (
 
 __all__ = [
     "Context",
+    "LoginResult",
     "ModelNotFound",
     "PaperSession",
     "audit",
+    "auth_session_expired",
+    "auth_status",
     "backtest",
     "bars_from_csv",
     "bars_from_upload",
@@ -80,6 +96,8 @@ __all__ = [
     "list_symbols",
     "load_bars",
     "load_model",
+    "login",
+    "login_wait",
     "market_state",
     "model_report",
     "monthly_returns",
@@ -108,10 +126,14 @@ __all__ = [
     "preview_order",
     "queue_manual_order",
     "rearm_kill_switch",
+    "record_sign_in",
+    "record_sign_out",
     "regime_timeline",
+    "remove_password",
     "report_job_error",
     "request_cancel",
     "reset_drawdown_halt",
+    "reset_login_attempts",
     "retrain_for_loop",
     "retrain_models",
     "risk_engine",
@@ -126,6 +148,8 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "set_password",
+    "sign_in_required",
     "snapshot_equity",
     "ticket_orders",
     "trading_loop",

@@ -86,6 +86,7 @@ def train(
     bars: dict[str, pd.DataFrame] | None = None,
     n_jobs: int = 1,
     progress: Progress | None = None,
+    actor: str = "user",
     ctx: Context | None = None,
 ) -> dict:
     """Evaluate the ensemble walk-forward, fit it on all data, save it and return the report.
@@ -118,6 +119,8 @@ def train(
         Worker processes for the walk-forward folds and the final fit (run in parallel).
     progress
         Called with (fraction done, message) as training proceeds.
+    actor
+        Who asked for the training, recorded in the audit log.
 
     Returns
     -------
@@ -190,7 +193,8 @@ def train(
         artifact, ctx.store, models_dir(ctx), created=ctx.clock.now(), features_hash=feature_hash(columns, cfg),
         data_start=start_ts, data_end=end_ts, metrics=summary,
     )  # fmt: skip
-    ctx.store.audit("model", f"trained {model_id} on {','.join(syms)} (horizon {horizon})", {"model_id": model_id, "auc": report["overall"].get("roc_auc")})
+    ctx.store.audit("model", f"trained {model_id} on {','.join(syms)} (horizon {horizon})", {"model_id": model_id, "auc": report["overall"].get("roc_auc")},
+                    actor=actor)
     _notify(progress, 1.0, f"saved {model_id}")
     return {
         "model_id": model_id, "symbols": syms, "horizon": horizon, "n_samples": len(data), "n_features": len(columns),

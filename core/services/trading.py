@@ -52,7 +52,7 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     if not session or session.get("strategy") != "ensemble" or not last:
         return None
     bars = {s: load_bars(s, timeframe=session["timeframe"], ctx=ctx).loc[:last] for s in session["symbols"]}
-    report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, ctx=ctx)
+    report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, actor="system", ctx=ctx)
     ctx.store.audit("models", f"retrained {report['model_id']} on bars up to {last}", {"model_id": report["model_id"]})
     return report
 
