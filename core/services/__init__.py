@@ -26,6 +26,7 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
+from core.services.research import list_sweeps, parse_grid, research_executor, sweep, sweep_result, walk_forward
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
@@ -59,6 +60,7 @@ __all__ = [
     "list_orders",
     "list_series",
     "list_strategies",
+    "list_sweeps",
     "list_symbols",
     "load_bars",
     "load_model",
@@ -79,6 +81,7 @@ __all__ = [
     "paper_status",
     "paper_stop",
     "parameter_sweep",
+    "parse_grid",
     "parse_size",
     "pending_cancels",
     "pending_manual_orders",
@@ -91,6 +94,7 @@ __all__ = [
     "rearm_kill_switch",
     "regime_timeline",
     "request_cancel",
+    "research_executor",
     "reset_drawdown_halt",
     "retrain_for_loop",
     "risk_engine",
@@ -104,6 +108,9 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "sweep",
+    "sweep_result",
     "ticket_orders",
     "train",
+    "walk_forward",
 ]
