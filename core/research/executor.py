@@ -73,16 +73,21 @@ class DaskExecutor:
         self.cluster: Any = None
         self.client: Any = client
         self._own = client is None
+        self._depth = 0
 
     def __enter__(self) -> DaskExecutor:
         from distributed import Client, LocalCluster
 
+        self._depth += 1
+        if self._depth > 1:  # re-entered while open (a shared executor): keep the cluster
+            return self
         if not self._own:
             self.n_workers = max(len(self.client.scheduler_info(n_workers=-1).get("workers", {})), 1)
         elif self.address:
             try:
                 self.client = Client(self.address, timeout="10s", set_as_default=False)
             except (OSError, TimeoutError) as exc:
+                self._depth -= 1
                 raise RuntimeError(f"cannot reach the Dask scheduler at {self.address}: {exc}. Start it with 'dask scheduler' "
                                    "or clear research.scheduler_address to use a local cluster") from None
             self.n_workers = max(len(self.client.scheduler_info(n_workers=-1).get("workers", {})), 1)
@@ -94,7 +99,8 @@ class DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if not self._own:
+        self._depth = max(self._depth - 1, 0)
+        if not self._own or self._depth:
             return
         if self.client is not None:
             self.client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,8 +34,8 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
                 raise ValueError(f"{name}: range bounds must be numbers, e.g. 5:50:5, not {rhs!r}") from None
             if step <= 0 or stop < start:
                 raise ValueError(f"{name}: a range needs start <= stop and a positive step, not {rhs!r}")
-            count = int(round((stop - start) / step)) + 1
-            values = [start + i * step for i in range(count) if start + i * step <= stop + 1e-12]
+            count = math.floor((stop - start) / step + 1e-9) + 1
+            values = [start + i * step for i in range(count)]
             grid[name] = [round(v, 12) if isinstance(v, float) else v for v in values]
         else:
             values = []

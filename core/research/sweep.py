@@ -75,6 +75,7 @@ def run_sweep(
     commission: float = 0.0,
     size: float = 1.0,
     lot_size: float = 1.0,
+    slippage_bps: float = 0.0,
     executor: DaskExecutor | SequentialExecutor | None = None,
     progress: Progress | None = None,
     describe: Mapping[str, Any] | None = None,
@@ -106,7 +107,8 @@ def run_sweep(
         raise ValueError(f"no valid parameter set in the grid ({skipped} combinations refused by {strategy}, e.g. fast >= slow)")
     limits_desc = asdict(limits) if is_dataclass(limits) else repr(limits)
     spec = {"strategy": strategy, "symbols": symbols, "grid": {k: list(v) for k, v in grid.items()}, "base": dict(base or {}), "sample": sample,
-            "seed": seed, "cash": cash, "commission": commission, "size": size, "lot_size": lot_size, "limits": limits_desc, **dict(describe or {})}
+            "seed": seed, "cash": cash, "commission": commission, "size": size, "lot_size": lot_size, "slippage_bps": slippage_bps, "limits": limits_desc,
+            **dict(describe or {})}
     sweep_id = sweep_id_for(spec)
     repo.ensure_sweep(store, sweep_id, strategy, symbols, spec)
     done = repo.finished_keys(store, sweep_id)
@@ -115,7 +117,7 @@ def run_sweep(
         for sym in symbols:
             key = trial_key(params, sym)
             if key not in done:
-                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash, commission, size, lot_size)))
+                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash, commission, size, lot_size, slippage_bps)))
     reused = total - len(tasks)
     if progress:
         progress(reused, total)

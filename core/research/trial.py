@@ -39,6 +39,7 @@ class TrialSpec:
     commission: float = 0.0
     size: float = 1.0
     lot_size: float = 1.0
+    slippage_bps: float = 0.0
     rows: tuple[int, int] | None = None
     warmup: int = 0
     daily: bool = False  # also return the daily equity (walk-forward test windows)
@@ -62,6 +63,7 @@ def _finite(value: Any) -> Any:
 def run_trial(frame: pd.DataFrame, spec: TrialSpec) -> dict[str, Any]:
     """Backtest ``spec`` on ``frame`` with the risk engine on; return its record (errors are returned, not raised)."""
     from core.backtest import run_backtest
+    from core.execution.fill_model import FillModel
     from core.risk.limits import RiskEngine
     from core.risk.state import MemoryStore
 
@@ -70,7 +72,7 @@ def run_trial(frame: pd.DataFrame, spec: TrialSpec) -> dict[str, Any]:
     try:
         result = run_backtest(data, spec.strategy, symbol=spec.symbol, params=spec.params, cash=spec.cash, commission=spec.commission,
                               size=spec.size, lot_size=spec.lot_size, risk=RiskEngine(spec.limits, store=MemoryStore()), baseline=False,
-                              warmup=spec.warmup)
+                              warmup=spec.warmup, fill_model=FillModel.flat_commission(spec.commission, slippage_bps=spec.slippage_bps))
     except ValueError as exc:
         record["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return record

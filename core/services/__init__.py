@@ -16,6 +16,7 @@ from core.services.models import audit, list_models, load_model, model_report, p
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
+from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, walk_forward
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
@@ -26,7 +27,6 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
-from core.services.research import list_sweeps, parse_grid, research_executor, sweep, sweep_result, walk_forward
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
@@ -108,6 +108,7 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "shared_research_executor",
     "sweep",
     "sweep_result",
     "ticket_orders",

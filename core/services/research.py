@@ -8,6 +8,7 @@ cluster at ``research.scheduler_address``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,32 @@ def research_executor(ctx: Context | None = None, *, workers: int | None = None,
         return SequentialExecutor()
     conf = (ctx or get_context()).settings.research
     return DaskExecutor(address=conf.scheduler_address, n_workers=workers if workers is not None else conf.n_workers, retries=conf.retries)
+
+
+_shared: DaskExecutor | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_research_executor(ctx: Context | None = None) -> DaskExecutor:
+    """Return a process-wide Dask executor kept open between sweeps (the app starts its cluster once, not per sweep)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.client is None:
+            executor = research_executor(ctx)
+            assert isinstance(executor, DaskExecutor)
+            executor.__enter__()  # held open for the life of the process; closed by Dask at exit
+            _shared = executor
+        return _shared
+
+
+def close_shared_research_executor() -> None:
+    """Close the process-wide executor and its local cluster, if one was started (tests, shutdown)."""
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared._depth = 1
+            _shared.__exit__(None, None, None)
+        _shared = None
 
 
 def parse_grid(specs: Sequence[str] | Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
@@ -71,6 +98,7 @@ def sweep(
     commission: float = 0.0,
     size: str | float = "all-in",
     lot_size: float = 1.0,
+    slippage_bps: float = 0.0,
     risk: str = "configured",
     workers: int | None = None,
     sequential: bool = False,
@@ -92,7 +120,7 @@ def sweep(
     describe = {"timeframe": timeframe, "start": start, "end": end, "risk": risk,
                 "data": {s: [str(f.index[0]), str(f.index[-1]), len(f)] for s, f in data.items()}}
     return run_sweep(ctx.store, data, strategy, parse_grid(grid), limits=limits, base=params, sample=random, seed=seed, cash=cash,
-                     commission=commission, size=parse_size(size), lot_size=lot_size,
+                     commission=commission, size=parse_size(size), lot_size=lot_size, slippage_bps=slippage_bps,
                      executor=executor or research_executor(ctx, workers=workers, sequential=sequential), progress=progress, describe=describe)
 
 
