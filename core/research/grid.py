@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from core.backtest import StrategyError, make_strategy
@@ -60,12 +60,19 @@ def combinations(strategy: str, grid: Mapping[str, Sequence[Any]], base: Mapping
     ``sample`` draws that many valid sets at random (seeded, without replacement).
     """
     names = list(grid)
-    unknown = [n for n in names if n not in make_strategy(strategy).get_params()]
+    candidates = ({**dict(base or {}), **dict(zip(names, values, strict=True))} for values in itertools.product(*(grid[n] for n in names)))
+    return valid_sets(strategy, candidates, names, sample, seed)
+
+
+def valid_sets(strategy: str, candidates: Iterable[Mapping[str, Any]], names: Sequence[str] | None = None, sample: int | None = None,
+               seed: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Return (the parameter sets ``strategy`` accepts, number refused), optionally a seeded random ``sample`` of them."""
+    known = make_strategy(strategy).get_params()
+    unknown = [n for n in (names or []) if n not in known]
     if unknown:
-        raise ValueError(f"{strategy} has no parameter {', '.join(unknown)} (it has {', '.join(make_strategy(strategy).get_params()) or 'none'})")
+        raise ValueError(f"{strategy} has no parameter {', '.join(unknown)} (it has {', '.join(known) or 'none'})")
     valid, skipped = [], 0
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = {**dict(base or {}), **dict(zip(names, values, strict=True))}
+    for params in map(dict, candidates):
         try:
             make_strategy(strategy, **params)
         except (StrategyError, ValueError, TypeError):

@@ -21,7 +21,7 @@ import pandas as pd
 
 from core.research import repo
 from core.research.executor import DaskExecutor, SequentialExecutor
-from core.research.grid import combinations
+from core.research.grid import combinations, valid_sets
 from core.research.summary import summarise, trials_frame
 from core.research.trial import TrialSpec, run_trial, trial_key
 from core.store import Store
@@ -68,6 +68,7 @@ def run_sweep(
     grid: Mapping[str, Sequence[Any]],
     *,
     limits: Any,
+    sets: Sequence[Mapping[str, Any]] | None = None,
     base: Mapping[str, Any] | None = None,
     sample: int | None = None,
     seed: int = 0,
@@ -92,6 +93,8 @@ def run_sweep(
         Bars per symbol (sent to the workers once, by reference).
     limits
         The :class:`core.risk.limits.RiskLimits` every order of every trial is checked against.
+    sets
+        Explicit parameter sets to run instead of the combinations of ``grid``.
     sample, seed
         Draw ``sample`` parameter sets at random from the valid grid (``--random N``).
     executor
@@ -102,7 +105,11 @@ def run_sweep(
         Extra fields that identify the data (e.g. timeframe, start, end) for the sweep id.
     """
     symbols = list(frames)
-    params_list, skipped = combinations(strategy, grid, base=base, sample=sample, seed=seed)
+    if sets is not None:
+        params_list, skipped = valid_sets(strategy, ({**dict(base or {}), **p} for p in sets), sample=sample, seed=seed)
+        grid = {"sets": [dict(p) for p in sets]}
+    else:
+        params_list, skipped = combinations(strategy, grid, base=base, sample=sample, seed=seed)
     if not params_list:
         raise ValueError(f"no valid parameter set in the grid ({skipped} combinations refused by {strategy}, e.g. fast >= slow)")
     limits_desc = asdict(limits) if is_dataclass(limits) else repr(limits)
