@@ -26,7 +26,7 @@ def dask_client():
     """One LocalCluster with 2 worker processes for the module (starting one costs seconds)."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = Client(cluster, set_as_default=False)
     yield client
     client.close()
@@ -101,6 +101,25 @@ def test_local_cluster_with_two_workers_gives_the_sequential_results(ctx, dask_c
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert par.summary["dsr"] == seq.summary["dsr"] and par.summary["pbo"]["pbo"] == seq.summary["pbo"]["pbo"]
     assert par.summary["best"] == seq.summary["best"]
+
+
+def test_ensemble_walk_forward_folds_on_the_research_cluster_equal_the_in_process_run(dask_client):
+    import numpy as np
+
+    from core.models.cv import PurgedWalkForward
+    from core.models.dataset import build_dataset
+    from core.models.ensemble import EnsembleClassifier
+    from core.models.walkforward import walk_forward
+
+    data = build_dataset({"IBM": services.load_bars("IBM", start="2011-06-01"), "MSFT": services.load_bars("MSFT", start="2011-06-01")}, horizon=3)
+    model = EnsembleClassifier(members=("rf", "gb"), n_estimators=5, gb_max_iter=5)
+    kw = {"overlap": 3, "importance_rows": 0, "fit_final": True}
+    seq = walk_forward(data, model, PurgedWalkForward(3, embargo=6), n_jobs=1, **kw)
+    dist = walk_forward(data, model, PurgedWalkForward(3, embargo=6), executor=DaskExecutor(client=dask_client), **kw)
+    assert dist["oof"]["p"] == pytest.approx(seq["oof"]["p"], abs=1e-12)
+    assert [f["metrics"] for f in dist["folds"]] == [f["metrics"] for f in seq["folds"]]
+    x = data.X.to_numpy()
+    np.testing.assert_allclose(dist["final_model"].predict_proba(x), seq["final_model"].predict_proba(x))
 
 
 def test_a_worker_killed_mid_sweep_loses_no_trial_and_stores_none_twice(ctx, dask_client):

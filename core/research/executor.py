@@ -93,7 +93,7 @@ class DaskExecutor:
             self.n_workers = max(len(self.client.scheduler_info(n_workers=-1).get("workers", {})), 1)
         else:
             self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=logging.WARNING)
+                                        dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)  # its HTTP server: loopback, free port
             self.client = Client(self.cluster, set_as_default=False)
         log.info("research executor: %s with %d workers", self.address or "LocalCluster", self.n_workers)
         return self
