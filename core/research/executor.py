@@ -92,8 +92,13 @@ class DaskExecutor:
                                    "or clear research.scheduler_address to use a local cluster") from None
             self.n_workers = max(len(self.client.scheduler_info(n_workers=-1).get("workers", {})), 1)
         else:
-            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                        dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)  # its HTTP server: loopback, free port
+            import dask
+
+            # The workers' statistical profiler samples every thread's stack every 10 ms, which only slows these
+            # pure-Python backtests down (nobody looks at a local cluster's profile), so it is off here.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                            dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING)  # HTTP server: loopback, free port
             self.client = Client(self.cluster, set_as_default=False)
         log.info("research executor: %s with %d workers", self.address or "LocalCluster", self.n_workers)
         return self
