@@ -84,6 +84,19 @@ def test_storing_a_trial_twice_keeps_one_row(ctx):
     assert len(_stored(ctx, res.sweep_id)) == 2
 
 
+def test_trials_are_stored_once_per_key_on_sqlite_and_postgresql(db_url):
+    from core.store import Store
+
+    store = Store(db_url)
+    sweep_repo.ensure_sweep(store, "sw-test", "sma_cross", ["AAPL"], {"grid": {}})
+    rec = [{"key": f"k{i}", "symbol": "AAPL", "params": {"fast": i}, "metrics": {"sr": 0.1 * i}, "equity": {"weekly": [1.0, 1.1]}} for i in range(3)]
+    sweep_repo.save_trials(store, "sw-test", rec)
+    sweep_repo.save_trials(store, "sw-test", rec[1:])  # delivered again, e.g. by a retried task
+    rows = sweep_repo.load_trials(store, "sw-test")
+    assert [r.trial_key for r in rows] == ["k0", "k1", "k2"] and rows[2].metrics == {"sr": 0.2} and rows[0].params == {"fast": 0}
+    assert sweep_repo.finished_keys(store, "sw-test") == {"k0", "k1", "k2"}
+
+
 def test_local_cluster_with_two_workers_gives_the_sequential_results(ctx, dask_client, tmp_path):
     par = services.sweep("sma_cross", "AAPL,MSFT", GRID, executor=DaskExecutor(client=dask_client), **WINDOW)
     assert par.executor == "dask"

@@ -70,6 +70,15 @@ def finish_sweep(store: Store, sweep_id: str, summary: dict[str, Any], status: s
         s.add(row)
 
 
+def set_status(store: Store, sweep_id: str, status: str) -> None:
+    """Set the status of ``sweep_id`` (e.g. ``interrupted`` when a run stopped early)."""
+    with store.session() as s:
+        row = s.get(SweepRow, sweep_id)
+        if row is not None:
+            row.status, row.updated = status, store.clock.now()
+            s.add(row)
+
+
 def get_sweep(store: Store, sweep_id: str) -> SweepRow | None:
     """Return the sweep ``sweep_id`` (``None`` when unknown)."""
     with store.session() as s:

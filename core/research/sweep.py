@@ -131,6 +131,7 @@ def run_sweep(
     executor = executor or DaskExecutor()
     buffer: list[dict[str, Any]] = []
     last = time.monotonic()
+    finished = False
     try:
         with executor if tasks else contextlib.nullcontext():
             for i, rec in enumerate(executor.map(run_trial, tasks, frames, None) if tasks else (), 1):
@@ -140,14 +141,17 @@ def run_sweep(
                     buffer, last = [], time.monotonic()
                 if progress:
                     progress(reused + i, total)
+        finished = True
     finally:
         repo.save_trials(store, sweep_id, buffer)  # whatever finished is kept, even on an interrupt
-    return load_sweep(store, sweep_id, skipped=skipped, ran=len(tasks), reused=reused, executor=executor.name, n_splits=n_splits)
+        if not finished:
+            repo.set_status(store, sweep_id, "interrupted")
+    return load_sweep(store, sweep_id, skipped=skipped, ran=len(tasks), reused=reused, executor=executor.name, n_splits=n_splits, status="done")
 
 
 def load_sweep(store: Store, sweep_id: str, *, skipped: int | None = None, ran: int = 0, reused: int | None = None, executor: str = "",
-               n_splits: int = 16) -> SweepResult:
-    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary)."""
+               n_splits: int = 16, status: str | None = None) -> SweepResult:
+    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary; ``status`` None keeps the stored one)."""
     row = repo.get_sweep(store, sweep_id)
     if row is None:
         raise ValueError(f"no sweep {sweep_id!r} in the database (see 'python -m core sweep --list')")
@@ -158,5 +162,6 @@ def load_sweep(store: Store, sweep_id: str, *, skipped: int | None = None, ran: 
     summary["sweep_id"] = sweep_id
     summary["strategy"] = row.strategy
     summary["symbols"] = row.symbols.split(",")
-    repo.finish_sweep(store, sweep_id, summary)
+    summary["status"] = status or row.status
+    repo.finish_sweep(store, sweep_id, summary, status=summary["status"])
     return SweepResult(sweep_id, trials_frame(records), summary, ran, len(records) - ran if reused is None else reused, executor)
