@@ -71,12 +71,15 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     ref = services.backtest("sma_cross", symbol="AAPL").report  # same run through the CLI facade
     assert metrics["Return"] == f"{ref['return_pct']:+.2f} %"
     assert len(at.get("plotly_chart")) == 3  # equity, drawdown, candlestick with trades
-    at.text_input(key="sw_xs").set_value("5, 10, 20")
-    at.text_input(key="sw_ys").set_value("20, 50")
-    at.button(key="sw_run").click().run()
     from core.services.research import close_shared_research_executor
 
-    close_shared_research_executor()  # the page keeps its local Dask cluster for the next sweep; this test is done with it
+    try:
+        services.shared_research_executor()  # start the page's local Dask cluster outside AppTest's per-run timeout
+        at.text_input(key="sw_xs").set_value("5, 10, 20")
+        at.text_input(key="sw_ys").set_value("20, 50")
+        at.button(key="sw_run").click().run()
+    finally:
+        close_shared_research_executor()  # the page keeps its cluster for the next sweep; this test is done with it
     assert not at.exception, [e.message for e in at.exception]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any('"heatmap"' in c and "Sharpe by fast" in c for c in charts)
