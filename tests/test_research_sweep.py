@@ -135,6 +135,19 @@ def test_ensemble_walk_forward_folds_on_the_research_cluster_equal_the_in_proces
     np.testing.assert_allclose(dist["final_model"].predict_proba(x), seq["final_model"].predict_proba(x))
 
 
+def test_var_backtests_on_the_research_cluster_equal_the_direct_kupiec_tests(ctx, dask_client):
+    from core.risk.var_backtest import backtest
+
+    methods, levels = ("historical", "parametric", "cornish_fisher"), (0.95, 0.99)
+    table = services.var_backtests("SPX,AAPL", methods, levels, window=250, start="2010-01-01", end="2012-12-31",
+                                   executor=DaskExecutor(client=dask_client))
+    assert len(table) == 2 * 2 * 3
+    for row in table.itertuples():
+        ref = backtest(services.load_bars(row.symbol, start="2010-01-01", end="2012-12-31")["close"].pct_change().dropna(), row.method, row.level,
+                       window=250)
+        assert (row.n, row.exceedances, row.lr, row.p_value) == (ref.n, ref.exceedances, ref.lr, ref.p_value)
+
+
 def test_a_worker_killed_mid_sweep_loses_no_trial_and_stores_none_twice(ctx, dask_client):
     pids = dask_client.run(os.getpid)
     killed = []

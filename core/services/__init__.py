@@ -16,7 +16,7 @@ from core.services.models import audit, list_models, load_model, model_report, p
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
-from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, walk_forward
+from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
@@ -113,5 +113,6 @@ __all__ = [
     "sweep_result",
     "ticket_orders",
     "train",
+    "var_backtests",
     "walk_forward",
 ]

@@ -141,6 +141,32 @@ def list_sweeps(limit: int = 50, ctx: Context | None = None) -> list[dict[str, A
     return out
 
 
+def var_backtests(
+    symbols: str | Sequence[str] = "SPX",
+    methods: Sequence[str] | None = None,
+    levels: Sequence[float] = (0.95, 0.99),
+    *,
+    window: int = 500,
+    refit_every: int = 20,
+    timeframe: str = "1d",
+    start: str | None = None,
+    end: str | None = None,
+    workers: int | None = None,
+    sequential: bool = False,
+    executor: DaskExecutor | SequentialExecutor | None = None,
+    progress: Progress | None = None,
+    ctx: Context | None = None,
+) -> pd.DataFrame:
+    """Backtest each VaR method's rolling one-day forecast on each symbol's close-to-close returns (Kupiec POF), on the research executor."""
+    from core.research.var_jobs import var_backtests as _var
+    from core.risk.var_backtest import METHODS
+
+    ctx = ctx or get_context()
+    returns = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx)["close"].pct_change().dropna() for s in _symbols(symbols)}
+    return _var(returns, tuple(methods or METHODS), levels, window=window, refit_every=refit_every,
+                executor=executor or research_executor(ctx, workers=workers, sequential=sequential), progress=progress)
+
+
 def walk_forward(
     strategy: str = "sma_cross",
     symbols: str | Sequence[str] = "AAPL",
