@@ -133,3 +133,9 @@ class DaskExecutor:
                 yield result
         finally:
             self.client.cancel(futures + scattered)
+
+
+def executor_from_settings(settings: Any, workers: int | None = None) -> DaskExecutor:
+    """Return the executor ``settings.research`` describes: the cluster at ``scheduler_address``, else a local one."""
+    conf = settings.research
+    return DaskExecutor(address=conf.scheduler_address, n_workers=workers if workers is not None else conf.n_workers, retries=conf.retries)

@@ -8,7 +8,8 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core.backtest import StrategyError, make_strategy
+from core.engine import StrategyError
+from core.strategies import make_strategy
 
 
 def _number(text: str) -> int | float:

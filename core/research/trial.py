@@ -63,7 +63,7 @@ def _finite(value: Any) -> Any:
 def run_trial(frame: pd.DataFrame, spec: TrialSpec) -> dict[str, Any]:
     """Backtest ``spec`` on ``frame`` with the risk engine on; return its record (errors are returned, not raised)."""
     from core.backtest import run_backtest
-    from core.execution.fill_model import FillModel
+    from core.brokers.paper.fill_model import FillModel
     from core.risk.limits import RiskEngine
     from core.risk.state import MemoryStore
 

@@ -60,9 +60,9 @@ def _summary(report: dict) -> dict:
 
 
 def _research_executor(ctx: Context | None):
-    from core.services.research import research_executor
+    from core.research.executor import executor_from_settings
 
-    return research_executor(ctx)
+    return executor_from_settings((ctx or get_context()).settings)
 
 
 def train(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from core.research import grid as _grid
 from core.research import repo
-from core.research.executor import DaskExecutor, SequentialExecutor
+from core.research.executor import DaskExecutor, SequentialExecutor, executor_from_settings
 from core.research.sweep import SweepResult, load_sweep, run_sweep
 from core.research.walkforward_opt import WalkForwardResult, walk_forward_optimise
 from core.services.backtest import make_backtest_risk, parse_size
@@ -30,8 +30,7 @@ def research_executor(ctx: Context | None = None, *, workers: int | None = None,
     """Return the configured executor: the cluster at ``research.scheduler_address``, else a local one (or none: ``sequential``)."""
     if sequential:
         return SequentialExecutor()
-    conf = (ctx or get_context()).settings.research
-    return DaskExecutor(address=conf.scheduler_address, n_workers=workers if workers is not None else conf.n_workers, retries=conf.retries)
+    return executor_from_settings((ctx or get_context()).settings, workers)
 
 
 _shared: DaskExecutor | None = None
