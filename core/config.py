@@ -172,6 +172,23 @@ class AuthSettings(_Section):
     backoff_max_seconds: float = Field(900.0, gt=0, le=86_400)
 
 
+class ResearchSettings(_Section):
+    """Where research sweeps run: an in-process Dask ``LocalCluster`` (default) or an existing Dask cluster."""
+
+    scheduler_address: str | None = None  # e.g. tcp://host:8786; empty = start a LocalCluster in this process
+    n_workers: int = Field(0, ge=0, le=512)  # LocalCluster worker processes; 0 = one per CPU core
+    retries: int = Field(2, ge=0, le=10)  # times Dask reruns a task whose worker died
+
+    @field_validator("scheduler_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and "://" not in value:
+            raise ValueError("a Dask scheduler address looks like tcp://host:8786 (leave it empty to use a local cluster)")
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -201,6 +218,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = TradingSettings()
     auth: AuthSettings = AuthSettings()
     log: LogSettings = LogSettings()
+    research: ResearchSettings = ResearchSettings()
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core import services
-from ui.charts import candlestick, drawdown, heatmap, lines, mark_trades
+from ui import sweep as sweep_ui
+from ui.charts import candlestick, drawdown, lines, mark_trades
 from ui.common import guarded
 
 CHOICES = {"mode": ["long_short", "long_flat"]}  # string parameters with a known set of values
@@ -14,8 +15,6 @@ STATS = [("Return", "return_pct", "{:+.2f} %"), ("Buy & hold", "buy_and_hold_ret
          ("Trades", "trades", "{:,.0f}"), ("Win rate", "win_rate_pct", "{:.1f} %"), ("Profit factor", "profit_factor", "{:.2f}"),
          ("Expectancy", "expectancy", "{:,.2f}"), ("Best trade", "best_trade_pct", "{:+.2f} %"), ("Worst trade", "worst_trade_pct", "{:+.2f} %"),
          ("Fees paid", "fees", "{:,.2f}"), ("Final equity", "final_equity", "{:,.2f}"), ("Bars", "bars", "{:,.0f}")]
-METRICS = {"Sharpe": "sharpe", "Return %": "return_pct", "CAGR %": "cagr_pct", "Max drawdown %": "max_drawdown_pct", "Calmar": "calmar",
-           "Win rate %": "win_rate_pct", "Trades": "trades"}
 
 
 def _fmt(value, pattern: str) -> str:
@@ -133,37 +132,4 @@ else:
 
 st.divider()
 st.subheader("Parameter sweep")
-numeric = [k for k, v in strategies.get(strategy, {}).items() if isinstance(v, int | float) and not isinstance(v, bool)]
-if len(numeric) < 2:
-    st.caption("A sweep needs a strategy with two numeric parameters (e.g. sma_cross fast × slow).")
-    st.stop()
-s1, s2, s3, s4 = st.columns(4)
-px = s1.selectbox("Rows", numeric, index=0, key="sw_x")
-py = s2.selectbox("Columns", [n for n in numeric if n != px], key="sw_y")
-xs = s3.text_input(f"{px} values", "5, 10, 20, 30", key="sw_xs")
-ys = s4.text_input(f"{py} values", "20, 50, 100, 150", key="sw_ys")
-metric_label = st.selectbox("Colour by", list(METRICS), key="sw_metric")
-if st.button("Run sweep", key="sw_run", icon=":material/grid_on:"):
-    try:
-        grid = {px: [type(strategies[strategy][px])(float(v)) for v in xs.split(",") if v.strip()],
-                py: [type(strategies[strategy][py])(float(v)) for v in ys.split(",") if v.strip()]}
-    except ValueError:
-        st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
-        st.stop()
-    bar = st.progress(0.0, text="Sweeping…")
-    table = guarded(services.parameter_sweep, frames, strategy, grid, base=params, cash=run_cash, commission=commission, slippage_bps=slippage, size=size,
-                    risk=risk_mode,
-                    progress=lambda i, n: bar.progress(i / n, text=f"Run {i} of {n}"), what="the sweep")
-    bar.empty()
-    if table is not None:
-        st.session_state["sw_table"] = (table, px, py)
-sweep = st.session_state.get("sw_table")
-if sweep is not None:
-    table, px, py = sweep
-    metric = METRICS[metric_label]
-    if metric not in table:
-        st.warning("Every combination failed: " + "; ".join(table.get("error", pd.Series(dtype=str)).dropna().unique()[:3]))
-    else:
-        pivot = table.pivot_table(index=px, columns=py, values=metric, dropna=False)
-        st.plotly_chart(heatmap(pivot, f"{metric_label} by {px} × {py} (blank: invalid combination)", x_title=py, y_title=px,
-                                zmid=None if metric in ("trades",) else 0.0), width="stretch", key="sw_heat")
+sweep_ui.render(strategy, strategies.get(strategy, {}), frames, params, cash=run_cash, commission=commission, slippage=slippage, size=size, risk=risk_mode)

@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import its own package, or any package of a lower
 layer; packages of the same layer may import each other as long as no cycle forms):
 domain/clock/config/log -> data, features, models, signals, sizing, risk, portfolio,
-store, news, notify, auth -> brokers -> execution -> engine -> strategies -> backtest | trading
+store, news, notify, auth -> brokers -> execution -> engine -> strategies -> backtest | trading | research
 -> services -> cli. Pages and jobs import only core.services (plus core.config / core.log).
 Function-level imports count.
 """
@@ -21,7 +21,7 @@ LAYERS = [
     {"execution"},
     {"engine"},
     {"strategies"},
-    {"backtest", "trading"},
+    {"backtest", "trading", "research"},
     {"services"},
     {"cli", "__main__", ""},
 ]

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-regime", action="store_true", help="skip the regime classifiers")
     p.add_argument("--importance-rows", type=_args.count("--importance-rows", 0), default=1000, help="validation rows for permutation importance (0: skip)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for folds and the final fit (-1: all cores)")
+    p.add_argument("--dask", action="store_true", help="run the folds and the final fit on the research cluster (research.scheduler_address, "
+                   "or a local Dask cluster)")
     p.add_argument("--list", action="store_true", help="list trained models instead of training")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
@@ -73,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         args.symbols, args.horizon, dead_band=args.dead_band, labels=args.labels, barrier=args.barrier, n_splits=args.folds,
         embargo=args.embargo, method=args.method,
         calibration=None if args.calibration == "none" else args.calibration, preset=args.preset, regime=not args.no_regime,
-        start=args.start, end=args.end, n_jobs=args.jobs, importance_rows=args.importance_rows, progress=progress, actor="cli",
+        start=args.start, end=args.end, n_jobs=args.jobs, dask=args.dask, importance_rows=args.importance_rows, progress=progress, actor="cli",
     )  # fmt: skip
     emit(res, args.json, _text(res))
     return 0

@@ -30,6 +30,7 @@ from core.services.models import audit, list_models, load_model, model_report, p
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
+from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
@@ -93,6 +94,7 @@ __all__ = [
     "list_orders",
     "list_series",
     "list_strategies",
+    "list_sweeps",
     "list_symbols",
     "load_bars",
     "load_model",
@@ -115,6 +117,7 @@ __all__ = [
     "paper_status",
     "paper_stop",
     "parameter_sweep",
+    "parse_grid",
     "parse_size",
     "pending_cancels",
     "pending_manual_orders",
@@ -132,6 +135,7 @@ __all__ = [
     "remove_password",
     "report_job_error",
     "request_cancel",
+    "research_executor",
     "reset_drawdown_halt",
     "reset_login_attempts",
     "retrain_for_loop",
@@ -150,8 +154,13 @@ __all__ = [
     "set_context",
     "set_password",
     "sign_in_required",
+    "shared_research_executor",
     "snapshot_equity",
+    "sweep",
+    "sweep_result",
     "ticket_orders",
     "trading_loop",
     "train",
+    "var_backtests",
+    "walk_forward",
 ]

@@ -59,6 +59,12 @@ def _summary(report: dict) -> dict:
     }
 
 
+def _research_executor(ctx: Context | None):
+    from core.research.executor import executor_from_settings
+
+    return executor_from_settings((ctx or get_context()).settings)
+
+
 def train(
     symbols: list[str] | str,
     horizon: int = 5,
@@ -85,6 +91,7 @@ def train(
     feature_config: FeatureConfig | None = None,
     bars: dict[str, pd.DataFrame] | None = None,
     n_jobs: int = 1,
+    dask: bool = False,
     progress: Progress | None = None,
     actor: str = "user",
     ctx: Context | None = None,
@@ -117,6 +124,9 @@ def train(
         Bars per symbol to train on instead of loading them (a live feed, synthetic data).
     n_jobs
         Worker processes for the walk-forward folds and the final fit (run in parallel).
+    dask
+        Run the folds and the final fit on the research executor instead (a local Dask cluster,
+        or the one at ``research.scheduler_address``).
     progress
         Called with (fraction done, message) as training proceeds.
     actor
@@ -169,6 +179,7 @@ def train(
     report = walk_forward(
         data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats,
         progress=wf_progress, n_jobs=n_jobs, fit_final=True,
+        executor=_research_executor(ctx) if dask else None,
     )  # fmt: skip
     final = report.pop("final_model")  # fitted on all rows, alongside the folds
     regimes = {}

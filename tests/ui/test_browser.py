@@ -105,7 +105,7 @@ def test_backtest_runs_in_the_browser(browser_page):
     page.wait_for_selector("text=Equity vs buy-and-hold", timeout=60_000)
     _wait_ready(page)
     page.get_by_role("button", name="Run sweep").click()
-    page.wait_for_selector("text=Sharpe by fast", timeout=60_000)
+    page.wait_for_selector("text=Sharpe by fast", timeout=180_000)  # the first sweep starts the local Dask cluster
     _wait_ready(page)
     assert page.locator("[data-testid='stMetric']").count() >= 5
     assert page.locator("[data-testid='stException']").count() == 0

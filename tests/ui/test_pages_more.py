@@ -71,10 +71,25 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     ref = services.backtest("sma_cross", symbol="AAPL").report  # same run through the CLI facade
     assert metrics["Return"] == f"{ref['return_pct']:+.2f} %"
     assert len(at.get("plotly_chart")) == 3  # equity, drawdown, candlestick with trades
-    at.button(key="sw_run").click().run()
-    assert not at.exception
-    heat = at.get("plotly_chart")[-1].proto.spec
-    assert '"heatmap"' in heat and "Sharpe by fast" in heat
+    from core.services.research import close_shared_research_executor
+
+    try:
+        services.shared_research_executor()  # start the page's local Dask cluster outside AppTest's per-run timeout
+        at.text_input(key="sw_xs").set_value("5, 10, 20")
+        at.text_input(key="sw_ys").set_value("20, 50")
+        at.button(key="sw_run").click().run()
+    finally:
+        close_shared_research_executor()  # the page keeps its cluster for the next sweep; this test is done with it
+    assert not at.exception, [e.message for e in at.exception]
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any('"heatmap"' in c and "Sharpe by fast" in c for c in charts)
+    assert any("In-sample vs out-of-sample rank" in c for c in charts)
+    metrics = {m.label: m.value for m in at.metric}
+    # 3 x 2 values with fast >= slow once: 5 trials on AAPL, judged by the deflated Sharpe ratio and the PBO.
+    assert metrics["Trials"] == "5"
+    stored = services.list_sweeps()[0]
+    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo']:.0%}"
+    assert any("invalid combinations skipped" in c.value for c in at.caption)
 
 
 def test_ticket_veto_shows_the_reason_and_queues_nothing(ctx):
