@@ -148,6 +148,12 @@ class TradingSettings(_Section):
     lease_seconds: float = Field(90.0, gt=0)
 
 
+class StrategiesSettings(_Section):
+    """Where the user's own strategies live (``NAME.py`` files, found by name)."""
+
+    dir: str = "strategies"
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -175,6 +181,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
+    strategies: StrategiesSettings = StrategiesSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("mode", mode="before")

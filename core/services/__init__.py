@@ -28,6 +28,7 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "bars_to_records",
     "bundled_returns",
     "buy_and_hold_curve",
+    "check_strategy",
     "config_view",
     "correlation_matrix",
     "dashboard",
@@ -65,6 +67,7 @@ __all__ = [
     "market_state",
     "model_report",
     "monthly_returns",
+    "new_strategy",
     "news_features",
     "news_to_records",
     "notify",
@@ -91,6 +94,7 @@ __all__ = [
     "rearm_kill_switch",
     "regime_timeline",
     "request_cancel",
+    "require_checked",
     "reset_drawdown_halt",
     "retrain_for_loop",
     "risk_engine",
@@ -104,6 +108,7 @@ __all__ = [
     "score_headline",
     "send_test_notification",
     "set_context",
+    "strategy_catalog",
     "ticket_orders",
     "train",
 ]
