@@ -144,6 +144,8 @@ class SignalStrategy(Strategy):
         for symbol in ctx.symbols:
             if len(ctx.history(symbol)) == 0:
                 continue
+            if self.stop:
+                self._stopped_out(ctx, symbol)
             e = self._exposure(ctx, symbol)
             if not np.isnan(e):
                 self._apply(ctx, symbol, max(-1.0, min(1.0, e)))
@@ -205,16 +207,19 @@ class SignalStrategy(Strategy):
         ctx.submit(Order(ctx.next_id(symbol), symbol, side, float(abs(delta)), OrderType.MARKET, tags=tags))
 
     # -- protective stop ----------------------------------------------------------------
+    def _stopped_out(self, ctx: Any, symbol: str) -> None:
+        last = self._stop_ids.get(symbol)
+        order = ctx._engine.manager.get(last) if last is not None else None
+        if order is not None and order.status is OrderStatus.FILLED:
+            self._closed_outside.add(symbol)
+            del self._stop_ids[symbol]
+
     def _protect(self, ctx: Any, symbol: str) -> None:
         manager = ctx._engine.manager
         last = self._stop_ids.get(symbol)
-        if last is not None:
-            order = manager.get(last)
-            if order is not None and order.status is OrderStatus.FILLED:
-                self._closed_outside.add(symbol)
-                del self._stop_ids[symbol]
-            elif order is not None and not order.status.is_terminal:
-                return
+        order = manager.get(last) if last is not None else None
+        if order is not None and not order.status.is_terminal:
+            return
         qty = ctx.position(symbol)
         if abs(qty) < _EPS or any(o.tags.get("intent") == "target" for o in manager.open_orders(symbol)):
             return
