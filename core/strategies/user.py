@@ -189,7 +189,9 @@ def _signals_class(module: ModuleType, fn: Any, path: Path) -> type[Strategy]:
         if missing and not takes_any:
             raise StrategyError(f"{path}:{_line_of(path, 'PARAMS')}: PARAMS has {', '.join(missing)} but signals() takes no such argument; "
                                 "add it to the signature or to **params")
-    warmup = getattr(module, "WARMUP", None) or getattr(module, "warmup", None)
+    warmup = getattr(module, "WARMUP", None)
+    if warmup is None:
+        warmup = getattr(module, "warmup", None)
     if warmup is not None and not callable(warmup) and (not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 1):
         raise StrategyError(f"{path}:{_line_of(path, 'WARMUP')}: WARMUP must be a positive whole number of bars, not {warmup!r}")
     stop = getattr(module, "STOP", None)
