@@ -10,7 +10,7 @@ from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
-from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
+from core.services.lab import bars_from_csv, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
@@ -41,6 +41,7 @@ __all__ = [
     "bundled_returns",
     "buy_and_hold_curve",
     "check_strategy",
+    "compare_strategies",
     "config_view",
     "correlation_matrix",
     "dashboard",

@@ -167,3 +167,27 @@ def new_strategy(name: str, *, force: bool = False, ctx: Context | None = None) 
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(TEMPLATE.format(name=name), encoding="utf-8")
     return path
+
+
+def strategy_for_backtest(strategy: Any, params: Mapping[str, Any] | None, frames: Mapping[str, pd.DataFrame]) -> tuple[Strategy, dict[str, Any] | None]:
+    """Return the strategy instance to backtest on ``frames`` and, for a signals strategy, its look-ahead check on them.
+
+    A signals strategy that passes is evaluated once on each whole frame (the fast way);
+    one that fails runs bar by bar on past bars only (see :mod:`core.strategies.vectorised`).
+    """
+    inst = _instance(strategy, params)
+    if not isinstance(inst, SignalStrategy):
+        return inst, None
+    return inst, {"kind": "signals", **inst.prepare(frames).to_dict()}
+
+
+def mark_checked(report: dict[str, Any], check: dict[str, Any] | None) -> None:
+    """Record ``check`` in a backtest ``report``; a failed check adds a warning saying what it means."""
+    if check is None:
+        return
+    report["check"] = check
+    if not check["ok"]:
+        first = check["problems"][0]["message"] if check["problems"] else "failed"
+        what = "LOOKS AHEAD" if check["lookahead"] else "fails the look-ahead check"
+        report.setdefault("warnings", []).insert(0, f"{what}: {first}. This backtest evaluated it bar by bar on past bars only; "
+                                                    "it cannot be paper- or live-traded until the check passes")
