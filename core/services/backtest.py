@@ -64,13 +64,13 @@ def backtest(
     risk_engine = make_backtest_risk(risk, ctx)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
-        inst, check = strategy_for_backtest(strategy, params, frames)
+        inst, check = strategy_for_backtest(strategy, params, frames, ctx)
         result = _run(frames, inst, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
                       risk=risk_engine)
     else:
         frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
         name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
-        inst, check = strategy_for_backtest(strategy, params, {name: frame})
+        inst, check = strategy_for_backtest(strategy, params, {name: frame}, ctx)
         result = _run(frame, inst, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
                       path=path, risk=risk_engine)  # type: ignore[arg-type]
     result.report["risk"] = risk

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
+from core.brokers.paper.fill_model import FillModel
 from core.data.validate import validate_ohlcv
-from core.execution.fill_model import FillModel
 from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars

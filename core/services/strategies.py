@@ -19,10 +19,12 @@ import pandas as pd
 from core.services.context import Context, get_context
 from core.services.data import load_bars
 from core.strategies import user as user_files
-from core.strategies.catalog import describe, merged
+from core.strategies.catalog import describe
 from core.strategies.lookahead import Problem, raised_at, where
+from core.strategies.registry import catalog
 from core.strategies.vectorised import SignalStrategy, Strategy, StrategyError
 
+EVENT_NOTE = "event-driven: the engine shows it only the bars up to now, so it cannot look ahead"
 TEMPLATE = '''"""{name}: describe your idea here (this text is shown in the strategy list).
 
 A vectorised strategy. ``signals`` receives the bars of one symbol (a DataFrame with
@@ -61,9 +63,7 @@ def signals(bars: pd.DataFrame, fast: int = 20, slow: int = 50) -> pd.Series:
 def registry(ctx: Context | None = None) -> tuple[dict[str, type[Strategy]], dict[str, str], list[str]]:
     """Return every strategy by name, each name's origin (built-in, library, user) and the user files' errors."""
     ctx or get_context()  # the context points core.strategies.user at the configured folder
-    from core.backtest.strategy import strategies as builtins
-
-    return merged(builtins())
+    return catalog()
 
 
 def strategy_catalog(ctx: Context | None = None, *, checks: bool = False, symbol: str | None = None) -> dict[str, Any]:
@@ -78,21 +78,12 @@ def strategy_catalog(ctx: Context | None = None, *, checks: bool = False, symbol
     return {"strategies": rows, "errors": errors, "dir": str(user_files.strategies_dir())}
 
 
-def _instance(strategy: Any, params: Mapping[str, Any] | None) -> Strategy:
+def _instance(strategy: Any, params: Mapping[str, Any] | None, ctx: Context | None = None) -> Strategy:
+    from core.services.strategy import build_strategy
     from core.strategies.catalog import as_strategy
 
-    def lookup(name: str, **kw: Any) -> Strategy:
-        known, _, errors = registry()
-        if name not in known:
-            from core.backtest.strategy import unknown_message
-
-            broken = [e for e in errors if f"/{name}.py:" in e or f"\\{name}.py:" in e]
-            if broken:
-                raise StrategyError(f"strategy '{name}' cannot be loaded: {broken[0]}")
-            raise StrategyError(unknown_message("strategy", name, list(known)))
-        return known[name](**kw)
-
-    return as_strategy(strategy, dict(params or {}), lookup)
+    ctx = ctx or get_context()
+    return as_strategy(strategy, dict(params or {}), lambda name, **kw: build_strategy(name, kw, ctx))
 
 
 def check_strategy(strategy: Any, *, symbol: str | None = None, params: Mapping[str, Any] | None = None, timeframe: str = "1d",
@@ -107,8 +98,11 @@ def check_strategy(strategy: Any, *, symbol: str | None = None, params: Mapping[
     """
     ctx = ctx or get_context()
     symbol = (symbol or ctx.settings.data.default_symbol).upper()
+    cls = registry(ctx)[0].get(strategy) if isinstance(strategy, str) else None
+    if cls is not None and not issubclass(cls, SignalStrategy) and getattr(cls, "source", None) is None:
+        return {"name": strategy, "kind": "event", "symbol": symbol, "ok": True, "lookahead": False, "problems": [], "note": EVENT_NOTE}
     try:
-        inst = _instance(strategy, params)
+        inst = _instance(strategy, params, ctx)
     except (StrategyError, ValueError) as exc:
         name = strategy if isinstance(strategy, str) else getattr(strategy, "__name__", type(strategy).__name__)
         return {"name": name, "kind": "?", "symbol": symbol, "ok": False, "lookahead": False, "problems": [vars(Problem("contract", str(exc)))]}
@@ -123,7 +117,7 @@ def check_strategy(strategy: Any, *, symbol: str | None = None, params: Mapping[
         out = {"kind": "signals", **inst.check(bars).to_dict()}
     else:
         out = {"name": inst.name, "kind": "event", "ok": True, "lookahead": False, "problems": [], "bars": len(bars),
-               "note": "event-driven: the engine shows it only the bars up to now, so it cannot look ahead"}
+               "note": EVENT_NOTE}
         if source:
             out.update(_smoke(inst, bars.tail(300), symbol))
     out["symbol"] = symbol
@@ -133,9 +127,10 @@ def check_strategy(strategy: Any, *, symbol: str | None = None, params: Mapping[
 
 def _smoke(inst: Strategy, bars: pd.DataFrame, symbol: str) -> dict[str, Any]:
     from core.backtest.run import run_backtest
+    from core.engine import UNLIMITED
 
     try:
-        run_backtest(bars, inst, symbol=symbol, baseline=False, path="event")
+        run_backtest(bars, inst, symbol=symbol, baseline=False, path="event", risk=UNLIMITED)
     except Exception as exc:
         at = raised_at(exc, type(inst).on_bar)
         return {"ok": False, "problems": [vars(Problem("error", f"a backtest over the last {len(bars)} bars raised {type(exc).__name__}: {exc} (at {at})",
@@ -169,13 +164,14 @@ def new_strategy(name: str, *, force: bool = False, ctx: Context | None = None) 
     return path
 
 
-def strategy_for_backtest(strategy: Any, params: Mapping[str, Any] | None, frames: Mapping[str, pd.DataFrame]) -> tuple[Strategy, dict[str, Any] | None]:
+def strategy_for_backtest(strategy: Any, params: Mapping[str, Any] | None, frames: Mapping[str, pd.DataFrame],
+                          ctx: Context | None = None) -> tuple[Strategy, dict[str, Any] | None]:
     """Return the strategy instance to backtest on ``frames`` and, for a signals strategy, its look-ahead check on them.
 
     A signals strategy that passes is evaluated once on each whole frame (the fast way);
     one that fails runs bar by bar on past bars only (see :mod:`core.strategies.vectorised`).
     """
-    inst = _instance(strategy, params)
+    inst = _instance(strategy, params, ctx)
     if not isinstance(inst, SignalStrategy):
         return inst, None
     return inst, {"kind": "signals", **inst.prepare(frames).to_dict()}

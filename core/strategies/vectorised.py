@@ -39,12 +39,8 @@ import numpy as np
 import pandas as pd
 
 from core.domain import Order, OrderStatus, OrderType, Side
+from core.engine.strategy import Strategy, StrategyError
 from core.strategies.lookahead import CheckResult, call_signals, check_signals
-
-try:  # the engine package (core/engine) once it exists; core/backtest before
-    from core.engine.strategy import Strategy, StrategyError
-except ImportError:  # pragma: no cover - removed after the engine move lands
-    from core.backtest.strategy import Strategy, StrategyError  # type: ignore[no-redef]
 
 DEFAULT_WARMUP = 250
 STOP_KEYS = ("stop_pct", "trail_pct")

@@ -93,9 +93,7 @@ def test_a_ten_line_file_is_backtested_checked_and_paper_traded(tmp_path, folder
     home.sidebar.toggle(key="sidebar_paper_toggle").set_value(True).run()
     assert not home.exception and not home.sidebar.error
     assert services.paper_status(ctx)["enabled"] is True
-    from core.trading.loop import TradingLoop
-
-    loop = TradingLoop(ctx)
+    loop = services.trading_loop(ctx)
     report = loop.tick()
     assert report.state == "running" and len(report.bars) == 60
     orders = loop.manager.orders()

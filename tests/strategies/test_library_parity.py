@@ -20,6 +20,7 @@ from backtesting import Backtest
 from backtesting import Strategy as BtStrategy
 
 from core.backtest import run_backtest
+from core.engine import UNLIMITED
 from core.strategies.library import LIBRARY
 from core.strategies.vectorised import signal_strategy
 from tests.conftest import ROOT
@@ -187,7 +188,7 @@ def test_library_strategy_matches_backtesting_py(bars, name):
         peer = Backtest(peer_bars, ref, cash=CASH, commission=COMMISSION, exclusive_orders=True).run()
     strategy = signal_strategy(module.signals, name=name, params=module.PARAMS, warmup=module.warmup)(**overrides)
     assert strategy.prepare({"AAPL": bars}).ok
-    ours = run_backtest(bars, strategy, symbol="AAPL", cash=CASH, commission=COMMISSION, path="event", baseline=False)
+    ours = run_backtest(bars, strategy, symbol="AAPL", cash=CASH, commission=COMMISSION, path="event", baseline=False, risk=UNLIMITED)
     theirs = peer._trades
     assert peer["# Trades"] > 5, "the reference must trade for the comparison to mean anything"
     assert ours.report["trades"] == peer["# Trades"]

@@ -6,6 +6,7 @@ import pytest
 
 from core.backtest import run_backtest
 from core.domain import OrderType, Side
+from core.engine import UNLIMITED
 from core.strategies.library import LIBRARY
 from core.strategies.vectorised import SignalStrategy, signal_strategy
 from core.strategies.vectorised import StrategyError as AdapterError
@@ -35,7 +36,7 @@ def test_fractional_exposure_scales_the_all_in_size_by_hand():
     close = [100, 100, 100, 102, 104, 105, 106, 103, 101, 100, 99]
     e = [np.nan, 0, 0.5, 0.5, 0.5, 1.0, 1.0, -0.25, -0.25, 0, np.nan]
     cls = signal_strategy(scripted(e), name="scripted", warmup=20)
-    res = run_backtest(bars_from(close), cls(), cash=10_000, commission=0.001, path="event", baseline=False)
+    res = run_backtest(bars_from(close), cls(), cash=10_000, commission=0.001, path="event", baseline=False, risk=UNLIMITED)
     # Bar 2 decides 0.5: at bar 3's open (100) half the equity buys floor(5000 / (100 * 1.001)) = 49.
     q1 = 5000 // (100 * 1.001)
     cash = 10_000 - q1 * 100 * 1.001
@@ -53,7 +54,7 @@ def test_a_protective_stop_closes_and_the_signal_must_change_before_reentry():
     close = [100, 100, 100, 100, 96, 94, 95, 96, 97, 98, 99, 100]
     e = [0, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1]
     cls = signal_strategy(scripted(e), name="stopped", warmup=20, stop={"stop_pct": 0.05})
-    res = run_backtest(bars_from(close), cls(), cash=10_000, path="event", baseline=False)
+    res = run_backtest(bars_from(close), cls(), cash=10_000, path="event", baseline=False, risk=UNLIMITED)
     q = 10_000 // 100
     # entry at bar 2's open; bar 4's low (95) touches the 5 % stop; flat until the exposure goes 0 -> 1 (bar 8), re-entry at bar 9's open (97)
     assert fills(res)[:3] == [(Side.BUY, q, 100), (Side.SELL, q, 95), (Side.BUY, (10_000 - 5 * q) // 97, 97)]
@@ -72,8 +73,8 @@ def test_window_evaluation_gives_the_orders_of_the_full_frame_evaluation(name):
     fast = cls()
     assert fast.prepare({"MSFT": bars}).ok and fast._full
     slow = cls()  # never prepared: every bar evaluates signals on the last warmup bars, as in the loop
-    a = run_backtest(bars, fast, symbol="MSFT", commission=0.001, path="event", baseline=False)
-    b = run_backtest(bars, slow, symbol="MSFT", commission=0.001, path="event", baseline=False)
+    a = run_backtest(bars, fast, symbol="MSFT", commission=0.001, path="event", baseline=False, risk=UNLIMITED)
+    b = run_backtest(bars, slow, symbol="MSFT", commission=0.001, path="event", baseline=False, risk=UNLIMITED)
     key = [(o.client_order_id, o.side, o.quantity, o.status) for o in a.orders]
     assert len(key) >= 8
     assert key == [(o.client_order_id, o.side, o.quantity, o.status) for o in b.orders]
@@ -89,7 +90,7 @@ def test_a_look_ahead_function_is_never_evaluated_on_the_full_frame():
     strategy = signal_strategy(peek, warmup=5)()
     check = strategy.prepare({"AAPL": bars})
     assert check.lookahead and not strategy._full
-    res = run_backtest(bars, strategy, symbol="AAPL", path="event", baseline=False)
+    res = run_backtest(bars, strategy, symbol="AAPL", path="event", baseline=False, risk=UNLIMITED)
     # Causal evaluation: at each bar the last value of shift(-1) is NaN -> 0, so it never trades (no free lunch).
     assert res.report["trades"] == 0 and not res.fills
 
