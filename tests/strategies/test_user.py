@@ -22,7 +22,7 @@ def signals(bars, window=50):
 '''
 
 EVENT = '''\
-from core.strategies.vectorised import Strategy
+from core.engine import Strategy
 
 
 class FirstBar(Strategy):
