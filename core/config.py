@@ -189,6 +189,12 @@ class ResearchSettings(_Section):
         return value
 
 
+class StrategiesSettings(_Section):
+    """Where the user's own strategies live (``NAME.py`` files, found by name)."""
+
+    dir: str = "strategies"
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -217,6 +223,9 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
     auth: AuthSettings = AuthSettings()
+
+
+    strategies: StrategiesSettings = StrategiesSettings()
     log: LogSettings = LogSettings()
     research: ResearchSettings = ResearchSettings()
 

@@ -40,10 +40,17 @@ def _param_inputs(defaults: dict, prefix: str) -> dict:
 
 
 st.title("Backtest")
-strategies = guarded(services.list_strategies, what="listing the strategies") or {}
+catalog = guarded(services.strategy_catalog, what="listing the strategies") or {"strategies": [], "errors": []}
+strategies = {row["name"]: row["params"] for row in catalog["strategies"]}
+described = {row["name"]: row for row in catalog["strategies"]}
 symbols = guarded(services.list_symbols, "1d", what="listing the bundled symbols") or []
 left, right = st.columns([1, 1])
-strategy = left.selectbox("Strategy", list(strategies), index=list(strategies).index("sma_cross") if "sma_cross" in strategies else 0, key="bt_strategy")
+strategy = left.selectbox("Strategy", list(strategies), index=list(strategies).index("sma_cross") if "sma_cross" in strategies else 0, key="bt_strategy",
+                          format_func=lambda n: f"{n} · {described[n]['origin']}" if n in described else n)
+if strategy in described:
+    left.caption(described[strategy]["summary"] or " ")
+for problem in catalog["errors"]:
+    left.warning(f"Your strategies folder: {problem}", icon=":material/error:")
 source = right.radio("Data", ["Bundled symbols", "Upload file"], horizontal=True, key="bt_source")
 upload = None
 repair = False
@@ -97,6 +104,27 @@ if st.button("Run backtest", type="primary", key="bt_run", icon=":material/play_
     for note in data_notes:
         st.warning(note)
 
+with st.expander("Compare strategies side by side", icon=":material/compare_arrows:"):
+    library = [row["name"] for row in catalog["strategies"] if row["origin"] == "library"]
+    chosen = st.multiselect("Strategies (each with its default parameters, on the data and costs above)", list(strategies), default=library,
+                            key="cmp_strategies")
+    if st.button("Compare", key="cmp_run", icon=":material/compare_arrows:") and chosen:
+        frames_cmp = guarded(_frames, what="loading the data")
+        if frames_cmp:
+            bar = st.progress(0.0, text="Comparing…")
+            out = guarded(services.compare_strategies, frames_cmp, chosen, cash=cash, commission=commission, slippage_bps=slippage, size=size,
+                          risk=risk_mode, progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}"), what="the comparison")
+            bar.empty()
+            if out is not None:
+                st.session_state["cmp_result"] = out
+    if "cmp_result" in st.session_state:
+        table, curves = st.session_state["cmp_result"]
+        cols = [c for c in ("return_pct", "cagr_pct", "sharpe", "sortino", "max_drawdown_pct", "trades", "win_rate_pct", "exposure_pct", "check", "error")
+                if c in table]
+        st.dataframe(table[cols], width="stretch", key="cmp_table")
+        if curves:
+            st.plotly_chart(lines(curves, "Equity, side by side", yaxis_title="equity"), width="stretch", key="cmp_equity")
+
 res = st.session_state.get("bt_result")
 if res is None:
     st.info("Pick a strategy and symbols, then press **Run backtest**.")
@@ -104,7 +132,11 @@ if res is None:
 result, frames, run_cash = res
 rep = result.report
 st.subheader(f"{rep['strategy']} on {', '.join(rep['symbols'])} · {rep['start'][:10]} → {rep['end'][:10]}")
-for w in rep.get("warnings", []):
+check = rep.get("check")
+if check is not None and not check["ok"]:
+    detail = check["problems"][0]["message"] if check["problems"] else ""
+    st.error(f"**This strategy fails the look-ahead check** and cannot be paper- or live-traded. {detail}", icon=":material/warning:")
+for w in rep.get("warnings", [])[1 if check is not None and not check["ok"] else 0 :]:
     st.warning(w)
 m = st.columns(5)
 for col, (label, key, pattern) in zip(m, [*STATS[:4], STATS[6]], strict=True):

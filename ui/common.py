@@ -51,8 +51,13 @@ def _on_toggle() -> None:
 
     if not auth.session_valid():
         return
+    st.session_state.pop("sidebar_paper_refused", None)
     if st.session_state["sidebar_paper_toggle"]:
-        services.paper_start(actor=auth.actor())
+        try:
+            services.paper_start(actor=auth.actor())
+        except (ValueError, ConfigError) as exc:  # e.g. the strategy fails the look-ahead check: stay off, say why
+            st.session_state["sidebar_paper_toggle"] = False
+            st.session_state["sidebar_paper_refused"] = str(exc)
     else:
         services.paper_stop(actor=auth.actor())
 
@@ -68,6 +73,8 @@ def sidebar() -> None:
         st.markdown(f"**Mode:** :{'red' if mode == 'LIVE' else 'green'}-background[{mode}]")
         st.toggle("Paper trading", value=status["enabled"], key="sidebar_paper_toggle", on_change=_on_toggle,
                   help="Starts or stops the background trading loop. The state is saved: after a restart the loop resumes.")
+        if st.session_state.get("sidebar_paper_refused"):
+            st.error(f"Paper trading not started: {st.session_state['sidebar_paper_refused']}")
         _loop_panel()
 
 

@@ -20,7 +20,7 @@ _ROWS = [
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``backtest`` command."""
     p = sub.add_parser("backtest", help="backtest a strategy and print its report")
-    p.add_argument("--strategy", default="sma_cross", help="strategy name (sma_cross, buy_and_hold)")
+    p.add_argument("--strategy", default="sma_cross", help="strategy name: built-in, library or your own (see: python -m core strategy list)")
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (comma-separate several for one portfolio)")
     p.add_argument("--data", help="CSV or Parquet OHLCV file instead of a symbol")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter, repeatable (e.g. fast=10)")

@@ -24,7 +24,7 @@ from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
-from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
+from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
@@ -43,6 +43,7 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
 from core.services.strategy import build_strategy, pin_params
 from core.services.trading import (
     get_loop,
@@ -72,6 +73,8 @@ __all__ = [
     "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
+    "check_strategy",
+    "compare_strategies",
     "config_view",
     "correlation_matrix",
     "dashboard",
@@ -103,6 +106,7 @@ __all__ = [
     "market_state",
     "model_report",
     "monthly_returns",
+    "new_strategy",
     "news_features",
     "news_to_records",
     "notify",
@@ -135,6 +139,7 @@ __all__ = [
     "remove_password",
     "report_job_error",
     "request_cancel",
+    "require_checked",
     "research_executor",
     "reset_drawdown_halt",
     "reset_login_attempts",
@@ -156,6 +161,7 @@ __all__ = [
     "shared_research_executor",
     "sign_in_required",
     "snapshot_equity",
+    "strategy_catalog",
     "sweep",
     "sweep_result",
     "ticket_orders",

@@ -16,6 +16,7 @@ from core.data.validate import validate_ohlcv
 from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars
+from core.services.strategies import mark_checked, strategy_for_backtest
 
 MIN_UPLOAD_BARS = 30
 
@@ -52,22 +53,48 @@ def _fill_model(commission: float, slippage_bps: float) -> FillModel:
     return FillModel.flat_commission(commission, slippage_bps=slippage_bps)
 
 
-def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
+def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
                  commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
                  path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured") -> BacktestResult:
     """Run ``strategy`` on one or several symbols' bars on one portfolio; every order passes the risk engine.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
     market fill against the order by that many basis points (the event path runs
-    then, as the compiled path has no slippage).
+    then, as the compiled path has no slippage). A signals strategy is checked for
+    look-ahead on ``frames`` first (``report["check"]``; a failure adds a warning).
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    from core.services.strategy import build_strategy
+    inst, check = strategy_for_backtest(strategy, params, frames)
+    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
+                          lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
+    mark_checked(result.report, check)
+    return result
 
-    return run_backtest(data, build_strategy(strategy, dict(params or {})), symbol=symbol, cash=cash, size=parse_size(size),
-                        fill_model=_fill_model(commission, slippage_bps),
-                        lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
+
+def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str], *, cash: float = 10_000.0, commission: float = 0.0,
+                       slippage_bps: float = 0.0, size: str | float = "all-in", risk: str = "configured",
+                       progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Backtest each strategy in ``names`` with its default parameters on the same bars and costs.
+
+    Returns one row per strategy (the report's numbers, the check status, or the error)
+    and the equity curves by name, for a side-by-side comparison.
+    """
+    rows, curves = [], {}
+    for i, name in enumerate(names, 1):
+        row: dict[str, Any] = {"strategy": name}
+        try:
+            res = lab_backtest(frames, name, None, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, risk=risk)
+            row.update({k: v for k, v in res.report.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+            check = res.report.get("check")
+            row["check"] = "—" if check is None else ("ok" if check["ok"] else "LOOKS AHEAD" if check["lookahead"] else "fails")
+            curves[name] = res.equity
+        except ValueError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+        if progress:
+            progress(i, len(names))
+    return pd.DataFrame(rows).set_index("strategy"), curves
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:

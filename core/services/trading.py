@@ -10,15 +10,36 @@ import pandas as pd
 from core.config import TradingSettings
 from core.domain import Fill
 from core.services.context import Context, get_context
+from core.services.strategies import require_checked
 from core.trading import toggle
 from core.trading.loop import LoopPorts, TickReport, TradingLoop
 
 
 def paper_start(actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
-    """Switch paper trading on (persisted: a restarted host resumes) and return the status."""
+    """Switch paper trading on (persisted: a restarted host resumes) and return the status.
+
+    Raises ``ValueError`` (and leaves the toggle off) when the session's strategy cannot be
+    loaded or fails the look-ahead check on one of its symbols.
+    """
     ctx = ctx or get_context()
+    strategy, params, symbols = trading_strategy(ctx)
+    try:
+        require_checked(strategy, params, symbols, ctx=ctx)
+    except ValueError as exc:
+        ctx.store.audit("toggle", f"paper trading refused: {exc}", {"strategy": strategy}, actor=actor)
+        raise
     toggle.set_enabled(ctx.store, True, actor=actor)
     return paper_status(ctx)
+
+
+def trading_strategy(ctx: Context | None = None) -> tuple[str, dict[str, Any], list[str]]:
+    """Return what the loop trades: the running session's strategy, parameters and symbols, else the configured ones."""
+    ctx = ctx or get_context()
+    session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session")
+    cfg = ctx.settings.trading
+    if session:
+        return session["strategy"], dict(session["params"]), list(session["symbols"])
+    return cfg.strategy, dict(cfg.params), [s.upper() for s in cfg.symbols]
 
 
 def paper_stop(actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
