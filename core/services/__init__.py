@@ -4,6 +4,7 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.services.alerts import Alert, alerts, position_breaches
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
@@ -11,7 +12,15 @@ from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
-from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
+from core.services.manual import (
+    cancelled_manual_orders,
+    pending_cancels,
+    pending_manual_orders,
+    preview_order,
+    queue_manual_order,
+    request_cancel,
+    ticket_orders,
+)
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
@@ -28,17 +37,23 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
 
 __all__ = [
+    "STATE_LABELS",
+    "Alert",
     "Context",
+    "LoopState",
     "PaperSession",
+    "alerts",
     "audit",
     "backtest",
     "bars_from_csv",
     "bars_to_records",
     "bundled_returns",
     "buy_and_hold_curve",
+    "cancelled_manual_orders",
     "config_view",
     "correlation_matrix",
     "dashboard",
@@ -47,6 +62,7 @@ __all__ = [
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "format_ts",
     "get_context",
     "get_notifier",
     "kelly_sizer",
@@ -62,6 +78,7 @@ __all__ = [
     "list_symbols",
     "load_bars",
     "load_model",
+    "loop_state",
     "market_state",
     "model_report",
     "monthly_returns",
@@ -84,6 +101,7 @@ __all__ = [
     "pending_manual_orders",
     "performance_summary",
     "portfolio_risk",
+    "position_breaches",
     "predict",
     "predict_history",
     "preview_order",
