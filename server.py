@@ -14,8 +14,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 log = logging.getLogger("jobs")
+
+# app.py declares its pages with st.navigation. Streamlit otherwise treats the pages/ folder as an
+# old-style multipage app until a session has run app.py once, so a deep link such as /risk opened
+# first on a fresh server would run pages/risk.py alone: a file-name menu and no sidebar toggle.
+PagesManager.uses_pages_directory = False
 
 
 @asynccontextmanager

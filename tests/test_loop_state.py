@@ -122,7 +122,7 @@ def test_a_position_above_its_limit_is_an_alert(ctx):
     services.save_risk_limits({"max_position_pct": min(top.share * 1.5, 1.0)}, ctx=ctx)
     assert [b for b in services.position_breaches(ctx) if b[0] == top.symbol] == []
     services.save_risk_limits({"max_position_pct": top.share / 2}, ctx=ctx)
-    [(symbol, share, limit)] = [b for b in services.position_breaches(ctx) if b[0] == top.symbol]
+    [(_, share, limit)] = [b for b in services.position_breaches(ctx) if b[0] == top.symbol]
     assert share == pytest.approx(top.share) and limit == pytest.approx(top.share / 2)
     assert any(a.key == f"position:{top.symbol}" and "200%" in a.message for a in services.alerts(ctx))
 
