@@ -24,6 +24,7 @@ from core.services.manual import (
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.orders_view import fill_rows, open_order_rows, ticket_prices
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.risk import (
     engage_kill_switch,
@@ -62,6 +63,7 @@ __all__ = [
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "fill_rows",
     "format_ts",
     "get_context",
     "get_notifier",
@@ -85,6 +87,7 @@ __all__ = [
     "news_features",
     "news_to_records",
     "notify",
+    "open_order_rows",
     "order_events",
     "order_manager",
     "paper_asof",
@@ -123,5 +126,6 @@ __all__ = [
     "send_test_notification",
     "set_context",
     "ticket_orders",
+    "ticket_prices",
     "train",
 ]

@@ -93,8 +93,8 @@ def test_ticket_shrink_is_queued_and_cancellable(ctx):
     at.button(key="tk_submit").click().run()
     assert any("shrink" in w.value for w in at.warning)
     assert any("queued: executes at the next bar while paper trading is on" in i.value for i in at.info)
-    assert len(services.pending_manual_orders()) == 1
-    at.button(key="tr_cancel").click().run()
+    [queued] = services.pending_manual_orders()
+    at.button(key=f"tr_cancel_{queued['client_order_id']}").click().run()
     assert not at.exception and services.pending_manual_orders() == []
 
 

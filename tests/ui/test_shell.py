@@ -1,0 +1,77 @@
+"""The shell on every page (status strip, alerts banner) and the Trading page's order rows, through AppTest."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core import services
+from core.risk.state import RiskState
+from core.trading import toggle
+from core.trading.loop import TradingLoop
+from tests.test_loop_state import _cfg
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    (at.switch_page(page) if page != "pages/dashboard.py" else at).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _sidebar_text(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+
+
+def test_the_shell_shows_the_halt_in_the_strip_the_banner_and_a_toast(ctx):
+    # AppTest drops what app.py draws around the page after switch_page; tests/ui/test_browser_shell.py checks every page
+    page = "pages/dashboard.py"
+    toggle.set_enabled(ctx.store, True)
+    TradingLoop(ctx, settings=_cfg()).tick()
+    RiskState(ctx.store, ctx.clock).set_kill_switch(True, "ui", "drill")
+    at = _open(page)
+    assert at.error[0].value == "Trading halted: kill switch engaged by ui (drill)."  # the banner comes first on the page
+    assert [t.value for t in at.toast] == ["Trading halted: kill switch engaged by ui (drill)."]
+    text = _sidebar_text(at)
+    assert ":red-background[halted]" in text and "kill switch engaged by ui (drill)" in text
+    assert "**Strategy** sma_cross · AAPL, MSFT" in text and "**Venue** paper" in text and "replay of bundled history at " in text
+    assert "(UTC) · replayed 0 s ago" in text
+
+
+def test_strip_says_stopped_and_running(ctx):
+    at = _open("pages/dashboard.py")
+    assert ":gray-background[stopped]" in _sidebar_text(at)
+    toggle.set_enabled(ctx.store, True)
+    TradingLoop(ctx, settings=_cfg()).tick()
+    at = _open("pages/dashboard.py")  # a new session: AppTest keeps only the page's elements on a rerun
+    assert ":green-background[running]" in _sidebar_text(at)
+
+
+def test_open_orders_show_every_leg_price_and_cancel_per_row(ctx):
+    bracket = services.queue_manual_order({"symbol": "AAPL", "side": "buy", "quantity": 1, "order_type": "limit", "limit_price": 20.0,
+                                           "order_class": "bracket", "take_profit": 25.0, "stop_loss": 18.0}, ctx=ctx)
+    oco = services.queue_manual_order({"symbol": "MSFT", "side": "sell", "quantity": 1, "order_type": "stop", "stop_price": 20.0,
+                                       "order_class": "oco", "oco_limit_price": 30.0}, ctx=ctx)
+    assert bracket["queued"] and oco["queued"], (bracket["reason"], oco["reason"])
+    rows = {r["id"]: r for r in services.open_order_rows(ctx)}
+    assert rows[bracket["client_order_id"]]["prices"] == "limit 20.00 · take-profit 25.00 · stop-loss 18.00"
+    assert rows[oco["client_order_id"]]["prices"] == "stop 20.00 · second leg limit 30.00"
+    at = _open("pages/trading.py")
+    shown = "\n".join(str(m.value) for m in at.markdown)
+    assert "None" not in shown and "stop 20.00 · second leg limit 30.00" in shown
+    at.button(key=f"tr_cancel_{oco['client_order_id']}").click().run()
+    assert not at.exception
+    assert [q["client_order_id"] for q in services.pending_manual_orders(ctx)] == [bracket["client_order_id"]]
+
+
+def test_fills_are_listed_newest_first_with_the_side_in_words(ctx):
+    toggle.set_enabled(ctx.store, True)
+    TradingLoop(ctx, settings=_cfg(bars_per_tick=200)).tick()
+    fills = services.fill_rows(ctx=ctx)
+    assert len(fills) >= 2
+    assert [f["time"] for f in fills] == sorted((f["time"] for f in fills), reverse=True)
+    assert {f["side"] for f in fills} <= {"bought", "sold"}
+    at = _open("pages/trading.py")
+    frame = at.dataframe[-1].value
+    assert list(frame["order"]) == [f["order"] for f in fills]
