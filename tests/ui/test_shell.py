@@ -75,3 +75,17 @@ def test_fills_are_listed_newest_first_with_the_side_in_words(ctx):
     at = _open("pages/trading.py")
     frame = at.dataframe[-1].value
     assert list(frame["order"]) == [f["order"] for f in fills]
+
+
+def test_a_refused_setting_never_says_saved_and_shows_what_is_in_force(ctx):
+    at = _open("pages/settings.py")
+    at.number_input(key="set_max_position_pct").set_value(2.0)
+    at.button[0].click().run()
+    assert [s.value for s in at.success if "saved" in s.value] == ["Risk limits saved; the risk engine uses them from the next order on."]
+    at.number_input(key="set_max_position_pct").set_value(-5.0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert not [s.value for s in at.success if "saved" in s.value]  # the earlier success is gone
+    assert any(e.value.startswith("Not saved: risk.max_position_pct = -0.05") for e in at.error)
+    assert services.risk_limits(ctx).max_position_pct == 0.02  # the store and the engine keep the last good value
+    assert any("In force now (what the risk engine uses): max position 2 %" in c.value for c in at.caption)
