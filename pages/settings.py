@@ -41,7 +41,8 @@ if limits is not None:
             ("max_orders_per_minute", "Max orders per minute", c3, 1, 1.0),
             ("kelly_fraction", "Kelly fraction", c1, 1, 0.05),
         ]
-        values = {key: col.number_input(label, value=float(getattr(limits, key)) * scale, step=step, key=f"set_{key}") / scale
+        values = {key: col.number_input(label, value=float(getattr(limits, key)) * scale, step=step, key=f"set_{key}",
+                                             format="%.0f" if step >= 1 else "%.2f") / scale
                   for key, label, col, scale, step in fields}
         values["max_orders_per_minute"] = int(values["max_orders_per_minute"]) if values["max_orders_per_minute"] == int(values["max_orders_per_minute"]) \
             else values["max_orders_per_minute"]
@@ -56,7 +57,7 @@ if limits is not None:
         (st.success if kind == "success" else st.error)(text)
     inforce = services.risk_limits(ctx)
     st.caption("In force now (what the risk engine uses): " + " · ".join(
-        f"{label.split(' (')[0].lower()} {getattr(inforce, key) * scale:,.4g}{' %' if scale == 100 else ''}" for key, label, _, scale, _ in fields))
+        f"{label.split(' (')[0].lower()} {getattr(inforce, key) * scale:,.6g}{' %' if scale == 100 else ''}" for key, label, _, scale, _ in fields))
 
 st.subheader("Brokers and keys")
 st.caption("Keys come only from the environment or `.env` (e.g. APP__BROKERS__ALPACA__API_KEY); they are shown masked and never stored.")

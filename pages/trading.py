@@ -102,7 +102,7 @@ def _open_orders(ctx) -> None:
     if not rows:
         st.caption("No open or queued orders.")
     else:
-        widths = [3, 2, 1, 1, 1.2, 1.2, 1, 3, 1.2]
+        widths = [2.6, 1.8, 1, 0.8, 1.1, 1.2, 1.3, 3, 1.6]
         head = st.columns(widths)
         for col, name in zip(head, ["Order", "State", "Symbol", "Side", "Type", "Class", "Quantity", "Prices", ""], strict=True):
             col.markdown(f"**{name}**")
