@@ -109,10 +109,11 @@ def test_strip_states_and_resume_after_restart_without_a_browser(browser, tmp_pa
     from core.trading.lease import Lease
 
     ctx = _ctx(tmp_path)
+    env = _env(tmp_path, APP__TRADING__WARMUP_BARS="3000")  # ~270 bars left: about a minute of replay, then the end of the data
     toggle.set_enabled(ctx.store, True)
     other = Lease(ctx.store, "account:paper", "other-host:4242:abc", ttl=timedelta(hours=1))
     assert other.acquire()
-    with streamlit_server(_env(tmp_path)) as url:
+    with streamlit_server(env) as url:
         page, _ = _load(browser, url)
         page.wait_for_selector("text=held by other-host:4242:abc", timeout=30_000)
         assert "waiting for the lease" in _strip(page)
@@ -122,11 +123,12 @@ def test_strip_states_and_resume_after_restart_without_a_browser(browser, tmp_pa
         assert "replay of bundled history at " in _strip(page) and "5 bars/tick" in _strip(page)
         _shot(page, "strip-running")
         page.close()
-        first = _wait_db(ctx, lambda s: s.get("last_tick_at"))
+        _wait_db(ctx, lambda s: s.get("last_tick_at"))
     stopped_at = time.time()
+    first = toggle.loop_status(ctx.store)  # what the stopped server last did
     assert Lease(ctx.store, "account:paper").current() is None  # the stopped server gave its lease up
     last_bar = first["last_bar"]
-    with streamlit_server(_env(tmp_path)) as url:
+    with streamlit_server(env) as url:
         # no page opened: the server's own start-up resumes the loop
         resumed = _wait_db(ctx, lambda s: s.get("last_bar") and s["last_bar"] > last_bar and s.get("last_tick_at", "") > first["last_tick_at"], 60)
         assert time.time() - stopped_at < 60  # not the ~90 s lease expiry
@@ -138,8 +140,7 @@ def test_strip_states_and_resume_after_restart_without_a_browser(browser, tmp_pa
         assert "halted" in _strip(page) and "kill switch engaged by browser-test (drill)" in _strip(page)
         _shot(page, "strip-halted-kill-switch")
         RiskState(ctx.store, ctx.clock).set_kill_switch(False, "browser-test")
-        # jump the replay to its last bar: the loop processes the rest and reports the end of the data
-        ctx.store.set_setting("replay.cursor.paper", "2013-02-28T00:00:00+00:00")
+        # the loop replays on to the end of the data and says so
         page.wait_for_selector("[data-testid=stSidebar] >> text=data exhausted", timeout=90_000)
         assert "the replay has released its last bar" in _strip(page)
         page.wait_for_selector("text=The replay has run out of bars", timeout=30_000)
