@@ -112,11 +112,13 @@ st.plotly_chart(fig, width="stretch", key="bt_candles")
 left, right = st.columns([1, 2])
 left.dataframe(pd.DataFrame({"value": [_fmt(rep.get(k), p) for _, k, p in STATS]}, index=[lbl for lbl, _, _ in STATS]), width="stretch", height=670)
 if len(result.trades):
-    shown = result.trades.drop(columns=["duration"], errors="ignore").assign(duration_days=result.trades["duration"].dt.days)
-    money = ("entry_price", "exit_price", "pnl", "fees", "mae", "mfe", "return_pct")
-    config = {c: st.column_config.NumberColumn(format="%,.2f") for c in money}
+    shown = services.trade_rows(result.trades)
+    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="%,.2f") for c in ("entry_price", "exit_price", "pnl", "fees")}
+    config["return_pct"] = st.column_config.NumberColumn("return %", format="%+.2f")
+    config["quantity"] = st.column_config.NumberColumn("qty", format="%,.6g")
     config.update({c: st.column_config.DatetimeColumn(c.replace("_ts", ""), format="YYYY-MM-DD") for c in ("entry_ts", "exit_ts")})
-    right.dataframe(shown, width="stretch", height=670, hide_index=True, column_config=config)
+    right.caption("Closed trades, newest first")
+    right.dataframe(shown, width="stretch", height=640, hide_index=True, column_config=config)
 else:
     right.info("No closed trades in this run.")
 

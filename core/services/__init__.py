@@ -24,7 +24,7 @@ from core.services.manual import (
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
-from core.services.orders_view import fill_rows, open_order_rows, ticket_prices
+from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.risk import (
     engage_kill_switch,
@@ -127,5 +127,6 @@ __all__ = [
     "set_context",
     "ticket_orders",
     "ticket_prices",
+    "trade_rows",
     "train",
 ]

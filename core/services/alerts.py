@@ -54,5 +54,6 @@ def alerts(ctx: Context | None = None, state: LoopState | None = None) -> list[A
         out.append(Alert(f"position:{symbol}", "warning",
                          f"{symbol} position is {share:.2%} of equity, above its {limit:.2%} limit ({share / limit:.0%} of the limit)."))
     if state.state == "exhausted":
-        out.append(Alert("exhausted", "warning", "The replay has run out of bars: the loop waits; queued manual orders were cancelled."))
+        out.append(Alert("exhausted", "warning",
+                         "The replay has run out of bars: nothing more will trade, and tickets still queued are cancelled with that reason."))
     return out

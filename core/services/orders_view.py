@@ -60,3 +60,22 @@ def fill_rows(account: str | None = None, limit: int = 200, ctx: Context | None 
         out.append({"time": f.ts, "symbol": f.symbol, "side": "bought" if str(f.side) == "buy" else "sold", "quantity": float(f.quantity),
                     "price": float(f.price), "fee": float(f.fee), "order": f.client_order_id})
     return out
+
+
+def trade_rows(trades: Any) -> Any:
+    """Return closed trades for display: newest first, the side in words (long/short), the quantity unsigned, duration in days.
+
+    Accepts the trades frame of a backtest (signed ``quantity``) or of the paper book (``side`` already in words).
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(trades).copy()
+    if frame.empty:
+        return frame
+    if "side" not in frame:
+        frame.insert(1, "side", ["long" if q > 0 else "short" for q in frame["quantity"]])
+    frame["quantity"] = frame["quantity"].abs()
+    if "duration" in frame:
+        frame["days"] = frame.pop("duration").dt.days
+    frame = frame.drop(columns=[c for c in ("mae", "mfe") if c in frame])
+    return frame.sort_values("exit_ts", ascending=False, kind="stable").reset_index(drop=True)

@@ -98,12 +98,11 @@ def halt_reasons(ctx: Context) -> list[str]:
     return out
 
 
-def _feed(session: dict[str, Any], status: dict[str, Any], cfg: Any) -> tuple[str, str]:
+def _feed(session: dict[str, Any], status: dict[str, Any], cfg: Any, clock: pd.Timestamp | None) -> tuple[str, str]:
     feed = session.get("feed") or status.get("feed") or "replay"
     if feed != "replay":
         return feed, str(session.get("feed_detail") or status.get("feed_detail") or "")
     per_tick = int(session.get("bars_per_tick") or cfg.bars_per_tick)
-    clock = _ts(status.get("last_bar"))
     at = f"at {clock:%Y-%m-%d}" if clock is not None else "not started"
     return "replay of bundled history", f"{at} · {per_tick} bar{'s' if per_tick != 1 else ''}/tick"
 
@@ -125,7 +124,7 @@ def loop_state(ctx: Context | None = None) -> LoopState:
     now = now.tz_localize("UTC") if now.tzinfo is None else now
     last_tick = _ts(status.get("last_tick_at"))
     last_bar = _ts(status.get("last_bar") or ctx.store.get_setting(f"loop.{cfg.account}.last_bar"))
-    feed, detail = _feed(session, status, cfg)
+    feed, detail = _feed(session, status, cfg, last_bar)
     if last_bar is None:
         bar_age = "no bar yet"
     elif feed == "replay of bundled history":

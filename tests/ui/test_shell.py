@@ -89,3 +89,30 @@ def test_a_refused_setting_never_says_saved_and_shows_what_is_in_force(ctx):
     assert any(e.value.startswith("Not saved: risk.max_position_pct = -0.05") for e in at.error)
     assert services.risk_limits(ctx).max_position_pct == 0.02  # the store and the engine keep the last good value
     assert any("In force now (what the risk engine uses): max position 2 %" in c.value for c in at.caption)
+
+
+def test_dashboard_counts_the_manual_queue(ctx):
+    toggle.set_enabled(ctx.store, True)
+    TradingLoop(ctx, settings=_cfg()).tick()
+    toggle.set_enabled(ctx.store, False)
+    held = services.paper_book(ctx=ctx)["positions"]
+    side = "sell" if len(held) and held["quantity"].iloc[0] > 0 else "buy"
+    symbol = held["symbol"].iloc[0] if len(held) else "AAPL"
+    assert services.queue_manual_order({"symbol": symbol, "side": side, "quantity": 1}, ctx=ctx)["queued"]
+    at = _open("pages/dashboard.py")
+    open_now = len(services.list_orders(open_only=True, ctx=ctx))
+    assert any(c.value == f"{open_now} open at the paper broker · 1 manual ticket queued for the next bar" for c in at.caption)
+
+
+def test_trades_are_newest_first_with_the_side_in_words():
+    import pandas as pd
+
+    run = services.backtest("sma_cross", symbol="AAPL")
+    rows = services.trade_rows(run.trades)
+    assert len(rows) == len(run.trades)
+    assert rows["exit_ts"].is_monotonic_decreasing
+    newest = run.trades.sort_values("exit_ts").iloc[-1]
+    assert rows.iloc[0]["side"] == ("long" if newest["quantity"] > 0 else "short")
+    assert rows.iloc[0]["quantity"] == abs(newest["quantity"])
+    assert set(rows["side"]) == {"long", "short"}  # sma_cross 10/20 long_short trades both ways
+    assert rows["days"].dtype.kind == "i" and not isinstance(rows["days"].iloc[0], pd.Timedelta)
