@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from core import services
@@ -151,3 +152,28 @@ def test_a_host_shutting_down_releases_its_lease(ctx):
     host.shutdown(wait=True)
     assert loop.lease.current() is None
     assert Lease(ctx.store, "account:paper", "next-run").acquire() is True
+
+
+def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
+    import numpy as np
+
+    from core.portfolio import repo as portfolio_repo
+
+    toggle.set_enabled(ctx.store, True)
+    loop = _loop(ctx, bars_per_tick=100)
+    loop.tick()
+    with pytest.raises(ValueError, match="has 99 daily returns so far; its risk needs at least 500"):
+        services.book_risk(min_points=500, ctx=ctx)
+    book = services.book_risk(ctx=ctx)
+    assert book["asof"] == loop.last_processed  # never later than the session's current bar
+    eq = pd.Series({p.ts: p.equity for p in portfolio_repo.load_equity(ctx.store, "paper")})
+    r = eq.pct_change().dropna().to_numpy()
+    assert book["points"] == len(r)
+    assert book["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
+    assert book["var_99_hist"] == pytest.approx(-np.quantile(r, 0.01))
+    peak = eq.cummax()
+    assert book["max_drawdown_pct"] == pytest.approx(float((1 - eq / peak).max()))
+    assert list(book["correlation"].columns) == ["AAPL", "MSFT"]
+    assert book["correlation"].loc["AAPL", "MSFT"] == pytest.approx(
+        services.load_bars("AAPL", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250).corr(
+            services.load_bars("MSFT", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250)))

@@ -116,3 +116,20 @@ def test_trades_are_newest_first_with_the_side_in_words():
     assert rows.iloc[0]["quantity"] == abs(newest["quantity"])
     assert set(rows["side"]) == {"long", "short"}  # sma_cross 10/20 long_short trades both ways
     assert rows["days"].dtype.kind == "i" and not isinstance(rows["days"].iloc[0], pd.Timedelta)
+
+
+def test_dashboard_prices_stop_at_the_session_clock(ctx):
+    import json
+
+    import pandas as pd
+
+    toggle.set_enabled(ctx.store, True)
+    TradingLoop(ctx, settings=_cfg()).tick()
+    asof = services.paper_asof(ctx=ctx)
+    at = _open("pages/dashboard.py")
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    xs = pd.to_datetime(spec["data"][0]["x"], utc=True)
+    assert xs.max() == asof and f"as of the session clock {asof:%Y-%m-%d}" in spec["layout"]["title"]["text"]
+    at.toggle(key="dash_full_history").set_value(True).run()
+    spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert pd.to_datetime(spec["data"][0]["x"], utc=True).max() > asof and "research" in spec["layout"]["title"]["text"]
