@@ -52,8 +52,28 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapp
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    return run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
-                        lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
+    engine = make_backtest_risk(risk)
+    result = run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
+                          lot_size=lot_size, path=path, risk=engine)
+    result.report["risk_changes"] = risk_changes(engine.store.entries)
+    result.report["risk"] = risk
+    return result
+
+
+def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count the orders the risk engine shrank or vetoed in a run, by reason (the limit that bound).
+
+    Returns ``{"shrink": n, "veto": m, "reasons": {(action, reason): count}}`` from the engine's audit entries.
+    """
+    out: dict[str, Any] = {"shrink": 0, "veto": 0, "reasons": {}}
+    for entry in audit:
+        data = entry.get("data") or {}
+        action = data.get("action")
+        if action in ("shrink", "veto"):
+            out[action] += 1
+            key = (action, data.get("reason") or "no reason given")
+            out["reasons"][key] = out["reasons"].get(key, 0) + 1
+    return out
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:

@@ -133,3 +133,21 @@ def test_dashboard_prices_stop_at_the_session_clock(ctx):
     at.toggle(key="dash_full_history").set_value(True).run()
     spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert pd.to_datetime(spec["data"][0]["x"], utc=True).max() > asof and "research" in spec["layout"]["title"]["text"]
+
+
+def test_backtest_says_when_the_risk_engine_changed_the_run_and_compares_without_caps(ctx):
+    at = _open("pages/backtest.py")
+    at.button(key="bt_run").click().run()
+    assert not at.exception
+    rep = at.session_state["bt_result"][0].report
+    changes = rep["risk_changes"]
+    # all-in entries against a 5 % position cap: every entry is shrunk
+    assert changes["shrink"] >= rep["trades"] > 0
+    assert any(reason.startswith("position capped at 5.00% of equity") for (_, reason) in changes["reasons"])
+    [warning] = [w.value for w in at.warning if "risk engine changed this run" in w.value]
+    assert f"{changes['shrink']:,} orders shrunk" in warning
+    at.button(key="bt_uncapped").click().run()
+    free = services.lab_backtest(services.lab_frames(["AAPL"]), "sma_cross", rep["params"], cash=10_000.0, commission=0.001, risk="permissive")
+    [table] = [d.value for d in at.dataframe if "without caps" in d.value.columns]
+    assert table.loc["Return", "without caps"] == f"{free.report['return_pct']:+.2f} %"
+    assert table.loc["Return", "with the configured caps"] == f"{rep['return_pct']:+.2f} %"
