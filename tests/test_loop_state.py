@@ -177,3 +177,14 @@ def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
     assert book["correlation"].loc["AAPL", "MSFT"] == pytest.approx(
         services.load_bars("AAPL", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250).corr(
             services.load_bars("MSFT", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250)))
+
+
+@pytest.mark.parametrize(("auc", "level", "start"), [
+    ({"value": 0.489, "lo": 0.46, "hi": 0.52}, "none", "No evidence of an edge: the interval covers a coin flip's 0.5 (AUC 0.489, 95 % CI 0.460 to 0.520)"),
+    ({"value": 0.56, "lo": 0.53, "hi": 0.59}, "edge", "Evidence of an edge"),
+    ({"value": 0.44, "lo": 0.41, "hi": 0.47}, "worse", "Worse than a coin flip"),
+    (None, "unknown", "No out-of-sample score yet"),
+])
+def test_edge_verdict_reads_the_interval_against_a_coin_flip(auc, level, start):
+    got_level, sentence = services.edge_verdict(auc)
+    assert got_level == level and sentence.startswith(start)

@@ -40,6 +40,7 @@ from core.services.risk_views import book_risk, correlation_matrix, limit_utilis
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
+from core.services.verdicts import edge_verdict
 
 __all__ = [
     "STATE_LABELS",
@@ -59,6 +60,7 @@ __all__ = [
     "config_view",
     "correlation_matrix",
     "dashboard",
+    "edge_verdict",
     "engage_kill_switch",
     "ensure_news",
     "equity_frame",
