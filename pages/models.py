@@ -193,7 +193,7 @@ def versions_panel(models: list[dict]) -> str:
     df = pd.DataFrame(models)
     df["symbols"] = df["symbols"].str.join(", ")
     for col in ("created", "data_start", "data_end"):
-        df[col] = df[col].str[:10] if col != "created" else df[col].str[:19].str.replace("T", " ")
+        df[col] = [services.format_ts(v, with_time=col == "created") for v in df[col]]
     df = df.rename(columns={
         "data_start": "data from", "data_end": "data to",
         "roc_auc": "ROC AUC (out-of-sample)", "accuracy": "accuracy (out-of-sample)", "n": "n (out-of-sample)",

@@ -30,7 +30,7 @@ def _kill_switch(ctx) -> None:
     status = services.risk_status(ctx)
     kill = status["kill_switch"]
     if kill.get("engaged"):
-        st.error(f"**Kill switch ENGAGED** since {str(kill.get('since', ''))[:19].replace('T', ' ')} by {kill.get('actor', '?')}"
+        st.error(f"**Kill switch ENGAGED** since {services.format_ts(kill.get('since'), with_time=True)} by {kill.get('actor', '?')}"
                  + (f" — {kill['reason']}" if kill.get("reason") else "") + ". New risk is vetoed; closing orders still pass.")
         if st.button("Re-arm trading", key="risk_rearm", icon=":material/lock_open:"):
             services.rearm_kill_switch(actor="ui", ctx=ctx)

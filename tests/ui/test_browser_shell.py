@@ -49,6 +49,7 @@ def browser():
 
 def _ready(page) -> None:
     page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_selector("[data-testid=stSidebar] >> text=Loop:", timeout=60_000)  # the shell, not only the page
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"] [aria-label*=\"Running\" i]')", timeout=60_000)
 
 
