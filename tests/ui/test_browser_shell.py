@@ -50,6 +50,7 @@ def browser():
 def _ready(page) -> None:
     page.wait_for_selector("h1", timeout=60_000)
     page.wait_for_selector("[data-testid=stSidebar] >> text=Loop:", timeout=60_000)  # the shell, not only the page
+    page.locator("[data-testid=stSidebar]").get_by_text("Paper trading", exact=True).wait_for(timeout=60_000)  # widgets load lazily
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"] [aria-label*=\"Running\" i]')", timeout=60_000)
 
 
@@ -80,7 +81,7 @@ def test_cold_deep_link_shows_the_full_shell(browser, tmp_path, path):
         assert page.locator("h1", has_text=title).count() >= 1
         nav = page.locator("[data-testid=stSidebarNav]").inner_text()
         assert "Dashboard" in nav and "Settings" in nav and "\napp\n" not in f"\n{nav}\n"  # st.navigation, not the pages/ folder
-        assert page.get_by_text("Paper trading", exact=True).count() == 1
+        assert page.locator("[data-testid=stSidebar]").get_by_text("Paper trading", exact=True).count() == 1
         assert "Loop:" in _strip(page) and "Strategy" in _strip(page)
         assert page.locator("[data-testid='stException']").count() == 0
         _shot(page, f"cold-{path or 'dashboard'}")
