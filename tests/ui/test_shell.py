@@ -7,8 +7,7 @@ from streamlit.testing.v1 import AppTest
 from core import services
 from core.risk.state import RiskState
 from core.trading import toggle
-from core.trading.loop import TradingLoop
-from tests.test_loop_state import _cfg
+from tests.trading.test_loop_state import _cfg
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -28,7 +27,7 @@ def test_the_shell_shows_the_halt_in_the_strip_the_banner_and_a_toast(ctx):
     # AppTest drops what app.py draws around the page after switch_page; tests/ui/test_browser_shell.py checks every page
     page = "pages/dashboard.py"
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=_cfg()).tick()
+    services.trading_loop(ctx, settings=_cfg()).tick()
     RiskState(ctx.store, ctx.clock).set_kill_switch(True, "ui", "drill")
     at = _open(page)
     assert at.error[0].value == "Trading halted: kill switch engaged by ui (drill)."  # the banner comes first on the page
@@ -43,7 +42,7 @@ def test_strip_says_stopped_and_running(ctx):
     at = _open("pages/dashboard.py")
     assert ":gray-background[stopped]" in _sidebar_text(at)
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=_cfg()).tick()
+    services.trading_loop(ctx, settings=_cfg()).tick()
     at = _open("pages/dashboard.py")  # a new session: AppTest keeps only the page's elements on a rerun
     assert ":green-background[running]" in _sidebar_text(at)
 
@@ -67,7 +66,7 @@ def test_open_orders_show_every_leg_price_and_cancel_per_row(ctx):
 
 def test_fills_are_listed_newest_first_with_the_side_in_words(ctx):
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=_cfg(bars_per_tick=200)).tick()
+    services.trading_loop(ctx, settings=_cfg(bars_per_tick=200)).tick()
     fills = services.fill_rows(ctx=ctx)
     assert len(fills) >= 2
     assert [f["time"] for f in fills] == sorted((f["time"] for f in fills), reverse=True)
@@ -93,7 +92,7 @@ def test_a_refused_setting_never_says_saved_and_shows_what_is_in_force(ctx):
 
 def test_dashboard_counts_the_manual_queue(ctx):
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=_cfg()).tick()
+    services.trading_loop(ctx, settings=_cfg()).tick()
     toggle.set_enabled(ctx.store, False)
     held = services.paper_book(ctx=ctx)["positions"]
     side = "sell" if len(held) and held["quantity"].iloc[0] > 0 else "buy"
@@ -124,7 +123,7 @@ def test_dashboard_prices_stop_at_the_session_clock(ctx):
     import pandas as pd
 
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=_cfg()).tick()
+    services.trading_loop(ctx, settings=_cfg()).tick()
     asof = services.paper_asof(ctx=ctx)
     at = _open("pages/dashboard.py")
     spec = json.loads(at.get("plotly_chart")[-1].proto.spec)
