@@ -121,8 +121,9 @@ def test_strip_states_and_resume_after_restart_without_a_browser(browser, tmp_pa
         assert "waiting for the lease" in _strip(page)
         _shot(page, "strip-waiting-for-lease")
         other.release()
-        page.wait_for_selector("[data-testid=stSidebar] >> text=running", timeout=30_000)
-        assert "replay of bundled history at " in _strip(page) and "5 bars/tick" in _strip(page)
+        page.wait_for_selector("[data-testid=stSidebar] >> text=running", timeout=60_000)
+        page.wait_for_selector("[data-testid=stSidebar] >> text=replay of bundled history at", timeout=60_000)  # the first bar released
+        assert "5 bars/tick" in _strip(page)
         _shot(page, "strip-running")
         page.close()
         _wait_db(ctx, lambda s: s.get("last_tick_at"))
