@@ -70,7 +70,7 @@ c1, c2, c3, c4 = st.columns(4)
 cash = c1.number_input("Starting cash", value=10_000.0, min_value=100.0, step=1_000.0, key="bt_cash")
 commission = c2.number_input("Commission (% of notional per fill)", value=0.1, min_value=0.0, max_value=5.0, step=0.05, key="bt_commission") / 100
 slippage = c3.number_input("Slippage (bps per market fill)", value=0.0, min_value=0.0, max_value=500.0, step=1.0, key="bt_slippage")
-size = c4.number_input("Size (fraction of equity)", value=1.0, min_value=0.01, max_value=1.0, step=0.05, key="bt_size")
+size = c4.number_input("Size (fraction of equity per entry, before the risk caps)", value=1.0, min_value=0.01, max_value=1.0, step=0.05, key="bt_size")
 risk_mode = st.radio("Risk limits", ["configured", "permissive"], horizontal=True, key="bt_risk",
                      help="Every order passes the risk engine. 'configured' uses the limits in force (Settings page); "
                           "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere.")
@@ -141,6 +141,25 @@ for w in rep.get("warnings", [])[1 if check is not None and not check["ok"] else
 m = st.columns(5)
 for col, (label, key, pattern) in zip(m, [*STATS[:4], STATS[6]], strict=True):
     col.metric(label, _fmt(rep.get(key), pattern))
+changes = rep.get("risk_changes") or {}
+if changes.get("shrink") or changes.get("veto"):
+    by = "; ".join(f"{n:,} {action.replace('shrink', 'shrunk').replace('veto', 'vetoed')}: {reason}"
+                   for (action, reason), n in sorted(changes["reasons"].items(), key=lambda kv: -kv[1])[:4])
+    st.warning(f"The risk engine changed this run: {changes['shrink']:,} orders shrunk and {changes['veto']:,} vetoed by the "
+               f"{'configured' if rep.get('risk') == 'configured' else 'permissive'} limits ({by}).", icon=":material/shield:")
+    if rep.get("risk") == "configured" and st.button("Compare without caps", key="bt_uncapped", icon=":material/compare_arrows:",
+                                                     help="The same run with the risk engine on but limits that never bind"):
+        free = guarded(services.lab_backtest, frames, rep["strategy"], rep["params"], cash=run_cash, commission=commission, slippage_bps=slippage,
+                       size=size, risk="permissive", what="the run without caps")
+        if free is not None:
+            st.session_state["bt_uncapped_report"] = free.report
+    free_rep = st.session_state.get("bt_uncapped_report")
+    if free_rep and free_rep.get("strategy") == rep["strategy"] and free_rep.get("symbols") == rep["symbols"]:
+        st.dataframe(pd.DataFrame({"with the configured caps": [_fmt(rep.get(k), p) for _, k, p in STATS],
+                                   "without caps": [_fmt(free_rep.get(k), p) for _, k, p in STATS]}, index=[lbl for lbl, _, _ in STATS]),
+                     width="stretch", key="bt_compare")
+elif changes:
+    st.caption("The risk engine approved every order of this run unchanged.")
 bh = services.buy_and_hold_curve(frames, run_cash)
 st.plotly_chart(lines({"strategy": result.equity, "buy & hold": bh}, "Equity vs buy-and-hold", yaxis_title="equity"), width="stretch", key="bt_equity")
 st.plotly_chart(drawdown(result.equity), width="stretch", key="bt_dd")
@@ -154,11 +173,13 @@ st.plotly_chart(fig, width="stretch", key="bt_candles")
 left, right = st.columns([1, 2])
 left.dataframe(pd.DataFrame({"value": [_fmt(rep.get(k), p) for _, k, p in STATS]}, index=[lbl for lbl, _, _ in STATS]), width="stretch", height=670)
 if len(result.trades):
-    shown = result.trades.drop(columns=["duration"], errors="ignore").assign(duration_days=result.trades["duration"].dt.days)
-    money = ("entry_price", "exit_price", "pnl", "fees", "mae", "mfe", "return_pct")
-    config = {c: st.column_config.NumberColumn(format="%,.2f") for c in money}
+    shown = services.trade_rows(result.trades)
+    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="%,.2f") for c in ("entry_price", "exit_price", "pnl", "fees")}
+    config["return_pct"] = st.column_config.NumberColumn("return %", format="%+.2f")
+    config["quantity"] = st.column_config.NumberColumn("qty", format="%,.6g")
     config.update({c: st.column_config.DatetimeColumn(c.replace("_ts", ""), format="YYYY-MM-DD") for c in ("entry_ts", "exit_ts")})
-    right.dataframe(shown, width="stretch", height=670, hide_index=True, column_config=config)
+    right.caption("Closed trades, newest first")
+    right.dataframe(shown, width="stretch", height=640, hide_index=True, column_config=config)
 else:
     right.info("No closed trades in this run.")
 

@@ -67,7 +67,7 @@ else:
     right.plotly_chart(lines({f"{window}-day Sharpe": roll}, f"Rolling Sharpe ({window} days)", height=280), width="stretch", key="pf_roll")
 
 st.subheader("Trade history")
-trades = book["trades"]
+trades = services.trade_rows(book["trades"])
 if trades.empty:
     st.caption("No closed trades yet.")
     st.stop()

@@ -31,7 +31,7 @@ def _kill_switch(ctx) -> None:
     status = services.risk_status(ctx)
     kill = status["kill_switch"]
     if kill.get("engaged"):
-        st.error(f"**Kill switch ENGAGED** since {str(kill.get('since', ''))[:19].replace('T', ' ')} by {kill.get('actor', '?')}"
+        st.error(f"**Kill switch ENGAGED** since {services.format_ts(kill.get('since'), with_time=True)} by {kill.get('actor', '?')}"
                  + (f" — {kill['reason']}" if kill.get("reason") else "") + ". New risk is vetoed; closing orders still pass.")
         if st.button("Re-arm trading", key="risk_rearm", icon=":material/lock_open:"):
             services.rearm_kill_switch(actor=actor(), ctx=ctx)
@@ -76,7 +76,26 @@ for i, row in enumerate(rows):
 if rows and not services.paper_book(ctx=ctx)["exists"]:
     st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
 
-st.subheader("Value at Risk")
+st.subheader("The paper book as of the session clock")
+try:
+    book = services.book_risk(ctx=ctx)
+except ValueError as exc:
+    st.caption(f"No book risk yet: {exc}. Switch on paper trading in the sidebar.")
+else:
+    st.caption(f"{services.format_ts(book['start'])} → {services.format_ts(book['asof'])} ({book['points']:,} daily returns of the paper equity; "
+               "nothing after the session's current bar).")
+    b = st.columns(5)
+    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist']:.2%}")
+    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist']:.2%}")
+    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param']:.2%}")
+    b[3].metric("Sharpe (book, annualised)", f"{book['sharpe']:.2f}")
+    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2%}")
+    if len(book["correlation"]):
+        st.plotly_chart(heatmap(book["correlation"], f"Correlation of the book's symbols, 250 days to {services.format_ts(book['asof'])}", fmt=".2f",
+                                height=300, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_book_corr")
+
+st.subheader("Research: one symbol over its full bundled history")
+st.caption("Not the book and not as of the session: every bundled bar of the chosen symbol, for studying the VaR methods.")
 symbols = services.list_symbols("1d")
 c1, c2, c3 = st.columns(3)
 symbol = c1.selectbox("Symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="risk_symbol")
@@ -89,7 +108,7 @@ if report:
     left, right = st.columns([3, 2])
     left.dataframe(table.style.format("{:.2%}"), width="stretch")
     right.metric("Sharpe", f"{report['sharpe']:.2f}")
-    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1%}")
+    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.2%}")
     st.caption(f"One-day losses as a fraction of position value, {report['start'][:10]} → {report['end'][:10]}. "
                "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
 roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
@@ -106,7 +125,7 @@ if roll is not None:
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 
-st.subheader("Correlation of daily returns")
+st.subheader("Research: correlation of daily returns over the full bundled history")
 corr = guarded(_corr, what="the correlation matrix")
 if corr is not None and len(corr):
     st.plotly_chart(heatmap(corr, "", fmt=".2f", height=380, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_corr")

@@ -23,11 +23,9 @@ def context() -> services.Context:
 @st.cache_resource(show_spinner=False)
 def scheduler_host():
     """Start the embedded scheduler once per server process (never per rerun)."""
-    from jobs.host import SchedulerHost
+    from jobs.host import embedded_host
 
-    host = SchedulerHost(context())
-    host.start()
-    return host
+    return embedded_host(context())
 
 
 def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any) -> T | None:
@@ -63,7 +61,9 @@ def _on_toggle() -> None:
 
 
 def sidebar() -> None:
-    """Render the sidebar shown on every page: mode, paper toggle, loop status."""
+    """Render the shell shown on every page: mode, paper toggle and loop status (sidebar), alerts (top of the page)."""
+    from ui.status import alerts_banner, status_strip
+
     ctx = context()
     if ctx.settings.scheduler.embedded:
         guarded(scheduler_host, what="starting the background scheduler")
@@ -75,18 +75,5 @@ def sidebar() -> None:
                   help="Starts or stops the background trading loop. The state is saved: after a restart the loop resumes.")
         if st.session_state.get("sidebar_paper_refused"):
             st.error(f"Paper trading not started: {st.session_state['sidebar_paper_refused']}")
-        _loop_panel()
-
-
-@st.fragment(run_every=5)
-def _loop_panel() -> None:
-    status = services.paper_status(context())
-    if status["enabled"]:
-        last = status.get("last_tick_at")
-        st.caption(f"Loop: **running** · last tick {last[:19].replace('T', ' ') if last else '— waiting for the first tick'}")
-        if status.get("waiting_for_lease"):
-            st.caption(f"Another host holds the trading lease ({status['waiting_for_lease']}); this one waits.")
-    else:
-        st.caption("Loop: stopped")
-    if status.get("last_error"):
-        st.caption(f":orange[Last error: {status['last_error'][:160]}]")
+    status_strip()
+    alerts_banner()

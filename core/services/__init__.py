@@ -5,6 +5,7 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
 from core.models.registry import ModelNotFound
+from core.services.alerts import Alert, alerts, position_breaches
 from core.services.auth import (
     LoginResult,
     auth_session_expired,
@@ -25,10 +26,19 @@ from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
-from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
+from core.services.manual import (
+    cancelled_manual_orders,
+    pending_cancels,
+    pending_manual_orders,
+    preview_order,
+    queue_manual_order,
+    request_cancel,
+    ticket_orders,
+)
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
 from core.services.risk import (
@@ -41,8 +51,9 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
-from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
+from core.services.risk_views import book_risk, correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
 from core.services.strategy import build_strategy, pin_params
 from core.services.trading import (
@@ -57,12 +68,17 @@ from core.services.trading import (
     snapshot_equity,
     trading_loop,
 )
+from core.services.verdicts import edge_verdict
 
 __all__ = [
+    "STATE_LABELS",
+    "Alert",
     "Context",
     "LoginResult",
+    "LoopState",
     "ModelNotFound",
     "PaperSession",
+    "alerts",
     "audit",
     "auth_session_expired",
     "auth_status",
@@ -70,19 +86,24 @@ __all__ = [
     "bars_from_csv",
     "bars_from_upload",
     "bars_to_records",
+    "book_risk",
     "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
+    "cancelled_manual_orders",
     "check_strategy",
     "compare_strategies",
     "config_view",
     "correlation_matrix",
     "dashboard",
+    "edge_verdict",
     "engage_kill_switch",
     "ensure_news",
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "fill_rows",
+    "format_ts",
     "get_context",
     "get_loop",
     "get_notifier",
@@ -103,6 +124,7 @@ __all__ = [
     "load_model",
     "login",
     "login_wait",
+    "loop_state",
     "market_state",
     "model_report",
     "monthly_returns",
@@ -110,6 +132,7 @@ __all__ = [
     "news_features",
     "news_to_records",
     "notify",
+    "open_order_rows",
     "order_events",
     "order_manager",
     "paper_asof",
@@ -128,6 +151,7 @@ __all__ = [
     "performance_summary",
     "pin_params",
     "portfolio_risk",
+    "position_breaches",
     "predict",
     "predict_history",
     "preview_order",
@@ -165,6 +189,8 @@ __all__ = [
     "sweep",
     "sweep_result",
     "ticket_orders",
+    "ticket_prices",
+    "trade_rows",
     "trading_loop",
     "train",
     "var_backtests",

@@ -66,8 +66,11 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapp
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
     inst, check = strategy_for_backtest(strategy, params, frames)
+    engine = make_backtest_risk(risk)
     result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
-                          lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
+                          lot_size=lot_size, path=path, risk=engine)
+    result.report["risk_changes"] = risk_changes(engine.store.entries)
+    result.report["risk"] = risk
     mark_checked(result.report, check)
     return result
 
@@ -95,6 +98,22 @@ def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str],
         if progress:
             progress(i, len(names))
     return pd.DataFrame(rows).set_index("strategy"), curves
+
+
+def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count the orders the risk engine shrank or vetoed in a run, by reason (the limit that bound).
+
+    Returns ``{"shrink": n, "veto": m, "reasons": {(action, reason): count}}`` from the engine's audit entries.
+    """
+    out: dict[str, Any] = {"shrink": 0, "veto": 0, "reasons": {}}
+    for entry in audit:
+        data = entry.get("data") or {}
+        action = data.get("action")
+        if action in ("shrink", "veto"):
+            out[action] += 1
+            key = (action, data.get("reason") or "no reason given")
+            out["reasons"][key] = out["reasons"].get(key, 0) + 1
+    return out
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:

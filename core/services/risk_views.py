@@ -65,3 +65,32 @@ def correlation_matrix(symbols: list[str] | None = None, min_periods: int = 100,
     corr = rets.corr(min_periods=min_periods)
     keep = [s for s in corr.columns if corr[s].drop(s).notna().any()]
     return corr.loc[keep, keep]
+
+
+def book_risk(account: str = "paper", min_points: int = 30, ctx: Context | None = None) -> dict[str, Any]:
+    """Return the paper book's risk as of the session clock: VaR/CVaR, Sharpe and drawdown of its daily equity returns, and the
+    correlations of the symbols it holds or trades over the 250 days up to that clock (never a later bar).
+
+    Keys: ``asof``, ``start``, ``points``, ``sharpe``, ``max_drawdown_pct`` (a positive fraction), ``var``/``cvar`` tables
+    (``{"var_95_hist": ...}``, positive loss fractions, no GARCH), ``correlation`` (DataFrame). Raises ``ValueError`` with
+    fewer than ``min_points`` daily equity points.
+    """
+    from core.portfolio import repo as portfolio_repo
+    from core.risk import metrics
+    from core.risk.var import var_table
+
+    ctx = ctx or get_context()
+    curve = portfolio_repo.load_equity(ctx.store, account)
+    equity = pd.Series([p.equity for p in curve], index=pd.DatetimeIndex([p.ts for p in curve]), dtype=float)
+    daily = equity.groupby(equity.index.normalize()).last()
+    returns = daily.pct_change().dropna()
+    if len(returns) < min_points:
+        raise ValueError(f"the paper book has {len(returns)} daily returns so far; its risk needs at least {min_points}")
+    summary = metrics.summary(returns).to_dict()
+    asof = daily.index[-1]
+    session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session") or {}
+    symbols = sorted(set(session.get("symbols") or []) | set(paper_state(account, ctx=ctx).positions))
+    market = market_state(symbols, asof.to_pydatetime(), window=250, ctx=ctx)
+    return {"asof": asof, "start": daily.index[0], "points": len(returns), "sharpe": summary["sharpe"],
+            "max_drawdown_pct": summary["max_drawdown_pct"], **var_table(returns, garch=False, seed=0),
+            "correlation": market.returns.corr() if len(market.returns.columns) > 1 else pd.DataFrame()}

@@ -309,6 +309,7 @@ class TradingLoop:
             t0 = time.perf_counter()
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
+        self._refresh_limits()
         target = self.feed.advance()
         last = self.last_processed or self.clock.now()
         pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
@@ -332,12 +333,31 @@ class TradingLoop:
         self.timer.add("total", (time.perf_counter() - t_all) * 1000)
         report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
         self._notify(n_fills)
+        if self.feed.exhausted:
+            report.state = "exhausted"
+            self._cancel_queue_at_end()
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
             exhausted=self.feed.exhausted, last_error=None,
         )  # fmt: skip
         return report
+
+    def _refresh_limits(self) -> None:
+        """Use the risk limits in force now (saved on the Settings page) from this tick on."""
+        self.risk.limits = RiskLimits.from_settings(self.ports.risk_limits())
+
+    def _cancel_queue_at_end(self) -> None:
+        """At the end of the replay no bar will ever send the queued manual orders: cancel them, saying why."""
+        queue = self.store.get_setting("manual.queue", []) or []
+        if not queue:
+            return
+        reason = f"data exhausted: the replay has no bar after {self.feed.calendar[-1]:%Y-%m-%d}"
+        self.store.set_setting("manual.queue", [])
+        done = list(self.store.get_setting("manual.cancelled", []) or [])
+        done += [{"client_order_id": q["client_order_id"], "spec": q["spec"], "reason": reason} for q in queue]
+        self.store.set_setting("manual.cancelled", done[-100:])
+        self.store.audit("manual_order", f"{len(queue)} queued manual order(s) cancelled: {reason}", {"orders": [q["client_order_id"] for q in queue]})
 
     def _save_signals(self) -> None:
         drain = getattr(self.strategy, "drain_signals", None)

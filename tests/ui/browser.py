@@ -48,8 +48,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env_extra: dict[str, str], address: str = "127.0.0.1", port: int | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run ``streamlit run app.py`` on a free port until the block ends; yield its URL (always via 127.0.0.1).
+def streamlit_server(env_extra: dict[str, str], script: str = "server.py", address: str = "127.0.0.1", port: int | None = None,
+                     extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run ``streamlit run server.py`` (what ``make run`` runs) on a free port until the block ends; yield its URL (always via 127.0.0.1).
 
     ``address`` is the bind address; only the sign-in tests use ``0.0.0.0``, to be "reachable beyond loopback".
     """
@@ -57,7 +58,7 @@ def streamlit_server(env_extra: dict[str, str], address: str = "127.0.0.1", port
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
          "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false", *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

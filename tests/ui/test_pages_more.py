@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -54,7 +55,16 @@ def test_page_renders_with_paper_history(populated, page):
             spec = at.get("plotly_chart")[0].proto.spec
             assert "our buy fills" in spec or "our sell fills" in spec
         if page == "pages/risk.py":
-            assert len(at.get("plotly_chart")) == 2
+            assert len(at.get("plotly_chart")) == 3  # the book's correlations, the research rolling VaR and correlations
+            book = services.book_risk(ctx=populated)
+            metrics = {m.label: m.value for m in at.metric}
+            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist']:.2%}"
+            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2%}"
+        if page == "pages/news.py":
+            asof = services.paper_asof(ctx=populated)
+            assert any(f"Headlines up to the session clock {asof:%Y-%m-%d}" in c.value for c in at.caption)
+            shown = at.dataframe[0].value
+            assert len(shown) and (shown["published"] < asof + pd.Timedelta(days=1)).all()
     finally:
         set_context(None)
 
@@ -108,8 +118,8 @@ def test_ticket_shrink_is_queued_and_cancellable(ctx):
     at.button(key="tk_submit").click().run()
     assert any("shrink" in w.value for w in at.warning)
     assert any("queued: executes at the next bar while paper trading is on" in i.value for i in at.info)
-    assert len(services.pending_manual_orders()) == 1
-    at.button(key="tr_cancel").click().run()
+    [queued] = services.pending_manual_orders()
+    at.button(key=f"tr_cancel_{queued['client_order_id']}").click().run()
     assert not at.exception and services.pending_manual_orders() == []
 
 
