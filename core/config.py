@@ -59,6 +59,9 @@ class RiskSettings(_Section):
     max_order_notional: float = Field(100_000.0, gt=0)
     max_orders_per_minute: int = Field(30, gt=0)
     kelly_fraction: float = Field(0.25, gt=0, le=1)
+    # Forecast-driven exposure (issue 20): the VaR budget is checked against a next-bar forecast.
+    forecast_var: bool = False
+    forecast_model: Literal["garch_t", "quantile"] = "garch_t"
 
 
 class BinanceSettings(_Section):
@@ -101,7 +104,8 @@ class NewsSettings(_Section):
     lookback_days: int = Field(3, gt=0, le=365)
     bundled_file: str = "data/news/headlines.csv"
     scorer: Literal["lexicon", "finbert"] = "lexicon"
-    finbert_model_dir: str | None = None
+    sentiment_model: str | None = None
+    sentiment_batch_size: int = Field(32, gt=0, le=4096)
 
 
 class NotifySettings(_Section):
@@ -148,6 +152,30 @@ class TradingSettings(_Section):
     lease_seconds: float = Field(90.0, gt=0)
 
 
+class DriftSettings(_Section):
+    """When the pinned model's health alarm goes on (see :mod:`core.models.drift`)."""
+
+    window: int = Field(60, ge=20)
+    psi_max: float = Field(0.25, gt=0)
+    psi_share: float = Field(0.25, gt=0, le=1)
+    calibration_z: float = Field(3.0, gt=0)
+    hit_rate_confidence: float = Field(0.99, gt=0.5, lt=1)
+    block_entries: bool = False
+    check_minutes: float = Field(60.0, gt=0)
+
+
+class FeatureSwitches(_Section):
+    sentiment: bool = False
+
+
+class ModelsSettings(_Section):
+    """Model health, feature options and the retrain job's replacement rule."""
+
+    replace_rule: Literal["never", "better_logloss"] = "never"
+    features: FeatureSwitches = FeatureSwitches()
+    drift: DriftSettings = DriftSettings()
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -175,6 +203,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
+    models: ModelsSettings = ModelsSettings()
     log: LogSettings = LogSettings()
 
     @field_validator("mode", mode="before")

@@ -109,7 +109,7 @@ class FinBertScorer:
             raise NewsError("the FinBERT scorer needs the 'transformers' package: pip install it, or set news.scorer: lexicon") from exc
         path = Path(model_dir)
         if not (path / "config.json").exists():
-            raise NewsError(f"no model in {path}: point news.finbert_model_dir at a local FinBERT directory (config.json, weights, tokenizer)")
+            raise NewsError(f"no model in {path}: point news.sentiment_model at a local FinBERT directory (config.json, weights, tokenizer)")
         self._pipe = pipeline("text-classification", model=str(path), tokenizer=str(path), top_k=None, model_kwargs={"local_files_only": True})
 
     def score(self, text: str) -> Sentiment:
@@ -126,7 +126,7 @@ def make_scorer(kind: str = "lexicon", model_dir: str | None = None) -> Scorer:
     """Return the configured scorer; FinBERT falls back to the lexicon (logged) when it cannot load."""
     if kind == "finbert":
         if not model_dir:
-            log.warning("news.scorer is 'finbert' but news.finbert_model_dir is not set: using the lexicon scorer")
+            log.warning("news.scorer is 'finbert' but news.sentiment_model is not set: using the lexicon scorer")
         else:
             try:
                 return FinBertScorer(model_dir)
