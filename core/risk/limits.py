@@ -359,7 +359,7 @@ class RiskEngine:
         fc = self.book_forecast(ctx.market)
         equity = ctx.portfolio.equity
         if fc is None or ctx.intent.symbol not in fc.symbols or any(s not in fc.symbols for s in ctx.values):
-            return ctx.close_qty, f"no next-bar VaR forecast for the book (each symbol needs 100+ returns)"
+            return ctx.close_qty, "no next-bar VaR forecast for the book (each symbol needs 100+ returns)"
         w0 = fc.weights(ctx.values, equity)
         d = np.zeros(len(fc.symbols))
         d[fc.symbols.index(ctx.intent.symbol)] = ctx.step / equity
