@@ -155,7 +155,7 @@ class TradingSettings(_Section):
 class DriftSettings(_Section):
     """When the pinned model's health alarm goes on (see :mod:`core.models.drift`)."""
 
-    window: int = Field(60, ge=20)
+    window: int = Field(120, ge=20)
     psi_max: float = Field(0.25, gt=0)
     psi_share: float = Field(0.25, gt=0, le=1)
     calibration_z: float = Field(3.0, gt=0)

@@ -24,7 +24,8 @@ from core.backtest.strategy import Strategy, StrategyError, register
 from core.domain import Regime, Side, Signal
 from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
-from core.trading.pipeline import lot_for
+from core.risk.forecast import VarForecaster, scale_targets
+from core.trading.pipeline import lot_for, market_state
 
 
 @register
@@ -89,6 +90,8 @@ class EnsembleStrategy(Strategy):
         config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
                               allow_short=self.params["allow_short"])
         self.processor_ = SignalProcessor(config, sizer)
+        # Forecast-driven exposure (risk.forecast_var): the targets are scaled to the VaR budget before trading.
+        self.forecast_ = (VarForecaster(limits.forecast_model, 0.99, 250), limits.var_budget_pct) if limits.forecast_var else None
         self.regimes_: dict[str, Any] = {}
         self.pending_signals_: list[Signal] = []
         self.timings_: dict[str, float] = {}
@@ -163,6 +166,8 @@ class EnsembleStrategy(Strategy):
             Signal(s.symbol, s.ts, s.p_up, s.regime, s.model_id, int(np.sign(targets[s.symbol])), s.confidence, notes.get(s.symbol, "")[:500])
             for s in signals
         )
+        if self.forecast_ is not None:
+            targets = scale_targets(targets, prices, ctx.equity(), market_state(ctx._engine).returns, *self.forecast_)
         band = self.params["rebalance_band"]
         for symbol, target in targets.items():
             lot = lot_for(symbol, ctx._engine.broker)

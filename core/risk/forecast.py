@@ -185,3 +185,20 @@ def exposure_scale(forecast: BookForecast, values: Mapping[str, float], equity: 
 def returns_frame(closes: Mapping[str, pd.Series], window: int) -> pd.DataFrame:
     """Return the last ``window`` simple returns of each close series, aligned on time."""
     return pd.DataFrame({s: c.iloc[-window - 1 :].pct_change().iloc[1:] for s, c in closes.items()})
+
+
+def scale_targets(targets: Mapping[str, float], prices: Mapping[str, float], equity: float, returns: pd.DataFrame | None,
+                  forecaster: VarForecaster, budget: float) -> dict[str, float]:
+    """Return target quantities scaled by one factor so the book's forecast VaR stays within ``budget``.
+
+    Without a forecast for every symbol of the book (too little history) the targets are
+    returned unchanged: the risk engine's own ``forecast_var`` rule still refuses additions.
+    """
+    values = {s: q * prices[s] for s, q in targets.items() if q}
+    if not values or returns is None or equity <= 0:
+        return dict(targets)
+    try:
+        scale = exposure_scale(forecaster.forecast(returns), values, equity, budget)
+    except KeyError:
+        return dict(targets)
+    return {s: q * scale for s, q in targets.items()}
