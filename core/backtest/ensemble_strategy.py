@@ -22,9 +22,9 @@ import pandas as pd
 from core.backtest.engine import StrategyContext
 from core.backtest.strategy import Strategy, StrategyError, register
 from core.domain import Regime, Side, Signal
+from core.risk.forecast import VarForecaster, scale_targets
 from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
-from core.risk.forecast import VarForecaster, scale_targets
 from core.trading.pipeline import lot_for, market_state
 
 
