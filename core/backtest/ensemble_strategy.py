@@ -85,6 +85,7 @@ class EnsembleStrategy(Strategy):
 
         context = services.get_context()
         self.artifact_ = services.load_model(self.params["model_id"] or None, context)
+        self.news_ = services.news_frame(context) if self.artifact_.feature_config.extra.get("sentiment") else None
         limits = services.risk_limits(context)
         sizer = KellySizer.from_settings(limits)
         config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
@@ -121,7 +122,7 @@ class EnsembleStrategy(Strategy):
 
     def on_bar(self, ctx: StrategyContext) -> None:
         """Score every symbol, turn signals into Kelly-sized targets and trade the differences."""
-        from core.features import compute
+        from core.models.model_features import model_features
 
         art = self.artifact_
         rows, meta, groups = [], [], []
@@ -133,7 +134,7 @@ class EnsembleStrategy(Strategy):
             bars = self._window(ctx, symbol)
             if bars is None or bars.index[-1] != ctx.now:
                 continue
-            feats = compute(bars, art.feature_config)[art.columns].iloc[-context:]
+            feats = model_features(bars, art.feature_config, symbol, self.news_)[art.columns].iloc[-context:]
             if feats.iloc[-1].isna().any():
                 continue
             feats = feats[feats.notna().all(axis=1)]

@@ -12,7 +12,7 @@ from core.services.data import bars_to_records, list_series, list_symbols, load_
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
-from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
+from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
@@ -66,6 +66,7 @@ __all__ = [
     "model_report",
     "monthly_returns",
     "news_features",
+    "news_frame",
     "news_to_records",
     "notify",
     "order_events",
