@@ -127,7 +127,7 @@ class NotifySettings(_Section):
     smtp_ca_file: str | None = None
     timeout_seconds: float = Field(10.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
-    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary"]
+    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary", "model_drift"]
 
 
 class SchedulerSettings(_Section):

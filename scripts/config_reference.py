@@ -91,7 +91,7 @@ MEANINGS: dict[str, str] = {
     "notify.smtp_ca_file": "CA bundle to verify the SMTP server with (default: system CAs)",
     "notify.timeout_seconds": "seconds per notification request",
     "notify.rate_per_minute": "messages per minute per channel (excess is dropped, not queued forever)",
-    "notify.events": "which events notify: `fill`, `risk_veto`, `halt`, `kill_switch`, `loop_error`, `daily_summary`",
+    "notify.events": "which events notify: `fill`, `risk_veto`, `halt`, `kill_switch`, `loop_error`, `daily_summary`, `model_drift`",
     "scheduler.embedded": "run the scheduler inside the app server (`false`: run `make jobs` separately)",
     "scheduler.tick_seconds": "seconds between trading-loop ticks",
     "scheduler.retrain_hour_utc": "hour (UTC) of the daily retrain job",

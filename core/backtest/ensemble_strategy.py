@@ -46,11 +46,15 @@ class EnsembleStrategy(Strategy):
         Bars of history the features and the regime are computed on.
     rebalance_band : float
         Trade only when the target differs from the position by more than this fraction of the target.
+    model_schedule : list
+        ``[[bar, model_id], ...]``: from the bar after ``bar`` on, trade ``model_id`` (the retrain
+        job's replacements, see ``models.replace_rule``); earlier bars keep their model.
     """
 
     name = "ensemble"
     defaults: ClassVar[dict[str, Any]] = {
         "model_id": "", "min_probability": 0.55, "allow_short": False, "payoff_ratio": 1.0, "window": 300, "rebalance_band": 0.25,
+        "model_schedule": [],
     }  # fmt: skip
 
     def validate(self) -> None:
@@ -124,7 +128,7 @@ class EnsembleStrategy(Strategy):
         """Score every symbol, turn signals into Kelly-sized targets and trade the differences."""
         from core.models.model_features import model_features
 
-        art = self.artifact_
+        art = self._artifact_at(ctx.now)
         rows, meta, groups = [], [], []
         # A sequence member reads each row's predecessors (of the same symbol) as context.
         context = max(int(getattr(art.model, "context_rows_", 1) or 1), 1)
@@ -182,6 +186,20 @@ class EnsembleStrategy(Strategy):
             else:
                 ctx.sell(symbol, float(abs(delta)), reason="ensemble")
         self._tick("orders", t0)
+
+    def _artifact_at(self, now: Any) -> Any:
+        """Return the model in force at ``now`` (the pinned one, or a scheduled replacement)."""
+        from core import services
+
+        wanted = self.params["model_id"] or self.artifact_.model_id
+        for start, model_id in self.params["model_schedule"]:
+            if pd.Timestamp(now) > pd.Timestamp(start):
+                wanted = model_id
+        if wanted != self.artifact_.model_id:
+            context = services.get_context()
+            self.artifact_ = services.load_model(wanted, context)
+            self.news_ = services.news_frame(context) if self.artifact_.feature_config.extra.get("sentiment") else None
+        return self.artifact_
 
     def drain_signals(self) -> list[Signal]:
         """Return and forget the signals of the bars processed since the last call (the loop stores them)."""

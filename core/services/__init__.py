@@ -4,12 +4,15 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.services.ablation import sentiment_ablation
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.exposure import forecast_exposure
+from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
@@ -39,6 +42,7 @@ __all__ = [
     "bars_to_records",
     "bundled_returns",
     "buy_and_hold_curve",
+    "check_model_health",
     "config_view",
     "correlation_matrix",
     "dashboard",
@@ -47,8 +51,10 @@ __all__ = [
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "forecast_exposure",
     "get_context",
     "get_notifier",
+    "health_status",
     "kelly_sizer",
     "lab_backtest",
     "lab_frames",
@@ -63,6 +69,7 @@ __all__ = [
     "load_bars",
     "load_model",
     "market_state",
+    "model_health",
     "model_report",
     "monthly_returns",
     "news_features",
@@ -84,6 +91,7 @@ __all__ = [
     "pending_cancels",
     "pending_manual_orders",
     "performance_summary",
+    "pinned_model",
     "portfolio_risk",
     "predict",
     "predict_history",
@@ -94,6 +102,7 @@ __all__ = [
     "request_cancel",
     "reset_drawdown_halt",
     "retrain_for_loop",
+    "retrain_status",
     "risk_engine",
     "risk_limits",
     "risk_report",
@@ -104,6 +113,7 @@ __all__ = [
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
+    "sentiment_ablation",
     "set_context",
     "ticket_orders",
     "train",
