@@ -39,8 +39,10 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     page (:func:`core.services.health.retrain_status`). Returns the training report, or None
     when there is nothing to retrain (no ensemble session yet).
     """
+    from core.models.registry import ModelNotFound
+    from core.risk.state import DRIFT_HALT_KEY
     from core.services.data import load_bars
-    from core.services.health import RETRAIN_KEY, pinned_model
+    from core.services.health import RETRAIN_KEY
     from core.services.models import load_model, train
 
     ctx = ctx or get_context()
@@ -56,9 +58,13 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
         bars = {s: load_bars(s, timeframe=session["timeframe"], ctx=ctx).loc[:last] for s in session["symbols"]}
         report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, ctx=ctx)
         ctx.store.audit("models", f"retrained {report['model_id']} on bars up to {last}", {"model_id": report["model_id"]})
-        pinned = pinned_model(account, ctx)["model_id"]
-        new_ll = (report["overall"].get("log_loss") or {}).get("value")
-        old_ll = ((load_model(pinned, ctx).report.get("overall") or {}).get("log_loss") or {}).get("value")
+        schedule = session["params"].get("model_schedule") or []
+        pinned = schedule[-1][1] if schedule else session["params"].get("model_id")
+        new_ll = ((report.get("overall") or {}).get("log_loss") or {}).get("value")
+        try:
+            old_ll = ((load_model(pinned, ctx).report.get("overall") or {}).get("log_loss") or {}).get("value") if pinned else None
+        except ModelNotFound:
+            old_ll = None
         status.update(result="ok", model_id=report["model_id"], pinned=pinned, new_log_loss=new_ll, pinned_log_loss=old_ll, trained_to=last)
         if status["rule"] == "better_logloss" and new_ll is not None and old_ll is not None and new_ll < old_ll:
             params = dict(session["params"])
@@ -67,6 +73,10 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
             ctx.extras.pop("trading_loop", None)  # the next tick rebuilds the loop with the new schedule
             status.update(replaced=True, reason=f"out-of-sample log loss {new_ll:.4f} < {old_ll:.4f} of {pinned}: trades from the bar after {last}")
             ctx.store.audit("models", f"{report['model_id']} replaced {pinned} for bars after {last} (rule better_logloss)", status)
+            halt = ctx.store.get_setting(DRIFT_HALT_KEY) or {}
+            if halt.get("active"):  # the drift stop holds "until retrained": the replacement lifts it
+                ctx.store.set_setting(DRIFT_HALT_KEY, {"active": False, "model_id": halt.get("model_id"), "lifted": status["last_run"]})
+                ctx.store.audit("model_drift", f"drift halt lifted (model replaced by {report['model_id']})")
         else:
             status["reason"] = ("rule 'never': the session keeps its pinned model" if status["rule"] == "never" else
                                 f"log loss {new_ll} is not below the pinned model's {old_ll}: kept {pinned}")  # fmt: skip
