@@ -44,7 +44,7 @@ def score_headline(text: str, ctx: Context | None = None) -> Sentiment:
     ctx = ctx or get_context()
     key = ("news_scorer", ctx.settings.news.scorer, ctx.settings.news.sentiment_model)
     if key not in ctx.extras:
-        ctx.extras[key] = make_scorer(ctx.settings.news.scorer, ctx.settings.news.sentiment_model)
+        ctx.extras[key] = make_scorer(ctx.settings.news.scorer, ctx.settings.news.sentiment_model, ctx.settings.news.sentiment_batch_size)
     return ctx.extras[key].score(text)
 
 
