@@ -7,6 +7,7 @@ import streamlit as st
 from core import services
 from ui.charts import TEMPLATE, heatmap
 from ui.common import context, guarded
+from ui.trust import exposure_panel
 
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
 
@@ -104,6 +105,8 @@ if roll is not None:
                       title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
+
+exposure_panel(symbols)
 
 st.subheader("Correlation of daily returns")
 corr = guarded(_corr, what="the correlation matrix")
