@@ -37,8 +37,13 @@ def _text(rep: dict, retrain: dict) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from core import services
+    from core.cli import CliError
+    from core.models.registry import ModelNotFound
 
-    rep = services.check_model_health(args.account, actor="cli") if args.check else services.model_health(args.account, model_id=args.model)
+    try:
+        rep = services.check_model_health(args.account, actor="cli") if args.check else services.model_health(args.account, model_id=args.model)
+    except ModelNotFound as exc:
+        raise CliError(str(exc)) from None
     retrain = services.retrain_status()
     emit({**rep, "retrain": retrain}, args.json, _text(rep, retrain))
     return 0
