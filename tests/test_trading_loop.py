@@ -156,7 +156,8 @@ def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
     from core.services import set_context
 
     set_context(ctx)
-    pre = {s: ctx.sample.bars(s).iloc[:400] for s in SYMBOLS}  # trained strictly before the session's first bar
+    calendar = ctx.sample.bars(SYMBOLS[0]).index.union(ctx.sample.bars(SYMBOLS[1]).index)
+    pre = {s: ctx.sample.bars(s).loc[: calendar[400 - 1 - 5]] for s in SYMBOLS}  # ends before the first traded bar and its 5-bar embargo
     model_id = services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, ctx=ctx)["model_id"]
     loop = TradingLoop(ctx)
     for _ in range(3):
@@ -228,3 +229,33 @@ def test_retrain_uses_bars_up_to_the_loop_only(tmp_path, sqlite_url, monkeypatch
     assert services.retrain_for_loop(ctx) == {"model_id": "m1"}
     assert seen["symbols"] == SYMBOLS
     assert all(str(end.date()) <= "2003-06-30" for end in seen["ends"].values())
+
+
+def test_session_trains_its_own_model_before_the_session_when_a_symbol_has_no_history(tmp_path, sqlite_url):
+    """The default session (GOOG listed in 2004) on a fresh store: no crash, no training on traded bars."""
+    from core import services
+    from core.models.registry import get_run
+    from core.services import set_context
+
+    ctx = _ctx(tmp_path, sqlite_url, strategy="ensemble", symbols=["AAPL", "GOOG"], warmup_bars=400, bars_per_tick=5)
+    ctx.extras["models_dir"] = str(tmp_path / "models")
+    set_context(ctx)
+    calendar = ctx.sample.bars("AAPL").index  # GOOG starts in 2004, long after the session's first bar
+    late = services.train(["AAPL"], horizon=5, preset="tiny", bars={"AAPL": ctx.sample.bars("AAPL").iloc[:500]}, ctx=ctx)["model_id"]
+    loop = TradingLoop(ctx)
+    report = loop.tick()
+    assert report.state == "running" and len(report.bars) == 5
+    pinned = get_run(ctx.store, loop.strategy.params["model_id"])
+    assert pinned.id != late  # the newest model covers traded bars: never used
+    assert pinned.data_end.date() <= calendar[400 - 1 - 5].date()  # ends before the first traded bar minus the embargo
+    # a restart replays the processed bars; their signals are stored once, not again
+    TradingLoop(ctx).tick()
+    signals = services.latest_signals(limit=1000, ctx=ctx)
+    assert len(signals) == 10 and not signals.duplicated(["symbol", "ts"]).any()
+    # an explicitly pinned model that overlaps the traded bars is refused with the dates
+    other = _ctx(tmp_path / "b", f"sqlite:///{tmp_path}/b.db", strategy="ensemble", symbols=["AAPL"], warmup_bars=400)
+    other.extras["models_dir"] = str(tmp_path / "models")
+    mid = services.train(["AAPL"], horizon=5, preset="tiny", bars={"AAPL": ctx.sample.bars("AAPL").iloc[:500]}, ctx=other)["model_id"]
+    pinned_cfg = other.settings.trading.model_copy(update={"params": {"model_id": mid}})
+    with pytest.raises(ValueError, match="overlaps the session's traded bars"):
+        TradingLoop(other, settings=pinned_cfg).session()

@@ -27,6 +27,23 @@ from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
 from core.trading.pipeline import lot_for, market_state
 
+TRAIN_HORIZON = 5  # label horizon (bars) of a model a session trains for itself; also its embargo
+MIN_TRAIN_BARS = 300  # bars a symbol needs before the session to join that training
+
+
+def _day(ts: Any) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m-%d") if ts is not None else "?"
+
+
+def _utc(ts: Any) -> pd.Timestamp:
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t
+
+
+def _ends_before(row: Any, limit: pd.Timestamp) -> bool:
+    """Return True when the model's training data ends no later than ``limit`` (the last bar before the embargo)."""
+    return row.data_end is not None and _utc(row.data_end) <= _utc(limit)
+
 
 @register
 class EnsembleStrategy(Strategy):
@@ -67,20 +84,53 @@ class EnsembleStrategy(Strategy):
 
     # -- set-up ---------------------------------------------------------------------------
     def pin(self, ctx: Any, feed: Any, session: dict[str, Any]) -> dict[str, Any]:
-        """Fix the model version for a paper session, training one on pre-session data if none exists."""
+        """Fix the model version for a paper session: one trained only on bars before the session.
+
+        A model may trade only bars after its training data ends plus an embargo of its label
+        horizon. The newest stored model that ends early enough is pinned; when there is none,
+        one is trained (preset ``tiny``) on the pre-session bars of every symbol that has enough
+        of them (a symbol listed later, such as GOOG from 2004, is traded with the pooled model
+        and a regime filter fitted on its own first bars).
+
+        Raises
+        ------
+        ValueError
+            When the given ``model_id`` was trained on bars the session trades, or no symbol
+            has enough history before the session to train on.
+        """
         from core import services
-        from core.models.registry import ModelNotFound
+        from core.models.registry import ModelNotFound, get_run, list_runs
 
         params = dict(self.params)
+        first_traded = pd.Timestamp(feed.calendar[session["warmup_bars"]]) if len(feed.calendar) > session["warmup_bars"] else None
+        if first_traded is None:
+            raise ValueError(f"no bar left to trade after {session['warmup_bars']} warm-up bars: lower trading.warmup_bars")
+        train_end = pd.Timestamp(feed.calendar[max(session["warmup_bars"] - 1 - TRAIN_HORIZON, 0)])
+
+        def ends_in_time(row: Any) -> bool:
+            return _ends_before(row, train_end)
+
         if params["model_id"]:
+            try:
+                row = get_run(ctx.store, params["model_id"])
+            except ModelNotFound as exc:
+                raise ValueError(str(exc)) from exc
+            if not ends_in_time(row):
+                raise ValueError(f"model {row.id} was trained on data up to {_day(row.data_end)}, which overlaps the session's traded bars "
+                                 f"(from {_day(first_traded)}, after an embargo of {TRAIN_HORIZON} bars): "
+                                 "pin a model trained before that, or leave model_id empty to train one")
             return params
-        try:
-            params["model_id"] = services.load_model(None, ctx).model_id
-        except ModelNotFound:
-            cutoff = feed.calendar[session["warmup_bars"] - 1]
-            bars = {s: f.loc[:cutoff] for s, f in feed.frames.items()}  # nothing the session will trade on
-            report = services.train(list(bars), horizon=5, preset="tiny", bars=bars, ctx=ctx)
-            params["model_id"] = report["model_id"]
+        usable = [r for r in list_runs(ctx.store, limit=200, kind="ensemble") if ends_in_time(r)]
+        if usable:
+            params["model_id"] = usable[0].id
+            return params
+        bars = {s: f.loc[:train_end] for s, f in feed.frames.items()}  # nothing the session will trade on
+        enough = {s: b for s, b in bars.items() if len(b) >= MIN_TRAIN_BARS}
+        if not enough:
+            raise ValueError(f"no symbol has {MIN_TRAIN_BARS} bars before the session's first traded bar ({_day(first_traded)}): "
+                             "raise trading.warmup_bars or train a model on earlier data")
+        report = services.train(list(enough), horizon=TRAIN_HORIZON, embargo=TRAIN_HORIZON, preset="tiny", bars=enough, ctx=ctx)
+        params["model_id"] = report["model_id"]
         return params
 
     def on_start(self, ctx: StrategyContext) -> None:
@@ -203,5 +253,5 @@ class EnsembleStrategy(Strategy):
 
     def drain_signals(self) -> list[Signal]:
         """Return and forget the signals of the bars processed since the last call (the loop stores them)."""
-        out, self.pending_signals_ = self.pending_signals_, []
+        out, self.pending_signals_ = getattr(self, "pending_signals_", []), []  # nothing before on_start
         return out

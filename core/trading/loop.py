@@ -176,6 +176,9 @@ class TradingLoop:
         self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
         self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio)
         self.recorder._fills = len(self.broker.fills())
+        drain = getattr(self.strategy, "drain_signals", None)
+        if drain is not None:
+            drain()  # the replayed bars' signals were stored when those bars were first processed
         self.ready = True
 
     def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:
