@@ -34,7 +34,8 @@ def session(tmp_path, sqlite_url):
     from core import services
 
     ctx = _ctx(tmp_path, sqlite_url, replace_rule="better_logloss", drift={"block_entries": True, "window": 60})
-    pre = {s: ctx.sample.bars(s).iloc[:WARMUP] for s in SYMBOLS}
+    calendar = ctx.sample.bars(SYMBOLS[0]).index.union(ctx.sample.bars(SYMBOLS[1]).index)
+    pre = {s: ctx.sample.bars(s).loc[: calendar[WARMUP - 1 - 5]] for s in SYMBOLS}  # ends before the session's 5-bar embargo
     model_id = services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, regime=False, importance_rows=0, ctx=ctx)["model_id"]
     loop = TradingLoop(ctx)
     for _ in range(2):
@@ -108,10 +109,12 @@ def test_alarm_is_audited_stops_entries_and_a_replacement_lifts_it(session, monk
     # A rebuilt loop replays the traded bars with the old model (no recovery mismatch), then trades the new one.
     again = TradingLoop(ctx)
     again.tick()
+    effective = pd.Timestamp(st["effective_after"])
+    assert effective == ctx.sample.bars("AAPL").loc[last:].index[5]  # an embargo of 5 bars after the training data
     signals = services.latest_signals(limit=2000, ctx=ctx)
     ts = pd.to_datetime(signals["ts"], utc=True)
-    assert set(signals.loc[ts <= last, "model"]) == {model_id}
-    assert set(signals.loc[ts > last, "model"]) == {new["model_id"]}
+    assert set(signals.loc[ts <= effective, "model"]) == {model_id}
+    assert set(signals.loc[ts > effective, "model"]) == {new["model_id"]}
     rep = services.check_model_health(ctx=ctx)  # the new model is checked on its own live bars
     assert rep["model_id"] == new["model_id"] and rep["n_live"] == 2 * 60
 

@@ -39,6 +39,9 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     page (:func:`core.services.health.retrain_status`). Returns the training report, or None
     when there is nothing to retrain (no ensemble session yet).
     """
+    import pandas as pd
+
+    from core.backtest.ensemble_strategy import TRAIN_HORIZON
     from core.models.registry import ModelNotFound
     from core.risk.state import DRIFT_HALT_KEY
     from core.services.data import load_bars
@@ -66,13 +69,19 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
         except ModelNotFound:
             old_ll = None
         status.update(result="ok", model_id=report["model_id"], pinned=pinned, new_log_loss=new_ll, pinned_log_loss=old_ll, trained_to=last)
-        if status["rule"] == "better_logloss" and new_ll is not None and old_ll is not None and new_ll < old_ll:
+        calendar = sorted({t for s in session["symbols"] for t in load_bars(s, timeframe=session["timeframe"], ctx=ctx).index if t > pd.Timestamp(last)})
+        if len(calendar) < TRAIN_HORIZON:
+            status["rule_note"] = "too few bars left after the training data for the embargo"
+        elif status["rule"] == "better_logloss" and new_ll is not None and old_ll is not None and new_ll < old_ll:
+            # Like a pinned model, a replacement trades only after an embargo of its label horizon past its training data.
+            effective = calendar[TRAIN_HORIZON - 1].isoformat()
             params = dict(session["params"])
-            params["model_schedule"] = [*params.get("model_schedule", []), [last, report["model_id"]]]
+            params["model_schedule"] = [*params.get("model_schedule", []), [effective, report["model_id"]]]
             ctx.store.set_setting(key, {**session, "params": params})
             ctx.extras.pop("trading_loop", None)  # the next tick rebuilds the loop with the new schedule
-            status.update(replaced=True, reason=f"out-of-sample log loss {new_ll:.4f} < {old_ll:.4f} of {pinned}: trades from the bar after {last}")
-            ctx.store.audit("models", f"{report['model_id']} replaced {pinned} for bars after {last} (rule better_logloss)", status)
+            status.update(replaced=True, effective_after=effective,
+                          reason=f"out-of-sample log loss {new_ll:.4f} < {old_ll:.4f} of {pinned}: trades the bars after {effective[:10]}")
+            ctx.store.audit("models", f"{report['model_id']} replaced {pinned} for bars after {effective} (rule better_logloss)", status)
             halt = ctx.store.get_setting(DRIFT_HALT_KEY) or {}
             if halt.get("active"):  # the drift stop holds "until retrained": the replacement lifts it
                 ctx.store.set_setting(DRIFT_HALT_KEY, {"active": False, "model_id": halt.get("model_id"), "lifted": status["last_run"]})
