@@ -121,3 +121,19 @@ def test_forecast_scaling_is_causal_under_truncation():
     full, short = run(bars.iloc[: end_short + 20]), run(bars.iloc[:end_short])
     assert len(short) == end_short - 251 and (short["scale"] < 1).any()
     pd.testing.assert_frame_equal(full.loc[short.index], short)
+
+
+def test_scale_targets_scales_the_whole_book_to_the_budget_and_leaves_small_books_alone():
+    from core.risk.forecast import scale_targets
+
+    rng = np.random.default_rng(5)
+    rets = pd.DataFrame(rng.standard_t(5, (250, 2)) * 0.015, columns=["A", "B"])
+    fc = VarForecaster("garch_t")
+    prices = {"A": 50.0, "B": 20.0}
+    big = scale_targets({"A": 1000.0, "B": -2000.0}, prices, 100_000.0, rets, fc, 0.01)
+    ratio = big["A"] / 1000.0
+    assert 0 < ratio < 1 and big["B"] == pytest.approx(-2000.0 * ratio)
+    book = fc.forecast(rets).book_var({s: q * prices[s] for s, q in big.items()}, 100_000.0)
+    assert book == pytest.approx(0.01, rel=1e-9)
+    assert scale_targets({"A": 10.0}, prices, 100_000.0, rets, fc, 0.01) == {"A": 10.0}
+    assert scale_targets({"C": 10.0}, {"C": 1.0}, 100_000.0, rets, fc, 0.01) == {"C": 10.0}  # no forecast: unchanged
