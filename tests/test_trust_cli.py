@@ -29,6 +29,7 @@ def test_health_check_of_a_trained_model_is_stored_and_reported(tmp_path):
     rep = json.loads(r.stdout)
     assert rep["model_id"] == model_id and not rep["session"]
     assert rep["first_bar"] > "2010-12-31" and rep["n_live"] == 120  # models.drift.window bars after the training data
+    assert 0 < rep["n_outcomes"] <= 120 - 5 and rep["n_features"] == 138
     assert rep["retrain"]["replace_rule"] == "never" and rep["retrain"]["next_run"].endswith("T02:00:00+00:00")
     text = run("health", tmp_path=tmp_path)
     assert text.returncode == 0 and f"model {model_id}" in text.stdout and "hit rate" in text.stdout

@@ -51,7 +51,7 @@ def health_panel() -> None:
     c = st.columns(4)
     c[0].metric("Live bars · outcomes", f"{rep['n_live']} · {rep['n_outcomes']}", f"{(rep.get('first_bar') or '')[:10]} → {(rep.get('last_bar') or '')[:10]}",
                 delta_color="off")  # fmt: skip
-    c[1].metric("Drifted features", f"{len(rep['drifted'])}/{max(len(rep['psi']), 1) if rep['psi'] else 0}", "feature alarm" if rep["feature_alarm"] else "ok",
+    c[1].metric("Drifted features", f"{len(rep['drifted'])}/{rep.get('n_features', len(rep['psi']))}", "feature alarm" if rep["feature_alarm"] else "ok",
                 delta_color="off")  # fmt: skip
     if rep.get("hit_rate") is not None:
         lo, hi = rep["hit_ci"]
@@ -80,7 +80,7 @@ def retrain_panel() -> None:
     st_ = guarded(services.retrain_status, context(), what="reading the retrain status") or {}
     c = st.columns(4)
     c[0].metric("Last run", (st_.get("last_run") or "never")[:19].replace("T", " "), st_.get("result", ""), delta_color="off")
-    c[1].metric("Next run (UTC)", st_.get("next_run", "")[:16].replace("T", " "))
+    c[1].metric("Next run (UTC)", st_.get("next_run", "")[5:16].replace("T", " "), st_.get("next_run", "")[:4], delta_color="off")
     c[2].metric("Model produced", st_.get("model_id") or "—")
     c[3].metric("Replaced the pinned model", "yes" if st_.get("replaced") else "no", f"rule: {st_.get('replace_rule')}", delta_color="off")
     if st_.get("reason"):

@@ -130,6 +130,7 @@ class HealthReport:
         out = asdict(self)
         out["psi"] = dict(sorted(self.psi.items(), key=lambda kv: -kv[1] if np.isfinite(kv[1]) else 0)[:20])
         out["alarm"] = self.alarm
+        out["n_features"] = len(self.psi)
         return out
 
 

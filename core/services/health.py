@@ -102,6 +102,7 @@ def model_health(account: str | None = None, model_id: str | None = None, ctx: C
         hist = bars.loc[: live[-1]].iloc[-(len(live) + art.feature_config.warmup + 70) :]
         live_feats.append(_features(art, sym, hist, ctx).loc[live].dropna())
         p = _signals(art.model_id, sym, live[0], live[-1], ctx) if session else predict_history(sym, bars=hist, model_id=art.model_id, ctx=ctx)["p_up"]
+        p = p[p.index.isin(live)]  # the feature history before the window is context, not live
         close = bars["close"]
         pos = close.index.get_indexer(p.index)
         ok = (pos >= 0) & (pos + h < len(close))  # only outcomes already realised
