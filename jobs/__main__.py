@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(ctx.settings, console=True)
     if args.once:
-        from core.trading.loop import get_loop, run_tick
+        from core.services import get_loop, run_tick
 
         try:
             report = run_tick(ctx)

@@ -11,8 +11,7 @@ import logging
 import time
 import traceback
 
-from core.services import get_context
-from core.trading import toggle
+from core.services import get_context, report_job_error
 
 log = logging.getLogger("jobs")
 
@@ -24,7 +23,7 @@ def _guard(name: str, fn) -> None:
         fn(ctx)
     except Exception as exc:
         log.error("job %s failed: %s", name, exc)
-        toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+        report_job_error(name, exc, ctx=ctx)
         ctx.store.audit("loop_error", f"{name} failed: {exc}", {"traceback": traceback.format_exc()[-4000:]})
         _notify_error(ctx, name, exc)
     finally:
@@ -44,14 +43,14 @@ def _notify_error(ctx, name: str, exc: Exception) -> None:
 
 def trading_tick() -> None:
     """Run one tick of the trading pipeline (no-op while the toggle is off)."""
-    from core.trading.loop import run_tick
+    from core.services import run_tick
 
     _guard("trading_tick", run_tick)
 
 
 def retrain() -> None:
     """Retrain the ensemble on the configured symbols."""
-    from core.trading.loop import retrain_models
+    from core.services import retrain_models
 
     _guard("retrain", retrain_models)
 
@@ -60,8 +59,7 @@ def model_health() -> None:
     """Check the pinned model's health (drift alarm, notification, optional entry stop); nothing before a model exists."""
 
     def _check(ctx) -> None:
-        from core.models.registry import ModelNotFound
-        from core.services import check_model_health
+        from core.services import ModelNotFound, check_model_health
 
         try:
             check_model_health(ctx=ctx)
@@ -85,6 +83,6 @@ def collect_news() -> None:
 
 def equity_snapshot() -> None:
     """Store the account's equity (for the dashboard's equity curve)."""
-    from core.trading.loop import snapshot_equity
+    from core.services import snapshot_equity
 
     _guard("equity_snapshot", snapshot_equity)

@@ -7,7 +7,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
-from core.models.registry import ModelNotFound
 from ui.charts import TEMPLATE
 from ui.common import context, guarded
 
@@ -39,7 +38,7 @@ def health_panel() -> None:
         with st.spinner("checking the pinned model"):
             try:
                 st.session_state["models_health"] = services.check_model_health(actor="ui", ctx=ctx)
-            except ModelNotFound as exc:
+            except services.ModelNotFound as exc:
                 st.info(f"{exc}")
             except (ValueError, KeyError, RuntimeError) as exc:
                 st.error(f"Could not check the model health: {exc}")

@@ -4,13 +4,14 @@ Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
+from core.models.registry import ModelNotFound
 from core.services.ablation import sentiment_ablation
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
-from core.services.execution import PaperSession, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.exposure import forecast_exposure
 from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
@@ -31,15 +32,29 @@ from core.services.risk import (
 )
 from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
-from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
+from core.services.strategy import build_strategy, pin_params
+from core.services.trading import (
+    get_loop,
+    paper_start,
+    paper_status,
+    paper_stop,
+    report_job_error,
+    retrain_for_loop,
+    retrain_models,
+    run_tick,
+    snapshot_equity,
+    trading_loop,
+)
 
 __all__ = [
     "Context",
+    "ModelNotFound",
     "PaperSession",
     "audit",
     "backtest",
     "bars_from_csv",
     "bars_to_records",
+    "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
     "check_model_health",
@@ -53,6 +68,7 @@ __all__ = [
     "fetch_news",
     "forecast_exposure",
     "get_context",
+    "get_loop",
     "get_notifier",
     "health_status",
     "kelly_sizer",
@@ -60,6 +76,7 @@ __all__ = [
     "lab_frames",
     "latest_signals",
     "limit_utilisation",
+    "list_fills",
     "list_models",
     "list_news",
     "list_orders",
@@ -91,6 +108,7 @@ __all__ = [
     "pending_cancels",
     "pending_manual_orders",
     "performance_summary",
+    "pin_params",
     "pinned_model",
     "portfolio_risk",
     "predict",
@@ -99,9 +117,11 @@ __all__ = [
     "queue_manual_order",
     "rearm_kill_switch",
     "regime_timeline",
+    "report_job_error",
     "request_cancel",
     "reset_drawdown_halt",
     "retrain_for_loop",
+    "retrain_models",
     "retrain_status",
     "risk_engine",
     "risk_limits",
@@ -109,12 +129,15 @@ __all__ = [
     "risk_status",
     "rolling_sharpe",
     "rolling_var",
+    "run_tick",
     "safe_database_url",
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
     "sentiment_ablation",
     "set_context",
+    "snapshot_equity",
     "ticket_orders",
+    "trading_loop",
     "train",
 ]

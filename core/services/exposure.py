@@ -19,7 +19,7 @@ _OPEN = {"max_position_pct": 1.0, "max_gross_exposure": 1.0, "max_net_exposure":
 
 def _run(bars: pd.DataFrame, symbol: str, warmup: int, scaled: bool, budget: float, model: str, level: float, window: int) -> tuple[pd.Series, Any]:
     from core.backtest.run import run_backtest
-    from core.backtest.target_weight import TargetWeight
+    from core.strategies.target_weight import TargetWeight
 
     limits = RiskLimits(**_OPEN, var_budget_pct=budget if scaled else 1e9, var_level=level, var_window=window, forecast_var=scaled, forecast_model=model)
     strategy = TargetWeight(forecast=True, scale=scaled, var_budget=budget, model=model, level=level, window=window)

@@ -1,0 +1,53 @@
+"""``python -m core risk`` as a user runs it, checked against empyrical and the formulas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import empyrical as ep
+import pandas as pd
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "APP__STORE__DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "APP__LOG__DIR": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", "core", "risk", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_risk_json_for_a_bundled_symbol(tmp_path):
+    r = run("--symbol", "GOOG", "--json", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    rets = pd.read_parquet(ROOT / "data/sample/GOOG__1d.parquet")["close"].pct_change().dropna()
+    assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(rets), rel=1e-6)
+    assert out["sortino"] == pytest.approx(ep.sortino_ratio(rets), rel=1e-6)
+    assert out["volatility_ann"] == pytest.approx(ep.annual_volatility(rets), rel=1e-6)
+    assert out["max_drawdown_pct"] == pytest.approx(-ep.max_drawdown(rets), rel=1e-6)
+    assert out["var_95_hist"] == pytest.approx(-ep.value_at_risk(rets, 0.05), rel=1e-9)
+    assert out["var_99_param"] == pytest.approx(-(rets.mean() + stats.norm.ppf(0.01) * rets.std()), rel=1e-9)
+    for level in ("95", "99"):
+        for method in ("hist", "param", "cf", "mc", "garch"):
+            assert out[f"var_{level}_{method}"] > 0 and out[f"cvar_{level}_{method}"] > 0
+
+
+def test_risk_from_a_file_and_errors(tmp_path):
+    frame = pd.read_parquet(ROOT / "data/sample/MSFT__1d.parquet").iloc[:400]
+    path = tmp_path / "msft.csv"
+    frame.reset_index().to_csv(path, index=False)
+    ok = run("--data", str(path), "--json", tmp_path=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["periods"] == 399
+    text = run("--symbol", "AAPL", tmp_path=tmp_path)
+    assert text.returncode == 0 and "var_99_garch" in text.stdout
+    both = run("--symbol", "AAPL", "--data", str(path), tmp_path=tmp_path)
+    assert both.returncode == 2 and both.stderr.startswith("error: give --symbol") and len(both.stderr.strip().splitlines()) == 1
+    short = tmp_path / "short.csv"
+    frame.iloc[:20].reset_index().to_csv(short, index=False)
+    bad = run("--data", str(short), tmp_path=tmp_path)
+    assert bad.returncode == 2 and "at least 100 returns" in bad.stderr
