@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from core.risk.limits import RiskEngine, RiskLimits
+
 from core.news.features import FEATURE_COLUMNS
 
 
@@ -28,8 +30,10 @@ def test_sentiment_model_predicts_passes_the_truncation_audit_and_trades(ctx):
     assert ours["news_count"].sum() > 0  # AAPL has bundled headlines in this range
     audit = services.audit("AAPL", model_id=art.model_id, n_points=3, ctx=ctx)
     assert audit["ok"] and audit["columns_checked"] >= len(art.columns)
-    res = run_backtest({"AAPL": services.load_bars("AAPL").loc["2006-06-01":"2007-06-30"]}, "ensemble",
-                       params={"model_id": art.model_id, "min_probability": 0.5}, warmup=150, baseline=False)  # fmt: skip
-    assert res.report["strategy"] == "ensemble"
+    strategy = services.build_strategy("ensemble", {"model_id": art.model_id, "min_probability": 0.5}, ctx)
+    assert strategy.news is not None  # the service hands the headlines to a sentiment model
+    res = run_backtest({"AAPL": services.load_bars("AAPL").loc["2006-06-01":"2007-06-30"]}, strategy,
+                       risk=RiskEngine(RiskLimits.from_settings(ctx.settings.risk)), warmup=150, baseline=False)  # fmt: skip
+    assert res.report["strategy"] == "ensemble" and len(strategy.drain_signals()) > 0
     with pytest.raises(ValueError, match="news sentiment"):
         model_features(hist, art.feature_config, "AAPL", None)

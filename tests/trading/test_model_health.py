@@ -9,9 +9,8 @@ import pytest
 from core.config import load_settings
 from core.domain import RiskAction, Side
 from core.risk.types import MarketState, OrderIntent, PortfolioState
-from core.services import Context, set_context
+from core.services import Context, set_context, trading_loop
 from core.trading import toggle
-from core.trading.loop import TradingLoop
 
 SYMBOLS = ["AAPL", "MSFT"]
 WARMUP = 400
@@ -37,7 +36,7 @@ def session(tmp_path, sqlite_url):
     calendar = ctx.sample.bars(SYMBOLS[0]).index.union(ctx.sample.bars(SYMBOLS[1]).index)
     pre = {s: ctx.sample.bars(s).loc[: calendar[WARMUP - 1 - 5]] for s in SYMBOLS}  # ends before the session's 5-bar embargo
     model_id = services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, regime=False, importance_rows=0, ctx=ctx)["model_id"]
-    loop = TradingLoop(ctx)
+    loop = trading_loop(ctx)
     for _ in range(2):
         loop.tick()
     yield ctx, loop, model_id
@@ -107,7 +106,7 @@ def test_alarm_is_audited_stops_entries_and_a_replacement_lifts_it(session, monk
     assert not services.health_status(ctx)["halt"]["active"]  # retrained: the stop is lifted
     assert "model replaced" in ctx.store.audit_log(kind="model_drift")[0].message
     # A rebuilt loop replays the traded bars with the old model (no recovery mismatch), then trades the new one.
-    again = TradingLoop(ctx)
+    again = trading_loop(ctx)
     again.tick()
     effective = pd.Timestamp(st["effective_after"])
     assert effective == ctx.sample.bars("AAPL").loc[last:].index[5]  # an embargo of 5 bars after the training data
