@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from core.risk.limits import RiskEngine, RiskLimits
-
 from core.news.features import FEATURE_COLUMNS
+from core.risk.limits import RiskEngine, RiskLimits
 
 
 def test_sentiment_model_predicts_passes_the_truncation_audit_and_trades(ctx):
