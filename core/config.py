@@ -73,6 +73,9 @@ class RiskSettings(_Section):
     max_order_notional: float = Field(100_000.0, gt=0)
     max_orders_per_minute: int = Field(30, gt=0)
     kelly_fraction: float = Field(0.25, gt=0, le=1)
+    # Forecast-driven exposure (issue 20): the VaR budget is checked against a next-bar forecast.
+    forecast_var: bool = False
+    forecast_model: Literal["garch_t", "quantile"] = "garch_t"
 
 
 class BinanceSettings(_Section):
@@ -115,7 +118,8 @@ class NewsSettings(_Section):
     lookback_days: int = Field(3, gt=0, le=365)
     bundled_file: str = "data/news/headlines.csv"
     scorer: Literal["lexicon", "finbert"] = "lexicon"
-    finbert_model_dir: str | None = None
+    sentiment_model: str | None = None
+    sentiment_batch_size: int = Field(32, gt=0, le=4096)
 
 
 class NotifySettings(_Section):
@@ -137,7 +141,7 @@ class NotifySettings(_Section):
     smtp_ca_file: str | None = None
     timeout_seconds: float = Field(10.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
-    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary"]
+    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary", "model_drift"]
 
 
 class SchedulerSettings(_Section):
@@ -195,6 +199,30 @@ class StrategiesSettings(_Section):
     dir: str = "strategies"
 
 
+class DriftSettings(_Section):
+    """When the pinned model's health alarm goes on (see :mod:`core.models.drift`)."""
+
+    window: int = Field(120, ge=20)
+    psi_max: float = Field(0.25, gt=0)
+    psi_share: float = Field(0.25, gt=0, le=1)
+    calibration_z: float = Field(3.0, gt=0)
+    hit_rate_confidence: float = Field(0.99, gt=0.5, lt=1)
+    block_entries: bool = False
+    check_minutes: float = Field(60.0, gt=0)
+
+
+class FeatureSwitches(_Section):
+    sentiment: bool = False
+
+
+class ModelsSettings(_Section):
+    """Model health, feature options and the retrain job's replacement rule."""
+
+    replace_rule: Literal["never", "better_logloss"] = "never"
+    features: FeatureSwitches = FeatureSwitches()
+    drift: DriftSettings = DriftSettings()
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "data/logs"
@@ -223,9 +251,8 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
     auth: AuthSettings = AuthSettings()
-
-
     strategies: StrategiesSettings = StrategiesSettings()
+    models: ModelsSettings = ModelsSettings()
     log: LogSettings = LogSettings()
     research: ResearchSettings = ResearchSettings()
 

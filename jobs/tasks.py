@@ -55,6 +55,20 @@ def retrain() -> None:
     _guard("retrain", retrain_models)
 
 
+def model_health() -> None:
+    """Check the pinned model's health (drift alarm, notification, optional entry stop); nothing before a model exists."""
+
+    def _check(ctx) -> None:
+        from core.services import ModelNotFound, check_model_health
+
+        try:
+            check_model_health(ctx=ctx)
+        except ModelNotFound:
+            return
+
+    _guard("model_health", _check)
+
+
 def collect_news() -> None:
     """Fetch configured news sources and score them."""
     def _collect(ctx) -> None:

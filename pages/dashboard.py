@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 from core import services
 from ui.charts import TEMPLATE, candlestick
 from ui.common import context, guarded
+from ui.trust import alarm_banner
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -85,6 +86,7 @@ def account_panel() -> None:
 
 
 st.title("Dashboard")
+alarm_banner()
 account_panel()
 
 st.subheader("Prices")

@@ -16,6 +16,7 @@ from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE
 from ui.common import context, guarded
+from ui.trust import ablation_panel, health_panel, retrain_panel
 
 OOS = "out-of-sample (walk-forward, purged, embargoed)"
 # Hard-coded so the page does not import scikit-learn (core.models.ensemble.MEMBERS) on first render.
@@ -315,3 +316,6 @@ models = guarded(services.list_models, ctx=ctx, what="listing the trained models
 if models:
     chosen = versions_panel(models)
     report_panel(chosen, symbols)
+    health_panel()
+retrain_panel()
+ablation_panel(symbols)

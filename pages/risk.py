@@ -8,6 +8,7 @@ from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap
 from ui.common import context, guarded
+from ui.trust import exposure_panel
 
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
 
@@ -124,6 +125,8 @@ if roll is not None:
                       title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
+
+exposure_panel(symbols)
 
 st.subheader("Research: correlation of daily returns over the full bundled history")
 corr = guarded(_corr, what="the correlation matrix")

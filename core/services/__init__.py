@@ -5,6 +5,7 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
 from core.models.registry import ModelNotFound
+from core.services.ablation import sentiment_ablation
 from core.services.alerts import Alert, alerts, position_breaches
 from core.services.auth import (
     LoginResult,
@@ -25,6 +26,8 @@ from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.exposure import forecast_exposure
+from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
 from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import (
     cancelled_manual_orders,
@@ -35,7 +38,7 @@ from core.services.manual import (
     request_cancel,
     ticket_orders,
 )
-from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
+from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
 from core.services.notifications import get_notifier, notify, send_test_notification
 from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
@@ -91,6 +94,7 @@ __all__ = [
     "bundled_returns",
     "buy_and_hold_curve",
     "cancelled_manual_orders",
+    "check_model_health",
     "check_strategy",
     "compare_strategies",
     "config_view",
@@ -103,10 +107,12 @@ __all__ = [
     "equity_returns",
     "fetch_news",
     "fill_rows",
+    "forecast_exposure",
     "format_ts",
     "get_context",
     "get_loop",
     "get_notifier",
+    "health_status",
     "kelly_sizer",
     "lab_backtest",
     "lab_frames",
@@ -126,10 +132,12 @@ __all__ = [
     "login_wait",
     "loop_state",
     "market_state",
+    "model_health",
     "model_report",
     "monthly_returns",
     "new_strategy",
     "news_features",
+    "news_frame",
     "news_to_records",
     "notify",
     "open_order_rows",
@@ -150,6 +158,7 @@ __all__ = [
     "pending_manual_orders",
     "performance_summary",
     "pin_params",
+    "pinned_model",
     "portfolio_risk",
     "position_breaches",
     "predict",
@@ -169,6 +178,7 @@ __all__ = [
     "reset_login_attempts",
     "retrain_for_loop",
     "retrain_models",
+    "retrain_status",
     "risk_engine",
     "risk_limits",
     "risk_report",
@@ -180,6 +190,7 @@ __all__ = [
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
+    "sentiment_ablation",
     "set_context",
     "set_password",
     "shared_research_executor",
