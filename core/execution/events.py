@@ -19,6 +19,7 @@ UPDATED = "OrderUpdated"
 TRIGGERED = "OrderTriggered"
 SUBMITTED = "OrderSubmitted"
 RECONCILED = "OrderReconciled"
+STATE_UNKNOWN = "OrderStateUnknown"  # a send may have reached the venue; reconciliation settles it
 
 #: The event that records a move into each status.
 EVENT_FOR_STATUS = {

@@ -6,7 +6,11 @@ order IDs are idempotency keys: submitting an ID the manager (or the store, so
 across restarts) already knows returns the existing order. Order types and
 order lists the venue lacks (see its :class:`~core.brokers.base.Capabilities`)
 are emulated here (:mod:`core.execution.emulation`). :meth:`OrderManager.reconcile`
-treats the broker as the source of truth. Every transition is persisted to
+treats the broker as the source of truth. A send whose outcome is unknown (it
+may have reached the venue, which then could not be asked) is never sent again:
+the order stays open, marked pending reconciliation, until :meth:`OrderManager.sync`
+or :meth:`OrderManager.reconcile` finds it at the venue (or confirms it is not
+there). Every transition is persisted to
 ``order_events`` with the injected clock's timestamp when a store is given.
 """
 
@@ -19,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from core.brokers.base import Balance, Broker, OrderNotFound, OrderRejected, RetryableBrokerError
+from core.brokers.retry import OrderStateUnknown
 from core.clock import Clock
 from core.domain import Bar, Order, OrderStatus, OrderType, Position, RiskAction, RiskDecision
 from core.execution import events as ev
@@ -43,6 +48,9 @@ class OrderContext:
 
 
 RiskCheck = Callable[[Order, Any], RiskDecision]
+
+#: Tag of an order whose send may have reached the venue; reconciliation settles it.
+PENDING_RECONCILE = "pending_reconcile"
 
 
 def approve_all(order: Order, context: Any) -> RiskDecision:
@@ -193,18 +201,29 @@ class OrderManager:
                 if current.status is not OrderStatus.REJECTED:
                     self._record(order.evolve(status=OrderStatus.REJECTED, reason=str(exc)), ev.REJECTED, reason=str(exc))
                 return self._orders[order.client_order_id]
+            except OrderStateUnknown as exc:
+                return self._pending_reconcile(order, exc)
             except RetryableBrokerError as exc:
                 # Look before retrying: the first attempt may have reached the venue.
                 try:
                     found = self.broker.get_order(order.client_order_id)
                     self._observe(found)
                     return self._orders[order.client_order_id]
-                except (OrderNotFound, RetryableBrokerError):
-                    pass
+                except OrderNotFound:
+                    pass  # confirmed absent: sending again cannot double it
+                except RetryableBrokerError as lookup_exc:
+                    return self._pending_reconcile(order, lookup_exc)
                 if attempt == self.retries:
                     raise
                 self._sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2**attempt)
         raise AssertionError("unreachable")
+
+    def _pending_reconcile(self, order: Order, exc: Exception) -> Order:
+        """Leave an order that may have reached the venue open, for reconciliation; never resend it."""
+        reason = f"state unknown, pending reconciliation: {exc}"
+        self._record(order.evolve(status=OrderStatus.NEW, reason=reason, tags={**order.tags, PENDING_RECONCILE: True}),
+                     ev.STATE_UNKNOWN, reason=reason)
+        return self._orders[order.client_order_id]
 
     # -- driving -----------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
@@ -223,7 +242,8 @@ class OrderManager:
             try:
                 self._observe(self.broker.get_order(order.client_order_id))
             except OrderNotFound:
-                continue
+                if order.tags.get(PENDING_RECONCILE):
+                    self._record(order.evolve(status=OrderStatus.CANCELED, reason="never reached the venue"), ev.RECONCILED, reason="never reached the venue")
 
     def reconcile(self) -> ReconcileReport:
         """Make the local view match the broker's: update, adopt unknown orders, close missing ones."""
