@@ -19,6 +19,7 @@ UPDATED = "OrderUpdated"
 TRIGGERED = "OrderTriggered"
 SUBMITTED = "OrderSubmitted"
 RECONCILED = "OrderReconciled"
+REPLACE_REJECTED = "OrderReplaceRejected"  # the risk check vetoed an amendment; the order is unchanged
 STATE_UNKNOWN = "OrderStateUnknown"  # a send may have reached the venue; reconciliation settles it
 
 #: The event that records a move into each status.

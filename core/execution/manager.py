@@ -182,12 +182,31 @@ class OrderManager:
         return self._orders.get(client_order_id, order)
 
     def replace(self, client_order_id: str, **changes: float | None) -> Order:
-        """Amend an open order's quantity or prices at the broker."""
+        """Risk-check and amend an open order's quantity or prices at the broker.
+
+        The amended order is checked like a new one (what is left to fill after the
+        change, at the new prices): a veto leaves the order as it was (an
+        ``OrderReplaceRejected`` event says why), a shrink amends to the smaller size.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        current = self._known(client_order_id) or self.broker.get_order(client_order_id)
+        amended = current.evolve(**changes)
+        filled = current.filled_quantity
+        probe = amended.evolve(quantity=max(amended.quantity - filled, 0.0), filled_quantity=0.0)
+        decision = self.risk_check(probe, self.context_fn(probe))
+        if not decision.allowed:
+            reason = f"risk: {decision.reason or 'vetoed by risk check'}"
+            self._record(current, ev.REPLACE_REJECTED, reason=reason, checks=", ".join(decision.checks), **changes)
+            return self._orders[client_order_id]
+        detail: dict[str, float] = {}
+        if decision.quantity < probe.quantity - 1e-12:
+            changes["quantity"] = filled + decision.quantity
+            detail["risk_shrunk_from"] = amended.quantity
         order = self.broker.replace(client_order_id, **changes)
         if self._push:
             self._orders[client_order_id] = order  # the broker's event was recorded already
         else:
-            self._observe(order, ev.UPDATED, **{k: v for k, v in changes.items() if v is not None})
+            self._observe(order, ev.UPDATED, **changes, **detail)
         return order
 
     def _send(self, order: Order) -> Order:
