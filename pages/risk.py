@@ -83,13 +83,13 @@ level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, 
 window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
 report = guarded(_report, symbol, what=f"the risk report of {symbol}")
 if report:
-    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}") for m in METHODS]
+    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}_pct") for m in METHODS]
                           for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(METHODS.values()))
     left, right = st.columns([3, 2])
-    left.dataframe(table.style.format("{:.2%}"), width="stretch")
+    left.dataframe(table.style.format("{:.2f} %"), width="stretch")
     right.metric("Sharpe", f"{report['sharpe']:.2f}")
-    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1%}")
-    st.caption(f"One-day losses as a fraction of position value, {report['start'][:10]} → {report['end'][:10]}. "
+    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1f} %")
+    st.caption(f"One-day losses in percent of position value, {report['start'][:10]} → {report['end'][:10]}. "
                "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
 roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
 if roll is not None:

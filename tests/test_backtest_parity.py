@@ -58,7 +58,8 @@ def test_sma_cross_matches_backtesting_py_on_goog(peer, path):
     np.testing.assert_allclose(ours.equity.to_numpy(), peer._equity_curve["Equity"].to_numpy(), rtol=1e-9)
     # Statistics defined the same way agree too.
     assert ours.report["win_rate_pct"] == pytest.approx(peer["Win Rate [%]"])
-    assert ours.report["max_drawdown_pct"] == pytest.approx(peer["Max. Drawdown [%]"])
+    assert ours.report["max_drawdown_pct"] == pytest.approx(-peer["Max. Drawdown [%]"])  # ours is a positive percent
+    assert ours.report["max_drawdown_days"] == peer["Max. Drawdown Duration"].days == 830
     assert ours.report["best_trade_pct"] == pytest.approx(peer["Best Trade [%]"])
     assert ours.report["worst_trade_pct"] == pytest.approx(peer["Worst Trade [%]"])
     assert ours.report["calmar"] == pytest.approx(peer["Calmar Ratio"], rel=1e-6)

@@ -27,13 +27,14 @@ def test_risk_json_for_a_bundled_symbol(tmp_path):
     rets = pd.read_parquet(ROOT / "data/sample/GOOG__1d.parquet")["close"].pct_change().dropna()
     assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(rets), rel=1e-6)
     assert out["sortino"] == pytest.approx(ep.sortino_ratio(rets), rel=1e-6)
-    assert out["volatility_ann"] == pytest.approx(ep.annual_volatility(rets), rel=1e-6)
-    assert out["max_drawdown_pct"] == pytest.approx(-ep.max_drawdown(rets), rel=1e-6)
-    assert out["var_95_hist"] == pytest.approx(-ep.value_at_risk(rets, 0.05), rel=1e-9)
-    assert out["var_99_param"] == pytest.approx(-(rets.mean() + stats.norm.ppf(0.01) * rets.std()), rel=1e-9)
+    # percents, losses positive (the README's unit convention)
+    assert out["volatility_pct"] == pytest.approx(100 * ep.annual_volatility(rets), rel=1e-6)
+    assert out["max_drawdown_pct"] == pytest.approx(-100 * ep.max_drawdown(rets), rel=1e-6)
+    assert out["var_95_hist_pct"] == pytest.approx(-100 * ep.value_at_risk(rets, 0.05), rel=1e-9)
+    assert out["var_99_param_pct"] == pytest.approx(-100 * (rets.mean() + stats.norm.ppf(0.01) * rets.std()), rel=1e-9)
     for level in ("95", "99"):
         for method in ("hist", "param", "cf", "mc", "garch"):
-            assert out[f"var_{level}_{method}"] > 0 and out[f"cvar_{level}_{method}"] > 0
+            assert out[f"var_{level}_{method}_pct"] > 0 and out[f"cvar_{level}_{method}_pct"] > 0
 
 
 def test_risk_from_a_file_and_errors(tmp_path):
@@ -44,7 +45,7 @@ def test_risk_from_a_file_and_errors(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["periods"] == 399
     text = run("--symbol", "AAPL", tmp_path=tmp_path)
-    assert text.returncode == 0 and "var_99_garch" in text.stdout
+    assert text.returncode == 0 and "var_99_garch_pct" in text.stdout
     both = run("--symbol", "AAPL", "--data", str(path), tmp_path=tmp_path)
     assert both.returncode == 2 and both.stderr.startswith("error: give --symbol") and len(both.stderr.strip().splitlines()) == 1
     short = tmp_path / "short.csv"

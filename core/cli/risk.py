@@ -22,8 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _fmt(key: str, value: object) -> str:
     if isinstance(value, float):
-        pct = key.startswith(("var_", "cvar_", "max_drawdown_pct", "volatility", "cagr", "win_rate", "garch_sigma"))
-        return f"{key:24s} {value:10.2%}" if pct else f"{key:24s} {value:10.4f}"
+        return f"{key:24s} {value:10.2f} %" if key.endswith("_pct") else f"{key:24s} {value:10.4f}"
     return f"{key:24s} {value}"
 
 

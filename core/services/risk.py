@@ -15,6 +15,28 @@ from core.services.context import Context, get_context
 from core.services.data import load_bars
 from core.sizing import KellySizer
 
+#: Metrics renamed to say their unit (``_pct`` = percent) in every report a command prints.
+_PERCENT = {"volatility_ann": "volatility_pct", "cagr": "cagr_pct", "max_drawdown_pct": "max_drawdown_pct", "win_rate": "win_rate_pct",
+            "expectancy": "expectancy_pct", "garch_sigma": "garch_sigma_pct"}
+_RENAMED = {"max_drawdown_duration": "max_drawdown_bars"}
+
+
+def in_report_units(values: dict[str, Any]) -> dict[str, Any]:
+    """Return metrics and VaR/CVaR in the reports' units: fractions as ``*_pct`` percents, losses positive.
+
+    The convention of every ``--json`` output (see the README's command-line section):
+    a key ending ``_pct`` is a percent (12.5 means 12.5 %), drawdowns, VaR and CVaR are
+    positive losses, ``_bars`` counts bars; other numbers are plain (ratios, counts, money).
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _PERCENT or key.startswith(("var_", "cvar_")):
+            name = _PERCENT.get(key) or f"{key}_pct"
+            out[name] = value * 100 if isinstance(value, float) else value
+        else:
+            out[_RENAMED.get(key, key)] = value
+    return out
+
 
 def risk_report(
     symbol: str | None = None,
@@ -29,9 +51,9 @@ def risk_report(
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
 
-    Drawdowns, VaR and CVaR are positive loss fractions. Keys: ``sharpe``, ``sortino``,
-    ``max_drawdown_pct``, ``volatility_ann``, ... and ``var_95_hist``, ``cvar_99_garch``, ...
-    (suffixes ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
+    Units as in every report (:func:`in_report_units`): drawdowns, VaR and CVaR are positive
+    percents. Keys: ``sharpe``, ``sortino``, ``max_drawdown_pct``, ``volatility_pct``, ... and
+    ``var_95_hist_pct``, ``cvar_99_garch_pct``, ... (methods ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
     """
     bars = load_bars(symbol, data=data, timeframe=timeframe, ctx=ctx if symbol else None)
     returns = bars["close"].pct_change().dropna()
@@ -44,8 +66,8 @@ def risk_report(
         "end": returns.index[-1].isoformat(),
         "horizon": horizon,
     }
-    report.update(metrics.summary(returns, risk_free, periods_per_year).to_dict())
-    report.update(var_table(returns, horizon=horizon, seed=seed))
+    report.update(in_report_units(metrics.summary(returns, risk_free, periods_per_year).to_dict()))
+    report.update(in_report_units(var_table(returns, horizon=horizon, seed=seed)))
     return report
 
 
@@ -109,6 +131,6 @@ def portfolio_risk(
     port = returns[list(w)] @ pd.Series(w)
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
     report["concentration"] = metrics.concentration(w)
-    report.update(metrics.summary(port, 0.0, periods_per_year).to_dict())
-    report.update(portfolio_var_table(returns, w, horizon=horizon, seed=seed))
+    report.update(in_report_units(metrics.summary(port, 0.0, periods_per_year).to_dict()))
+    report.update(in_report_units(portfolio_var_table(returns, w, horizon=horizon, seed=seed)))
     return report
