@@ -52,3 +52,29 @@ def test_risk_from_a_file_and_errors(tmp_path):
     frame.iloc[:20].reset_index().to_csv(short, index=False)
     bad = run("--data", str(short), tmp_path=tmp_path)
     assert bad.returncode == 2 and "at least 100 returns" in bad.stderr
+
+
+@pytest.mark.parametrize(("symbol", "ppy"), [("BTC-USD", 365), ("AAPL", 252)])
+def test_periods_per_year_follow_the_bar_calendar(tmp_path, symbol, ppy):
+    """BTC trades 7 days a week: 365 daily periods a year; equities 252 (unless --periods-per-year says otherwise)."""
+    out = json.loads(run("--symbol", symbol, "--json", tmp_path=tmp_path).stdout)
+    rets = pd.read_parquet(ROOT / f"data/sample/{symbol}__1d.parquet")["close"].pct_change().dropna()
+    assert out["periods_per_year"] == ppy
+    assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(rets, annualization=ppy), rel=1e-6)
+    assert out["volatility_pct"] == pytest.approx(100 * ep.annual_volatility(rets, annualization=ppy), rel=1e-6)
+    forced = json.loads(run("--symbol", symbol, "--periods-per-year", "52", "--json", tmp_path=tmp_path).stdout)
+    assert forced["periods_per_year"] == 52
+    assert forced["sharpe"] == pytest.approx(ep.sharpe_ratio(rets, annualization=52), rel=1e-6)
+
+
+def test_intraday_periods_per_year_count_bars_per_trading_day():
+    from core.risk.metrics import infer_periods_per_year
+
+    btc = pd.read_parquet(ROOT / "data/sample/BTC-USD__15m.parquet").index
+    assert infer_periods_per_year(btc) == 365 * 96  # around the clock, every day
+    # An equity session: 26 fifteen-minute bars, 13:30-20:00 UTC, weekdays only.
+    days = pd.bdate_range("2024-01-01", periods=60, tz="UTC")
+    session = pd.DatetimeIndex([d + pd.Timedelta(minutes=810 + 15 * k) for d in days for k in range(26)])
+    assert infer_periods_per_year(session) == 252 * 26
+    weekly = pd.date_range("2020-01-03", periods=200, freq="W-FRI", tz="UTC")
+    assert infer_periods_per_year(weekly) == pytest.approx(365.25 / 7)

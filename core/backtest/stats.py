@@ -4,8 +4,9 @@ Conventions (those of empyrical/quantstats, checked against empyrical in the tes
 
 * Returns are simple per-bar returns of the equity curve, which starts at the
   initial cash on the first bar.
-* ``periods_per_year``: bars per day times 252 when the data has no weekend bars,
-  365 when it does (crypto); daily equities therefore use 252.
+* ``periods_per_year``: trading days (252, or 365 when the data has weekend bars,
+  as crypto does) times bars per trading day (see
+  :func:`core.risk.metrics.infer_periods_per_year`); daily equities therefore use 252.
 * Volatility and Sharpe use the sample standard deviation (ddof=1); Sortino's
   downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all returns; the risk-free
   rate is 0. CAGR is ``(final / initial) ** (periods_per_year / n_returns) - 1``.
@@ -26,29 +27,12 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from core.risk.metrics import infer_periods_per_year
+
 
 def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Return how many bars make a year for ``index`` (see the module conventions)."""
-    if len(index) < 3:
-        return 252.0
-    index = pd.DatetimeIndex(index)
-    per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[index.unit]
-    stamps = index.asi8
-    step = float(np.median(np.diff(stamps[:10_001]))) / per_day  # bar spacing in days
-    days = 365.0 if _has_weekend(stamps, per_day) else 252.0
-    if step < 1.0:
-        return days / step
-    if step <= 4.0:  # daily bars (a weekend gap is still daily)
-        return days
-    return 365.25 / step
-
-
-@njit(cache=True)
-def _has_weekend(stamps: np.ndarray, per_day: int) -> bool:
-    for t in stamps:  # noqa: SIM110 - numba compiles a loop, not any() over a generator
-        if (t // per_day + 3) % 7 >= 5:  # 1970-01-01 was a Thursday (Monday = 0)
-            return True
-    return False
+    """Return how many bars make a year for ``index`` (the calendar rule every report uses)."""
+    return infer_periods_per_year(index)
 
 
 @njit(cache=True)

@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (see 'python -m core data list')")
     p.add_argument("--data", help="CSV or Parquet file of OHLCV bars instead of a symbol")
     p.add_argument("--timeframe", default="1d")
-    p.add_argument("--periods-per-year", type=int, default=252, help="annualisation: 252 for daily equities, 365 for daily crypto")
+    p.add_argument("--periods-per-year", type=float, default=None,
+                   help="annualisation; default from the bar calendar (365 for daily crypto, 252 for daily equities, x bars per day intraday)")
     p.add_argument("--risk-free", type=float, default=0.0, help="annual risk-free rate, e.g. 0.02")
     p.add_argument("--horizon", type=int, default=1, help="VaR horizon in periods")
     p.add_argument("--json", action="store_true")

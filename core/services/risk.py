@@ -44,12 +44,15 @@ def risk_report(
     data: str | None = None,
     timeframe: str = "1d",
     risk_free: float = 0.0,
-    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
     horizon: int = 1,
     seed: int = 0,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
+
+    ``periods_per_year`` annualises; by default it follows the bar calendar
+    (:func:`core.risk.metrics.infer_periods_per_year`: 365 for daily BTC, 252 for daily equities).
 
     Units as in every report (:func:`in_report_units`): drawdowns, VaR and CVaR are positive
     percents. Keys: ``sharpe``, ``sortino``, ``max_drawdown_pct``, ``volatility_pct``, ... and
@@ -66,7 +69,8 @@ def risk_report(
         "end": returns.index[-1].isoformat(),
         "horizon": horizon,
     }
-    report.update(in_report_units(metrics.summary(returns, risk_free, periods_per_year).to_dict()))
+    ppy = periods_per_year or metrics.infer_periods_per_year(bars.index)
+    report.update(in_report_units(metrics.summary(returns, risk_free, ppy).to_dict()))
     report.update(in_report_units(var_table(returns, horizon=horizon, seed=seed)))
     return report
 
@@ -114,7 +118,7 @@ def portfolio_risk(
     *,
     timeframe: str = "1d",
     horizon: int = 1,
-    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
     seed: int = 0,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
@@ -131,6 +135,6 @@ def portfolio_risk(
     port = returns[list(w)] @ pd.Series(w)
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
     report["concentration"] = metrics.concentration(w)
-    report.update(in_report_units(metrics.summary(port, 0.0, periods_per_year).to_dict()))
+    report.update(in_report_units(metrics.summary(port, 0.0, periods_per_year or metrics.infer_periods_per_year(returns.index)).to_dict()))
     report.update(in_report_units(portfolio_var_table(returns, w, horizon=horizon, seed=seed)))
     return report
