@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import empyrical as ep
+import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
@@ -78,3 +79,34 @@ def test_intraday_periods_per_year_count_bars_per_trading_day():
     assert infer_periods_per_year(session) == 252 * 26
     weekly = pd.date_range("2020-01-03", periods=200, freq="W-FRI", tz="UTC")
     assert infer_periods_per_year(weekly) == pytest.approx(365.25 / 7)
+
+
+def _beta(r: pd.Series, b: pd.Series) -> float:
+    both = pd.concat([r, b], axis=1, join="inner").dropna().to_numpy()
+    cov = np.cov(both[:, 0], both[:, 1])
+    return float(cov[0, 1] / cov[1, 1])
+
+
+def _rets(symbol: str) -> pd.Series:
+    return pd.read_parquet(ROOT / f"data/sample/{symbol}__1d.parquet")["close"].pct_change().dropna()
+
+
+def test_beta_against_a_chosen_benchmark(tmp_path):
+    default = json.loads(run("--symbol", "AAPL", "--json", tmp_path=tmp_path).stdout)
+    assert default["benchmark"] == "SPX"
+    assert default["beta"] == pytest.approx(_beta(_rets("AAPL"), _rets("SPX")), rel=1e-9)
+    vs_msft = json.loads(run("--symbol", "AAPL", "--benchmark", "MSFT", "--json", tmp_path=tmp_path).stdout)
+    assert vs_msft["beta"] == pytest.approx(_beta(_rets("AAPL"), _rets("MSFT")), rel=1e-9)
+    assert vs_msft["beta"] != pytest.approx(default["beta"], rel=1e-3)
+    bad = run("--symbol", "AAPL", "--benchmark", "NOPE", tmp_path=tmp_path)
+    assert bad.returncode == 2 and "NOPE" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_weighted_book_reports_concentration_and_beta(tmp_path):
+    out = json.loads(run("--weights", "AAPL=0.3,MSFT=-0.1", "--json", tmp_path=tmp_path).stdout)
+    closes = {s: pd.read_parquet(ROOT / f"data/sample/{s}__1d.parquet")["close"] for s in ("AAPL", "MSFT")}
+    both = pd.DataFrame(closes).pct_change().dropna()  # returns on the dates both symbols trade
+    port = both["AAPL"] * 0.3 - both["MSFT"] * 0.1
+    assert out["concentration"] == pytest.approx(0.75**2 + 0.25**2)  # Herfindahl of |weights| / sum |weights|
+    assert out["beta"] == pytest.approx(_beta(port, _rets("SPX")), rel=1e-9)
+    assert out["var_95_hist_pct"] == pytest.approx(-100 * ep.value_at_risk(port, 0.05), rel=1e-9)

@@ -72,3 +72,12 @@ def _loop_panel() -> None:
         st.caption("Loop: stopped")
     if status.get("last_error"):
         st.caption(f":orange[Last error: {status['last_error'][:160]}]")
+
+
+def exposure_metrics(columns: list, exposure: dict) -> None:
+    """Show a book's beta and concentration (from ``services.book_exposure``) in two metric columns."""
+    beta = exposure["beta"]
+    columns[0].metric(f"Beta vs {exposure['benchmark']}", "n/a" if beta is None else f"{beta:.3f}",
+                      help="cov(daily returns, benchmark's) / var(benchmark's), on the dates both have")
+    columns[1].metric("Concentration (HHI)", f"{exposure['concentration']:.3f}",
+                      help="Herfindahl index of absolute position values: 1 = one position, 1/n = n equal ones, 0 = flat")

@@ -1,4 +1,4 @@
-"""``python -m core risk --symbol GOOG|--data PATH [--json]``: metrics and VaR/CVaR by every method."""
+"""``python -m core risk --symbol GOOG|--data PATH|--weights A=w,B=w [--benchmark SPX] [--json]``: metrics, beta and VaR/CVaR by every method."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="annualisation; default from the bar calendar (365 for daily crypto, 252 for daily equities, x bars per day intraday)")
     p.add_argument("--risk-free", type=float, default=0.0, help="annual risk-free rate, e.g. 0.02")
     p.add_argument("--horizon", type=int, default=1, help="VaR horizon in periods")
+    p.add_argument("--benchmark", default="SPX", help="bundled symbol to measure beta against (default SPX)")
+    p.add_argument("--weights", help="a constant-weight book instead of one series, e.g. AAPL=0.3,MSFT=-0.1 (adds concentration)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_risk)
 
@@ -27,14 +29,32 @@ def _fmt(key: str, value: object) -> str:
     return f"{key:24s} {value}"
 
 
+def _weights(text: str) -> dict[str, float]:
+    from core.cli import CliError
+
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise CliError(f"--weights needs SYMBOL=FRACTION pairs such as AAPL=0.3,MSFT=-0.1, got {part!r}") from None
+    if not out:
+        raise CliError("--weights needs at least one SYMBOL=FRACTION pair, e.g. AAPL=0.3")
+    return out
+
+
 def _risk(args: argparse.Namespace) -> int:
     from core import services
     from core.cli import CliError
 
-    if bool(args.symbol) == bool(args.data):
-        raise CliError("give --symbol SYMBOL (e.g. GOOG) or --data PATH, exactly one")
-    report = services.risk_report(
-        args.symbol, data=args.data, timeframe=args.timeframe, risk_free=args.risk_free, periods_per_year=args.periods_per_year, horizon=args.horizon
-    )
+    if sum(map(bool, (args.symbol, args.data, args.weights))) != 1:
+        raise CliError("give --symbol SYMBOL (e.g. GOOG), --data PATH or --weights AAPL=0.3,MSFT=-0.1, exactly one")
+    if args.weights:
+        report = services.portfolio_risk(_weights(args.weights), timeframe=args.timeframe, horizon=args.horizon,
+                                         periods_per_year=args.periods_per_year, benchmark=args.benchmark)
+    else:
+        report = services.risk_report(args.symbol, data=args.data, timeframe=args.timeframe, risk_free=args.risk_free,
+                                      periods_per_year=args.periods_per_year, horizon=args.horizon, benchmark=args.benchmark)
     emit(report, args.json, "\n".join(_fmt(k, v) for k, v in report.items()))
     return 0

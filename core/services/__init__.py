@@ -26,7 +26,7 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
-from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
+from core.services.risk_views import book_exposure, correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.trading import paper_start, paper_status, paper_stop, retrain_for_loop
 
@@ -37,6 +37,7 @@ __all__ = [
     "backtest",
     "bars_from_csv",
     "bars_to_records",
+    "book_exposure",
     "bundled_returns",
     "buy_and_hold_curve",
     "config_view",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -38,6 +39,21 @@ def in_report_units(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def benchmark_beta(returns: pd.Series, benchmark: str | None = "SPX", timeframe: str = "1d", ctx: Context | None = None) -> float | None:
+    """Return the beta ``cov(r, r_bench) / var(r_bench)`` of ``returns`` against a bundled symbol (None without shared dates).
+
+    Raises
+    ------
+    DataError
+        When ``benchmark`` is not a bundled symbol.
+    """
+    if not benchmark:
+        return None
+    bench = load_bars(benchmark, timeframe=timeframe, ctx=ctx)["close"].pct_change().dropna()
+    value = metrics.beta(returns, bench)
+    return value if math.isfinite(value) else None
+
+
 def risk_report(
     symbol: str | None = None,
     *,
@@ -47,9 +63,12 @@ def risk_report(
     periods_per_year: float | None = None,
     horizon: int = 1,
     seed: int = 0,
+    benchmark: str | None = "SPX",
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
+
+    ``beta`` is measured against the bundled ``benchmark`` on the dates both share.
 
     ``periods_per_year`` annualises; by default it follows the bar calendar
     (:func:`core.risk.metrics.infer_periods_per_year`: 365 for daily BTC, 252 for daily equities).
@@ -68,6 +87,8 @@ def risk_report(
         "start": returns.index[0].isoformat(),
         "end": returns.index[-1].isoformat(),
         "horizon": horizon,
+        "benchmark": benchmark.upper() if benchmark else None,
+        "beta": benchmark_beta(returns, benchmark, timeframe, ctx),
     }
     ppy = periods_per_year or metrics.infer_periods_per_year(bars.index)
     report.update(in_report_units(metrics.summary(returns, risk_free, ppy).to_dict()))
@@ -120,9 +141,10 @@ def portfolio_risk(
     horizon: int = 1,
     periods_per_year: float | None = None,
     seed: int = 0,
+    benchmark: str | None = "SPX",
     ctx: Context | None = None,
 ) -> dict[str, Any]:
-    """Return VaR/CVaR by every method and the metrics of a constant-weight book of bundled symbols.
+    """Return VaR/CVaR by every method, the metrics, beta and concentration of a constant-weight book of bundled symbols.
 
     ``weights`` are signed position values as fractions of equity, e.g.
     ``{"AAPL": 0.3, "MSFT": -0.1}``. Returns are taken on the dates all symbols share.
@@ -135,6 +157,8 @@ def portfolio_risk(
     port = returns[list(w)] @ pd.Series(w)
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
     report["concentration"] = metrics.concentration(w)
+    report["benchmark"] = benchmark.upper() if benchmark else None
+    report["beta"] = benchmark_beta(port, benchmark, timeframe, ctx)
     report.update(in_report_units(metrics.summary(port, 0.0, periods_per_year or metrics.infer_periods_per_year(returns.index)).to_dict()))
     report.update(in_report_units(portfolio_var_table(returns, w, horizon=horizon, seed=seed)))
     return report
