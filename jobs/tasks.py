@@ -32,12 +32,11 @@ def _guard(name: str, fn) -> None:
 
 
 def _notify_error(ctx, name: str, exc: Exception) -> None:
+    from core.notify.events import loop_error_event
+    from core.services import notify_event
+
     try:
-        from core.services import notify_event
-    except ImportError:
-        return
-    try:
-        notify_event("loop_error", f"{name} failed: {exc}", ctx=ctx)
+        notify_event(loop_error_event(exc, ctx.clock.now(), where=name), ctx=ctx)
     except Exception as err:
         log.warning("could not notify about %s: %s", name, err)
 

@@ -14,7 +14,7 @@ from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, l
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
-from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.notifications import get_notifier, notify, notify_event, send_test_notification
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.risk import (
     engage_kill_switch,
@@ -69,6 +69,7 @@ __all__ = [
     "news_features",
     "news_to_records",
     "notify",
+    "notify_event",
     "order_events",
     "order_manager",
     "paper_asof",

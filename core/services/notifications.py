@@ -20,6 +20,19 @@ def notify(event: NotifyEvent, ctx: Context | None = None) -> dict[str, Delivery
     return get_notifier(ctx).notify(event)
 
 
+def notify_event(event: NotifyEvent, ctx: Context | None = None, background: bool = False) -> dict[str, Delivery] | None:
+    """Send one event (fill, risk veto, halt, kill switch, loop error, daily summary) to the enabled channels.
+
+    Never raises. ``background`` queues it on the notifier's thread (the trading loop
+    must not wait for a mail server) and returns None.
+    """
+    notifier = get_notifier(ctx)
+    if background:
+        notifier.submit(event)
+        return None
+    return notifier.notify(event)
+
+
 def send_test_notification(channel: str, ctx: Context | None = None) -> Delivery:
     """Send a test message on ``channel`` (telegram, discord or email), enabled or not."""
     return get_notifier(ctx).send_test(channel)

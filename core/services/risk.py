@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.notify.events import kill_switch_event
 from core.risk import metrics
 from core.risk.kill_switch import KillSwitch
 from core.risk.limits import RiskEngine, RiskLimits
@@ -14,6 +15,7 @@ from core.risk.types import OrderIntent, PortfolioState
 from core.risk.var import portfolio_var_table, var_table
 from core.services.context import Context, get_context
 from core.services.data import load_bars
+from core.services.notifications import notify_event
 from core.sizing import KellySizer
 
 #: Metrics renamed to say their unit (``_pct`` = percent) in every report a command prints.
@@ -120,13 +122,18 @@ def risk_status(ctx: Context | None = None) -> dict[str, Any]:
 
 
 def engage_kill_switch(portfolio: PortfolioState, reason: str = "manual", actor: str = "user", ctx: Context | None = None) -> list[OrderIntent]:
-    """Halt trading and return the orders that flatten ``portfolio`` (send them through the order manager)."""
-    return KillSwitch(risk_engine(ctx).state).engage(portfolio, reason, actor)
+    """Halt trading, notify it, and return the orders that flatten ``portfolio`` (send them through the order manager)."""
+    engine = risk_engine(ctx)
+    orders = KillSwitch(engine.state).engage(portfolio, reason, actor)
+    notify_event(kill_switch_event(True, engine.state.clock.now(), actor=actor, reason=reason), ctx=ctx)
+    return orders
 
 
 def rearm_kill_switch(actor: str = "user", ctx: Context | None = None) -> None:
-    """Allow trading again after the kill switch."""
-    KillSwitch(risk_engine(ctx).state).rearm(actor)
+    """Allow trading again after the kill switch, and notify it."""
+    engine = risk_engine(ctx)
+    KillSwitch(engine.state).rearm(actor)
+    notify_event(kill_switch_event(False, engine.state.clock.now(), actor=actor), ctx=ctx)
 
 
 def reset_drawdown_halt(actor: str, equity: float, ctx: Context | None = None) -> None:

@@ -42,6 +42,7 @@ from core.portfolio import repo as portfolio_repo
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
+from core.trading.alerts import LoopAlerts
 from core.trading.lease import Lease, host_id
 from core.trading.pipeline import engine_risk_hook, recorded_decisions
 from core.trading.replay import ReplayFeed
@@ -161,6 +162,7 @@ class TradingLoop:
 
         self.risk = RiskEngine(RiskLimits.from_settings(risk_limits(self.ctx)), store=self.store, clock=self.clock)
         self.engine._on_bars = self.timer.wrap("match", self.engine._on_bars)
+        self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
@@ -310,7 +312,7 @@ class TradingLoop:
         report.equity = self.broker.portfolio.equity()
         self.timer.add("total", (time.perf_counter() - t_all) * 1000)
         report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
-        self._notify(n_fills)
+        self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
@@ -328,20 +330,6 @@ class TradingLoop:
             for sig in drain():
                 s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
                                 model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
-
-    def _notify(self, since_fill: int) -> None:
-        fills = self.broker.fills()[since_fill:]
-        if not fills:
-            return
-        try:
-            from core.notify.events import fill_event
-            from core.services import get_notifier
-
-            notifier = get_notifier(self.ctx)
-            for fill in fills:
-                notifier.submit(fill_event(fill))
-        except Exception as exc:
-            log.warning("could not queue fill notifications: %s", exc)
 
 
 def get_loop(ctx: Any) -> TradingLoop:
