@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar
 
 from core.backtest import run_backtest
+from core.risk.hook import UNLIMITED
 
 # 1 bp commission keeps the account trading through all 1M bars (0.2 % would grind it to dust early).
 CASH, COMMISSION, FAST, SLOW = 10_000_000.0, 0.0001, 10, 20
@@ -52,7 +53,8 @@ def timed(fn):
 
 
 def ours(frame: pd.DataFrame, path: str = "auto"):
-    return run_backtest(frame, "sma_cross", symbol="SYN", params={"fast": FAST, "slow": SLOW}, cash=CASH, commission=COMMISSION, path=path, baseline=False)
+    return run_backtest(frame, "sma_cross", symbol="SYN", params={"fast": FAST, "slow": SLOW}, cash=CASH, commission=COMMISSION, path=path, baseline=False,
+                                risk=UNLIMITED)
 
 
 def backtesting_py(frame: pd.DataFrame):

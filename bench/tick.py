@@ -40,9 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     from core import services
     from core.config import load_settings
-    from core.services import Context, set_context
+    from core.services import Context, set_context, trading_loop
     from core.trading import toggle
-    from core.trading.loop import TradingLoop
 
     tmp = tempfile.mkdtemp()
     symbols = [f"SYN{i:03d}" for i in range(args.symbols)]
@@ -59,7 +58,7 @@ def main() -> None:
     model_id = services.train(list(pre), horizon=5, preset="tiny", bars=pre, n_jobs=1, ctx=ctx)["model_id"]
     train_s = time.perf_counter() - t0
     toggle.set_enabled(ctx.store, True)
-    loop = TradingLoop(ctx, load=frames.__getitem__)
+    loop = trading_loop(ctx, load=frames.__getitem__)
     t0 = time.perf_counter()
     loop.tick()
     first = time.perf_counter() - t0

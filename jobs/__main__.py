@@ -30,9 +30,12 @@ def main(argv: list[str] | None = None) -> int:
 
     setup_logging(ctx.settings, console=True)
     if args.once:
-        from core.trading.loop import run_tick
+        from core.services import get_loop, run_tick
 
-        report = run_tick(ctx)
+        try:
+            report = run_tick(ctx)
+        finally:  # a one-shot host must not leave its lease to expire: the next run would wait lease_seconds
+            get_loop(ctx).lease.release()
         print(json.dumps({"state": report.state, "bars": report.bars, "orders": report.orders, "fills": report.fills}))
         return 0
     from jobs.host import SchedulerHost

@@ -11,8 +11,7 @@ import logging
 import time
 import traceback
 
-from core.services import get_context
-from core.trading import toggle
+from core.services import get_context, report_job_error
 
 log = logging.getLogger("jobs")
 
@@ -24,7 +23,7 @@ def _guard(name: str, fn) -> None:
         fn(ctx)
     except Exception as exc:
         log.error("job %s failed: %s", name, exc)
-        toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+        report_job_error(name, exc, ctx=ctx)
         ctx.store.audit("loop_error", f"{name} failed: {exc}", {"traceback": traceback.format_exc()[-4000:]})
         _notify_error(ctx, name, exc)
     finally:
@@ -32,25 +31,24 @@ def _guard(name: str, fn) -> None:
 
 
 def _notify_error(ctx, name: str, exc: Exception) -> None:
-    from core.notify.events import loop_error_event
-    from core.services import notify_event
+    from core.services import notify_error
 
     try:
-        notify_event(loop_error_event(exc, ctx.clock.now(), where=name), ctx=ctx)
+        notify_error(name, exc, ctx=ctx)
     except Exception as err:
         log.warning("could not notify about %s: %s", name, err)
 
 
 def trading_tick() -> None:
     """Run one tick of the trading pipeline (no-op while the toggle is off)."""
-    from core.trading.loop import run_tick
+    from core.services import run_tick
 
     _guard("trading_tick", run_tick)
 
 
 def retrain() -> None:
     """Retrain the ensemble on the configured symbols."""
-    from core.trading.loop import retrain_models
+    from core.services import retrain_models
 
     _guard("retrain", retrain_models)
 
@@ -69,6 +67,6 @@ def collect_news() -> None:
 
 def equity_snapshot() -> None:
     """Store the account's equity (for the dashboard's equity curve)."""
-    from core.trading.loop import snapshot_equity
+    from core.services import snapshot_equity
 
     _guard("equity_snapshot", snapshot_equity)

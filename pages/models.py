@@ -13,7 +13,6 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from core.models.registry import ModelNotFound
 from ui.charts import TEMPLATE
 from ui.common import context, guarded
 
@@ -209,7 +208,7 @@ def report_panel(model_id: str, symbols: list[str]) -> None:
     """Render the chosen model's out-of-sample report, regimes over price and the leakage audit."""
     try:
         rep = guarded(services.model_report, model_id, what=f"loading model {model_id}")
-    except ModelNotFound as exc:
+    except services.ModelNotFound as exc:
         st.error(f"{exc}. Train a new model above.")
         return
     if rep is None:

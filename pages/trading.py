@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from core import services
-from core.portfolio import repo as portfolio_repo
 from ui.charts import add_overlay, candlestick, mark_points
 from ui.common import context, guarded
 
@@ -36,7 +35,7 @@ def _chart(ctx, symbol: str, asof, n: int):
         mid, sd = close.rolling(20).mean(), close.rolling(20).std()
         add_overlay(fig, (mid + 2 * sd).tail(n), "Bollinger upper", "#42a5f5", "dot")
         add_overlay(fig, (mid - 2 * sd).tail(n), "Bollinger lower", "#42a5f5", "dot")
-    fills = [f for f in portfolio_repo.load_fills(ctx.store, "paper") if f.symbol == symbol and f.ts >= window.index[0]]
+    fills = [f for f in services.list_fills("paper", ctx=ctx) if f.symbol == symbol and f.ts >= window.index[0]]
     for side, color, marker in (("buy", "#26a69a", "triangle-up"), ("sell", "#ef5350", "triangle-down")):
         pts = pd.DataFrame([{"ts": f.ts, "price": f.price, "text": f"{f.side} {f.quantity:g} @ {f.price:,.2f}"} for f in fills if f.side == side])
         mark_points(fig, pts, f"our {side} fills", color, marker)

@@ -281,7 +281,7 @@ import plotly.express as px
 from core import services
 from core.config import load_settings
 from core.portfolio import repo as portfolio_repo
-from core.trading.loop import TradingLoop
+from core.services import trading_loop
 
 tmp = Path(tempfile.mkdtemp(prefix="nb05-"))
 settings = load_settings(
@@ -296,7 +296,7 @@ settings.trading""",
 `paper_start` is the same switch as the app's toggle and `python -m core paper start`.
 Each `tick()` processes the bars released since the last one (20 here).""",
     """print(services.paper_start(actor="notebook", ctx=ctx))
-loop = TradingLoop(ctx)
+loop = trading_loop(ctx)
 for _ in range(5):
     rep = loop.tick()
     print(f"{rep.state}: {len(rep.bars)} bars up to {rep.bars[-1][:10]}, {rep.orders} new orders, {rep.fills} fills, equity {rep.equity:,.2f}")""",
@@ -316,7 +316,7 @@ its state by replaying the stored bars and checks it against the store before go
     """print(services.paper_stop(actor="notebook", ctx=ctx))
 print(loop.tick().state)
 services.paper_start(actor="notebook", ctx=ctx)
-again = TradingLoop(ctx)
+again = trading_loop(ctx)
 rep = again.tick()
 print(rep.state, len(rep.bars), "bars;", [a.message for a in ctx.store.audit_log(kind="recovery")][:1])
 services.paper_stop(actor="notebook", ctx=ctx)""",

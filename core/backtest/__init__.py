@@ -1,11 +1,11 @@
-"""Backtesting: the event-driven engine shared with paper trading, built-in strategies, reports.
+"""Backtesting: the driver of :mod:`core.engine` over history, its compiled twin, reports.
 
 ``run_backtest(data, "sma_cross", params={...}, cash=..., commission=...)`` drives
-:class:`Engine` over history through the paper broker and the order manager, the
+:class:`core.engine.Engine` over history through the paper broker and the order manager, the
 very objects paper trading steps bar by bar. Strategies see only bars up to now.
 
 Conventions (they make the built-in ``sma_cross`` reproduce backtesting.py's README
-example trade for trade, see ``tests/test_backtest_parity.py``):
+example trade for trade, see the backtesting.py parity test):
 
 * decisions are taken at a bar's close; market orders fill at the next bar's open
   (``FillModel(market_fill="close")`` fills at that close instead);
@@ -19,8 +19,6 @@ example trade for trade, see ``tests/test_backtest_parity.py``):
 The statistics follow empyrical's definitions (see :mod:`core.backtest.stats`).
 """
 
-from core.backtest.engine import Engine, StrategyContext
 from core.backtest.run import BacktestResult, run_backtest
-from core.backtest.strategy import History, Strategy, StrategyError, make_strategy, register, strategies
 
-__all__ = ["BacktestResult", "Engine", "History", "Strategy", "StrategyContext", "StrategyError", "make_strategy", "register", "run_backtest", "strategies"]
+__all__ = ["BacktestResult", "run_backtest"]

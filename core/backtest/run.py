@@ -10,17 +10,19 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from core.backtest.engine import Engine
 from core.backtest.fast import simulate_targets
 from core.backtest.stats import compute_report
-from core.backtest.strategy import Strategy, make_strategy
 from core.brokers.paper import UNSIZED, PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.domain import Bar, Fill, Instrument, Order
-from core.execution.fill_model import FillModel
-from core.execution.manager import OrderManager, RiskCheck
+from core.engine import Strategy, build_engine
+from core.engine.build import RiskArg
 from core.portfolio.portfolio import ClosedTrade
+from core.risk.hook import UNLIMITED
+from core.risk.limits import RiskEngine
 from core.store import Store
+from core.strategies import make_strategy
 
 TRADE_COLUMNS = ["symbol", "quantity", "entry_ts", "exit_ts", "entry_price", "exit_price", "pnl", "fees", "mae", "mfe", "return_pct", "duration"]
 
@@ -68,17 +70,18 @@ def _trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
 
 
-def fast_path_ok(strategy: Strategy, frames: dict[str, pd.DataFrame], fill_model: FillModel, risk_check: RiskCheck | None, store: Store | None) -> bool:
+def fast_path_ok(strategy: Strategy, frames: dict[str, pd.DataFrame], fill_model: FillModel, risk: RiskArg, store: Store | None) -> bool:
     """Return True when the compiled path reproduces the event path for this run."""
     plain = FillModel(maker_fee=fill_model.maker_fee, taker_fee=fill_model.taker_fee, short_margin=fill_model.short_margin)
     return (len(frames) == 1 and fill_model == plain and fill_model.maker_fee == fill_model.taker_fee and fill_model.short_margin == 1.0
-            and risk_check is None and store is None and type(strategy).fast_targets is not Strategy.fast_targets)
+            and risk is UNLIMITED and store is None and type(strategy).fast_targets is not Strategy.fast_targets)
 
 
 def run_backtest(
     data: pd.DataFrame | Mapping[str, pd.DataFrame],
     strategy: Strategy | str = "sma_cross",
     *,
+    risk: RiskArg,
     symbol: str | None = None,
     params: Mapping[str, Any] | None = None,
     cash: float = 10_000.0,
@@ -86,11 +89,9 @@ def run_backtest(
     size: float = 1.0,
     fill_model: FillModel | None = None,
     path: Literal["auto", "event", "fast"] = "auto",
-    risk_check: RiskCheck | None = None,
     store: Store | None = None,
     baseline: bool = True,
     lot_size: float = 1.0,
-    risk: Any = None,
     warmup: int = 0,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
@@ -99,8 +100,9 @@ def run_backtest(
     ``size`` is the fraction of equity to use (1 = all-in); positions are whole
     multiples of ``lot_size`` (1 = whole shares; e.g. 1e-8 for bitcoin). ``path="auto"``
     picks the compiled path when it gives the same result as the event path.
-    ``risk`` is a :class:`core.risk.limits.RiskEngine` that checks every order against the
-    backtest's own book (as in paper and live trading). The first ``warmup`` timestamps are
+    ``risk`` (required) is a :class:`core.risk.limits.RiskEngine` that checks every order against
+    the backtest's own book (as in paper and live trading), a ready risk-check callable, or
+    :data:`core.risk.hook.UNLIMITED` to run without limits (the backtesting.py comparison). The first ``warmup`` timestamps are
     history the strategy can see but never trades (the paper loop's warm-up).
     """
     if lot_size <= 0:
@@ -115,19 +117,22 @@ def run_backtest(
     fill_model = fill_model or FillModel.flat_commission(commission)
     if warmup < 0 or warmup >= min(len(f) for f in frames.values()):
         raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
-    fast_ok = fast_path_ok(strategy, frames, fill_model, risk_check, store) and risk is None and warmup == 0
+    if risk is None:
+        raise TypeError("run_backtest needs risk=: a RiskEngine, a risk-check callable, or core.risk.hook.UNLIMITED")
+    fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store) and warmup == 0
     if path == "fast" and not fast_ok:
         raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
     use_fast = path == "fast" or (path == "auto" and fast_ok)
     if use_fast:
         result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
     else:
-        result = _run_event(frames, strategy, cash, fill_model, size, risk_check, store, lot_size, risk, warmup)
+        result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup)
     if result.report.pop("unsized_orders", 0):
         result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
                                      "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
     if baseline and strategy.name != "buy_and_hold":
-        base = run_backtest(frames, "buy_and_hold", cash=cash, size=size, fill_model=fill_model, baseline=False, lot_size=lot_size, warmup=warmup)
+        base = run_backtest(frames, "buy_and_hold", risk=UNLIMITED, cash=cash, size=size, fill_model=fill_model,
+                            baseline=False, lot_size=lot_size, warmup=warmup)
         result.baseline = base.report
         result.report["buy_and_hold_return_pct"] = base.report["return_pct"]
     result.report["strategy"] = strategy.name
@@ -138,20 +143,17 @@ def run_backtest(
 
 
 def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
-               risk_check: RiskCheck | None, store: Store | None, lot_size: float, risk: Any = None, warmup: int = 0) -> BacktestResult:
+               risk: RiskArg, store: Store | None, lot_size: float, warmup: int = 0) -> BacktestResult:
     index = frames[next(iter(frames))].index
     for f in list(frames.values())[1:]:
         index = index.union(f.index)
     clock = FixedClock(index[max(warmup - 1, 0)].to_pydatetime())
     broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=lot_size) for s in frames})
     # A backtest's orders live under their own account, never mixed with the paper account's.
-    manager = OrderManager(broker, clock, store=store, account="backtest", risk_check=risk_check, reconcile_on_start=False)
-    engine = Engine(strategy, broker, manager, list(frames), size=size, capacity=len(index) + 1)
-    if risk is not None:
-        from core.trading.pipeline import engine_risk_hook
-
+    if isinstance(risk, RiskEngine):
         risk.clock = risk.state.clock = clock  # halts by simulated day, rate limits in simulated time
-        manager.risk_check = engine_risk_hook(risk, engine)
+    engine = build_engine(strategy, list(frames), broker, risk=risk, clock=clock, store=store, account="backtest", size=size, capacity=len(index) + 1)
+    manager = engine.manager
     columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)
     exposed = np.zeros(len(index), dtype=bool)

@@ -1,6 +1,5 @@
-"""Order execution: the order manager (risk hook, idempotency, emulation, reconcile) and the paper fill model."""
+"""Order execution: the order manager (required risk check, idempotency, emulation, reconcile) and manual tickets."""
 
-from core.execution.events import OrderEvent
-from core.execution.fill_model import FillModel
+from core.execution.manager import OrderManager
 
-__all__ = ["FillModel", "OrderEvent"]
+__all__ = ["OrderManager"]

@@ -17,15 +17,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from core.brokers.base import OrderRejected
+from core.brokers import events as ev
+from core.brokers.base import Broker, OrderRejected
+from core.brokers.paper.matching import tighter, trail_stop_price
 from core.domain import Bar, Order, OrderStatus, OrderType, Side
-from core.execution import events as ev
-from core.execution.matching import tighter, trail_stop_price
 
-if TYPE_CHECKING:
-    from core.execution.manager import OrderManager
+
+class OrderDesk(Protocol):
+    """What the emulator needs from its owner (the order manager): the venue, the order view, and bookkeeping."""
+
+    broker: Broker
+    last_prices: dict[str, float]
+
+    def get(self, client_order_id: str) -> Order | None:
+        """Return the owner's view of one order."""
+
+    def replace(self, client_order_id: str, **changes: float | None) -> Order:
+        """Amend an order at the venue."""
+
+    def cancel(self, client_order_id: str) -> Order:
+        """Cancel an order (native or emulated)."""
+
+    def _send(self, order: Order) -> Order: ...
+
+    def _save(self, order: Order) -> None: ...
+
+    def _record(self, order: Order, event: str, **detail: Any) -> None: ...
+
+    def _observe(self, venue: Order, event: str | None = None, **detail: Any) -> None: ...
 
 
 @dataclass
@@ -45,9 +66,9 @@ def _extreme_for(order: Order, stop: float) -> float:
 
 
 class Emulator:
-    """Holds the emulated orders of one :class:`OrderManager`."""
+    """Holds the emulated orders of one order manager (seen through the narrow :class:`OrderDesk`)."""
 
-    def __init__(self, manager: OrderManager) -> None:
+    def __init__(self, manager: OrderDesk) -> None:
         self.m = manager
         self._trails: dict[str, _Trail] = {}
         self._groups: dict[str, list[str]] = {}
@@ -154,7 +175,7 @@ class Emulator:
             if native.filled_quantity != order.filled_quantity or native.status.is_terminal:
                 status = native.status if native.status.is_terminal or native.filled_quantity <= 0 else OrderStatus.PARTIALLY_FILLED
                 order = order.evolve(filled_quantity=native.filled_quantity, avg_fill_price=native.avg_fill_price, status=status)
-                self.m._record(order, ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
+                self.m._record(order, ev.UPDATED if status is OrderStatus.NEW else ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
                 self._after_fill(order)
             if native.status.is_terminal:
                 self._trails.pop(trail.order_id, None)

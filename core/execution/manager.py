@@ -1,7 +1,9 @@
 """The order manager: the only way orders reach a broker.
 
-Every new order passes the pre-trade ``risk_check`` hook (a veto is recorded as
-rejected and never sent; a shrink is sent with the smaller quantity). Client
+Every new order passes the pre-trade ``risk_check`` hook, a required argument (a veto
+is recorded as rejected with a typed :class:`~core.brokers.events.OrderDenied` and
+never sent; a shrink is sent with the smaller quantity). Running without limits means
+passing :data:`core.risk.hook.UNLIMITED` explicitly. Client
 order IDs are idempotency keys: submitting an ID the manager (or the store, so
 across restarts) already knows returns the existing order. Order types and
 order lists the venue lacks (see its :class:`~core.brokers.base.Capabilities`)
@@ -22,15 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.brokers import events as ev
 from core.brokers.base import Balance, Broker, OrderNotFound, OrderRejected, RetryableBrokerError
+from core.brokers.book import OrderBook
+from core.brokers.events import OrderDenied, OrderEvent
 from core.brokers.retry import OrderStateUnknown
 from core.clock import Clock
-from core.domain import Bar, Order, OrderStatus, OrderType, Position, RiskAction, RiskDecision
-from core.execution import events as ev
+from core.domain import Bar, Order, OrderStatus, OrderType, Position
 from core.execution import repo
-from core.execution.book import OrderBook
 from core.execution.emulation import Emulator
-from core.execution.events import OrderEvent
+from core.risk.hook import RiskCheck
 from core.store import Store
 
 
@@ -47,15 +50,8 @@ class OrderContext:
     equity: float
 
 
-RiskCheck = Callable[[Order, Any], RiskDecision]
-
 #: Tag of an order whose send may have reached the venue; reconciliation settles it.
 PENDING_RECONCILE = "pending_reconcile"
-
-
-def approve_all(order: Order, context: Any) -> RiskDecision:
-    """Approve ``order`` unchanged: the default hook until a risk engine is plugged in."""
-    return RiskDecision(RiskAction.APPROVE, order.quantity, "no risk engine configured")
 
 
 @dataclass
@@ -80,9 +76,9 @@ class OrderManager:
         self,
         broker: Broker,
         clock: Clock,
+        risk_check: RiskCheck,
         store: Store | None = None,
         account: str = "paper",
-        risk_check: RiskCheck | None = None,
         context_fn: Callable[[Order], Any] | None = None,
         reconcile_on_start: bool = True,
         retries: int = 3,
@@ -92,7 +88,10 @@ class OrderManager:
         self.clock = clock
         self.store = store
         self.account = account
-        self.risk_check = risk_check or approve_all
+        if risk_check is None or not callable(risk_check):
+            raise TypeError("OrderManager needs a risk check: a RiskEngine hook (core.engine.risk_gate) or, explicitly, core.risk.hook.UNLIMITED")
+        self.risk_check = risk_check
+        self.denials: list[OrderDenied] = []
         self.context_fn = context_fn or self._default_context
         self.retries = retries
         self._sleep = sleep
@@ -140,8 +139,10 @@ class OrderManager:
         decision = self.risk_check(order, self.context_fn(order))
         if not decision.allowed:
             reason = decision.reason or "vetoed by risk check"
+            limit = ", ".join(c for c in decision.checks if "veto" in c or "limit" in c) or ", ".join(decision.checks)
+            self.denials.append(OrderDenied(order.client_order_id, reason, limit, self.clock.now()))
             rejected = order.evolve(status=OrderStatus.REJECTED, reason=f"risk: {reason}")
-            self._record(rejected, ev.REJECTED, reason=rejected.reason, checks=", ".join(decision.checks))
+            self._record(rejected, ev.DENIED, reason=reason, limit=limit)
             return self._orders[order.client_order_id]
         if decision.quantity < order.quantity - 1e-12:
             tags = {k: v for k, v in order.tags.items() if k != "size_fraction"}  # the shrunk size is final
@@ -312,7 +313,7 @@ class OrderManager:
         if event is None and not changed:
             self._orders[venue.client_order_id] = venue
             return
-        self._record(venue, event or ev.EVENT_FOR_STATUS.get(venue.status, ev.UPDATED), **detail)
+        self._record(venue, event or (ev.UPDATED if venue.status is OrderStatus.NEW else ev.EVENT_FOR_STATUS[venue.status]), **detail)
 
     def _record(self, order: Order, event: str, **detail: object) -> None:
         order = order.evolve(updated_at=self.clock.now())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlmodel import select
 
+from core.brokers.events import DENIED, OrderDenied, OrderEvent
 from core.domain import Order, OrderStatus, OrderType, Side, TimeInForce
-from core.execution.events import OrderEvent
 from core.store import Store
 from core.store.tables import OrderEventRow, OrderRow
 
@@ -79,6 +81,15 @@ def load_events(store: Store, client_order_id: str | None = None) -> list[OrderE
         q = q.where(OrderEventRow.client_order_id == client_order_id)
     with store.session() as s:
         return [OrderEvent(r.client_order_id, r.ts, r.event, OrderStatus(r.status), dict(r.detail or {})) for r in s.exec(q)]
+
+
+def load_denials(store: Store, client_order_ids: Iterable[str] | None = None) -> dict[str, OrderDenied]:
+    """Return the stored risk vetoes (:class:`OrderDenied`) by client order ID (of the given orders, or all)."""
+    q = select(OrderEventRow).where(OrderEventRow.event == DENIED).order_by(OrderEventRow.id)
+    wanted = None if client_order_ids is None else set(client_order_ids)
+    with store.session() as s:
+        events = [OrderEvent(r.client_order_id, r.ts, r.event, OrderStatus(r.status), dict(r.detail or {})) for r in s.exec(q)]
+    return {e.client_order_id: OrderDenied.from_event(e) for e in events if wanted is None or e.client_order_id in wanted}
 
 
 def _jsonable(detail: dict) -> dict:

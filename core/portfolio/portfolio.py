@@ -95,6 +95,11 @@ class Portfolio:
     _open: dict[str, _OpenTrade] = field(default_factory=dict, repr=False)
     _last: dict[str, float] = field(default_factory=dict, repr=False)
     _realized: dict[str, float] = field(default_factory=dict, repr=False)
+    # Running marks of the equity curve, updated per snapshot (O(1)): the peak of every point
+    # but the last, the last point of the day before the last point's day, the first point.
+    _peak_prior: float = field(default=-math.inf, repr=False)
+    _day_ref: float | None = field(default=None, repr=False)
+    _seen: int = field(default=0, repr=False)
 
     # -- reading -----------------------------------------------------------------
     def quantity(self, symbol: str) -> float:
@@ -220,13 +225,60 @@ class Portfolio:
         return closed
 
     def snapshot(self, ts: datetime) -> EquityPoint:
-        """Append and return the equity-curve point at ``ts``."""
+        """Append and return the equity-curve point at ``ts`` (a second point at the same ``ts`` replaces the first)."""
+        self._sync()
         point = EquityPoint(ts, self.equity(), self.cash, self.gross_exposure(), self.net_exposure())
-        if self.equity_curve and self.equity_curve[-1].ts == ts:
-            self.equity_curve[-1] = point
+        curve = self.equity_curve
+        if curve and curve[-1].ts == ts:
+            curve[-1] = point
         else:
-            self.equity_curve.append(point)
+            if curve:
+                last = curve[-1]
+                self._peak_prior = max(self._peak_prior, last.equity)
+                if last.ts.date() < ts.date():
+                    self._day_ref = last.equity
+            curve.append(point)
+            self._seen = len(curve)
         return point
+
+    def _sync(self) -> None:
+        """Rebuild the running marks when the curve was replaced or extended from outside (e.g. loaded from the store)."""
+        curve = self.equity_curve
+        if self._seen == len(curve):
+            return
+        self._peak_prior = max((p.equity for p in curve[:-1]), default=-math.inf)
+        self._day_ref = None
+        if curve:
+            day = curve[-1].ts.date()
+            before = [p.equity for p in curve if p.ts.date() < day]
+            self._day_ref = before[-1] if before else None
+        self._seen = len(curve)
+
+    def peak_equity(self) -> float:
+        """Return the high-water mark: the highest equity of the curve and of the current marks."""
+        self._sync()
+        last = self.equity_curve[-1].equity if self.equity_curve else -math.inf
+        return max(self._peak_prior, last, self.equity())
+
+    def day_start_equity(self, now: datetime | None = None) -> float:
+        """Return the equity at the start of ``now``'s UTC day (default: the day of the last curve point).
+
+        The one definition used by the risk gate, the book and the dashboard: the last curve
+        point before that day; on the account's first day, its first point; with no curve yet,
+        the current equity.
+        """
+        self._sync()
+        curve = self.equity_curve
+        if not curve:
+            return self.equity()
+        last = curve[-1]
+        day = now.date() if now is not None else last.ts.date()
+        if last.ts.date() < day:
+            return last.equity
+        if last.ts.date() == day:
+            return self._day_ref if self._day_ref is not None else curve[0].equity
+        before = [p.equity for p in curve if p.ts.date() < day]  # a day in the past: rare, scan
+        return before[-1] if before else curve[0].equity
 
     def open_trade_entry(self, symbol: str) -> datetime | None:
         """Return when the open trade in ``symbol`` started (None when flat)."""

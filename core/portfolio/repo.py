@@ -86,10 +86,11 @@ def load_state(store: Store, account: str) -> Portfolio | None:
 class PortfolioRecorder:
     """Write every fill, closed trade and equity point of a live ledger to the store as it happens."""
 
-    def __init__(self, store: Store, portfolio: Portfolio) -> None:
+    def __init__(self, store: Store, portfolio: Portfolio, fills_seen: int = 0) -> None:
+        """``fills_seen``: how many of the broker's fills are stored already (e.g. rebuilt by a replay)."""
         self.store = store
         self.portfolio = portfolio
-        self._fills = 0
+        self._fills = fills_seen
         self._trades = len(portfolio.trades)
         self._points = len(portfolio.equity_curve)
 

@@ -9,6 +9,7 @@ them from a context object or mapping with ``risk_engine``, ``portfolio`` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +18,33 @@ from core.risk.limits import RiskEngine
 from core.risk.types import MarketState, OrderIntent, PortfolioState
 
 RiskCheck = Callable[[Order, Any], RiskDecision]
+
+log = logging.getLogger(__name__)
+
+
+class Unlimited:
+    """The explicit "no limits" risk check: approves every order unchanged.
+
+    Only for runs that must match a peer library without limits (the backtesting.py
+    comparison, ``--risk permissive``). Nothing defaults to it: a caller passes
+    :data:`UNLIMITED` by name. The first use in a process logs a warning.
+    """
+
+    warned = False
+
+    def __call__(self, order: Order, context: Any = None) -> RiskDecision:
+        """Approve ``order`` at its full quantity."""
+        if not Unlimited.warned:
+            Unlimited.warned = True
+            log.warning("orders are running WITHOUT risk limits (explicit unlimited mode)")
+        return RiskDecision(RiskAction.APPROVE, order.quantity, "unlimited: no risk limits", ("unlimited",))
+
+    def __repr__(self) -> str:
+        return "UNLIMITED"
+
+
+#: Pass this as the risk check to run without limits (explicit, logged); there is no default.
+UNLIMITED = Unlimited()
 
 
 def order_to_intent(order: Order, portfolio: PortfolioState, market: MarketState, lot_size: float = 0.0) -> OrderIntent:

@@ -7,9 +7,9 @@ from typing import Any
 
 from core.backtest.run import BacktestResult
 from core.backtest.run import run_backtest as _run
-from core.backtest.strategy import strategies
 from core.services.context import Context
 from core.services.data import load_bars
+from core.strategies import strategies
 
 
 def parse_size(size: str | float) -> float:
@@ -56,15 +56,18 @@ def backtest(
     with libraries that have no risk engine (e.g. backtesting.py's all-in example).
     """
     risk_engine = make_backtest_risk(risk, ctx)
+    from core.services.strategy import build_strategy
+
+    strat = build_strategy(strategy, params, ctx)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
-        result = _run(frames, strategy, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
+        result = _run(frames, strat, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
                       risk=risk_engine)
         result.report["risk"] = risk
         return result
     frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
     name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
-    result = _run(frame, strategy, symbol=name, params=params, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
+    result = _run(frame, strat, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
                   path=path, risk=risk_engine)  # type: ignore[arg-type]
     result.report["risk"] = risk
     return result

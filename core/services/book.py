@@ -27,22 +27,15 @@ def paper_asof(account: str = "paper", ctx: Context | None = None) -> pd.Timesta
 def paper_state(account: str = "paper", ctx: Context | None = None) -> PortfolioState:
     """Return the stored account as a :class:`PortfolioState` (a fresh 100,000 account when nothing is stored).
 
-    The peak is the highest stored equity; the day-start equity is the last point
-    before the UTC day of the latest point.
+    The peak and the day-start equity are the ledger's own (:meth:`Portfolio.peak_equity`,
+    :meth:`Portfolio.day_start_equity` of the day of the latest stored point).
     """
     ctx = ctx or get_context()
     pf = portfolio_repo.load_state(ctx.store, account)
     if pf is None:
         return PortfolioState(DEFAULT_CASH, DEFAULT_CASH, DEFAULT_CASH, DEFAULT_CASH)
-    equity = pf.equity()
-    curve = portfolio_repo.load_equity(ctx.store, account)
-    peak = max([p.equity for p in curve] + [equity])
-    day_start = equity
-    if curve:
-        day = pd.Timestamp(curve[-1].ts).normalize()
-        before = [p.equity for p in curve if pd.Timestamp(p.ts) < day]
-        day_start = before[-1] if before else curve[0].equity
-    return PortfolioState.from_positions(equity, pf.cash, pf.positions.values(), peak_equity=peak, day_start_equity=day_start)
+    pf.equity_curve = portfolio_repo.load_equity(ctx.store, account)
+    return PortfolioState.from_positions(pf.equity(), pf.cash, pf.positions.values(), peak_equity=pf.peak_equity(), day_start_equity=pf.day_start_equity())
 
 
 def market_state(symbols: Iterable[str], asof: datetime | None = None, window: int = 300, ctx: Context | None = None) -> MarketState:

@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from core.execution import repo as order_repo
 from core.portfolio import repo as portfolio_repo
+from core.portfolio.portfolio import Portfolio
 from core.risk import var as var_mod
 from core.services.context import Context, get_context
 from core.services.risk import risk_status
@@ -61,10 +62,9 @@ def dashboard(account: str = "paper", ctx: Context | None = None) -> dict[str, A
                "limit": o.limit_price, "stop": o.stop_price, "status": o.status.value} for o in order_repo.load_orders(ctx.store, account, open_only=True)]
     today_pnl = None
     if len(eq) >= 2:
-        last_day = eq.index[-1].date()
-        before = eq[eq.index.date < last_day]
-        base = before["equity"].iloc[-1] if len(before) else eq["equity"].iloc[0]
-        today_pnl = float(eq["equity"].iloc[-1] - base)
+        ledger = Portfolio(cash=0.0, account=account)  # only its curve: the one definition of "day start"
+        ledger.equity_curve = portfolio_repo.load_equity(ctx.store, account)
+        today_pnl = float(eq["equity"].iloc[-1] - ledger.day_start_equity())
     limits = risk_limits(ctx)
     status = risk_status(ctx)
     equity = float(eq["equity"].iloc[-1]) if len(eq) else None

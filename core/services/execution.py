@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.backtest.engine import Engine
-from core.backtest.strategy import Strategy, make_strategy
+from core.brokers.events import OrderEvent
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.domain import Bar, Order
+from core.engine import Engine, Strategy, build_engine
+from core.engine.build import RiskArg
 from core.execution import repo
-from core.execution.events import OrderEvent
-from core.execution.fill_model import FillModel
-from core.execution.manager import OrderManager, RiskCheck
+from core.execution.manager import OrderManager
 from core.portfolio import repo as portfolio_repo
+from core.risk.hook import RiskCheck
 from core.services.context import Context, get_context
+from core.strategies import make_strategy
 
 
 def paper_broker(cash: float = 100_000.0, fill_model: FillModel | None = None, ctx: Context | None = None) -> PaperBroker:
@@ -23,10 +25,13 @@ def paper_broker(cash: float = 100_000.0, fill_model: FillModel | None = None, c
     return PaperBroker(ctx.clock, cash=cash, fill_model=fill_model)
 
 
-def order_manager(broker: PaperBroker, account: str = "paper", risk_check: RiskCheck | None = None, ctx: Context | None = None) -> OrderManager:
-    """Return an order manager persisting to the context's store (reconciled with ``broker`` on start)."""
+def order_manager(broker: PaperBroker, *, risk_check: RiskCheck, account: str = "paper", ctx: Context | None = None) -> OrderManager:
+    """Return an order manager persisting to the context's store (reconciled with ``broker`` on start).
+
+    ``risk_check`` is required (``core.risk.hook.UNLIMITED`` runs without limits, explicitly).
+    """
     ctx = ctx or get_context()
-    return OrderManager(broker, ctx.clock, store=ctx.store, account=account, risk_check=risk_check)
+    return OrderManager(broker, ctx.clock, risk_check, store=ctx.store, account=account)
 
 
 @dataclass
@@ -45,13 +50,15 @@ class PaperSession:
 
 
 def paper_session(strategy: Strategy | str, symbols: Sequence[str], *, params: dict | None = None, cash: float = 100_000.0,
-                  commission: float = 0.0, size: float = 1.0, account: str = "paper", risk_check: RiskCheck | None = None,
+                  commission: float = 0.0, size: float = 1.0, account: str = "paper", risk: RiskArg | str = "configured",
                   ctx: Context | None = None) -> PaperSession:
     """Start (or resume) paper trading ``strategy`` on ``symbols``.
 
     A stored account resumes with its cash and positions; orders that were open
     at the paper venue before a restart are gone and are marked so by the
-    reconciliation on start (the venue is the source of truth).
+    reconciliation on start (the venue is the source of truth). Every order passes
+    ``risk``: ``"configured"`` (the limits in force, default), a RiskEngine, a risk-check
+    callable, or ``core.risk.hook.UNLIMITED`` (explicit, logged).
     """
     ctx = ctx or get_context()
     if isinstance(strategy, str):
@@ -60,8 +67,15 @@ def paper_session(strategy: Strategy | str, symbols: Sequence[str], *, params: d
     stored = portfolio_repo.load_state(ctx.store, account)
     if stored is not None:
         broker.portfolio = stored
-    manager = OrderManager(broker, ctx.clock, store=ctx.store, account=account, risk_check=risk_check)
-    engine = Engine(strategy, broker, manager, list(symbols), size=size)
+    if isinstance(risk, str):
+        if risk != "configured":
+            raise ValueError(f"unknown risk mode '{risk}': use 'configured', a RiskEngine, or core.risk.hook.UNLIMITED")
+        from core.services.risk import risk_engine
+
+        risk = risk_engine(ctx)
+    engine = build_engine(strategy, list(symbols), broker, risk=risk, clock=ctx.clock, store=ctx.store, account=account, size=size,
+                          reconcile_on_start=True)
+    manager = engine.manager
     return PaperSession(engine, broker, manager, portfolio_repo.PortfolioRecorder(ctx.store, broker.portfolio))
 
 
@@ -75,3 +89,9 @@ def order_events(client_order_id: str | None = None, ctx: Context | None = None)
     """Return the stored lifecycle events (of one order, or all)."""
     ctx = ctx or get_context()
     return repo.load_events(ctx.store, client_order_id)
+
+
+def list_fills(account: str = "paper", ctx: Context | None = None) -> list:
+    """Return the stored fills of ``account``, oldest first."""
+    ctx = ctx or get_context()
+    return portfolio_repo.load_fills(ctx.store, account)

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
+from core.brokers.paper.fill_model import FillModel
 from core.data.validate import validate_ohlcv
-from core.execution.fill_model import FillModel
 from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars
@@ -52,7 +52,10 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapp
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    return run_backtest(data, strategy, symbol=symbol, params=params, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
+    from core.services.strategy import build_strategy
+
+    return run_backtest(data, build_strategy(strategy, dict(params or {})), symbol=symbol, cash=cash, size=parse_size(size),
+                        fill_model=_fill_model(commission, slippage_bps),
                         lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
 
 

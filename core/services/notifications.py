@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.notify import Delivery, Notifier, NotifyEvent
+from core.notify.events import loop_error_event
 from core.services.context import Context, get_context
 
 
@@ -31,6 +32,12 @@ def notify_event(event: NotifyEvent, ctx: Context | None = None, background: boo
         notifier.submit(event)
         return None
     return notifier.notify(event)
+
+
+def notify_error(where: str, error: BaseException | str, ctx: Context | None = None) -> dict[str, Delivery] | None:
+    """Send a ``loop_error`` event: job ``where`` failed with ``error`` (the next run goes on)."""
+    ctx = ctx or get_context()
+    return notify_event(loop_error_event(error, ctx.clock.now(), where=where), ctx=ctx)
 
 
 def send_test_notification(channel: str, ctx: Context | None = None) -> Delivery:

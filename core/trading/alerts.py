@@ -1,8 +1,8 @@
 """What a tick of the trading loop tells the user: fills, risk vetoes, new halts, a daily summary.
 
 :class:`LoopAlerts` turns what changed during one tick into notification events
-and hands them to ``core.services.notify_event`` (channels, filters and the rate
-limit live in :mod:`core.notify`). It only looks at what the tick added (new
+and hands them to the loop's ``ports.notify`` (``core.services`` queues them on
+the notifier; channels, filters and the rate limit live in :mod:`core.notify`). It only looks at what the tick added (new
 orders, new fills, the last bars of the equity curve), so its cost does not grow
 with the session's history. The last summarised day is kept in the store, so a
 restarted host neither repeats nor skips a daily summary.
@@ -41,10 +41,7 @@ class LoopAlerts:
         events += self._daily_summaries(since_fill)
         if events:
             try:
-                from core.services import notify_event
-
-                for event in events:
-                    notify_event(event, ctx=loop.ctx, background=True)
+                loop.ports.notify(events)
             except Exception as exc:  # a notification problem never stops trading
                 log.warning("could not queue notifications: %s", exc)
         return events

@@ -29,31 +29,26 @@ from typing import Any
 
 import pandas as pd
 
-from core.backtest.engine import Engine
-from core.backtest.strategy import make_strategy
 from core.brokers.paper import PaperBroker
+from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Instrument, Order, OrderType, Side
+from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
-from core.execution.fill_model import FillModel
-from core.execution.manager import OrderManager
+from core.execution.tickets import ticket_orders
+from core.notify.events import NotifyEvent
 from core.portfolio import repo as portfolio_repo
+from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
 from core.trading.alerts import LoopAlerts
 from core.trading.lease import Lease, host_id
-from core.trading.pipeline import engine_risk_hook, recorded_decisions
 from core.trading.replay import ReplayFeed
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
-
-
-def default_lot(symbol: str) -> float:
-    """Return the trading lot of ``symbol``: whole shares, or 1e-6 of a coin for crypto pairs."""
-    return 1e-6 if any(coin in symbol.upper() for coin in ("BTC", "ETH", "USDT")) else 1.0
 
 
 class RecoveryMismatch(RuntimeError):
@@ -92,19 +87,42 @@ class _Timer:
         self.ms[name] = self.ms.get(name, 0.0) + ms
 
 
+@dataclass(frozen=True)
+class LoopPorts:
+    """What the loop needs from the application; ``core.services.trading_loop`` provides it.
+
+    Attributes
+    ----------
+    load_bars : callable
+        ``load_bars(symbol)`` returns the symbol's OHLCV frame (the replay feed's source).
+    risk_limits : callable
+        ``risk_limits()`` returns the risk settings in force (config plus Settings-page overrides).
+    build_strategy : callable
+        ``build_strategy(name, params)`` returns the strategy, given whatever it needs (models, limits).
+    pin_params : callable
+        ``pin_params(name, params, frames, cutoff)`` fixes what a new session trades (e.g. the model version).
+    notify : callable
+        ``notify(events)`` queues notifications (fills, risk vetoes, halts, daily summaries).
+    """
+
+    load_bars: Callable[[str], pd.DataFrame]
+    risk_limits: Callable[[], Any]
+    build_strategy: Callable[[str, dict[str, Any]], Strategy]
+    pin_params: Callable[[str, dict[str, Any], dict[str, pd.DataFrame], pd.Timestamp], dict[str, Any]]
+    notify: Callable[[list[NotifyEvent]], None]
+
+
 class TradingLoop:
     """The paper-trading loop of one account, rebuilt from the store on first use in a process."""
 
-    def __init__(self, ctx: Any, settings: TradingSettings | None = None, holder: str | None = None,
-                 load: Callable[[str], pd.DataFrame] | None = None) -> None:
-        from core import services
-
+    def __init__(self, ctx: Any, ports: LoopPorts, settings: TradingSettings | None = None, holder: str | None = None) -> None:
         self.ctx = ctx
+        self.ports = ports
         self.store: Store = ctx.store
         self.cfg = settings or ctx.settings.trading
         self.account = self.cfg.account
         self.lease = Lease(self.store, f"account:{self.account}", holder or _HOST, ttl=pd.Timedelta(seconds=self.cfg.lease_seconds).to_pytimedelta())
-        self._load = load or (lambda s: services.load_bars(s, timeframe=self.cfg.timeframe, ctx=ctx))
+        self._load = ports.load_bars
         self._key = f"loop.{self.account}"
         self.timer = _Timer()
         self.ready = False
@@ -126,13 +144,9 @@ class TradingLoop:
         return session
 
     def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
-        """Let the strategy fix what it needs at session start (e.g. which model version it trades)."""
-        strategy = make_strategy(session["strategy"], **session["params"])
-        pin = getattr(strategy, "pin", None)
-        if pin is None:
-            return session["params"]
+        """Let the application fix what the strategy needs at session start (e.g. which model version it trades)."""
         feed = ReplayFeed(self.store, self._load, session["symbols"], start_at=session["warmup_bars"], name=self.account)
-        return pin(self.ctx, feed, session)
+        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.calendar[session["warmup_bars"] - 1])
 
     @property
     def last_processed(self) -> pd.Timestamp | None:
@@ -141,7 +155,7 @@ class TradingLoop:
         return pd.Timestamp(value) if value else None
 
     # -- building and recovery -------------------------------------------------------
-    def _build(self) -> None:
+    def _build(self, risk: RiskCheck) -> None:
         s = self.session()
         self.symbols = s["symbols"]
         self.feed = ReplayFeed(self.store, self._load, self.symbols, start_at=s["warmup_bars"], bars_per_tick=s["bars_per_tick"], name=self.account)
@@ -150,34 +164,34 @@ class TradingLoop:
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
         self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
                                   instruments=instruments)
-        self.manager = OrderManager(self.broker, self.clock, store=None, account=self.account, reconcile_on_start=False)
-        self.strategy = make_strategy(s["strategy"], **s["params"])
-        self.engine = Engine(self.strategy, self.broker, self.manager, self.symbols, capacity=len(self.feed.calendar) + 1)
+        self.strategy = self.ports.build_strategy(s["strategy"], s["params"])
+        self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
+                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars))
+        self.manager = self.engine.manager
         # Warm-up history: visible to the strategy, never traded.
         for symbol in self.symbols:
             frame = self.feed.frames[symbol]
             self.engine.warm_up([Bar(symbol, ts.to_pydatetime(), *row) for ts, row in zip(frame.index[frame.index <= start],
                                  frame.loc[frame.index <= start, ["open", "high", "low", "close", "volume"]].itertuples(index=False), strict=True)])
-        from core.services import risk_limits
-
-        self.risk = RiskEngine(RiskLimits.from_settings(risk_limits(self.ctx)), store=self.store, clock=self.clock)
-        self.engine._on_bars = self.timer.wrap("match", self.engine._on_bars)
+        self.risk = RiskEngine(RiskLimits.from_settings(self.ports.risk_limits()), store=self.store, clock=self.clock)
         self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
-        self._build()
-        last = self.last_processed
         stored_orders = {o.client_order_id: o for o in order_repo.load_orders(self.store, self.account)}
-        self.manager.risk_check = recorded_decisions(stored_orders)
+        # Replay with the decisions taken at the time (typed OrderDenied records, stored quantities).
+        self._build(recorded_decisions(stored_orders, order_repo.load_denials(self.store, stored_orders)))
+        last = self.last_processed
         if last is not None:
             for ts in self.feed.calendar[(self.feed.calendar > self.clock.now()) & (self.feed.calendar <= last)]:
                 self._process(ts, replay=True)
         self._verify(stored_orders, last)
         self.manager.store = self.store
         self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
-        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio)
-        self.recorder._fills = len(self.broker.fills())
+        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fills()))
+        drain = getattr(self.strategy, "drain_signals", None)
+        if drain is not None:
+            drain()  # the replayed bars' signals were stored when those bars were first processed
         self.ready = True
 
     def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:
@@ -248,8 +262,6 @@ class TradingLoop:
 
     def _apply(self, item: dict[str, Any]) -> None:
         if item["kind"] == "ticket":
-            from core.services.manual import ticket_orders
-
             for order in ticket_orders(item["spec"], cid=item["client_order_id"]):
                 self.manager.submit(order)
             return
@@ -330,38 +342,3 @@ class TradingLoop:
             for sig in drain():
                 s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
                                 model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
-
-
-def get_loop(ctx: Any) -> TradingLoop:
-    """Return the context's trading loop (one per process and account)."""
-    loop = ctx.extras.get("trading_loop")
-    if loop is None:
-        loop = ctx.extras["trading_loop"] = TradingLoop(ctx)
-    return loop
-
-
-def run_tick(ctx: Any) -> TickReport:
-    """Job entry point: one tick of the context's loop.
-
-    A tick that fails is dropped from memory, so the next one rebuilds from the store
-    (whatever the failed bar half-did was rolled back with its transaction).
-    """
-    try:
-        return get_loop(ctx).tick()
-    except Exception:
-        ctx.extras.pop("trading_loop", None)
-        raise
-
-
-def snapshot_equity(ctx: Any) -> None:
-    """Record the loop's current equity in its status (the per-bar curve is stored by the ticks)."""
-    loop = ctx.extras.get("trading_loop")
-    if loop is not None and loop.ready:
-        toggle.report_status(ctx.store, equity=loop.broker.portfolio.equity(), equity_at=ctx.clock.now().isoformat())
-
-
-def retrain_models(ctx: Any) -> None:
-    """Retrain the ensemble on data up to the loop's current bar (never later), if the strategy uses one."""
-    from core.services import retrain_for_loop
-
-    retrain_for_loop(ctx)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from core.config import TradingSettings
-from core.services import Context
+from core.services import Context, trading_loop
 from core.trading import toggle
-from core.trading.loop import TradingLoop
 
 
 def populate_paper(ctx: Context, symbols: tuple[str, ...] = ("AAPL", "MSFT"), bars: int = 300, cash: float = 100_000.0) -> Context:
@@ -13,6 +12,6 @@ def populate_paper(ctx: Context, symbols: tuple[str, ...] = ("AAPL", "MSFT"), ba
     cfg = TradingSettings(symbols=list(symbols), strategy="sma_cross", params={"fast": 5, "slow": 20}, cash=cash, commission=0.001,
                           warmup_bars=100, bars_per_tick=bars)
     toggle.set_enabled(ctx.store, True)
-    TradingLoop(ctx, settings=cfg).tick()
+    trading_loop(ctx, settings=cfg).tick()
     toggle.set_enabled(ctx.store, False)
     return ctx

@@ -29,12 +29,12 @@ def test_dashboard_renders_candlestick_and_switches_symbol(app):
 
 def test_dashboard_shows_the_paper_account_after_ticks(app, ctx):
     from core.config import load_settings
+    from core.services import trading_loop
     from core.trading import toggle
-    from core.trading.loop import TradingLoop
 
     cfg = load_settings(trading={"strategy": "sma_cross", "symbols": ["AAPL", "MSFT"], "warmup_bars": 100, "bars_per_tick": 150}).trading
     toggle.set_enabled(ctx.store, True)
-    loop = TradingLoop(ctx, settings=cfg)
+    loop = trading_loop(ctx, settings=cfg)
     loop.tick()
     app.run()
     assert not app.exception

@@ -1,0 +1,80 @@
+"""Growing per-symbol OHLCV history: what a strategy sees, ending at the newest bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+class History:
+    """Growing OHLCV arrays of one symbol; views end at the newest bar."""
+
+    __slots__ = ("_cap", "_data", "_ts", "n")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._cap = max(capacity, 16)
+        self._data = np.empty((5, self._cap))
+        self._ts: list[Any] = []
+        self.n = 0
+
+    def append(self, ts: Any, o: float, h: float, lo: float, c: float, v: float) -> None:
+        """Add the newest bar."""
+        if self.n == self._cap:
+            self._cap *= 2
+            grown = np.empty((5, self._cap))
+            grown[:, : self.n] = self._data[:, : self.n]
+            self._data = grown
+        self._data[:, self.n] = (o, h, lo, c, v)
+        self._ts.append(ts)
+        self.n += 1
+
+    @property
+    def index(self) -> list[Any]:
+        """Timestamps of the bars up to now (a copy)."""
+        return self._ts[: self.n]
+
+    def timestamps(self, last: int | None = None) -> list[Any]:
+        """Return the timestamps of the history (or of its ``last`` bars)."""
+        start = 0 if last is None else max(0, self.n - last)
+        return self._ts[start : self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def open(self) -> np.ndarray:
+        """Opens up to now (a read-only view)."""
+        return self._view(0)
+
+    @property
+    def high(self) -> np.ndarray:
+        """Highs up to now."""
+        return self._view(1)
+
+    @property
+    def low(self) -> np.ndarray:
+        """Lows up to now."""
+        return self._view(2)
+
+    @property
+    def close(self) -> np.ndarray:
+        """Closes up to now."""
+        return self._view(3)
+
+    @property
+    def volume(self) -> np.ndarray:
+        """Volumes up to now."""
+        return self._view(4)
+
+    def _view(self, row: int) -> np.ndarray:
+        view = self._data[row, : self.n]
+        view.flags.writeable = False
+        return view
+
+    def frame(self, last: int | None = None) -> pd.DataFrame:
+        """Return the history (or its ``last`` bars) as an OHLCV DataFrame (a copy)."""
+        start = 0 if last is None else max(0, self.n - last)
+        idx = pd.DatetimeIndex(self._ts[start : self.n], name="ts")
+        return pd.DataFrame(self._data[:, start : self.n].T.copy(), index=idx, columns=["open", "high", "low", "close", "volume"])

@@ -1,0 +1,99 @@
+"""Strategies with what they need from the application: models, limits, regime models.
+
+Strategies (``core.strategies``) never import the services; a strategy that needs a
+trained model (``ensemble``) gets it here, through its constructor.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from core.engine import Strategy
+from core.services.context import Context, get_context
+from core.strategies import make_strategy
+
+
+def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context | None = None) -> Strategy:
+    """Return strategy ``name`` with ``params``, given its model artifact and the limits in force when it trades a model."""
+    params = dict(params or {})
+    if name != "ensemble":
+        return make_strategy(name, **params)
+    from core.services.models import _regime_for, load_model
+    from core.services.settings import risk_limits
+
+    ctx = ctx or get_context()
+    artifact = load_model(params.get("model_id") or None, ctx)
+    return make_strategy(name, artifact=artifact, limits=risk_limits(ctx), regime_for=partial(_regime_for, ctx=ctx), **params)
+
+
+TRAIN_HORIZON = 5  # label horizon (bars) of a model a session trains for itself; also its embargo
+MIN_TRAIN_BARS = 300  # bars a symbol needs before the session to join that training
+
+
+def _utc(ts: Any) -> pd.Timestamp:
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t
+
+
+def _day(ts: Any) -> str:
+    return _utc(ts).strftime("%Y-%m-%d") if ts is not None else "?"
+
+
+def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff: Any, ctx: Context | None = None) -> dict[str, Any]:
+    """Fix what a paper session trades at its start (the ensemble's model version).
+
+    ``cutoff`` is the last warm-up bar: the session trades the bars after it. A model may
+    trade only bars after its training data ends plus an embargo of its label horizon
+    (``TRAIN_HORIZON`` bars). The newest stored model that ends early enough is pinned;
+    when there is none, one is trained (preset ``tiny``) on the pre-session bars of every
+    symbol that has at least ``MIN_TRAIN_BARS`` of them (a symbol listed later, such as
+    GOOG from 2004, trades with the pooled model and a regime filter fitted on its first bars).
+
+    Raises
+    ------
+    ValueError
+        When the given ``model_id`` was trained on bars the session trades, or no symbol
+        has enough history before the session to train on.
+    """
+    if name != "ensemble":
+        return dict(params)
+    params = make_strategy(name, **params).get_params()
+    from core.models.registry import ModelNotFound, get_run, list_runs
+    from core.services.models import train
+
+    ctx = ctx or get_context()
+    calendar = pd.DatetimeIndex(sorted(set().union(*(f.index for f in frames.values()))))
+    last_warm = int(calendar.searchsorted(_utc(cutoff), side="right")) - 1
+    if last_warm + 1 >= len(calendar):
+        raise ValueError(f"no bar left to trade after the warm-up ending {_day(cutoff)}: lower trading.warmup_bars")
+    first_traded = calendar[last_warm + 1]
+    train_end = calendar[max(last_warm - TRAIN_HORIZON, 0)]
+
+    def in_time(row: Any) -> bool:
+        return row.data_end is not None and _utc(row.data_end) <= train_end
+
+    if params.get("model_id"):
+        try:
+            row = get_run(ctx.store, params["model_id"])
+        except ModelNotFound as exc:
+            raise ValueError(str(exc)) from exc
+        if not in_time(row):
+            raise ValueError(f"model {row.id} was trained on data up to {_day(row.data_end)}, which overlaps the session's traded bars "
+                             f"(from {_day(first_traded)}, after an embargo of {TRAIN_HORIZON} bars): "
+                             "pin a model trained before that, or leave model_id empty to train one")
+        return params
+    usable = [r for r in list_runs(ctx.store, limit=200, kind="ensemble") if in_time(r)]
+    if usable:
+        params["model_id"] = usable[0].id
+        return params
+    bars = {s: f.loc[:train_end] for s, f in frames.items()}  # nothing the session will trade on
+    enough = {s: b for s, b in bars.items() if len(b) >= MIN_TRAIN_BARS}
+    if not enough:
+        raise ValueError(f"no symbol has {MIN_TRAIN_BARS} bars before the session's first traded bar ({_day(first_traded)}): "
+                         "raise trading.warmup_bars or train a model on earlier data")
+    report = train(list(enough), horizon=TRAIN_HORIZON, embargo=TRAIN_HORIZON, preset="tiny", bars=enough, ctx=ctx)
+    params["model_id"] = report["model_id"]
+    return params

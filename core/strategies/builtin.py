@@ -1,0 +1,76 @@
+"""Built-in strategies: ``sma_cross`` and ``buy_and_hold`` (the baseline every report shows)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from core.engine import Strategy, StrategyContext, StrategyError
+from core.strategies.indicators import cross_targets, crossing, window_mean
+from core.strategies.registry import register
+
+
+@register
+class SmaCross(Strategy):
+    """Go long when the fast SMA crosses above the slow one; short (or flat) on the cross below.
+
+    Parameters
+    ----------
+    fast, slow : int
+        Window lengths of the simple moving averages, ``fast < slow``.
+    mode : {"long_short", "long_flat"}
+        Reverse into a short on a cross down, or just close the long.
+    """
+
+    name = "sma_cross"
+    defaults: ClassVar[dict[str, Any]] = {"fast": 10, "slow": 20, "mode": "long_short"}
+
+    def validate(self) -> None:
+        """Check that the windows are positive and ordered and the mode is known."""
+        p = self.params
+        if p["fast"] < 1 or p["slow"] < 2 or p["fast"] >= p["slow"]:
+            raise StrategyError(f"sma_cross needs 1 <= fast < slow (got fast={p['fast']}, slow={p['slow']})")
+        if p["mode"] not in ("long_short", "long_flat"):
+            raise StrategyError(f"sma_cross mode must be 'long_short' or 'long_flat', not {p['mode']!r}")
+
+    @property
+    def _down(self) -> int:
+        return -1 if self.params["mode"] == "long_short" else 0
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        """Act on a crossover of the two averages at the newest bar."""
+        fast, slow = self.params["fast"], self.params["slow"]
+        for symbol in ctx.symbols:
+            close = ctx.history(symbol).close
+            i = len(close) - 1
+            if i < slow:
+                continue
+            cross = crossing(window_mean(close, i - 1, fast), window_mean(close, i - 1, slow), window_mean(close, i, fast), window_mean(close, i, slow))
+            if cross:
+                ctx.target(symbol, 1 if cross == 1 else self._down)
+
+    def fast_targets(self, close: np.ndarray) -> np.ndarray:
+        """Return the same decisions as :meth:`on_bar`, for every bar at once."""
+        return cross_targets(np.ascontiguousarray(close, dtype=np.float64), self.params["fast"], self.params["slow"], self._down)
+
+
+@register
+class BuyAndHold(Strategy):
+    """Buy on the first bar and hold to the end."""
+
+    name = "buy_and_hold"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        """Go long every symbol once."""
+        for symbol in ctx.symbols:
+            if len(ctx.history(symbol)) == 1:
+                ctx.target(symbol, 1)
+
+    def fast_targets(self, close: np.ndarray) -> np.ndarray:
+        """Return a single long decision on the first bar."""
+        out = np.full(close.shape[0], 2, dtype=np.int8)
+        if out.size:
+            out[0] = 1
+        return out

@@ -1,0 +1,183 @@
+"""The "ensemble" strategy: the AI pipeline as a strategy, the same in backtests and the paper loop.
+
+On every bar, per symbol: features over the last ``window`` bars (causal, audited) ->
+the ensemble's calibrated p(up) and the regime -> the signal processor (threshold, regime
+gate, conflicts, priority by edge) -> fractional Kelly size -> a market order for the
+difference to the target position. The order then passes the risk engine like any other.
+
+The feature window is fixed (``window`` bars), so a prediction never depends on how much
+older history the host happened to load: a backtest and the paper loop compute exactly
+the same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from core.domain import Regime, Side, Signal
+from core.engine import Strategy, StrategyContext, StrategyError, lot_for
+from core.signals.processor import SignalConfig, SignalProcessor
+from core.sizing import KellySizer
+from core.strategies.registry import register
+
+
+@register
+class EnsembleStrategy(Strategy):
+    """Trade the ensemble's probability of an up-move, sized by fractional Kelly.
+
+    Parameters
+    ----------
+    model_id : str
+        Model version to trade ("" = the latest; a paper session pins one at its start).
+    min_probability : float
+        Minimum win probability of a signal (the signal processor's threshold).
+    allow_short : bool
+        Also go short when p(up) is low enough.
+    payoff_ratio : float
+        Kelly's ``b`` (win size / loss size).
+    window : int
+        Bars of history the features and the regime are computed on.
+    rebalance_band : float
+        Trade only when the target differs from the position by more than this fraction of the target.
+    """
+
+    name = "ensemble"
+    defaults: ClassVar[dict[str, Any]] = {
+        "model_id": "", "min_probability": 0.55, "allow_short": False, "payoff_ratio": 1.0, "window": 300, "rebalance_band": 0.25,
+    }  # fmt: skip
+
+    def validate(self) -> None:
+        """Check the threshold and window."""
+        p = self.params
+        if not 0.5 <= p["min_probability"] < 1:
+            raise StrategyError(f"min_probability must lie in [0.5, 1), not {p['min_probability']}")
+        if p["window"] < 120:
+            raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
+
+    def __init__(self, *, artifact: Any = None, limits: Any = None, regime_for: Callable[[Any, str, pd.DataFrame], Any] | None = None,
+                 **params: Any) -> None:
+        """Store the parameters and what the caller (``core.services``) provides.
+
+        Parameters
+        ----------
+        artifact : ModelArtifact
+            The trained ensemble to trade (its ``model_id`` should match ``params["model_id"]``).
+        limits : RiskSettings
+            The limits in force; the Kelly sizer reads its caps from them.
+        regime_for : callable, optional
+            ``regime_for(artifact, symbol, bars)`` returns a regime model for a symbol the
+            artifact has none for (None: such symbols trade without a regime).
+        """
+        super().__init__(**params)
+        self.artifact = artifact
+        self.limits = limits
+        self.regime_for = regime_for
+
+    # -- set-up ---------------------------------------------------------------------------
+    def on_start(self, ctx: StrategyContext) -> None:
+        """Build the signal processor from the given model and risk limits."""
+        if self.artifact is None or self.limits is None:
+            raise StrategyError("the ensemble strategy needs its model artifact and risk limits: build it with core.services.build_strategy('ensemble', ...)")
+        self.artifact_ = self.artifact
+        sizer = KellySizer.from_settings(self.limits)
+        config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
+                              allow_short=self.params["allow_short"])
+        self.processor_ = SignalProcessor(config, sizer)
+        self.regimes_: dict[str, Any] = {}
+        self.pending_signals_: list[Signal] = []
+        self.timings_: dict[str, float] = {}
+
+    # -- per bar ---------------------------------------------------------------------------
+    def _window(self, ctx: StrategyContext, symbol: str) -> pd.DataFrame | None:
+        hist = ctx.history(symbol)
+        if len(hist) < max(self.artifact_.feature_config.warmup + 2, 60):
+            return None
+        return hist.frame(last=self.params["window"])
+
+    def _regime(self, symbol: str, bars: pd.DataFrame) -> Regime | None:
+        art = self.artifact_
+        if art.params.get("regime") is None:
+            return None
+        rc = art.regimes.get(symbol)
+        if rc is None and self.regime_for is not None:
+            rc = self.regime_for(art, symbol, bars)
+        if rc is None:
+            return None
+        return Regime(rc.classify(bars).iloc[-1])
+
+    def _tick(self, name: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.timings_[name] = self.timings_.get(name, 0.0) + (now - t0) * 1000
+        return now
+
+    def on_bar(self, ctx: StrategyContext) -> None:
+        """Score every symbol, turn signals into Kelly-sized targets and trade the differences."""
+        from core.features import compute
+
+        art = self.artifact_
+        rows, meta, groups = [], [], []
+        # A sequence member reads each row's predecessors (of the same symbol) as context.
+        context = max(int(getattr(art.model, "context_rows_", 1) or 1), 1)
+        regimes: dict[str, Regime | None] = {}
+        t0 = time.perf_counter()
+        for symbol in ctx.symbols:
+            bars = self._window(ctx, symbol)
+            if bars is None or bars.index[-1] != ctx.now:
+                continue
+            feats = compute(bars, art.feature_config)[art.columns].iloc[-context:]
+            if feats.iloc[-1].isna().any():
+                continue
+            feats = feats[feats.notna().all(axis=1)]
+            rows.append(feats.to_numpy(dtype=np.float64))
+            groups.extend([symbol] * len(feats))
+            meta.append((symbol, float(bars["close"].iloc[-1])))
+            t0 = self._tick("features", t0)
+            regimes[symbol] = self._regime(symbol, bars)
+            t0 = self._tick("regime", t0)
+        if not rows:
+            return
+        all_p = art.model.predict_proba(np.vstack(rows), groups=np.asarray(groups))[:, list(art.model.classes_).index(1)]
+        proba = all_p[np.cumsum([len(r) for r in rows]) - 1]  # the newest row of each symbol
+        t0 = self._tick("model", t0)
+        signals = [
+            Signal(sym, ctx.now, float(p), regimes[sym], art.model_id, direction=1 if p >= 0.5 else -1, confidence=float(abs(p - 0.5) * 2))
+            for (sym, _), p in zip(meta, proba, strict=True)
+        ]
+        prices = dict(meta)
+        result = self.processor_.process(signals, equity=ctx.equity(), prices=prices)
+        t0 = self._tick("signals", t0)
+        targets = {s: 0.0 for s, _ in meta}
+        for rej in result.rejected:
+            if "regime" in rej.reason:  # no new risk in a blocked regime, but no forced exit either
+                targets[rej.signal.symbol] = ctx.position(rej.signal.symbol)
+        for intent in result.intents:
+            targets[intent.symbol] = intent.quantity * (1 if intent.side is Side.BUY else -1)
+        notes = {i.symbol: i.reason for i in result.intents} | {r.signal.symbol: r.reason for r in result.rejected}
+        self.pending_signals_.extend(
+            Signal(s.symbol, s.ts, s.p_up, s.regime, s.model_id, int(np.sign(targets[s.symbol])), s.confidence, notes.get(s.symbol, "")[:500])
+            for s in signals
+        )
+        band = self.params["rebalance_band"]
+        for symbol, target in targets.items():
+            lot = lot_for(symbol, ctx._engine.broker)
+            target = np.trunc(target / lot) * lot
+            current = ctx.position(symbol)
+            delta = target - current
+            if abs(delta) < lot or (target != 0 and np.sign(target) == np.sign(current) and abs(delta) <= band * abs(target)):
+                continue
+            if delta > 0:
+                ctx.buy(symbol, float(abs(delta)), reason="ensemble")
+            else:
+                ctx.sell(symbol, float(abs(delta)), reason="ensemble")
+        self._tick("orders", t0)
+
+    def drain_signals(self) -> list[Signal]:
+        """Return and forget the signals of the bars processed since the last call (the loop stores them)."""
+        out, self.pending_signals_ = getattr(self, "pending_signals_", []), []  # nothing before on_start
+        return out
