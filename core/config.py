@@ -82,18 +82,21 @@ class BinanceSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     testnet: bool = True
+    base_url: str | None = None
 
 
 class AlpacaSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     paper: bool = True
+    base_url: str | None = None
 
 
 class ZerodhaSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     access_token: SecretStr | None = None
+    base_url: str | None = None
 
 
 class BrokerSettings(_Section):

@@ -31,12 +31,10 @@ def _guard(name: str, fn) -> None:
 
 
 def _notify_error(ctx, name: str, exc: Exception) -> None:
+    from core.services import notify_error
+
     try:
-        from core.services import notify_event
-    except ImportError:
-        return
-    try:
-        notify_event("loop_error", f"{name} failed: {exc}", ctx=ctx)
+        notify_error(name, exc, ctx=ctx)
     except Exception as err:
         log.warning("could not notify about %s: %s", name, err)
 

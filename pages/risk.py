@@ -7,7 +7,7 @@ import streamlit as st
 from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap
-from ui.common import context, guarded
+from ui.common import context, exposure_metrics, guarded
 from ui.trust import exposure_panel
 
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
@@ -74,6 +74,9 @@ for i, row in enumerate(rows):
     with cols[i % 3]:
         over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
         st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
+exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
+if exposure:
+    exposure_metrics(st.columns(3)[:2], exposure)
 if rows and not services.paper_book(ctx=ctx)["exists"]:
     st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
 
@@ -104,13 +107,14 @@ level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, 
 window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
 report = guarded(_report, symbol, what=f"the risk report of {symbol}")
 if report:
-    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}") for m in METHODS]
+    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}_pct") for m in METHODS]
                           for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(METHODS.values()))
     left, right = st.columns([3, 2])
-    left.dataframe(table.style.format("{:.2%}"), width="stretch")
+    left.dataframe(table.style.format("{:.2f} %"), width="stretch")
     right.metric("Sharpe", f"{report['sharpe']:.2f}")
-    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.2%}")
-    st.caption(f"One-day losses as a fraction of position value, {report['start'][:10]} → {report['end'][:10]}. "
+    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1f} %")
+    right.metric(f"{symbol} beta vs {report['benchmark']}", "n/a" if report["beta"] is None else f"{report['beta']:.3f}")
+    st.caption(f"One-day losses in percent of position value, {report['start'][:10]} → {report['end'][:10]}. "
                "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
 roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
 if roll is not None:

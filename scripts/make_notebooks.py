@@ -250,11 +250,11 @@ table[["return_pct", "sharpe", "max_drawdown_pct", "trades", "check"]].round(2)"
     """px.line(pd.DataFrame(curves), template="plotly_dark", height=380, title="equity by strategy (AAPL 2004-2012)", log_y=True)""",
     """# md
 ## VaR and CVaR by method
-One-day 95% and 99% figures as positive loss fractions: historical, normal (parametric),
+One-day 95% and 99% figures as positive loss percents: historical, normal (parametric),
 Cornish-Fisher, Monte Carlo and GARCH(1,1)-t.""",
     """risk = services.risk_report("SPX", ctx=ctx)
 methods = ["hist", "param", "cf", "mc", "garch"]
-pd.DataFrame({m: {f"{kind}_{lvl}": risk.get(f"{kind}_{lvl}_{m}") for kind in ("var", "cvar") for lvl in (95, 99)} for m in methods}).round(4)""",
+pd.DataFrame({m: {f"{kind}_{lvl}": risk.get(f"{kind}_{lvl}_{m}_pct") for kind in ("var", "cvar") for lvl in (95, 99)} for m in methods}).round(2)""",
     """# md
 ## Kupiec backtest
 Each day's VaR is forecast from the previous 500 returns only; an exceedance is a day

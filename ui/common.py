@@ -77,3 +77,12 @@ def sidebar() -> None:
             st.error(f"Paper trading not started: {st.session_state['sidebar_paper_refused']}")
     status_strip()
     alerts_banner()
+
+
+def exposure_metrics(columns: list, exposure: dict) -> None:
+    """Show a book's beta and concentration (from ``services.book_exposure``) in two metric columns."""
+    beta = exposure["beta"]
+    columns[0].metric(f"Beta vs {exposure['benchmark']}", "n/a" if beta is None else f"{beta:.3f}",
+                      help="cov(daily returns, benchmark's) / var(benchmark's), on the dates both have")
+    columns[1].metric("Concentration (HHI)", f"{exposure['concentration']:.3f}",
+                      help="Herfindahl index of absolute position values: 1 = one position, 1/n = n equal ones, 0 = flat")

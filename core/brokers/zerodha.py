@@ -26,7 +26,7 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 from pydantic import SecretStr
 
-from core.brokers._venue import fills_since, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import fills_since, guard_live, is_live_endpoint, map_requests_error, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import (
     AuthenticationError,
     Balance,
@@ -101,7 +101,7 @@ class ZerodhaBroker:
                  allow_live: bool = False, root: str | None = None, timeout: float = 7.0, policy: RetryPolicy | None = None,
                  exchange: str = "NSE", product: str = "CNC", rate: float = 8.0, burst: float = 10.0,
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
-        guard_live("zerodha", live=not is_loopback(root), allow_live=allow_live)
+        guard_live("zerodha", live=is_live_endpoint([root or KiteConnect._default_root_uri]), allow_live=allow_live)
         self.name = name or "zerodha"
         self.policy = policy or RetryPolicy()
         self.exchange, self.product = exchange, product

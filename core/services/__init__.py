@@ -40,7 +40,7 @@ from core.services.manual import (
 )
 from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
-from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
 from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
 from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
@@ -54,7 +54,7 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
-from core.services.risk_views import book_risk, correlation_matrix, limit_utilisation, rolling_var
+from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
@@ -89,6 +89,7 @@ __all__ = [
     "bars_from_csv",
     "bars_from_upload",
     "bars_to_records",
+    "book_exposure",
     "book_risk",
     "build_strategy",
     "bundled_returns",
@@ -140,6 +141,8 @@ __all__ = [
     "news_frame",
     "news_to_records",
     "notify",
+    "notify_error",
+    "notify_event",
     "open_order_rows",
     "order_events",
     "order_manager",

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from core.config import TradingSettings
-from core.domain import Fill
+from core.notify.events import NotifyEvent
 from core.services.context import Context, get_context
 from core.services.strategies import require_checked
 from core.trading import toggle
@@ -136,20 +136,18 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     ctx = ctx or get_context()
     cfg = settings or ctx.settings.trading
 
-    def notify_fills(fills: list[Fill]) -> None:
-        from core.notify.events import fill_event
-        from core.services.notifications import get_notifier
+    def notify(events: list[NotifyEvent]) -> None:
+        from core.services.notifications import notify_event
 
-        notifier = get_notifier(ctx)
-        for fill in fills:
-            notifier.submit(fill_event(fill))
+        for event in events:
+            notify_event(event, ctx=ctx, background=True)
 
     ports = LoopPorts(
         load_bars=load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx)),
         risk_limits=lambda: risk_limits(ctx),
         build_strategy=lambda name, params: build_strategy(name, params, ctx),
         pin_params=lambda name, params, frames, cutoff: pin_params(name, params, frames, cutoff, ctx),
-        notify_fills=notify_fills,
+        notify=notify,
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from core.engine import Strategy, StrategyContext, StrategyError
-from core.strategies.indicators import cross_targets, window_mean
+from core.strategies.indicators import cross_targets, crossing, window_mean
 from core.strategies.registry import register
 
 
@@ -50,12 +50,9 @@ class SmaCross(Strategy):
             i = len(close) - 1
             if i < slow:
                 continue
-            f0, s0 = window_mean(close, i - 1, fast), window_mean(close, i - 1, slow)
-            f1, s1 = window_mean(close, i, fast), window_mean(close, i, slow)
-            if f0 < s0 and f1 > s1:
-                ctx.target(symbol, 1)
-            elif f0 > s0 and f1 < s1:
-                ctx.target(symbol, self._down)
+            cross = crossing(window_mean(close, i - 1, fast), window_mean(close, i - 1, slow), window_mean(close, i, fast), window_mean(close, i, slow))
+            if cross:
+                ctx.target(symbol, 1 if cross == 1 else self._down)
 
     def fast_targets(self, close: np.ndarray) -> np.ndarray:
         """Return the same decisions as :meth:`on_bar`, for every bar at once."""

@@ -33,15 +33,17 @@ from core.brokers.paper import PaperBroker
 from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
-from core.domain import Bar, Fill, Instrument, Order, OrderType, Side
+from core.domain import Bar, Instrument, Order, OrderType, Side
 from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.tickets import ticket_orders
+from core.notify.events import NotifyEvent
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
+from core.trading.alerts import LoopAlerts
 from core.trading.lease import Lease, host_id
 from core.trading.replay import ReplayFeed
 
@@ -99,15 +101,15 @@ class LoopPorts:
         ``build_strategy(name, params)`` returns the strategy, given whatever it needs (models, limits).
     pin_params : callable
         ``pin_params(name, params, frames, cutoff)`` fixes what a new session trades (e.g. the model version).
-    notify_fills : callable
-        ``notify_fills(fills)`` queues fill notifications.
+    notify : callable
+        ``notify(events)`` queues notifications (fills, risk vetoes, halts, daily summaries).
     """
 
     load_bars: Callable[[str], pd.DataFrame]
     risk_limits: Callable[[], Any]
     build_strategy: Callable[[str, dict[str, Any]], Strategy]
     pin_params: Callable[[str, dict[str, Any], dict[str, pd.DataFrame], pd.Timestamp], dict[str, Any]]
-    notify_fills: Callable[[list[Fill]], None]
+    notify: Callable[[list[NotifyEvent]], None]
 
 
 class TradingLoop:
@@ -173,6 +175,7 @@ class TradingLoop:
             self.engine.warm_up([Bar(symbol, ts.to_pydatetime(), *row) for ts, row in zip(frame.index[frame.index <= start],
                                  frame.loc[frame.index <= start, ["open", "high", "low", "close", "volume"]].itertuples(index=False), strict=True)])
         self.risk = RiskEngine(RiskLimits.from_settings(self.ports.risk_limits()), store=self.store, clock=self.clock)
+        self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
@@ -332,7 +335,7 @@ class TradingLoop:
         report.equity = self.broker.portfolio.equity()
         self.timer.add("total", (time.perf_counter() - t_all) * 1000)
         report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
-        self._notify(n_fills)
+        self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
         if self.feed.exhausted:
             report.state = "exhausted"
             self._cancel_queue_at_end()
@@ -369,12 +372,3 @@ class TradingLoop:
             for sig in drain():
                 s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
                                 model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
-
-    def _notify(self, since_fill: int) -> None:
-        fills = self.broker.fills()[since_fill:]
-        if not fills:
-            return
-        try:
-            self.ports.notify_fills(fills)
-        except Exception as exc:
-            log.warning("could not queue fill notifications: %s", exc)

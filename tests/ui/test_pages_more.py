@@ -149,3 +149,34 @@ def test_news_filters_by_symbol(ctx):
 def test_portfolio_empty_state_points_to_the_toggle(ctx):
     at = _open("pages/portfolio.py")
     assert any("Switch on paper trading in the sidebar" in i.value for i in at.info)
+
+
+def test_beta_and_concentration_are_shown_and_equal_an_independent_computation(populated):
+    import numpy as np
+    import pandas as pd
+
+    from core.services import set_context
+
+    root = Path(__file__).resolve().parents[2]
+    spx = pd.read_parquet(root / "data/sample/SPX__1d.parquet")["close"].pct_change()
+    aapl = pd.read_parquet(root / "data/sample/AAPL__1d.parquet")["close"].pct_change()
+
+    def beta(r, b):
+        both = pd.concat([r, b], axis=1, join="inner").dropna().to_numpy()
+        cov = np.cov(both[:, 0], both[:, 1])
+        return cov[0, 1] / cov[1, 1]
+
+    book = services.paper_book(ctx=populated)
+    book_beta = beta(book["equity_curve"].pct_change(), spx)
+    value = book["positions"]["value"].abs()
+    hhi = float(((value / value.sum()) ** 2).sum())
+    assert len(value) == 2 and 0.5 <= hhi < 1
+    set_context(populated)
+    try:
+        for page in ("pages/portfolio.py", "pages/risk.py"):
+            shown = {m.label: m.value for m in _open(page).metric}
+            assert shown["Beta vs SPX"] == f"{book_beta:.3f}", page
+            assert shown["Concentration (HHI)"] == f"{hhi:.3f}", page
+        assert shown["AAPL beta vs SPX"] == f"{beta(aapl, spx):.3f}"  # the Risk page's symbol
+    finally:
+        set_context(None)
