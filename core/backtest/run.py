@@ -136,7 +136,8 @@ def run_backtest(
     if result.report.pop("unsized_orders", 0):
         result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
                                      "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
-    if baseline and strategy.name != "buy_and_hold":
+    if baseline and (strategy.name != "buy_and_hold" or risk is not UNLIMITED):
+        # The baseline holds from the first bar without risk limits (a capped or vetoed entry is not "buy & hold").
         base = run_backtest(frames, "buy_and_hold", risk=UNLIMITED, cash=cash, size=size, fill_model=fill_model,
                             baseline=False, lot_size=lot_size, warmup=warmup)
         result.baseline = base.report

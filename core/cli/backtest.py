@@ -8,7 +8,8 @@ import math
 from core.cli import CliError, _args, emit
 
 _ROWS = [
-    ("final_equity", "Final equity", "{:,.2f}"), ("return_pct", "Return [%]", "{:.2f}"), ("buy_and_hold_return_pct", "Buy & hold return [%]", "{:.2f}"),
+    ("final_equity", "Final equity", "{:,.2f}"), ("return_pct", "Return [%]", "{:.2f}"),
+    ("buy_and_hold_return_pct", "Buy & hold return [%] (no caps)", "{:.2f}"),
     ("cagr_pct", "CAGR [%]", "{:.2f}"), ("volatility_pct", "Volatility (ann.) [%]", "{:.2f}"), ("sharpe", "Sharpe", "{:.3f}"),
     ("sortino", "Sortino", "{:.3f}"), ("calmar", "Calmar", "{:.3f}"), ("max_drawdown_pct", "Max drawdown [%]", "{:.2f}"),
     ("max_drawdown_days", "Max drawdown duration [days]", "{:.0f}"), ("exposure_pct", "Exposure [%]", "{:.2f}"), ("trades", "Trades", "{:d}"),
@@ -66,7 +67,11 @@ def _run(args: argparse.Namespace) -> int:
     result = services.backtest(args.strategy, symbol=args.symbol, data=args.data, params=_params(args.param), cash=args.cash,
                                commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end,
                                risk=args.risk, repair=args.repair)
+    from core.services.backtest import risk_changes_rows
+
     report = {k: _clean(v) for k, v in result.report.items()}
+    changes = result.report.get("risk_changes") or {}
+    report["risk_changes"] = {"shrink": changes.get("shrink", 0), "veto": changes.get("veto", 0), "reasons": risk_changes_rows(changes)}
     if args.trades:
         trades = result.trades.copy()
         trades["duration"] = trades["duration"].astype(str)
@@ -74,7 +79,10 @@ def _run(args: argparse.Namespace) -> int:
     lines = [f"{result.report['strategy']} {result.report['params']} on {', '.join(result.report['symbols'])}  {report['start'][:10]} -> {report['end'][:10]}"]
     for key, label, fmt in _ROWS:
         value = report.get(key)
-        lines.append(f"  {label:30s} {'n/a' if value is None else fmt.format(value)}")
+        lines.append(f"  {label:32s} {'n/a' if value is None else fmt.format(value)}")
+    rc = report["risk_changes"]
+    lines.append(f"  {'Risk engine':30s} {rc['veto']} orders vetoed, {rc['shrink']} shrunk")
+    lines += [f"    {row['count']:>5d} x {row['action']}: {row['reason']}" for row in rc["reasons"][:5]]
     lines += [f"  warning: {w}" for w in report.get("warnings", [])]
     emit(report, args.json, "\n".join(lines))
     return 0

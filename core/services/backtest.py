@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.backtest.run import BacktestResult
@@ -81,8 +81,45 @@ def backtest(
         if repairs:
             result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     result.report["risk"] = risk
+    result.report["risk_changes"] = risk_changes(risk_engine.store.entries)
+    stopped = stopped_by(result.report)
+    if stopped:
+        result.report["warnings"] = [*result.report.get("warnings", []), stopped]
     mark_checked(result.report, check)
     return result
+
+
+def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count the orders the risk engine shrank or vetoed in a run, by reason (the limit that bound).
+
+    Returns ``{"shrink": n, "veto": m, "reasons": {(action, reason): count}}`` from the engine's audit entries.
+    """
+    out: dict[str, Any] = {"shrink": 0, "veto": 0, "reasons": {}}
+    for entry in audit:
+        data = entry.get("data") or {}
+        action = data.get("action")
+        if action in ("shrink", "veto"):
+            out[action] += 1
+            key = (action, data.get("reason") or "no reason given")
+            out["reasons"][key] = out["reasons"].get(key, 0) + 1
+    return out
+
+
+def stopped_by(report: Mapping[str, Any]) -> str | None:
+    """Return why a run made no trade when the risk engine vetoed its orders (the most frequent veto reason), else ``None``."""
+    changes = report.get("risk_changes") or {}
+    vetoes = {reason: n for (action, reason), n in (changes.get("reasons") or {}).items() if action == "veto"}
+    if report.get("trades") or not vetoes:
+        return None
+    reason, n = max(vetoes.items(), key=lambda kv: kv[1])
+    return (f"no trade: the risk engine vetoed {changes['veto']} orders, most often ({n}x) for: {reason} "
+            "(compare with risk='permissive', or change the risk limits)")
+
+
+def risk_changes_rows(changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return ``changes["reasons"]`` as JSON rows ``{"action", "reason", "count"}``, most frequent first."""
+    rows = [{"action": a, "reason": r, "count": n} for (a, r), n in (changes.get("reasons") or {}).items()]
+    return sorted(rows, key=lambda row: -row["count"])
 
 
 PERMISSIVE = {

@@ -13,7 +13,7 @@ from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
 from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
-from core.services.backtest import make_backtest_risk, parse_size
+from core.services.backtest import make_backtest_risk, parse_size, risk_changes, stopped_by
 from core.services.context import Context
 from core.services.data import load_bars
 from core.services.strategies import mark_checked, strategy_for_backtest
@@ -71,6 +71,9 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapp
                           lot_size=lot_size, path=path, risk=engine)
     result.report["risk_changes"] = risk_changes(engine.store.entries)
     result.report["risk"] = risk
+    stopped = stopped_by(result.report)
+    if stopped:
+        result.report["warnings"] = [*result.report.get("warnings", []), stopped]
     mark_checked(result.report, check)
     return result
 
@@ -98,22 +101,6 @@ def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str],
         if progress:
             progress(i, len(names))
     return pd.DataFrame(rows).set_index("strategy"), curves
-
-
-def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Count the orders the risk engine shrank or vetoed in a run, by reason (the limit that bound).
-
-    Returns ``{"shrink": n, "veto": m, "reasons": {(action, reason): count}}`` from the engine's audit entries.
-    """
-    out: dict[str, Any] = {"shrink": 0, "veto": 0, "reasons": {}}
-    for entry in audit:
-        data = entry.get("data") or {}
-        action = data.get("action")
-        if action in ("shrink", "veto"):
-            out[action] += 1
-            key = (action, data.get("reason") or "no reason given")
-            out["reasons"][key] = out["reasons"].get(key, 0) + 1
-    return out
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:

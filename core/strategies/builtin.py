@@ -61,20 +61,21 @@ class SmaCross(Strategy):
 
 @register
 class BuyAndHold(Strategy):
-    """Buy on the first bar and hold to the end."""
+    """Buy on the first bar and hold to the end.
+
+    An entry the risk engine vetoes (e.g. for too little return history) or that cannot be
+    sized is tried again on the next bar, so the baseline holds from the first bar it may.
+    """
 
     name = "buy_and_hold"
     defaults: ClassVar[dict[str, Any]] = {}
 
     def on_bar(self, ctx: StrategyContext) -> None:
-        """Go long every symbol once."""
+        """Go long every symbol not held yet (an order already on its way is not sent again)."""
         for symbol in ctx.symbols:
-            if len(ctx.history(symbol)) == 1:
+            if len(ctx.history(symbol)) and ctx.position(symbol) == 0:
                 ctx.target(symbol, 1)
 
     def fast_targets(self, close: np.ndarray) -> np.ndarray:
-        """Return a single long decision on the first bar."""
-        out = np.full(close.shape[0], 2, dtype=np.int8)
-        if out.size:
-            out[0] = 1
-        return out
+        """Return a long decision on every bar (a no-op once long), as :meth:`on_bar`."""
+        return np.ones(close.shape[0], dtype=np.int8)
