@@ -170,7 +170,13 @@ def strategy_for_backtest(strategy: Any, params: Mapping[str, Any] | None, frame
 
     A signals strategy that passes is evaluated once on each whole frame (the fast way);
     one that fails runs bar by bar on past bars only (see :mod:`core.strategies.vectorised`).
+    The ensemble trades only a model trained before the first bar plus an embargo
+    (:func:`core.services.strategy.pin_for_backtest`).
     """
+    if strategy == "ensemble":
+        from core.services.strategy import pin_for_backtest
+
+        params = pin_for_backtest("ensemble", dict(params or {}), dict(frames), ctx)
     inst = _instance(strategy, params, ctx)
     if not isinstance(inst, SignalStrategy):
         return inst, None

@@ -103,3 +103,31 @@ def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff
     report = train(list(enough), horizon=TRAIN_HORIZON, embargo=TRAIN_HORIZON, preset="tiny", bars=enough, ctx=ctx)
     params["model_id"] = report["model_id"]
     return params
+
+
+def pin_for_backtest(name: str, params: dict[str, Any], frames: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+    """Fix the ensemble's model for a backtest of ``frames`` by :func:`pin_params`'s rule.
+
+    The backtest trades from the first bar of ``frames``; the bars before it (a bundled
+    symbol's earlier history) are its warm-up. A model is usable only if its training data
+    ends an embargo of ``TRAIN_HORIZON`` bars before that; otherwise one is trained on those
+    earlier bars, or the run is refused with the dates when there are too few of them.
+    """
+    if name != "ensemble":
+        return dict(params)
+    from core.services.data import load_bars
+
+    first = min(_utc(f.index[0]) for f in frames.values())
+    full: dict[str, Any] = {}
+    for symbol, frame in frames.items():
+        try:
+            history = load_bars(symbol, ctx=ctx)
+            earlier = history.loc[history.index < first]
+        except (ValueError, KeyError, OSError):  # a user's file: no history before it
+            earlier = frame.iloc[:0]
+        full[symbol] = pd.concat([earlier, frame]) if len(earlier) else frame
+    before = [f.index[f.index < first][-1] for f in full.values() if (f.index < first).any()]
+    if not before:
+        raise ValueError(f"the backtest starts at its data's first bar ({_day(first)}), so no model can have been trained before it: "
+                         "start the backtest later (--start) or pin a model_id trained on data that ends before it")
+    return pin_params(name, params, full, max(before), ctx)
