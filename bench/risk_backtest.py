@@ -5,7 +5,8 @@ risk engine (``make_backtest_risk("configured")``, the same call ``services.back
 against backtesting.py on the same bars in the same run. Prints seconds, bars/s, the
 marginal bars/s between sizes, the growth ratio (linear cost: time grows like bars) and the
 ratio to backtesting.py. Both wall and CPU seconds (``time.process_time``) are printed: on a
-shared machine the CPU time is the figure that does not depend on the other jobs. Run: ``.venv/bin/python bench/risk_backtest.py [--sizes 50000 100000 200000]``.
+shared machine the CPU time is the figure that does not depend on the other jobs.
+Run: ``.venv/bin/python bench/risk_backtest.py [--sizes 50000 100000 200000]``.
 """
 
 from __future__ import annotations
