@@ -11,6 +11,7 @@ from core.config import TradingSettings
 from core.domain import Fill
 from core.services.context import Context, get_context
 from core.trading import toggle
+from core.trading.feeds import build_feed, feed_provider
 from core.trading.loop import LoopPorts, TickReport, TradingLoop
 
 
@@ -78,12 +79,15 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         for fill in fills:
             notifier.submit(fill_event(fill))
 
+    bar_source = load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx))
     ports = LoopPorts(
-        load_bars=load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx)),
+        load_bars=bar_source,
         risk_limits=lambda: risk_limits(ctx),
         build_strategy=lambda name, params: build_strategy(name, params, ctx),
         pin_params=lambda name, params, frames, cutoff: pin_params(name, params, frames, cutoff, ctx),
         notify_fills=notify_fills,
+        build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
+        provider=lambda: feed_provider(ctx),
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

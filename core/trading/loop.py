@@ -42,8 +42,8 @@ from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
+from core.trading.feeds import Feed
 from core.trading.lease import Lease, host_id
-from core.trading.replay import ReplayFeed
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
@@ -101,6 +101,10 @@ class LoopPorts:
         ``pin_params(name, params, frames, cutoff)`` fixes what a new session trades (e.g. the model version).
     notify_fills : callable
         ``notify_fills(fills)`` queues fill notifications.
+    build_feed : callable
+        ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
+    provider : callable
+        ``provider()`` names the feed a new session pins (``data.provider``).
     """
 
     load_bars: Callable[[str], pd.DataFrame]
@@ -108,6 +112,8 @@ class LoopPorts:
     build_strategy: Callable[[str, dict[str, Any]], Strategy]
     pin_params: Callable[[str, dict[str, Any], dict[str, pd.DataFrame], pd.Timestamp], dict[str, Any]]
     notify_fills: Callable[[list[Fill]], None]
+    build_feed: Callable[[dict[str, Any], str], Feed]
+    provider: Callable[[], str] = lambda: "replay"
 
 
 class TradingLoop:
@@ -134,7 +140,7 @@ class TradingLoop:
         session = {
             "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
-            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick,
+            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "provider": self.ports.provider(),
         }  # fmt: skip
         session["params"] = self._pin_params(session)
         self.store.set_setting(f"{self._key}.session", session)
@@ -143,8 +149,8 @@ class TradingLoop:
 
     def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
         """Let the application fix what the strategy needs at session start (e.g. which model version it trades)."""
-        feed = ReplayFeed(self.store, self._load, session["symbols"], start_at=session["warmup_bars"], name=self.account)
-        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.calendar[session["warmup_bars"] - 1])
+        feed = self.ports.build_feed(session, self.account)
+        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
 
     @property
     def last_processed(self) -> pd.Timestamp | None:
@@ -156,8 +162,8 @@ class TradingLoop:
     def _build(self, risk: RiskCheck) -> None:
         s = self.session()
         self.symbols = s["symbols"]
-        self.feed = ReplayFeed(self.store, self._load, self.symbols, start_at=s["warmup_bars"], bars_per_tick=s["bars_per_tick"], name=self.account)
-        start = self.feed.calendar[s["warmup_bars"] - 1]
+        self.feed = self.ports.build_feed(s, self.account)
+        start = self.feed.start
         self.clock = FixedClock(start.to_pydatetime())
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
         self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
