@@ -48,7 +48,7 @@ class DataSettings(_Section):
     provider: Literal["replay", "sample", "venue", "ccxt", "alpaca", "yfinance", "zerodha"] = "replay"
     ccxt_exchange: str = "binance"  # which ccxt exchange the ``ccxt`` provider polls
     stale_after_bars: float = Field(3.0, gt=0)  # no new closed bar for this many bar intervals: stale-data halt
-    poll_seconds: float = Field(5.0, gt=0)  # a live feed asks for new bars at most this often
+    base_url: str | None = None  # the ccxt/alpaca/zerodha data API at a proxy or local server (``venue`` uses the venue's)
 
 
 class RiskSettings(_Section):

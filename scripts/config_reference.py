@@ -37,10 +37,11 @@ MEANINGS: dict[str, str] = {
     "data.sample_dir": "bundled Parquet files `SYMBOL__TIMEFRAME.parquet`",
     "data.models_dir": "where trained model files are written (one `.joblib` per version; the database keeps the index)",
     "data.default_symbol": "the symbol `python -m core feed test` and the Settings page's data test fetch when none is given",
-    "data.provider": "the paper loop's bars: `replay` (offline, stored bars; `sample` is its old name), `venue` (the traded venue's market data, same base URL), `ccxt`, `alpaca`, `yfinance`, `zerodha`; pinned when a session starts",
+    "data.provider": ("the paper loop's bars: `replay` (offline, stored bars; `sample` is its old name), `venue` (the traded venue's "
+                      "market data, same base URL), `ccxt`, `alpaca`, `yfinance`, `zerodha`; pinned when a session starts"),
     "data.ccxt_exchange": "the ccxt exchange id the `ccxt` provider polls (e.g. `binance`, `kraken`)",
     "data.stale_after_bars": "no new closed bar for this many bar intervals raises the stale-data halt (no new risk) until bars return",
-    "data.poll_seconds": "a live feed asks its provider for new bars at most this often",
+    "data.base_url": "the `ccxt`/`alpaca`/`zerodha` data API at a proxy or a local server (the `venue` provider uses `brokers.<venue>.base_url`)",
     "risk.max_position_pct": "largest position as a fraction of equity (also caps Kelly sizing)",
     "risk.max_gross_exposure": "sum of absolute position values / equity",
     "risk.max_net_exposure": "absolute net (long minus short) value / equity",

@@ -95,3 +95,9 @@ def daily_summary_event(ts: datetime, equity: float, pnl: float, trades: int, fi
     lines += [f"{k} {v}" for k, v in (extra or {}).items()]
     return NotifyEvent(EventKind.DAILY_SUMMARY, ts, f"Daily summary {ts:%Y-%m-%d}", tuple(lines),
                        {"equity": equity, "pnl": pnl, "trades": trades, "fills": fills})
+
+
+def data_halt_event(active: bool, reason: str, ts: datetime) -> NotifyEvent:
+    """Return the event for a market-data halt (stale data) being raised or lifted by the trading loop."""
+    title = "Stale market data: no new risk until bars return" if active else "Market data back: stale-data halt lifted"
+    return NotifyEvent(EventKind.HALT, ts, title, (f"reason: {reason}",), {"active": active, "reason": reason})

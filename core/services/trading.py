@@ -80,6 +80,12 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
             notifier.submit(fill_event(fill))
 
     bar_source = load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx))
+    def notify_halt(active: bool, reason: str) -> None:
+        from core.notify.events import data_halt_event
+        from core.services.notifications import get_notifier
+
+        get_notifier(ctx).submit(data_halt_event(active, reason, ctx.clock.now()))
+
     ports = LoopPorts(
         load_bars=bar_source,
         risk_limits=lambda: risk_limits(ctx),
@@ -88,6 +94,7 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         notify_fills=notify_fills,
         build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
         provider=lambda: feed_provider(ctx),
+        notify_halt=notify_halt,
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

@@ -42,7 +42,7 @@ from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
-from core.trading.feeds import Feed
+from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
 
 log = logging.getLogger("core.trading")
@@ -105,6 +105,8 @@ class LoopPorts:
         ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
     provider : callable
         ``provider()`` names the feed a new session pins (``data.provider``).
+    notify_halt : callable
+        ``notify_halt(active, reason)`` tells the user a stale-data halt was raised or lifted.
     """
 
     load_bars: Callable[[str], pd.DataFrame]
@@ -114,6 +116,7 @@ class LoopPorts:
     notify_fills: Callable[[list[Fill]], None]
     build_feed: Callable[[dict[str, Any], str], Feed]
     provider: Callable[[], str] = lambda: "replay"
+    notify_halt: Callable[[bool, str], None] = lambda active, reason: None
 
 
 class TradingLoop:
@@ -130,6 +133,7 @@ class TradingLoop:
         self._key = f"loop.{self.account}"
         self.timer = _Timer()
         self.ready = False
+        self.halt: str | None = None  # "stale data" or "market closed": set from the feed's status every tick
 
     # -- session -------------------------------------------------------------------
     def session(self) -> dict[str, Any]:
@@ -190,7 +194,8 @@ class TradingLoop:
                 self._process(ts, replay=True)
         self._verify(stored_orders, last)
         self.manager.store = self.store
-        self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
+        self.manager.risk_check = self.timer.wrap("risk", data_gate(engine_risk_hook(self.risk, self.engine), lambda: self.halt,
+                                                                   self.broker.portfolio))
         self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fills()))
         drain = getattr(self.strategy, "drain_signals", None)
         if drain is not None:
@@ -307,9 +312,10 @@ class TradingLoop:
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         target = self.feed.advance()
+        feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
         pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
-        report = TickReport("running")
+        report = TickReport(self.halt or "running")
         n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
         for ts in pending:
             t0 = time.perf_counter()
@@ -331,9 +337,26 @@ class TradingLoop:
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
-            exhausted=self.feed.exhausted, last_error=None,
+            exhausted=self.feed.exhausted, last_error=None, feed=feed_status, halt=self.halt,
         )  # fmt: skip
         return report
+
+    def _watch_feed(self) -> dict[str, Any]:
+        """Raise or lift the data halts from the feed's status (audited; a stale-data change is notified)."""
+        status = self.feed.status()
+        halt = "market closed" if not status.market_open else "stale data" if status.stale else None
+        if halt != self.halt:
+            was, self.halt = self.halt, halt
+            reason = (f"no new closed bar since {status.last_bar} ({status.age_seconds:.0f} s)" if halt == "stale data"
+                      else "market closed" if halt else f"bars resume: last bar {status.last_bar}")
+            self.store.audit("data_halt", f"{halt or 'no data halt'} ({status.provider}): {reason}",
+                             {"halt": halt, "previous": was, **status.to_dict()})
+            if "stale data" in (halt, was):
+                try:
+                    self.ports.notify_halt(halt == "stale data", reason)
+                except Exception as exc:
+                    log.warning("could not queue the data-halt notification: %s", exc)
+        return status.to_dict()
 
     def _save_signals(self) -> None:
         drain = getattr(self.strategy, "drain_signals", None)
