@@ -11,6 +11,7 @@ from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
+from core.services.feeds import check_feed, feed_status
 from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
 from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
@@ -54,6 +55,7 @@ __all__ = [
     "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
+    "check_feed",
     "config_view",
     "correlation_matrix",
     "dashboard",
@@ -61,6 +63,7 @@ __all__ = [
     "ensure_news",
     "equity_frame",
     "equity_returns",
+    "feed_status",
     "fetch_news",
     "get_context",
     "get_loop",
