@@ -96,13 +96,13 @@ def test_settings_tests_a_data_provider_connection(app, ctx):
         fake.serve_klines("BTCUSDT", [(100.0, 101.0, 99.0, 100.5 + i, 3.0) for i in range(6)], start_ms=now_ms - 30_000 - 5 * 60_000)
         ctx.settings.data.base_url = fake.url
         app.switch_page("pages/settings.py").run()
-        form_box = [b for b in app.selectbox if b.label == "Provider"][0]
+        form_box = next(b for b in app.selectbox if b.label == "Provider")
         form_box.set_value("ccxt")
-        [t for t in app.text_input if t.label.startswith("Symbol")][0].set_value("BTC/USDT")
-        [t for t in app.text_input if t.label == "Bar interval"][0].set_value("1m")
-        [b for b in app.button if b.label == "Test connection"][0].click().run()
+        next(t for t in app.text_input if t.label.startswith("Symbol")).set_value("BTC/USDT")
+        next(t for t in app.text_input if t.label == "Bar interval").set_value("1m")
+        next(b for b in app.button if b.label == "Test connection").click().run()
         assert not app.exception
         assert any("ccxt-binance BTC/USDT 1m: last closed bar" in s.value and "close 104.5" in s.value for s in app.success)
         ctx.settings.data.base_url = "http://127.0.0.1:9"
-        [b for b in app.button if b.label == "Test connection"][0].click().run()
+        next(b for b in app.button if b.label == "Test connection").click().run()
         assert any(e.value.startswith("binance: cannot fetch BTC/USDT 1m: NetworkError") for e in app.error)
