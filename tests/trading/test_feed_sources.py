@@ -99,3 +99,74 @@ def _fill(symbol, side, qty):
     from core.domain import Fill
 
     return Fill("f1", "c1", symbol, side, qty, 100.0, 0.0, datetime(2024, 1, 2, tzinfo=UTC))
+
+
+def _moving(start, n=80):
+    from datetime import timedelta
+
+    from tests.fakes._bars import MovingBars
+
+    return MovingBars(start, timedelta(minutes=1), [(100.0 + i, 101.0 + i, 99.5 + i, 100.5 + i, 1000.0 + i) for i in range(n)])
+
+
+def _check_live_feed(store, source, symbol, clock, advance):
+    feed = LiveFeed(store, source, [symbol], "1m", 50, now=clock.now)
+    assert len(feed.frames[symbol]) == 60  # 60 closed bars; the 61st was forming
+    assert feed.start == feed.frames[symbol].index[-1]
+    advance(10)
+    cursor = feed.advance()
+    frame = feed.frames[symbol]
+    assert len(frame) == 70 and cursor == frame.index[-1]
+    assert list(frame["close"]) == [100.5 + i for i in range(70)]  # the closed values, never a forming snapshot
+    assert store.load_bars(symbol, "1m", source.name).equals(frame)  # cached before release
+    assert feed.advance() == cursor and feed.dropped["forming"] >= 2
+    # a bar served again (Kite's "from" has whole seconds) is dropped as a duplicate, never stored or released twice
+    assert len(feed.frames[symbol]) == 70 and len(store.load_bars(symbol, "1m", source.name)) == 70
+    status = feed.status()
+    assert status.market_open and not status.stale and status.bars_received == 70
+    return feed
+
+
+def test_alpaca_bars_feed_only_closed_bars_through_alpaca_py(sqlite_url):
+    from datetime import timedelta
+
+    from alpaca.data.historical import StockHistoricalDataClient
+
+    from core.trading.feeds.sources import AlpacaSource
+    from tests.fakes.alpaca_fake import T0, AlpacaFake
+
+    with AlpacaFake() as fake:
+        fake.serve_bars("AAPL", _moving(T0))
+        fake.now = T0 + timedelta(minutes=60, seconds=20)
+        clock = FixedClock(fake.now)
+
+        def advance(minutes):
+            fake.now += timedelta(minutes=minutes)
+            clock.set(fake.now)
+
+        source = AlpacaSource(StockHistoricalDataClient("pk-key", "pk-secret", url_override=fake.url))
+        feed = _check_live_feed(Store(sqlite_url), source, "AAPL", clock, advance)
+        clock.set(datetime(2024, 1, 6, 15, tzinfo=UTC))  # Saturday: market closed, so no stale-data alarm either
+        assert not feed.status().market_open and not feed.status().stale
+
+
+def test_kite_historical_feed_only_closed_bars_through_kiteconnect(sqlite_url):
+    from datetime import timedelta
+
+    from kiteconnect import KiteConnect
+
+    from core.trading.feeds.sources import KiteSource
+    from tests.fakes.kite_fake import T0, KiteFake
+
+    with KiteFake() as fake:
+        fake.serve_historical("INFY", _moving(T0))
+        fake.now = T0 + timedelta(minutes=60, seconds=20)
+        clock = FixedClock(pd.Timestamp(fake.now, tz="Asia/Kolkata").tz_convert("UTC").to_pydatetime())
+
+        def advance(minutes):
+            fake.now += timedelta(minutes=minutes)
+            clock.set(clock.now() + timedelta(minutes=minutes))
+
+        kite = KiteConnect(fake.api_key, access_token=fake.access_token, root=fake.url)
+        feed = _check_live_feed(Store(sqlite_url), KiteSource(kite, clock.now), "NSE:INFY", clock, advance)
+        assert feed.frames["NSE:INFY"].index[0] == pd.Timestamp("2024-01-02 03:45", tz="UTC")  # 09:15 IST
