@@ -70,5 +70,14 @@ def _loop_panel() -> None:
             st.caption(f"Another host holds the trading lease ({status['waiting_for_lease']}); this one waits.")
     else:
         st.caption("Loop: stopped")
+    feed = status.get("feed") or {}
+    if feed:
+        age = feed.get("age_seconds")
+        last_bar = (feed.get("last_bar") or "—")[:16].replace("T", " ")
+        st.caption(f"Feed: **{feed['provider']}** ({'live' if feed.get('live') else 'replay'}) · last bar {last_bar}"
+                   + (f" · {age / 60:.0f} min old" if feed.get("live") and age is not None else ""))
+    if status.get("halt"):
+        what = "no new risk until bars return" if status["halt"] == "stale data" else "no orders until the session opens"
+        st.caption(f":red[**{status['halt'].capitalize()}**: {what}]")
     if status.get("last_error"):
         st.caption(f":orange[Last error: {status['last_error'][:160]}]")

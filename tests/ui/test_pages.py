@@ -106,3 +106,16 @@ def test_settings_tests_a_data_provider_connection(app, ctx):
         ctx.settings.data.base_url = "http://127.0.0.1:9"
         next(b for b in app.button if b.label == "Test connection").click().run()
         assert any(e.value.startswith("binance: cannot fetch BTC/USDT 1m: NetworkError") for e in app.error)
+
+
+def test_sidebar_shows_the_feed_and_a_stale_data_halt(app, ctx):
+    from core.trading import toggle
+
+    toggle.set_enabled(ctx.store, True)
+    toggle.report_status(ctx.store, halt="stale data", feed={"provider": "ccxt-binance", "live": True, "last_bar": "2024-01-02T01:19:00+00:00",
+                                                              "age_seconds": 301.0, "stale": True, "market_open": True})
+    app.run()
+    assert not app.exception
+    captions = [c.value for c in app.sidebar.caption]
+    assert any("Feed: **ccxt-binance** (live) · last bar 2024-01-02 01:19 · 5 min old" in c for c in captions)
+    assert any("**Stale data**: no new risk until bars return" in c for c in captions)
