@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 2 --dist loadfile
 .PHONY: run test setup setup-dev browser lint bench jobs clean
 
 run: setup
-	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 test: setup-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.auth import require_login
 from ui.common import context, guarded, sidebar
 
 st.set_page_config(page_title="AI Trading Platform", page_icon=":material/candlestick_chart:", layout="wide")
@@ -19,6 +20,7 @@ pages = [
     st.Page("pages/news.py", title="News", icon=":material/newspaper:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
+require_login(pages)  # beyond loopback: sign in first; until then every page URL serves only the sign-in screen
 nav = st.navigation(pages)
 sidebar()
 nav.run()

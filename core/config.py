@@ -10,10 +10,12 @@ masked in ``repr``, in logs (see :mod:`core.log`) and in the UI.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -33,11 +35,23 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = {"extra": "forbid", "validate_assignment": True}
+    model_config = {"extra": "forbid", "validate_assignment": True, "allow_inf_nan": False}
+
+
+DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
 class StoreSettings(_Section):
     database_url: str = "sqlite:///data/app.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme.split("+", 1)[0] not in DATABASE_SCHEMES:
+            what = f"unsupported database '{scheme}://'" if scheme else "not a database URL"
+            raise ValueError(f"{what}; use sqlite:///path/to/app.db or postgresql+psycopg2://user@host:5432/dbname")
+        return value
 
 
 class DataSettings(_Section):
@@ -63,24 +77,30 @@ class RiskSettings(_Section):
     max_order_notional: float = Field(100_000.0, gt=0)
     max_orders_per_minute: int = Field(30, gt=0)
     kelly_fraction: float = Field(0.25, gt=0, le=1)
+    # Forecast-driven exposure (issue 20): the VaR budget is checked against a next-bar forecast.
+    forecast_var: bool = False
+    forecast_model: Literal["garch_t", "quantile"] = "garch_t"
 
 
 class BinanceSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     testnet: bool = True
+    base_url: str | None = None
 
 
 class AlpacaSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     paper: bool = True
+    base_url: str | None = None
 
 
 class ZerodhaSettings(_Section):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     access_token: SecretStr | None = None
+    base_url: str | None = None
 
 
 class BrokerSettings(_Section):
@@ -105,7 +125,8 @@ class NewsSettings(_Section):
     lookback_days: int = Field(3, gt=0, le=365)
     bundled_file: str = "data/news/headlines.csv"
     scorer: Literal["lexicon", "finbert"] = "lexicon"
-    finbert_model_dir: str | None = None
+    sentiment_model: str | None = None
+    sentiment_batch_size: int = Field(32, gt=0, le=4096)
 
 
 class NotifySettings(_Section):
@@ -127,7 +148,7 @@ class NotifySettings(_Section):
     smtp_ca_file: str | None = None
     timeout_seconds: float = Field(10.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
-    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary"]
+    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary", "model_drift"]
 
 
 class SchedulerSettings(_Section):
@@ -150,6 +171,63 @@ class TradingSettings(_Section):
     warmup_bars: int = Field(750, ge=50)
     bars_per_tick: int = Field(1, ge=1)
     lease_seconds: float = Field(90.0, gt=0)
+
+
+class AuthSettings(_Section):
+    """Sign-in when the app is reachable beyond this machine (see README "Run it on a server")."""
+
+    required: bool = False  # also on a loopback bind, e.g. behind a reverse proxy on the same host
+    session_minutes: float = Field(60.0, gt=0, le=7 * 24 * 60)
+    free_attempts: int = Field(3, ge=1, le=100)
+    backoff_seconds: float = Field(1.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(900.0, gt=0, le=86_400)
+
+
+class ResearchSettings(_Section):
+    """Where research sweeps run: an in-process Dask ``LocalCluster`` (default) or an existing Dask cluster."""
+
+    scheduler_address: str | None = None  # e.g. tcp://host:8786; empty = start a LocalCluster in this process
+    n_workers: int = Field(0, ge=0, le=512)  # LocalCluster worker processes; 0 = one per CPU core
+    retries: int = Field(2, ge=0, le=10)  # times Dask reruns a task whose worker died
+
+    @field_validator("scheduler_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and "://" not in value:
+            raise ValueError("a Dask scheduler address looks like tcp://host:8786 (leave it empty to use a local cluster)")
+        return value
+
+
+class StrategiesSettings(_Section):
+    """Where the user's own strategies live (``NAME.py`` files, found by name)."""
+
+    dir: str = "strategies"
+
+
+class DriftSettings(_Section):
+    """When the pinned model's health alarm goes on (see :mod:`core.models.drift`)."""
+
+    window: int = Field(120, ge=20)
+    psi_max: float = Field(0.25, gt=0)
+    psi_share: float = Field(0.25, gt=0, le=1)
+    calibration_z: float = Field(3.0, gt=0)
+    hit_rate_confidence: float = Field(0.99, gt=0.5, lt=1)
+    block_entries: bool = False
+    check_minutes: float = Field(60.0, gt=0)
+
+
+class FeatureSwitches(_Section):
+    sentiment: bool = False
+
+
+class ModelsSettings(_Section):
+    """Model health, feature options and the retrain job's replacement rule."""
+
+    replace_rule: Literal["never", "better_logloss"] = "never"
+    features: FeatureSwitches = FeatureSwitches()
+    drift: DriftSettings = DriftSettings()
 
 
 class LogSettings(_Section):
@@ -179,7 +257,11 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     trading: TradingSettings = TradingSettings()
+    auth: AuthSettings = AuthSettings()
+    strategies: StrategiesSettings = StrategiesSettings()
+    models: ModelsSettings = ModelsSettings()
     log: LogSettings = LogSettings()
+    research: ResearchSettings = ResearchSettings()
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -238,6 +320,79 @@ def _env_hint(loc: tuple[Any, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
 
 
+def _check_yaml(path: Path) -> None:
+    """Raise :class:`ConfigError` naming the line when ``path`` is not a YAML mapping of sections."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path}: invalid YAML{where}: {exc.problem or exc}. "
+                          "Fix the syntax ('key: value', nested keys indented with spaces) or validate it with a YAML linter") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: not readable as YAML text ({type(exc).__name__}); give a UTF-8 YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror or exc}); check the path and permissions") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be sections such as 'risk:' with indented keys, not a {type(data).__name__}")
+
+
+_SECRET_WORDS = ("key", "secret", "token", "password", "webhook")
+
+
+def _field_type(loc: tuple[Any, ...]) -> Any:
+    """Return the annotation of the settings field at ``loc`` (None when there is no such field)."""
+    model: Any = Settings
+    annotation = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not fields or str(part) not in fields:
+            return None
+        annotation = fields[str(part)].annotation
+        model = annotation
+    return annotation
+
+
+def _shown(loc: tuple[Any, ...], value: Any) -> str:
+    """Return how a bad value may appear in a message: never a secret, a password in a URL hidden."""
+    annotation = _field_type(loc)
+    if (annotation is not None and "SecretStr" in str(annotation)) or any(w in str(p).lower() for p in loc for w in _SECRET_WORDS):
+        return "<secret, not shown>"
+    if loc and str(loc[-1]) == "database_url" and isinstance(value, str):
+        return repr(_hide_password(value))
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _hide_password(url: str) -> str:
+    """Return ``url`` with the password of ``scheme://user:password@host`` replaced by ``***``."""
+    head, sep, tail = url.partition("://")
+    if not sep or "@" not in tail:
+        return url
+    userinfo, _, rest = tail.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}://{user}{':***' if colon else ''}@{rest}"
+
+
+def _error_line(err: Any) -> str:
+    """Return one line for a pydantic error: the key, what is wrong, how to fix it; never an unknown key's value."""
+    loc = tuple(err["loc"])
+    if len(loc) == 1 and str(loc[0]).lower().startswith(ENV_PREFIX.lower()):
+        loc = tuple(p.lower() for p in str(loc[0])[len(ENV_PREFIX):].split("__"))  # an unknown APP__X__Y line in .env
+    key = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        parent = _field_type(loc[:-1]) if len(loc) > 1 else Settings
+        known = list(getattr(parent, "model_fields", {}) or {})
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}' ({_env_hint((*loc[:-1], close[0]))})?" if close else (
+            f"known keys here: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''}." if known else "")
+        return (f"config key '{key}' is not a known setting (its value is not shown); {hint} "
+                f"Rename or remove it in config.yaml, or the variable {_env_hint(loc)} in the environment/.env.")
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    env = _env_hint(loc) + (" (or DATABASE_URL)" if loc == ("store", "database_url") else "")
+    return f"config key '{key}' = {_shown(loc, err.get('input'))}: {msg}. Fix it in config.yaml or set {env} in the environment/.env."
+
+
 def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: str | None = None, **overrides: Any) -> Settings:
     """Build and validate the settings.
 
@@ -267,21 +422,13 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: s
     class _Bound(Settings):
         model_config = SettingsConfigDict(yaml_file=str(yaml_path), env_file=str(dotenv_path))
 
+    if yaml_path.exists():
+        _check_yaml(yaml_path)
     try:
         settings = _Bound(**overrides)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            key = ".".join(str(p) for p in loc)
-            got = err.get("input")
-            shown = "<secret>" if any("key" in str(p) or "secret" in str(p) or "token" in str(p) or "password" in str(p) for p in loc) else repr(got)
-            lines.append(
-                f"config key '{key}' = {shown}: {err['msg']}. "
-                f"Fix it in config.yaml or set {_env_hint(loc)} in the environment/.env."
-            )
-        raise ConfigError("\n".join(lines)) from None
-    except (OSError, ValueError) as exc:  # e.g. YAML syntax errors
+        raise ConfigError("\n".join(_error_line(err) for err in exc.errors())) from None
+    except (OSError, ValueError) as exc:  # e.g. an unreadable .env
         raise ConfigError(f"cannot read configuration: {exc}") from None
     if settings.mode is Mode.LIVE and not settings.live_confirmed:
         # Live needs two deliberate steps; a single flag is never enough.

@@ -13,6 +13,7 @@ import logging.handlers
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from core.config import Settings
 
@@ -22,6 +23,41 @@ _configured: dict[str, object] = {}
 
 
 MIN_SECRET_LEN = 6
+
+
+def _token_like(segment: str) -> bool:
+    """Return True for a path segment that may be a credential (long, or holding a digit), not a word like 'webhooks'."""
+    return len(segment) >= MIN_SECRET_LEN and (len(segment) >= 16 or any(ch.isdigit() for ch in segment))
+
+
+def secret_parts(secret: str) -> set[str]:
+    """Return ``secret`` and every part of it that must never be shown on its own.
+
+    For any value: the value and its URL-encoded forms. For a URL: also the URL
+    without its scheme, its path (with and without the leading slash), the path from
+    the first token-like segment on, each token-like segment, the query string and
+    each query value, and the user and password. Parts shorter than ``MIN_SECRET_LEN``
+    are left out: masking e.g. ``"api"`` would garble every log line.
+    """
+    parts = {secret, quote(secret, safe=""), quote_plus(secret)}
+    try:
+        url = urlsplit(secret.strip())
+    except ValueError:
+        url = None
+    if url is not None and url.scheme and url.netloc:
+        parts.add(secret.split("://", 1)[1])
+        path = url.path
+        parts.update({path, path.lstrip("/"), path + ("?" + url.query if url.query else "")})
+        segments = [seg for seg in path.split("/") if seg]
+        first = next((i for i, seg in enumerate(segments) if _token_like(seg)), None)
+        if first is not None:
+            parts.add("/".join(segments[first:]))
+            parts.update(seg for seg in segments[first:] if _token_like(seg))
+        values = [value for _, value in parse_qsl(url.query) if len(value) >= MIN_SECRET_LEN]
+        if values:
+            parts.update([url.query, *values])
+        parts.update(p for p in (url.username, url.password) if p)
+    return {p for p in parts if p and len(p) >= MIN_SECRET_LEN}
 
 
 class SecretMaskFilter(logging.Filter):
@@ -37,8 +73,10 @@ class SecretMaskFilter(logging.Filter):
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
-        """Register more secret values to mask."""
-        self._secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LEN)
+        """Register more secret values to mask (each with its parts, see :func:`secret_parts`)."""
+        for secret in secrets:
+            if secret and len(secret) >= MIN_SECRET_LEN:
+                self._secrets.update(secret_parts(secret))
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every known secret replaced by ``***``."""

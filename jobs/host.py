@@ -7,6 +7,7 @@ this host holds the account's lease (see :mod:`core.trading.lease`).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 
@@ -47,20 +48,62 @@ class SchedulerHost:
             sched.add_job("jobs.tasks:trading_tick", "interval", seconds=self.tick_seconds, id="trading_tick", replace_existing=True)
             sched.add_job("jobs.tasks:equity_snapshot", "interval", seconds=max(self.tick_seconds, 60), id="equity_snapshot", replace_existing=True)
             sched.add_job("jobs.tasks:collect_news", "interval", minutes=s.news_minutes, id="collect_news", replace_existing=True)
+            sched.add_job("jobs.tasks:model_health", "interval", minutes=self.ctx.settings.models.drift.check_minutes, id="model_health",
+                          replace_existing=True)
             sched.add_job("jobs.tasks:retrain", "cron", hour=s.retrain_hour_utc, minute=0, id="retrain", replace_existing=True)
             sched.start()
             self.scheduler = sched
             log.info("scheduler started (tick every %.1f s)", self.tick_seconds)
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop the scheduler (waits for a running job to finish when ``wait``)."""
+        """Stop the scheduler (waits for a running job to finish when ``wait``) and give up the trading lease.
+
+        Releasing the lease lets the next host (e.g. this server restarted) trade at
+        once instead of waiting for the lease to expire.
+        """
         with self._lock:
             if self.scheduler is not None and self.scheduler.running:
                 self.scheduler.shutdown(wait=wait)
             self.scheduler = None
+        loop = self.ctx.extras.get("trading_loop")
+        if loop is not None:
+            try:
+                loop.lease.release()
+                log.info("released the trading lease %s", loop.lease.name)
+            except Exception as exc:  # the database may already be gone at exit
+                log.warning("could not release the trading lease: %s", exc)
 
     def jobs(self) -> list[dict]:
         """Return the registered jobs with their next run times."""
         if not self.running:
             return []
         return [{"id": j.id, "next_run": j.next_run_time.isoformat() if j.next_run_time else None} for j in self.scheduler.get_jobs()]
+
+
+_embedded: SchedulerHost | None = None
+_embedded_lock = threading.Lock()
+
+
+def embedded_host(ctx: Context | None = None) -> SchedulerHost:
+    """Start (once per process) and return the scheduler embedded in the app server.
+
+    Called by the server's start-up hook (``server.py``, so a restarted server resumes
+    trading before any browser opens it) and by the first page run under a plain
+    ``streamlit run app.py``. The host shuts down, releasing its lease, when the
+    process exits.
+    """
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            _embedded = SchedulerHost(ctx)
+            atexit.register(stop_embedded_host)
+        _embedded.start()
+        return _embedded
+
+
+def stop_embedded_host() -> None:
+    """Stop the embedded scheduler, if any, and release its trading lease (idempotent)."""
+    with _embedded_lock:
+        host = _embedded
+    if host is not None:
+        host.shutdown(wait=False)

@@ -31,12 +31,10 @@ def _guard(name: str, fn) -> None:
 
 
 def _notify_error(ctx, name: str, exc: Exception) -> None:
+    from core.services import notify_error
+
     try:
-        from core.services import notify_event
-    except ImportError:
-        return
-    try:
-        notify_event("loop_error", f"{name} failed: {exc}", ctx=ctx)
+        notify_error(name, exc, ctx=ctx)
     except Exception as err:
         log.warning("could not notify about %s: %s", name, err)
 
@@ -53,6 +51,20 @@ def retrain() -> None:
     from core.services import retrain_models
 
     _guard("retrain", retrain_models)
+
+
+def model_health() -> None:
+    """Check the pinned model's health (drift alarm, notification, optional entry stop); nothing before a model exists."""
+
+    def _check(ctx) -> None:
+        from core.services import ModelNotFound, check_model_health
+
+        try:
+            check_model_health(ctx=ctx)
+        except ModelNotFound:
+            return
+
+    _guard("model_health", _check)
 
 
 def collect_news() -> None:

@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 from core import services
 from ui.charts import TEMPLATE, candlestick
 from ui.common import context, guarded
+from ui.trust import alarm_banner
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -45,7 +46,9 @@ def account_panel() -> None:
     c[1].metric("P&L on the last bar's day", f"{data['today_pnl']:+,.2f}" if data["today_pnl"] is not None else "—")
     c[2].metric("Cash", f"{last.cash:,.2f}")
     c[3].metric("Gross exposure", f"{last.gross / last.equity * 100:.1f}%")
-    c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d}", "running" if loop.get("enabled") else "stopped", delta_color="off")
+    state = services.loop_state(context())
+    c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d}", services.STATE_LABELS.get(state.state, state.state), delta_color="off",
+                delta_arrow="off")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
     fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
     fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
@@ -56,11 +59,6 @@ def account_panel() -> None:
     cols[0].plotly_chart(_gauge("1-day VaR 99% (historical)", g["var_99"], g["var_budget"]), width="stretch")
     cols[1].plotly_chart(_gauge("Drawdown", g["drawdown"], g["drawdown_halt"]), width="stretch")
     cols[2].plotly_chart(_gauge("Daily loss", g["daily_loss"], g["daily_cap"]), width="stretch")
-    risk = data["risk"]
-    halts = [name for name, on in (("kill switch", risk.get("kill_switch", {}).get("engaged")),
-                                   ("drawdown halt", risk.get("drawdown", {}).get("halted")), ("daily halt", risk.get("daily_halted"))) if on]
-    if halts:
-        st.error(f"Trading halted: {', '.join(halts)}. See the Risk page.")
     left, right = st.columns(2)
     with left:
         st.subheader("Open positions")
@@ -68,11 +66,12 @@ def account_panel() -> None:
             st.dataframe(pd.DataFrame(data["positions"]).round(2), hide_index=True, width="stretch")
         else:
             st.caption("Flat: no open positions.")
+        rows = services.open_order_rows(context())
+        queued = sum(r["state"] == "queued for the next bar" for r in rows)
         st.subheader("Open orders")
-        if data["open_orders"]:
-            st.dataframe(pd.DataFrame(data["open_orders"]), hide_index=True, width="stretch")
-        else:
-            st.caption("No open orders.")
+        st.caption(f"{len(rows) - queued} open at the paper broker · {queued} manual ticket{'s' if queued != 1 else ''} queued for the next bar")
+        if rows:
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={"quantity": st.column_config.NumberColumn(format="%,.6g")})
     with right:
         st.subheader("Latest signals")
         sig = data["signals"]
@@ -87,6 +86,7 @@ def account_panel() -> None:
 
 
 st.title("Dashboard")
+alarm_banner()
 account_panel()
 
 st.subheader("Prices")
@@ -99,11 +99,20 @@ default = choices.index("AAPL · 1d") if "AAPL · 1d" in choices else 0
 picked = st.selectbox("Symbol", choices, index=default, key="dash_symbol")
 symbol, timeframe = (part.strip() for part in picked.split("·"))
 bars = guarded(_bars, symbol, timeframe, what=f"loading {symbol}")
-if bars is not None:
+asof = services.paper_asof()
+full = asof is None or st.toggle("Full history (research view)", key="dash_full_history",
+                                 help=f"Off: bars up to the paper session's current bar ({services.format_ts(asof)}). On: every bundled bar.")
+if bars is not None and not full:
+    bars = bars[bars.index <= asof]
+if bars is not None and len(bars) < 2:
+    st.caption(f"No {symbol} bars up to the session clock {services.format_ts(asof)}.")
+elif bars is not None:
     window = bars.tail(250)
     last, prev = window["close"].iloc[-1], window["close"].iloc[-2]
     c1, c2, c3 = st.columns(3)
     c1.metric("Last close", f"{last:,.2f}", f"{(last / prev - 1) * 100:+.2f}%")
     c2.metric("Bars", f"{len(bars):,}")
     c3.metric("Range", f"{bars.index[0]:%Y-%m} → {bars.index[-1]:%Y-%m}")
-    st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars"), width="stretch")
+    label = "full bundled history (research)" if asof is not None and full else (
+        f"as of the session clock {services.format_ts(asof)}" if asof is not None else "no paper session yet: full bundled history")
+    st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars · {label}"), width="stretch")

@@ -13,8 +13,10 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE
 from ui.common import context, guarded
+from ui.trust import ablation_panel, health_panel, retrain_panel
 
 OOS = "out-of-sample (walk-forward, purged, embargoed)"
 # Hard-coded so the page does not import scikit-learn (core.models.ensemble.MEMBERS) on first render.
@@ -172,7 +174,7 @@ def train_panel(symbols: list[str], expanded: bool) -> bool:
             bar.progress(frac, text=msg)
 
         result = guarded(services.train, picked, int(horizon), preset=preset, members=tuple(members), n_splits=int(n_splits),
-                         progress=progress, what="training the model")  # fmt: skip
+                         progress=progress, actor=actor(), what="training the model")  # fmt: skip
         if result is None:
             bar.empty()
             st.caption("Try fewer folds, a shorter horizon or more symbols (each fold needs enough rows of both classes).")
@@ -192,7 +194,7 @@ def versions_panel(models: list[dict]) -> str:
     df = pd.DataFrame(models)
     df["symbols"] = df["symbols"].str.join(", ")
     for col in ("created", "data_start", "data_end"):
-        df[col] = df[col].str[:10] if col != "created" else df[col].str[:19].str.replace("T", " ")
+        df[col] = [services.format_ts(v, with_time=col == "created") for v in df[col]]
     df = df.rename(columns={
         "data_start": "data from", "data_end": "data to",
         "roc_auc": "ROC AUC (out-of-sample)", "accuracy": "accuracy (out-of-sample)", "n": "n (out-of-sample)",
@@ -222,10 +224,14 @@ def report_panel(model_id: str, symbols: list[str]) -> None:
                "because labels over a horizon overlap.")  # fmt: skip
     c = st.columns(4)
     auc, acc = overall.get("roc_auc"), overall.get("accuracy")
-    c[0].metric("ROC AUC, out-of-sample", f"{auc['value']:.3f}" if auc else "—", _ci(auc), delta_color="off", help=OOS)
-    c[1].metric("Accuracy, out-of-sample", f"{acc['value']:.3f}" if acc else "—", _ci(acc), delta_color="off", help=OOS)
-    c[2].metric("n (test predictions)", f"{overall.get('n', 0):,}", f"n_eff ≈ {overall.get('n_eff', 0):,.0f}", delta_color="off")
-    c[3].metric("Folds · horizon", f"{rep.get('n_folds', '?')} · {rep['horizon']} bars", f"preset {params.get('preset', '?')}", delta_color="off")
+    level, verdict = services.edge_verdict(auc)
+    (st.success if level == "edge" else st.warning)(verdict, icon=":material/balance:")
+    # CIs are shown as plain text under the value: no arrow, no colour that reads as "good"
+    c[0].metric("ROC AUC, out-of-sample", f"{auc['value']:.3f}" if auc else "—", f"95 % CI {_ci(auc)}", delta_color="off", delta_arrow="off", help=OOS)
+    c[1].metric("Accuracy, out-of-sample", f"{acc['value']:.3f}" if acc else "—", f"95 % CI {_ci(acc)}", delta_color="off", delta_arrow="off", help=OOS)
+    c[2].metric("n (test predictions)", f"{overall.get('n', 0):,}", f"n_eff ≈ {overall.get('n_eff', 0):,.0f}", delta_color="off", delta_arrow="off")
+    c[3].metric("Folds · horizon", f"{rep.get('n_folds', '?')} · {rep['horizon']} bars", f"preset {params.get('preset', '?')}", delta_color="off",
+                delta_arrow="off")
     st.markdown(f"**Overall, {OOS}, against the baselines** (majority class = always the training folds' majority; coin flip = p 0.5)")
     st.dataframe(metrics_table(overall, rep["baselines"]), hide_index=True, width="stretch", key="models_metrics")
     st.caption("'vs majority': *better* only when the ensemble's 95% CI lies entirely beyond the majority baseline's value.")
@@ -310,3 +316,6 @@ models = guarded(services.list_models, ctx=ctx, what="listing the trained models
 if models:
     chosen = versions_panel(models)
     report_panel(chosen, symbols)
+    health_panel()
+retrain_panel()
+ablation_panel(symbols)

@@ -26,8 +26,10 @@ def _series(symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return bars, services.news_features(bars.index, symbol)
 
 
-def _sentiment_chart(symbol: str, feed: pd.DataFrame) -> go.Figure | None:
+def _sentiment_chart(symbol: str, feed: pd.DataFrame, asof: pd.Timestamp | None = None) -> go.Figure | None:
     bars, feats = _series(symbol)
+    if asof is not None:  # the session's view: nothing after its current bar
+        bars, feats = bars[bars.index <= asof], feats[feats.index <= asof]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.62, 0.38],
                         subplot_titles=(f"{symbol} close with headlines", "Sentiment (decayed, half-life 3 days) and headline scores"))
     fig.add_trace(go.Scatter(x=bars.index, y=bars["close"], mode="lines", name="close", line=dict(color="#b0bec5", width=1)), row=1, col=1)
@@ -68,6 +70,12 @@ feed = guarded(_feed, symbol, what="listing the news")
 if feed is None or feed.empty:
     st.info("No headlines stored yet. Press **Fetch** to load the bundled headlines and any configured sources.")
     st.stop()
+asof = services.paper_asof(ctx=ctx)
+full = asof is None or st.toggle("Full history (research view)", key="news_full_history",
+                                 help="Off: only headlines published up to the end of the paper session's current bar. On: every stored headline.")
+if not full:
+    feed = feed[feed["published"] < asof + pd.Timedelta(days=1)]
+    st.caption(f"Headlines up to the session clock {services.format_ts(asof)} (newest first).")
 shown = feed
 if labels:
     shown = shown[shown["label"].isin(labels)]
@@ -90,7 +98,10 @@ st.dataframe(
 st.subheader("Sentiment over time beside the price")
 chart_symbol = symbol or st.selectbox("Chart symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="news_chart_symbol")
 chart_feed = shown if symbol else guarded(_feed, chart_symbol, what="listing the news")
-fig = guarded(_sentiment_chart, chart_symbol, chart_feed if chart_feed is not None else feed.iloc[:0], what="the sentiment chart")
+if chart_feed is not None and not full:
+    chart_feed = chart_feed[chart_feed["published"] < asof + pd.Timedelta(days=1)]
+fig = guarded(_sentiment_chart, chart_symbol, chart_feed if chart_feed is not None else feed.iloc[:0], None if full else asof,
+              what="the sentiment chart")
 if fig is not None:
     st.plotly_chart(fig, width="stretch", key="news_chart")
     st.caption("The decayed sentiment at a bar uses only headlines published before that bar opened (no look-ahead); it feeds the models.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import services
 from ui.charts import drawdown, heatmap, lines, pie
-from ui.common import context, guarded
+from ui.common import context, exposure_metrics, guarded
 
 MONEY = st.column_config.NumberColumn(format="%,.2f")
 
@@ -29,6 +29,9 @@ m[1].metric("Cash", f"{book['cash']:,.2f}")
 m[2].metric("Realized P&L", f"{book['realized_pnl']:+,.2f}", help="Closed trades, net of fees")
 m[3].metric("Unrealized P&L", f"{book['unrealized_pnl']:+,.2f}", help="Open positions marked at the last price")
 m[4].metric("Fees paid", f"{book['fees']:,.2f}")
+exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
+if exposure:
+    exposure_metrics(st.columns(5)[:2], exposure)
 
 st.subheader("Positions")
 pos = book["positions"]
@@ -67,7 +70,7 @@ else:
     right.plotly_chart(lines({f"{window}-day Sharpe": roll}, f"Rolling Sharpe ({window} days)", height=280), width="stretch", key="pf_roll")
 
 st.subheader("Trade history")
-trades = book["trades"]
+trades = services.trade_rows(book["trades"])
 if trades.empty:
     st.caption("No closed trades yet.")
     st.stop()

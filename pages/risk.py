@@ -5,8 +5,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap
-from ui.common import context, guarded
+from ui.common import context, exposure_metrics, guarded
+from ui.trust import exposure_panel
 
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
 
@@ -30,10 +32,10 @@ def _kill_switch(ctx) -> None:
     status = services.risk_status(ctx)
     kill = status["kill_switch"]
     if kill.get("engaged"):
-        st.error(f"**Kill switch ENGAGED** since {str(kill.get('since', ''))[:19].replace('T', ' ')} by {kill.get('actor', '?')}"
+        st.error(f"**Kill switch ENGAGED** since {services.format_ts(kill.get('since'), with_time=True)} by {kill.get('actor', '?')}"
                  + (f" — {kill['reason']}" if kill.get("reason") else "") + ". New risk is vetoed; closing orders still pass.")
         if st.button("Re-arm trading", key="risk_rearm", icon=":material/lock_open:"):
-            services.rearm_kill_switch(actor="ui", ctx=ctx)
+            services.rearm_kill_switch(actor=actor(), ctx=ctx)
             st.rerun()
         return
     if status["drawdown_halt"].get("active"):
@@ -48,7 +50,7 @@ def _kill_switch(ctx) -> None:
     reason = st.text_input("Reason (for the audit log)", value="manual halt from the UI", key="risk_reason")
     yes, no = st.columns(2)
     if yes.button("Yes, halt and flatten", type="primary", key="risk_kill_confirm", icon=":material/check:"):
-        orders = services.engage_kill_switch(services.paper_state(ctx=ctx), reason=reason, actor="ui", ctx=ctx)
+        orders = services.engage_kill_switch(services.paper_state(ctx=ctx), reason=reason, actor=actor(), ctx=ctx)
         st.session_state["risk_confirm"] = False
         st.session_state["risk_flatten"] = [f"{o.side} {o.quantity:g} {o.symbol}" for o in orders]
         st.rerun()
@@ -72,10 +74,32 @@ for i, row in enumerate(rows):
     with cols[i % 3]:
         over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
         st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
+exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
+if exposure:
+    exposure_metrics(st.columns(3)[:2], exposure)
 if rows and not services.paper_book(ctx=ctx)["exists"]:
     st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
 
-st.subheader("Value at Risk")
+st.subheader("The paper book as of the session clock")
+try:
+    book = services.book_risk(ctx=ctx)
+except ValueError as exc:
+    st.caption(f"No book risk yet: {exc}. Switch on paper trading in the sidebar.")
+else:
+    st.caption(f"{services.format_ts(book['start'])} → {services.format_ts(book['asof'])} ({book['points']:,} daily returns of the paper equity; "
+               "nothing after the session's current bar).")
+    b = st.columns(5)
+    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist']:.2%}")
+    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist']:.2%}")
+    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param']:.2%}")
+    b[3].metric("Sharpe (book, annualised)", f"{book['sharpe']:.2f}")
+    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2%}")
+    if len(book["correlation"]):
+        st.plotly_chart(heatmap(book["correlation"], f"Correlation of the book's symbols, 250 days to {services.format_ts(book['asof'])}", fmt=".2f",
+                                height=300, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_book_corr")
+
+st.subheader("Research: one symbol over its full bundled history")
+st.caption("Not the book and not as of the session: every bundled bar of the chosen symbol, for studying the VaR methods.")
 symbols = services.list_symbols("1d")
 c1, c2, c3 = st.columns(3)
 symbol = c1.selectbox("Symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="risk_symbol")
@@ -83,13 +107,14 @@ level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, 
 window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
 report = guarded(_report, symbol, what=f"the risk report of {symbol}")
 if report:
-    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}") for m in METHODS]
+    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}_pct") for m in METHODS]
                           for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(METHODS.values()))
     left, right = st.columns([3, 2])
-    left.dataframe(table.style.format("{:.2%}"), width="stretch")
+    left.dataframe(table.style.format("{:.2f} %"), width="stretch")
     right.metric("Sharpe", f"{report['sharpe']:.2f}")
-    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1%}")
-    st.caption(f"One-day losses as a fraction of position value, {report['start'][:10]} → {report['end'][:10]}. "
+    right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1f} %")
+    right.metric(f"{symbol} beta vs {report['benchmark']}", "n/a" if report["beta"] is None else f"{report['beta']:.3f}")
+    st.caption(f"One-day losses in percent of position value, {report['start'][:10]} → {report['end'][:10]}. "
                "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
 roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
 if roll is not None:
@@ -105,7 +130,9 @@ if roll is not None:
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 
-st.subheader("Correlation of daily returns")
+exposure_panel(symbols)
+
+st.subheader("Research: correlation of daily returns over the full bundled history")
 corr = guarded(_corr, what="the correlation matrix")
 if corr is not None and len(corr):
     st.plotly_chart(heatmap(corr, "", fmt=".2f", height=380, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_corr")

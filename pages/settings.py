@@ -5,10 +5,12 @@ import streamlit as st
 
 from core import services
 from core.config import ConfigError
+from ui.auth import account_panel, actor
 from ui.common import context, guarded
 
 st.title("Settings")
 ctx = context()
+account_panel()
 view = services.config_view(ctx)
 
 st.subheader("Mode")
@@ -25,26 +27,39 @@ st.caption(
 st.subheader("Risk limits")
 limits = guarded(services.risk_limits, ctx, what="reading risk limits")
 if limits is not None:
+    # No widget bounds: the browser would silently keep the old value of an out-of-range entry and the
+    # page would then say "saved". Every value reaches the validation below, which names what is wrong.
     with st.form("settings_risk_form"):
         c1, c2, c3 = st.columns(3)
-        values = {
-            "max_position_pct": c1.number_input("Max position (% of equity)", 0.1, 100.0, limits.max_position_pct * 100, 0.5) / 100,
-            "max_drawdown_pct": c2.number_input("Drawdown halt (%)", 10.0, 15.0, limits.max_drawdown_pct * 100, 0.5) / 100,
-            "daily_loss_cap_pct": c3.number_input("Daily loss cap (%)", 0.1, 100.0, limits.daily_loss_cap_pct * 100, 0.5) / 100,
-            "var_budget_pct": c1.number_input("VaR 99% budget (% of equity)", 0.1, 100.0, limits.var_budget_pct * 100, 0.1) / 100,
-            "max_gross_exposure": c2.number_input("Max gross exposure (× equity)", 0.1, 10.0, limits.max_gross_exposure, 0.1),
-            "max_net_exposure": c3.number_input("Max net exposure (× equity)", 0.1, 10.0, limits.max_net_exposure, 0.1),
-            "max_correlation": c1.number_input("Max correlation with book", 0.05, 1.0, limits.max_correlation, 0.05),
-            "max_order_notional": c2.number_input("Max notional per order", 1.0, 1e9, limits.max_order_notional, 1000.0),
-            "max_orders_per_minute": int(c3.number_input("Max orders per minute", 1, 10_000, limits.max_orders_per_minute, 1)),
-            "kelly_fraction": c1.number_input("Kelly fraction", 0.01, 1.0, limits.kelly_fraction, 0.05),
-        }
+        fields = [  # (key, label, column, shown value, step, scale shown -> stored)
+            ("max_position_pct", "Max position (% of equity)", c1, 100, 0.5),
+            ("max_drawdown_pct", "Drawdown halt (%, 10-15)", c2, 100, 0.5),
+            ("daily_loss_cap_pct", "Daily loss cap (%)", c3, 100, 0.5),
+            ("var_budget_pct", "VaR 99% budget (% of equity)", c1, 100, 0.1),
+            ("max_gross_exposure", "Max gross exposure (× equity)", c2, 1, 0.1),
+            ("max_net_exposure", "Max net exposure (× equity)", c3, 1, 0.1),
+            ("max_correlation", "Max correlation with book", c1, 1, 0.05),
+            ("max_order_notional", "Max notional per order", c2, 1, 1000.0),
+            ("max_orders_per_minute", "Max orders per minute", c3, 1, 1.0),
+            ("kelly_fraction", "Kelly fraction", c1, 1, 0.05),
+        ]
+        values = {key: col.number_input(label, value=float(getattr(limits, key)) * scale, step=step, key=f"set_{key}",
+                                             format="%.0f" if step >= 1 else "%.2f") / scale
+                  for key, label, col, scale, step in fields}
+        values["max_orders_per_minute"] = int(values["max_orders_per_minute"]) if values["max_orders_per_minute"] == int(values["max_orders_per_minute"]) \
+            else values["max_orders_per_minute"]
         if st.form_submit_button("Save risk limits"):
             try:
-                services.save_risk_limits(values, ctx=ctx)
-                st.success("Risk limits saved; the risk engine uses them from the next order on.")
-            except ConfigError as exc:
-                st.error(f"Not saved: {exc}")
+                services.save_risk_limits(values, actor=actor(), ctx=ctx)
+                st.session_state["settings_risk_msg"] = ("success", "Risk limits saved; the risk engine uses them from the next order on.")
+            except (ConfigError, ValueError) as exc:
+                st.session_state["settings_risk_msg"] = ("error", f"Not saved: {exc}")
+    kind, text = st.session_state.pop("settings_risk_msg", (None, None))
+    if kind:  # one message, the latest: an earlier "saved" never stays under a refusal
+        (st.success if kind == "success" else st.error)(text)
+    inforce = services.risk_limits(ctx)
+    st.caption("In force now (what the risk engine uses): " + " · ".join(
+        f"{label.split(' (')[0].lower()} {getattr(inforce, key) * scale:,.6g}{' %' if scale == 100 else ''}" for key, label, _, scale, _ in fields))
 
 st.subheader("Brokers and keys")
 st.caption("Keys come only from the environment or `.env` (e.g. APP__BROKERS__ALPACA__API_KEY); they are shown masked and never stored.")

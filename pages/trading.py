@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import add_overlay, candlestick, mark_points
 from ui.common import context, guarded
 
@@ -90,6 +91,48 @@ def _decision(d: dict) -> None:
         st.markdown("\n".join(f"- {c}" for c in d["checks"]) or "—")
 
 
+def _cancel(cid: str) -> None:
+    out = guarded(services.request_cancel, cid, actor=actor(), ctx=context(), what="the cancel")
+    if out is not None:
+        st.toast(f"{cid}: " + ("removed from the queue" if out["status"] == "removed" else "cancel queued, the loop sends it at the next bar"))
+
+
+def _open_orders(ctx) -> None:
+    rows = services.open_order_rows(ctx)
+    if not rows:
+        st.caption("No open or queued orders.")
+    else:
+        widths = [2.6, 1.8, 1, 0.8, 1.1, 1.2, 1.3, 3, 1.6]
+        head = st.columns(widths)
+        for col, name in zip(head, ["Order", "State", "Symbol", "Side", "Type", "Class", "Quantity", "Prices", ""], strict=True):
+            col.markdown(f"**{name}**")
+        for row in rows:
+            c = st.columns(widths, vertical_alignment="center")
+            c[0].caption(row["id"])
+            for col, key in zip(c[1:7], ["state", "symbol", "side", "type", "class", "quantity"], strict=True):
+                col.write(f"{row[key]:,.6g}" if key == "quantity" else row[key])
+            c[7].write(row["prices"])
+            cancelling = "cancel requested" in row["state"]
+            c[8].button("Cancel", key=f"tr_cancel_{row['id']}", icon=":material/cancel:", on_click=_cancel, args=(row["id"],), disabled=cancelling,
+                        help="Cancel this order" if not cancelling else "The cancel is queued for the next bar")
+    gone = services.cancelled_manual_orders(ctx)[:5]
+    if gone:
+        st.caption("Cancelled by the loop without sending: " + "; ".join(f"{g['client_order_id']} ({g['reason']})" for g in gone))
+
+
+def _fills(ctx) -> None:
+    st.subheader("Fills (newest first)")
+    fills = services.fill_rows(ctx=ctx)
+    if not fills:
+        st.caption("No fills yet.")
+        return
+    frame = pd.DataFrame(fills)
+    frame["time"] = [services.format_ts(t) for t in frame["time"]]
+    st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 320),
+                 column_config={"price": st.column_config.NumberColumn(format="%,.2f"), "fee": st.column_config.NumberColumn(format="%,.2f"),
+                                "quantity": st.column_config.NumberColumn(format="%,.6g")})
+
+
 st.title("Trading")
 ctx = context()
 symbols = services.list_symbols("1d")
@@ -105,12 +148,12 @@ st.caption(f"Every ticket is checked by the risk engine against the paper book (
 spec = _ticket(symbol, last)
 b1, b2, _ = st.columns([1, 1, 3])
 if b1.button("Preview risk decision", key="tk_preview", icon=":material/policy:"):
-    dec = guarded(services.preview_order, spec, actor="ui", ctx=ctx, what="the risk preview")
+    dec = guarded(services.preview_order, spec, actor=actor(), ctx=ctx, what="the risk preview")
     if dec is not None:
         st.session_state["tk_last"] = {"action": str(dec.action), "quantity": dec.quantity, "requested": spec["quantity"], "reason": dec.reason,
                                        "checks": list(dec.checks)}
 if b2.button("Queue order", type="primary", key="tk_submit", icon=":material/send:"):
-    res = guarded(services.queue_manual_order, spec, actor="ui", ctx=ctx, what="queueing the order")
+    res = guarded(services.queue_manual_order, spec, actor=actor(), ctx=ctx, what="queueing the order")
     if res is not None:
         st.session_state["tk_last"] = {**res, "requested": res["requested_quantity"]}
 last_decision = st.session_state.get("tk_last")
@@ -122,24 +165,5 @@ if last_decision:
             st.caption(":orange[Paper trading is off: switch it on in the sidebar for the loop to send queued orders.]")
 
 st.subheader("Open orders")
-queue = services.pending_manual_orders(ctx)
-rows = [{"id": q["client_order_id"], "state": "queued (next bar)", "symbol": q["spec"]["symbol"], "side": q["spec"]["side"],
-         "type": q["spec"]["order_type"], "class": q["spec"]["order_class"], "quantity": q["spec"]["quantity"],
-         "price": q["spec"].get("limit_price") or q["spec"].get("stop_price")} for q in queue]
-rows += [{"id": o.client_order_id, "state": str(o.status), "symbol": o.symbol, "side": str(o.side), "type": str(o.order_type),
-          "class": "oco" if o.oco_group else "simple", "quantity": o.remaining, "price": o.limit_price or o.stop_price}
-         for o in services.list_orders(open_only=True, ctx=ctx)]
-cancels = {c["client_order_id"] for c in services.pending_cancels(ctx)}
-if not rows:
-    st.caption("No open or queued orders.")
-else:
-    frame = pd.DataFrame(rows)
-    frame["state"] = [f"{s} · cancel requested" if i in cancels else s for i, s in zip(frame["id"], frame["state"], strict=True)]
-    st.dataframe(frame, width="stretch", hide_index=True, column_config={"price": st.column_config.NumberColumn(format="%,.2f")})
-    c1, c2 = st.columns([3, 1])
-    target = c1.selectbox("Order to cancel", list(frame["id"]), key="tr_cancel_id", label_visibility="collapsed")
-    if c2.button("Cancel order", key="tr_cancel", icon=":material/cancel:"):
-        out = guarded(services.request_cancel, target, actor="ui", ctx=ctx, what="the cancel")
-        if out is not None:
-            st.toast("Removed from the queue" if out["status"] == "removed" else "Cancel queued: the loop sends it at the next bar")
-            st.rerun()
+_open_orders(ctx)
+_fills(ctx)

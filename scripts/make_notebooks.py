@@ -217,12 +217,44 @@ keys = ["return_pct", "buy_and_hold_return_pct", "sharpe", "max_drawdown_pct", "
 curves = pd.DataFrame({"sma_cross": res.equity, "buy_and_hold": bh.equity})
 px.line(curves, template="plotly_dark", height=350, title="equity: SMA cross vs buy-and-hold (AAPL)", log_y=True)""",
     """# md
+## Your own strategy, checked for look-ahead
+A strategy can be a plain function: `signals(bars, **params)` returns the target exposure
+per bar in [-1, 1] (+1 all-in long, -1 short, 0 flat), decided at the close and filled at
+the next open. Pass it to `services.backtest` directly; saved as `strategies/NAME.py` it is
+found by name by the app, the CLI and the paper loop (README: *Write your own strategy*).
+The look-ahead check recomputes it on truncated history: the second function peeks one
+bar ahead with `shift(-1)` and is caught, with the first offending bar named.""",
+    """def breakout(bars, window=50):
+    close = bars["close"]
+    return (close > close.rolling(window).max().shift(1)).astype(float).where(close > close.rolling(window).mean(), 0.0)
+
+
+def peeking(bars, window=50):
+    close = bars["close"]
+    return (close.shift(-1) > close).astype(float)
+
+
+for fn in (breakout, peeking):
+    check = services.check_strategy(fn, symbol="AAPL", ctx=ctx)
+    print(fn.__name__, "ok" if check["ok"] else check["problems"][0]["message"][:160])""",
+    """mine = services.backtest(breakout, symbol="AAPL", cash=10_000, commission=0.001, start="2004-01-01", end="2012-12-31", ctx=ctx)
+{**{k: mine.report.get(k) for k in keys}, "look-ahead check passed": mine.report["check"]["ok"]}""",
+    """# md
+## The library side by side
+Six classic strategies ship as vectorised signals (`python -m core strategy list`), each
+checked and reproduced trade for trade by backtesting.py in the tests. Same data and costs:""",
+    """frames = services.lab_frames(["AAPL"], start="2004-01-01", end="2012-12-31", ctx=ctx)
+names = ["rsi_reversion", "bollinger_reversion", "donchian_breakout", "ts_momentum", "macd_trend", "vol_target_trend", "sma_cross"]
+table, curves = services.compare_strategies(frames, names, cash=10_000, commission=0.001)
+table[["return_pct", "sharpe", "max_drawdown_pct", "trades", "check"]].round(2)""",
+    """px.line(pd.DataFrame(curves), template="plotly_dark", height=380, title="equity by strategy (AAPL 2004-2012)", log_y=True)""",
+    """# md
 ## VaR and CVaR by method
-One-day 95% and 99% figures as positive loss fractions: historical, normal (parametric),
+One-day 95% and 99% figures as positive loss percents: historical, normal (parametric),
 Cornish-Fisher, Monte Carlo and GARCH(1,1)-t.""",
     """risk = services.risk_report("SPX", ctx=ctx)
 methods = ["hist", "param", "cf", "mc", "garch"]
-pd.DataFrame({m: {f"{kind}_{lvl}": risk.get(f"{kind}_{lvl}_{m}") for kind in ("var", "cvar") for lvl in (95, 99)} for m in methods}).round(4)""",
+pd.DataFrame({m: {f"{kind}_{lvl}": risk.get(f"{kind}_{lvl}_{m}_pct") for kind in ("var", "cvar") for lvl in (95, 99)} for m in methods}).round(2)""",
     """# md
 ## Kupiec backtest
 Each day's VaR is forecast from the previous 500 returns only; an exceedance is a day

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from core import services
 from core.config import ConfigError
 
 T = TypeVar("T")
+log = logging.getLogger("pages")
 
 
 def context() -> services.Context:
@@ -21,33 +23,47 @@ def context() -> services.Context:
 @st.cache_resource(show_spinner=False)
 def scheduler_host():
     """Start the embedded scheduler once per server process (never per rerun)."""
-    from jobs.host import SchedulerHost
+    from jobs.host import embedded_host
 
-    host = SchedulerHost(context())
-    host.start()
-    return host
+    return embedded_host(context())
 
 
 def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any) -> T | None:
     """Call a core function and show an ``st.error`` with what to do instead of a traceback."""
+    from core.log import MASK_FILTER
+
     try:
         return fn(*args, **kwargs)
     except ConfigError as exc:
-        st.error(f"Configuration problem: {exc}")
+        st.error(MASK_FILTER.mask(f"Configuration problem: {exc}"))
     except (ValueError, RuntimeError, OSError, KeyError) as exc:
-        st.error(f"Could not do {what}: {exc}")
+        st.error(MASK_FILTER.mask(f"Could not do {what}: {exc}"))
+    except Exception as exc:  # a bug: one line for the user, the traceback in the log (masked there too)
+        log.exception("unexpected error in %s", what)
+        st.error(MASK_FILTER.mask(f"Could not do {what}: unexpected {type(exc).__name__}: {exc} (a bug: please report it; details in the log)"))
     return None
 
 
 def _on_toggle() -> None:
+    from ui import auth  # callbacks run before app.py's gate: a timed-out session must not act
+
+    if not auth.session_valid():
+        return
+    st.session_state.pop("sidebar_paper_refused", None)
     if st.session_state["sidebar_paper_toggle"]:
-        services.paper_start(actor="ui")
+        try:
+            services.paper_start(actor=auth.actor())
+        except (ValueError, ConfigError) as exc:  # e.g. the strategy fails the look-ahead check: stay off, say why
+            st.session_state["sidebar_paper_toggle"] = False
+            st.session_state["sidebar_paper_refused"] = str(exc)
     else:
-        services.paper_stop(actor="ui")
+        services.paper_stop(actor=auth.actor())
 
 
 def sidebar() -> None:
-    """Render the sidebar shown on every page: mode, paper toggle, loop status."""
+    """Render the shell shown on every page: mode, paper toggle and loop status (sidebar), alerts (top of the page)."""
+    from ui.status import alerts_banner, status_strip
+
     ctx = context()
     if ctx.settings.scheduler.embedded:
         guarded(scheduler_host, what="starting the background scheduler")
@@ -57,27 +73,16 @@ def sidebar() -> None:
         st.markdown(f"**Mode:** :{'red' if mode == 'LIVE' else 'green'}-background[{mode}]")
         st.toggle("Paper trading", value=status["enabled"], key="sidebar_paper_toggle", on_change=_on_toggle,
                   help="Starts or stops the background trading loop. The state is saved: after a restart the loop resumes.")
-        _loop_panel()
+        if st.session_state.get("sidebar_paper_refused"):
+            st.error(f"Paper trading not started: {st.session_state['sidebar_paper_refused']}")
+    status_strip()
+    alerts_banner()
 
 
-@st.fragment(run_every=5)
-def _loop_panel() -> None:
-    status = services.paper_status(context())
-    if status["enabled"]:
-        last = status.get("last_tick_at")
-        st.caption(f"Loop: **running** · last tick {last[:19].replace('T', ' ') if last else '— waiting for the first tick'}")
-        if status.get("waiting_for_lease"):
-            st.caption(f"Another host holds the trading lease ({status['waiting_for_lease']}); this one waits.")
-    else:
-        st.caption("Loop: stopped")
-    feed = status.get("feed") or {}
-    if feed:
-        age = feed.get("age_seconds")
-        last_bar = (feed.get("last_bar") or "—")[:16].replace("T", " ")
-        st.caption(f"Feed: **{feed['provider']}** ({'live' if feed.get('live') else 'replay'}) · last bar {last_bar}"
-                   + (f" · {age / 60:.0f} min old" if feed.get("live") and age is not None else ""))
-    if status.get("halt"):
-        what = "no new risk until bars return" if status["halt"] == "stale data" else "no orders until the session opens"
-        st.caption(f":red[**{status['halt'].capitalize()}**: {what}]")
-    if status.get("last_error"):
-        st.caption(f":orange[Last error: {status['last_error'][:160]}]")
+def exposure_metrics(columns: list, exposure: dict) -> None:
+    """Show a book's beta and concentration (from ``services.book_exposure``) in two metric columns."""
+    beta = exposure["beta"]
+    columns[0].metric(f"Beta vs {exposure['benchmark']}", "n/a" if beta is None else f"{beta:.3f}",
+                      help="cov(daily returns, benchmark's) / var(benchmark's), on the dates both have")
+    columns[1].metric("Concentration (HHI)", f"{exposure['concentration']:.3f}",
+                      help="Herfindahl index of absolute position values: 1 = one position, 1/n = n equal ones, 0 = flat")

@@ -105,10 +105,10 @@ def run_backtest(
     :data:`core.risk.hook.UNLIMITED` to run without limits (the backtesting.py comparison). The first ``warmup`` timestamps are
     history the strategy can see but never trades (the paper loop's warm-up).
     """
-    if lot_size <= 0:
+    if not lot_size > 0 or not np.isfinite(lot_size):
         raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
-    if cash <= 0:
-        raise ValueError(f"cash must be positive, not {cash}")
+    if not cash > 0 or not np.isfinite(cash):
+        raise ValueError(f"cash must be a positive finite amount, not {cash}")
     if not 0 < size <= 1:
         raise ValueError(f"size must be in (0, 1] (a fraction of equity, 1 = all-in), not {size}")
     if isinstance(strategy, str):
@@ -119,6 +119,12 @@ def run_backtest(
         raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
     if risk is None:
         raise TypeError("run_backtest needs risk=: a RiskEngine, a risk-check callable, or core.risk.hook.UNLIMITED")
+    need = max(strategy.min_bars(), warmup + 2)
+    short = {s: len(f) for s, f in frames.items() if len(f) < need}
+    if short:
+        sym, n = next(iter(short.items()))
+        raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
+                         "use a longer date range or shorter windows")
     fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store) and warmup == 0
     if path == "fast" and not fast_ok:
         raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")

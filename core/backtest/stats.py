@@ -4,13 +4,15 @@ Conventions (those of empyrical/quantstats, checked against empyrical in the tes
 
 * Returns are simple per-bar returns of the equity curve, which starts at the
   initial cash on the first bar.
-* ``periods_per_year``: bars per day times 252 when the data has no weekend bars,
-  365 when it does (crypto); daily equities therefore use 252.
+* ``periods_per_year``: trading days (252, or 365 when the data has weekend bars,
+  as crypto does) times bars per trading day (see
+  :func:`core.risk.metrics.infer_periods_per_year`); daily equities therefore use 252.
 * Volatility and Sharpe use the sample standard deviation (ddof=1); Sortino's
   downside deviation is ``sqrt(mean(min(r, 0)^2))`` over all returns; the risk-free
   rate is 0. CAGR is ``(final / initial) ** (periods_per_year / n_returns) - 1``.
-* Max drawdown is the worst fall from a running peak of the curve, in percent;
-  its duration is the longest time spent below a previous peak (in bars and days).
+* Max drawdown is the worst fall from a running peak of the curve, as a positive
+  percent; its duration is the longest time from a peak to the bar that recovers it
+  (or to the last bar), in bars and days (backtesting.py's "Max. Drawdown Duration").
 * Exposure is the share of bars that end with a position.
 * Trades are closed round trips; the position still open at the end counts in
   the final equity, not in the trade statistics (as in backtesting.py).
@@ -25,29 +27,12 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from core.risk.metrics import infer_periods_per_year
+
 
 def periods_per_year(index: pd.DatetimeIndex) -> float:
-    """Return how many bars make a year for ``index`` (see the module conventions)."""
-    if len(index) < 3:
-        return 252.0
-    index = pd.DatetimeIndex(index)
-    per_day = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[index.unit]
-    stamps = index.asi8
-    step = float(np.median(np.diff(stamps[:10_001]))) / per_day  # bar spacing in days
-    days = 365.0 if _has_weekend(stamps, per_day) else 252.0
-    if step < 1.0:
-        return days / step
-    if step <= 4.0:  # daily bars (a weekend gap is still daily)
-        return days
-    return 365.25 / step
-
-
-@njit(cache=True)
-def _has_weekend(stamps: np.ndarray, per_day: int) -> bool:
-    for t in stamps:  # noqa: SIM110 - numba compiles a loop, not any() over a generator
-        if (t // per_day + 3) % 7 >= 5:  # 1970-01-01 was a Thursday (Monday = 0)
-            return True
-    return False
+    """Return how many bars make a year for ``index`` (the calendar rule every report uses)."""
+    return infer_periods_per_year(index)
 
 
 @njit(cache=True)
@@ -55,17 +40,18 @@ def _drawdown(equity: np.ndarray) -> tuple[float, int, int]:
     worst, longest, longest_end = 0.0, 0, 0
     peak, peak_i = -np.inf, 0
     for i in range(equity.shape[0]):
+        # A drawdown lasts from its peak to the bar that recovers it (or to the last bar).
+        if (equity[i] < peak or i - peak_i > 1) and i - peak_i > longest:
+            longest, longest_end = i - peak_i, i
         if equity[i] >= peak:
             peak, peak_i = equity[i], i
         dd = equity[i] / peak - 1.0
         worst = min(worst, dd)
-        if i - peak_i > longest:
-            longest, longest_end = i - peak_i, i
     return worst, longest, longest_end
 
 
 def drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[float, int, float]:
-    """Return (max drawdown %, longest time below a previous peak in bars, in days)."""
+    """Return (max drawdown % (negative), longest peak-to-recovery time in bars, in days)."""
     worst, bars, end = _drawdown(np.ascontiguousarray(equity, dtype=np.float64))
     days = (index[end] - index[end - bars]) / pd.Timedelta(days=1)
     return worst * 100, int(bars), float(days)
@@ -102,7 +88,7 @@ def compute_report(equity: pd.Series, trades: pd.DataFrame, cash: float, fees: f
         "sharpe": mean / std * math.sqrt(ppy) if std > 0 else nan,
         "sortino": mean * ppy / (downside * math.sqrt(ppy)) if downside > 0 else nan,
         "calmar": cagr / abs(max_dd / 100) if max_dd < 0 else nan,
-        "max_drawdown_pct": max_dd,
+        "max_drawdown_pct": 0.0 - max_dd,  # a positive percent, as in every --json report
         "max_drawdown_bars": dd_bars,
         "max_drawdown_days": dd_days,
         "exposure_pct": float(np.mean(exposure)) * 100 if exposure is not None and exposure.size else 0.0,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -25,11 +27,31 @@ class LiveTradingNotAllowed(BrokerError):
 
 
 def is_loopback(url: str | None) -> bool:
-    """Return True when ``url`` points at this machine (a local fake or proxy, never a real venue)."""
+    """Return True when ``url`` points at this machine (127.0.0.0/8, ::1, localhost): a local fake or proxy, never a real venue."""
     if not url:
         return False
-    host = (urlparse(url).hostname or "").lower()
-    return host in {"127.0.0.1", "localhost", "::1"}
+    host = (urlparse(url if "//" in url else f"//{url}").hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_live_endpoint(urls: Iterable[str], sandbox_hosts: Iterable[str] = ()) -> bool:
+    """Return True when any of the resolved endpoint ``urls`` may trade real money.
+
+    Only loopback addresses and the venue's own sandbox hosts (``sandbox_hosts``,
+    exact names) are not live; any other host, a proxy included, is treated as live.
+    """
+    safe = {h.lower() for h in sandbox_hosts}
+    for url in urls:
+        if is_loopback(url):
+            continue
+        if (urlparse(url).hostname or "").lower() not in safe:
+            return True
+    return False
 
 
 def guard_live(venue: str, live: bool, allow_live: bool) -> None:

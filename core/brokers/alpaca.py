@@ -38,7 +38,7 @@ from alpaca.trading.requests import (
 )
 from pydantic import SecretStr
 
-from core.brokers._venue import TimeoutSession, fills_since, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import TimeoutSession, fills_since, guard_live, is_live_endpoint, map_requests_error, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, TokenBucket, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -80,6 +80,11 @@ def _f(x: Any) -> float | None:
     return None if x is None or x == "" else float(x)
 
 
+PAPER_URL, LIVE_URL = "https://paper-api.alpaca.markets", "https://api.alpaca.markets"
+#: Alpaca's paper-trading host; every other non-loopback trading host is live.
+PAPER_HOSTS = ("paper-api.alpaca.markets",)
+
+
 class AlpacaBroker:
     """The Alpaca adapter (implements :class:`core.brokers.base.Broker`).
 
@@ -88,7 +93,8 @@ class AlpacaBroker:
     api_key, api_secret
         Credentials (``SecretStr``), from the environment or ``.env`` only.
     paper
-        Trade the paper account (default). ``False`` is live trading and needs ``allow_live``.
+        Trade the paper account (default). ``False`` is live trading and needs ``allow_live``;
+        so does a ``base_url`` that is neither loopback nor the paper host, whatever this flag says.
     base_url, data_url
         Point the trading and market-data clients elsewhere (``url_override``), e.g. a local fake.
     rate, burst
@@ -100,8 +106,11 @@ class AlpacaBroker:
     def __init__(self, api_key: SecretStr | str, api_secret: SecretStr | str, *, paper: bool = True, allow_live: bool = False,
                  base_url: str | None = None, data_url: str | None = None, timeout: float = 10.0, policy: RetryPolicy | None = None,
                  rate: float = 3.0, burst: float = 10.0, sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
-        guard_live("alpaca", live=not paper and not is_loopback(base_url), allow_live=allow_live)
-        self.name = name or ("alpaca-paper" if paper else "alpaca")
+        # Live is decided by where orders would go, not by the paper flag (a live base URL is live).
+        endpoint = base_url or (PAPER_URL if paper else LIVE_URL)
+        live = is_live_endpoint([endpoint], PAPER_HOSTS)
+        guard_live("alpaca", live=live, allow_live=allow_live)
+        self.name = name or ("alpaca" if live or not paper else "alpaca-paper")
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self.bucket = TokenBucket(rate, burst, sleep=sleep)

@@ -42,6 +42,10 @@ class OrderNotFound(BrokerError):
     """No order with that client or broker ID exists at the venue."""
 
 
+class AuthenticationError(BrokerError):
+    """The venue refused the credentials (HTTP 401/403, expired token); renew them, retrying cannot help."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a venue supports natively; anything else is emulated by the order manager."""

@@ -18,7 +18,7 @@ from typing import Any
 import ccxt
 from pydantic import SecretStr
 
-from core.brokers._venue import fills_since, from_ms, guard_live, is_loopback, plain, retry_after_seconds, venue_client_id
+from core.brokers._venue import fills_since, from_ms, guard_live, is_live_endpoint, plain, retry_after_seconds, venue_client_id
 from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.retry import RetryPolicy, VenueUnavailable, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
@@ -66,6 +66,10 @@ def map_ccxt_error(exc: Exception, venue: str = "binance", headers: dict[str, st
     return BrokerError(msg)
 
 
+#: Binance's sandbox hosts (ccxt's sandbox mode points there); every other non-loopback host is live.
+TESTNET_HOSTS = ("testnet.binance.vision", "testnet.binancefuture.com")
+
+
 class BinanceBroker:
     """The Binance spot adapter (implements :class:`core.brokers.base.Broker`).
 
@@ -74,7 +78,9 @@ class BinanceBroker:
     api_key, api_secret
         Credentials (``SecretStr``), from the environment or ``.env`` only.
     testnet
-        Use ``testnet.binance.vision`` (default). ``False`` is live trading.
+        Use ``testnet.binance.vision`` (default). ``False`` is live trading. Live is
+        decided by the resolved endpoints: a ``base_url`` that is neither loopback nor
+        a testnet host is live whatever this flag says.
     allow_live
         Must be True to build a live adapter; :func:`core.brokers.factory.build_broker`
         sets it only when ``mode: live`` and ``live_confirmed: true``.
@@ -90,8 +96,6 @@ class BinanceBroker:
                  base_url: str | None = None, timeout: float = 10.0, policy: RetryPolicy | None = None, symbols: Iterable[str] = (),
                  quote: str = "USDT", maker_fee: float = 0.001, taker_fee: float = 0.001, rate_limit_ms: float | None = None,
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
-        guard_live("binance", live=not testnet and not is_loopback(base_url), allow_live=allow_live)
-        self.name = name or ("binance-testnet" if testnet else "binance")
         self.testnet = testnet
         self.policy = policy or RetryPolicy()
         self.quote = quote
@@ -114,6 +118,10 @@ class BinanceBroker:
             self.exchange.rateLimit = rate_limit_ms
         if base_url:
             self._rehost(base_url.rstrip("/"))
+        # Live is decided by where the requests would go, not by the testnet flag (a live base URL is live).
+        live = is_live_endpoint([u for u in self.exchange.urls["api"].values() if isinstance(u, str)], TESTNET_HOSTS)
+        guard_live("binance", live=live, allow_live=allow_live)
+        self.name = name or ("binance" if live or not testnet else "binance-testnet")
         self._status: int | None = None
         hook = self.exchange.on_rest_response
 

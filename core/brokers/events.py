@@ -21,6 +21,8 @@ SUBMITTED = "OrderSubmitted"
 RECONCILED = "OrderReconciled"
 DENIED = "OrderDenied"
 CREATED = "OrderCreated"
+REPLACE_REJECTED = "OrderReplaceRejected"  # the risk check vetoed an amendment; the order is unchanged
+STATE_UNKNOWN = "OrderStateUnknown"  # a send may have reached the venue; reconciliation settles it
 
 #: The event that records a move into each status.
 EVENT_FOR_STATUS = {

@@ -3,9 +3,11 @@
 Keys come only from the settings' ``SecretStr`` fields (environment or ``.env``).
 Live (real-money) endpoints are built only when ``mode: live`` AND
 ``live_confirmed: true``; otherwise the adapters refuse (see
-:class:`~core.brokers._venue.LiveTradingNotAllowed`). Binance defaults to the
-testnet and Alpaca to the paper account; Zerodha has no paper endpoint, so it is
-always live.
+:class:`~core.brokers._venue.LiveTradingNotAllowed`). Live is decided by the
+resolved endpoint (``brokers.<venue>.base_url`` or the venue default), never by
+the testnet/paper flag alone: only loopback hosts and the venues' own sandbox
+hosts are not live. Binance defaults to the testnet and Alpaca to the paper
+account; Zerodha has no paper endpoint, so any non-loopback endpoint is live.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ def build_broker(settings: Settings, name: str | None = None, *, url: str | None
     Parameters
     ----------
     url
-        Point the client at another origin (a local fake or proxy); loopback URLs are never live.
+        Point the client at another origin (a local fake or proxy); overrides
+        ``brokers.<venue>.base_url``. Loopback URLs are never live; any other
+        non-sandbox URL is.
     paper_factory
         How to build the paper broker when ``name`` is ``"paper"`` (it lives in its own module).
     **options
@@ -67,19 +71,19 @@ def build_broker(settings: Settings, name: str | None = None, *, url: str | None
 
         cfg = settings.brokers.binance
         return BinanceBroker(_need(cfg.api_key, "brokers.binance.api_key"), _need(cfg.api_secret, "brokers.binance.api_secret"),
-                             testnet=cfg.testnet, allow_live=allow_live, base_url=url, **options)
+                             testnet=cfg.testnet, allow_live=allow_live, base_url=url or cfg.base_url, **options)
     if name == "alpaca":
         from core.brokers.alpaca import AlpacaBroker
 
         cfg = settings.brokers.alpaca
         return AlpacaBroker(_need(cfg.api_key, "brokers.alpaca.api_key"), _need(cfg.api_secret, "brokers.alpaca.api_secret"),
-                            paper=cfg.paper, allow_live=allow_live, base_url=url, **options)
+                            paper=cfg.paper, allow_live=allow_live, base_url=url or cfg.base_url, **options)
     if name == "zerodha":
         from core.brokers.zerodha import ZerodhaBroker
 
         cfg = settings.brokers.zerodha
         return ZerodhaBroker(_need(cfg.api_key, "brokers.zerodha.api_key"), _need(cfg.access_token, "brokers.zerodha.access_token"),
-                             api_secret=cfg.api_secret, allow_live=allow_live, root=url, **options)
+                             api_secret=cfg.api_secret, allow_live=allow_live, root=url or cfg.base_url, **options)
     raise BrokerError(f"unknown broker {name!r}: choose one of paper, {', '.join(VENUES)}")
 
 

@@ -26,8 +26,17 @@ from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 from pydantic import SecretStr
 
-from core.brokers._venue import fills_since, guard_live, is_loopback, map_requests_error, plain, retry_after_seconds, venue_client_id
-from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
+from core.brokers._venue import fills_since, guard_live, is_live_endpoint, map_requests_error, plain, retry_after_seconds, venue_client_id
+from core.brokers.base import (
+    AuthenticationError,
+    Balance,
+    BrokerError,
+    Capabilities,
+    InsufficientFunds,
+    OrderNotFound,
+    OrderRejected,
+    RetryableBrokerError,
+)
 from core.brokers.retry import RetryPolicy, TokenBucket, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
@@ -38,6 +47,8 @@ _STATUS = {"COMPLETE": OrderStatus.FILLED, "CANCELLED": OrderStatus.CANCELED, "R
 _TYPES = {"MARKET": OrderType.MARKET, "LIMIT": OrderType.LIMIT, "SL": OrderType.STOP_LIMIT, "SL-M": OrderType.STOP}
 _KITE_TYPE = {v: k for k, v in _TYPES.items()}
 _GTT_PREFIX = "gtt:"
+RENEW_TOKEN = ("the access token was refused or has expired (tokens expire daily at 06:00 IST): redo the Kite login flow "
+               "(docs/brokers.md) and set the new APP__BROKERS__ZERODHA__ACCESS_TOKEN")
 
 
 def map_kite_error(exc: Exception, venue: str = "zerodha") -> BrokerError:
@@ -48,8 +59,8 @@ def map_kite_error(exc: Exception, venue: str = "zerodha") -> BrokerError:
     text = f"{venue}: {exc}"
     if code == 429 or code >= 500 or isinstance(exc, kex.NetworkException):
         return RetryableBrokerError(text)
-    if isinstance(exc, kex.TokenException):
-        return BrokerError(f"{venue}: the access token was refused or expired; redo the Kite login flow (docs/brokers.md) and set the new token")
+    if isinstance(exc, kex.TokenException) or code == 401:
+        return AuthenticationError(f"{venue}: {RENEW_TOKEN}")
     message = str(exc).lower()
     if "couldn't find" in message or "invalid trigger id" in message:
         return OrderNotFound(text)
@@ -90,7 +101,7 @@ class ZerodhaBroker:
                  allow_live: bool = False, root: str | None = None, timeout: float = 7.0, policy: RetryPolicy | None = None,
                  exchange: str = "NSE", product: str = "CNC", rate: float = 8.0, burst: float = 10.0,
                  sleep: Callable[[float], None] = time.sleep, name: str | None = None) -> None:
-        guard_live("zerodha", live=not is_loopback(root), allow_live=allow_live)
+        guard_live("zerodha", live=is_live_endpoint([root or KiteConnect._default_root_uri]), allow_live=allow_live)
         self.name = name or "zerodha"
         self.policy = policy or RetryPolicy()
         self.exchange, self.product = exchange, product
@@ -99,7 +110,8 @@ class ZerodhaBroker:
         self.bucket = TokenBucket(rate, burst, sleep=sleep)
         self.kite = KiteConnect(plain(api_key), access_token=plain(access_token), root=root, timeout=timeout)
         self._retry_after: str | None = None
-        # kiteconnect's exceptions carry no headers; keep Retry-After from the last response.
+        self._last_status = 0
+        # kiteconnect's exceptions carry no headers; keep Retry-After (and the status) from the last response.
         self.kite.reqsession.hooks["response"].append(self._remember_retry_after)
         self._cid_of_tag: dict[str, str] = {}
         self._cid_of_oid: dict[str, str] = {}
@@ -121,17 +133,30 @@ class ZerodhaBroker:
     # -- plumbing --------------------------------------------------------------------------------
     def _remember_retry_after(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._retry_after = response.headers.get("Retry-After")
+        self._last_status = response.status_code
 
     def _call(self, fn: Callable[[], Any]) -> Any:
         self.bucket.acquire()
         self._retry_after = None
+        self._last_status = 0
         try:
             return fn()
         except (kex.KiteException, requests.RequestException) as exc:
+            if self._last_status == 401 and not isinstance(exc, requests.RequestException):
+                raise AuthenticationError(f"{self.name}: HTTP {self._last_status}: {RENEW_TOKEN}") from None
             err = map_kite_error(exc, self.name)
             if isinstance(err, RetryableBrokerError) and err.retry_after is None:
                 err.retry_after = retry_after_seconds(self._retry_after)
             raise err from None
+        except (KeyError, TypeError) as exc:
+            # kiteconnect reads reply["data"] blindly: a gateway's 401 body without it surfaces as KeyError('data').
+            status = self._last_status
+            if status in (401, 403):
+                raise AuthenticationError(f"{self.name}: HTTP {status}: {RENEW_TOKEN}") from None
+            if status == 429 or status >= 500:
+                raise RetryableBrokerError(f"{self.name}: HTTP {status} with an unexpected reply ({type(exc).__name__})",
+                                           retry_after_seconds(self._retry_after)) from None
+            raise BrokerError(f"{self.name}: unexpected reply (HTTP {status or '?'}, {type(exc).__name__}: {exc}); the API may have changed") from None
 
     def _read(self, fn: Callable[[], Any], what: str) -> Any:
         return call_with_retry(lambda: self._call(fn), self.policy, what=f"{self.name} {what}", sleep=self._sleep)

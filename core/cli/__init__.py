@@ -13,9 +13,12 @@ import argparse
 import difflib
 import importlib
 import json
+import os
 import pkgutil
 import sys
 from typing import Any
+
+DEBUG_ENV = "CORE_DEBUG"  # set to 1 to see the traceback of an unexpected error
 
 
 class CliError(Exception):
@@ -61,13 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from core.config import ConfigError
     from core.data.providers import DataError
     from core.data.validate import DataValidationError
     from core.store import StoreError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         if args.config:
             from core.config import load_settings
@@ -76,8 +79,20 @@ def main(argv: list[str] | None = None) -> int:
             set_context(Context.create(load_settings(args.config)))
         return int(args.func(args) or 0)
     except (CliError, ConfigError, DataError, DataValidationError, StoreError, ValueError, KeyError) as exc:
-        text = str(exc).strip().splitlines() or [type(exc).__name__]
-        print(f"error: {' '.join(line.strip() for line in text)}", file=sys.stderr)
+        _print_error(str(exc) or type(exc).__name__)
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug, not a user error: still one line, the traceback on request
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _print_error(f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; set {DEBUG_ENV}=1 for the traceback)")
+        return 1
+
+
+def _print_error(text: str) -> None:
+    """Print ``text`` as one ``error:`` line on stderr, with every known secret masked."""
+    from core.log import MASK_FILTER
+
+    line = " ".join(part.strip() for part in text.strip().splitlines())
+    print(f"error: {MASK_FILTER.mask(line)}", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import emit
+from core.cli import _args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="check that no feature, probability or regime at t uses bars after t")
     p.add_argument("--symbol", default="AAPL")
     p.add_argument("--model", help="model id (default: the latest; a tiny model when none exists)")
-    p.add_argument("--points", type=int, default=5, help="random bars to check")
+    p.add_argument("--points", type=_args.count("--points", 1, 10_000), default=5, help="random bars to check")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)

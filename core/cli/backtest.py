@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from core.cli import CliError, emit
+from core.cli import CliError, _args, emit
 
 _ROWS = [
     ("final_equity", "Final equity", "{:,.2f}"), ("return_pct", "Return [%]", "{:.2f}"), ("buy_and_hold_return_pct", "Buy & hold return [%]", "{:.2f}"),
@@ -20,17 +20,19 @@ _ROWS = [
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``backtest`` command."""
     p = sub.add_parser("backtest", help="backtest a strategy and print its report")
-    p.add_argument("--strategy", default="sma_cross", help="strategy name (sma_cross, buy_and_hold)")
+    p.add_argument("--strategy", default="sma_cross", help="strategy name: built-in, library or your own (see: python -m core strategy list)")
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (comma-separate several for one portfolio)")
     p.add_argument("--data", help="CSV or Parquet OHLCV file instead of a symbol")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter, repeatable (e.g. fast=10)")
-    p.add_argument("--cash", type=float, default=10_000.0)
-    p.add_argument("--commission", type=float, default=0.0, help="rate on notional per fill, e.g. 0.002")
+    p.add_argument("--cash", type=_args.positive("cash", "10000"), default=10_000.0)
+    p.add_argument("--commission", type=_args.commission, default=0.0, help="rate on notional per fill, e.g. 0.002 (below 0.1)")
     p.add_argument("--size", default="all-in", help="'all-in' or a fraction of equity such as 0.5")
-    p.add_argument("--lot", type=float, default=1.0, help="position unit: 1 = whole shares (default), 0.0001 for fractional crypto")
+    p.add_argument("--lot", type=_args.positive("lot", "1 or 0.0001"), default=1.0,
+                   help="position unit: 1 = whole shares (default), 0.0001 for fractional crypto")
     p.add_argument("--timeframe", default="1d")
-    p.add_argument("--start")
-    p.add_argument("--end")
+    p.add_argument("--start", type=_args.date, help="first bar date, e.g. 2010-01-04")
+    p.add_argument("--end", type=_args.date, help="last bar date")
+    p.add_argument("--repair", action="store_true", help="drop rows of --data that break OHLCV rules or are likely bad ticks (reported)")
     p.add_argument("--risk", choices=["configured", "permissive"], default="configured",
                    help="risk limits every order is checked against: the configured ones (default), or 'permissive' "
                         "(engine on, limits never bind) to compare with backtesting.py's all-in example")
@@ -60,9 +62,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if bool(args.symbol) == bool(args.data):
         raise CliError("give --symbol SYMBOL (see 'python -m core data list') or --data PATH, not both or neither")
+    _args.check_range(args.start, args.end)
     result = services.backtest(args.strategy, symbol=args.symbol, data=args.data, params=_params(args.param), cash=args.cash,
                                commission=args.commission, size=args.size, lot_size=args.lot, timeframe=args.timeframe, start=args.start, end=args.end,
-                               risk=args.risk)
+                               risk=args.risk, repair=args.repair)
     report = {k: _clean(v) for k, v in result.report.items()}
     if args.trades:
         trades = result.trades.copy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import emit
+from core.cli import _args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,9 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("symbol", nargs="?", help="bundled symbol, e.g. AAPL")
     show.add_argument("--data", help="CSV or Parquet file instead of a symbol")
     show.add_argument("--timeframe", default="1d")
-    show.add_argument("--start")
-    show.add_argument("--end")
-    show.add_argument("--repair", action="store_true", help="drop rows that break OHLCV rules (reported on stderr)")
+    show.add_argument("--start", type=_args.date)
+    show.add_argument("--end", type=_args.date)
+    show.add_argument("--repair", action="store_true", help="drop rows that break OHLCV rules or are likely bad ticks (reported on stderr)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=_show)
 
@@ -42,6 +42,9 @@ def _show(args: argparse.Namespace) -> int:
         raise CliError("give a SYMBOL or --data PATH, not both")
     if not args.symbol and not args.data:
         raise CliError("give a SYMBOL (see 'python -m core data list') or --data PATH")
-    frame = services.load_bars(args.symbol, data=args.data, timeframe=args.timeframe, start=args.start, end=args.end, repair=args.repair)
+    _args.check_range(args.start, args.end)
+    notes: list[str] = []
+    frame = services.load_bars(args.symbol, data=args.data, timeframe=args.timeframe, start=args.start, end=args.end, repair=args.repair, notes=notes)
     emit(services.bars_to_records(frame), args.json, frame.to_string())
+    _args.print_notes(notes)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import pandas as pd
 
@@ -114,6 +114,34 @@ class SampleProvider:
         return _clip(self._load(symbol, check_timeframe(timeframe)), start, end).copy()
 
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".txt", ".gz")
+
+
+def read_table(source: str | Path | IO[bytes], name: str) -> pd.DataFrame:
+    """Return the raw table of a CSV or Parquet file (by ``name``'s suffix), the time index as a column.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and what is wrong with it (unsupported type, empty, unreadable).
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix not in PARQUET_SUFFIXES + CSV_SUFFIXES:
+        raise DataError(f"{name}: unsupported file type '{suffix or '(none)'}'; use .csv or .parquet")
+    kind = "Parquet" if suffix in PARQUET_SUFFIXES else "CSV"
+    try:
+        raw = pd.read_parquet(source) if kind == "Parquet" else pd.read_csv(source)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file is empty; it needs a header line and rows of OHLCV bars") from None
+    except Exception as exc:  # parser, arrow, decoding and OS errors all mean "cannot read this file"
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise DataError(f"{name}: cannot read it as {kind} ({type(exc).__name__}: {first}); check the file type and contents") from None
+    if isinstance(raw.index, pd.DatetimeIndex) or raw.index.name:
+        raw = raw.reset_index()
+    return raw
+
+
 class FileProvider:
     """A user's CSV or Parquet file with open, high, low, close, volume and a time column."""
 
@@ -135,20 +163,9 @@ class FileProvider:
         if self._frame is None:
             if not self.path.exists():
                 raise DataError(f"data file {self.path} does not exist")
-            suffix = self.path.suffix.lower()
-            try:
-                if suffix in (".parquet", ".pq"):
-                    raw = pd.read_parquet(self.path)
-                elif suffix in (".csv", ".txt", ".gz"):
-                    raw = pd.read_csv(self.path)
-                else:
-                    raise DataError(f"{self.path.name}: unsupported file type '{suffix}'; use .csv or .parquet")
-            except DataError:
-                raise
-            except Exception as exc:
-                raise DataError(f"{self.path.name}: cannot read file: {exc}") from None
-            if isinstance(raw.index, pd.DatetimeIndex) or raw.index.name:
-                raw = raw.reset_index()
+            if self.path.is_dir():
+                raise DataError(f"data file {self.path} is a directory; give a .csv or .parquet file")
+            raw = read_table(self.path, self.path.name)
             self._frame, self.report = validate_ohlcv(raw, repair=self.repair, source=self.path.name)
         return self._frame
 
@@ -207,4 +224,5 @@ __all__ = [
     "SampleProvider",
     "SeriesInfo",
     "check_timeframe",
+    "read_table",
 ]

@@ -45,6 +45,10 @@ class Strategy:
         """Return the parameters (scikit-learn convention)."""
         return dict(self.params)
 
+    def min_bars(self) -> int:
+        """Return the fewest bars on which this strategy can place and fill one order (a backtest refuses fewer)."""
+        return 2
+
     def on_start(self, ctx: StrategyContext) -> None:
         """Prepare before the first bar (optional)."""
 

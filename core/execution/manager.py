@@ -8,7 +8,11 @@ order IDs are idempotency keys: submitting an ID the manager (or the store, so
 across restarts) already knows returns the existing order. Order types and
 order lists the venue lacks (see its :class:`~core.brokers.base.Capabilities`)
 are emulated here (:mod:`core.execution.emulation`). :meth:`OrderManager.reconcile`
-treats the broker as the source of truth. Every transition is persisted to
+treats the broker as the source of truth. A send whose outcome is unknown (it
+may have reached the venue, which then could not be asked) is never sent again:
+the order stays open, marked pending reconciliation, until :meth:`OrderManager.sync`
+or :meth:`OrderManager.reconcile` finds it at the venue (or confirms it is not
+there). Every transition is persisted to
 ``order_events`` with the injected clock's timestamp when a store is given.
 """
 
@@ -24,6 +28,7 @@ from core.brokers import events as ev
 from core.brokers.base import Balance, Broker, OrderNotFound, OrderRejected, RetryableBrokerError
 from core.brokers.book import OrderBook
 from core.brokers.events import OrderDenied, OrderEvent
+from core.brokers.retry import OrderStateUnknown
 from core.clock import Clock
 from core.domain import Bar, Order, OrderStatus, OrderType, Position
 from core.execution import repo
@@ -45,6 +50,8 @@ class OrderContext:
     equity: float
 
 
+#: Tag of an order whose send may have reached the venue; reconciliation settles it.
+PENDING_RECONCILE = "pending_reconcile"
 
 
 @dataclass
@@ -176,12 +183,31 @@ class OrderManager:
         return self._orders.get(client_order_id, order)
 
     def replace(self, client_order_id: str, **changes: float | None) -> Order:
-        """Amend an open order's quantity or prices at the broker."""
+        """Risk-check and amend an open order's quantity or prices at the broker.
+
+        The amended order is checked like a new one (what is left to fill after the
+        change, at the new prices): a veto leaves the order as it was (an
+        ``OrderReplaceRejected`` event says why), a shrink amends to the smaller size.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        current = self._known(client_order_id) or self.broker.get_order(client_order_id)
+        amended = current.evolve(**changes)
+        filled = current.filled_quantity
+        probe = amended.evolve(quantity=max(amended.quantity - filled, 0.0), filled_quantity=0.0)
+        decision = self.risk_check(probe, self.context_fn(probe))
+        if not decision.allowed:
+            reason = f"risk: {decision.reason or 'vetoed by risk check'}"
+            self._record(current, ev.REPLACE_REJECTED, reason=reason, checks=", ".join(decision.checks), **changes)
+            return self._orders[client_order_id]
+        detail: dict[str, float] = {}
+        if decision.quantity < probe.quantity - 1e-12:
+            changes["quantity"] = filled + decision.quantity
+            detail["risk_shrunk_from"] = amended.quantity
         order = self.broker.replace(client_order_id, **changes)
         if self._push:
             self._orders[client_order_id] = order  # the broker's event was recorded already
         else:
-            self._observe(order, ev.UPDATED, **{k: v for k, v in changes.items() if v is not None})
+            self._observe(order, ev.UPDATED, **changes, **detail)
         return order
 
     def _send(self, order: Order) -> Order:
@@ -195,18 +221,29 @@ class OrderManager:
                 if current.status is not OrderStatus.REJECTED:
                     self._record(order.evolve(status=OrderStatus.REJECTED, reason=str(exc)), ev.REJECTED, reason=str(exc))
                 return self._orders[order.client_order_id]
+            except OrderStateUnknown as exc:
+                return self._pending_reconcile(order, exc)
             except RetryableBrokerError as exc:
                 # Look before retrying: the first attempt may have reached the venue.
                 try:
                     found = self.broker.get_order(order.client_order_id)
                     self._observe(found)
                     return self._orders[order.client_order_id]
-                except (OrderNotFound, RetryableBrokerError):
-                    pass
+                except OrderNotFound:
+                    pass  # confirmed absent: sending again cannot double it
+                except RetryableBrokerError as lookup_exc:
+                    return self._pending_reconcile(order, lookup_exc)
                 if attempt == self.retries:
                     raise
                 self._sleep(exc.retry_after if exc.retry_after is not None else 0.5 * 2**attempt)
         raise AssertionError("unreachable")
+
+    def _pending_reconcile(self, order: Order, exc: Exception) -> Order:
+        """Leave an order that may have reached the venue open, for reconciliation; never resend it."""
+        reason = f"state unknown, pending reconciliation: {exc}"
+        self._record(order.evolve(status=OrderStatus.NEW, reason=reason, tags={**order.tags, PENDING_RECONCILE: True}),
+                     ev.STATE_UNKNOWN, reason=reason)
+        return self._orders[order.client_order_id]
 
     # -- driving -----------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
@@ -225,7 +262,8 @@ class OrderManager:
             try:
                 self._observe(self.broker.get_order(order.client_order_id))
             except OrderNotFound:
-                continue
+                if order.tags.get(PENDING_RECONCILE):
+                    self._record(order.evolve(status=OrderStatus.CANCELED, reason="never reached the venue"), ev.RECONCILED, reason="never reached the venue")
 
     def reconcile(self) -> ReconcileReport:
         """Make the local view match the broker's: update, adopt unknown orders, close missing ones."""

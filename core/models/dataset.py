@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.features import FeatureConfig, compute
+from core.features import FeatureConfig
 from core.models.labels import direction_labels, triple_barrier_labels
 
 
@@ -48,6 +48,7 @@ def build_dataset(
     config: FeatureConfig | None = None,
     labels: str = "direction",
     barrier: float = 0.02,
+    news: pd.DataFrame | None = None,
 ) -> Dataset:
     """Return the pooled dataset: rows past the warm-up window with a label.
 
@@ -66,13 +67,18 @@ def build_dataset(
         ``"triple_barrier"`` (first of ±``barrier`` touched within the horizon).
     barrier
         Barrier distance for triple-barrier labels (fraction of the close).
+    news
+        Headlines (published, symbols, sentiment) for a feature set with sentiment
+        (see :mod:`core.models.model_features`).
     """
+    from core.models.model_features import model_features
+
     if labels not in ("direction", "triple_barrier"):
         raise ValueError(f"labels must be 'direction' or 'triple_barrier', got {labels!r}")
     cfg = config or FeatureConfig()
     xs, meta = [], {"y": [], "t0": [], "t1": [], "ret": [], "sym": []}
     for symbol, bars in bars_by_symbol.items():
-        feats = compute(bars, cfg)
+        feats = model_features(bars, cfg, symbol, news)
         lab = direction_labels(bars, horizon, dead_band) if labels == "direction" else triple_barrier_labels(bars, horizon, barrier, barrier)
         ok = np.zeros(len(bars), dtype=bool)
         ok[cfg.warmup :] = True

@@ -56,6 +56,13 @@ def _indexed_fit_predict(i: int, model: Any, X: np.ndarray, y: np.ndarray, train
     return (i, *_fit_predict(model, X, y, train, test, groups))
 
 
+def _fit_task(shared: tuple, task: tuple) -> tuple:
+    """One fold on a research-executor worker: ``shared`` (model, X, y, groups) arrives once per worker, by reference."""
+    model, X, y, groups = shared
+    i, train, test = task
+    return _indexed_fit_predict(i, model, X, y, train, test, groups)
+
+
 def walk_forward(
     data: Dataset,
     model: Any,
@@ -69,6 +76,7 @@ def walk_forward(
     random_state: int = 0,
     n_jobs: int = 1,
     fit_final: bool = False,
+    executor: Any = None,
 ) -> dict:
     """Evaluate ``model`` fold by fold and return a JSON-ready report.
 
@@ -95,6 +103,9 @@ def walk_forward(
     fit_final
         Also fit ``model`` on all rows (in the same worker pool); it is returned
         under the report key ``"final_model"`` (pop it before serialising).
+    executor
+        A research executor (:func:`core.services.research_executor`, Dask): the folds run on
+        its workers instead of ``n_jobs`` local processes; the data is sent once per worker.
     """
     folds = []
     oof_p, oof_y, oof_prior, oof_idx = [], [], [], []
@@ -109,8 +120,18 @@ def walk_forward(
     if fit_final:
         tasks.append((np.arange(len(data)), None))
     if progress:
-        progress(0.0, f"{len(splits)} folds{' and the final fit' if fit_final else ''} on {min(n_jobs, len(tasks))} worker(s)")
-    if n_jobs == 1:
+        where = "the research cluster" if executor is not None else f"{min(n_jobs, len(tasks))} worker(s)"
+        progress(0.0, f"{len(splits)} folds{' and the final fit' if fit_final else ''} on {where}")
+    if executor is not None:
+        order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
+        jobs = [(f"fold-{id(data)}-{i}", "data", (i, *tasks[i])) for i in order]
+        results = []
+        with executor:
+            for done, res in enumerate(executor.map(_fit_task, jobs, {"data": (model, X, data.y, groups)})):
+                results.append(res)
+                if progress:
+                    progress((done + 1) / (len(tasks) + 1), f"{done + 1}/{len(tasks)} fits done on the research cluster")
+    elif n_jobs == 1:
         results = [(i, *_fit_predict(model, X, data.y, a, b, groups)) for i, (a, b) in enumerate(tasks)]
     else:
         # Largest training sets first, collected as they finish: the workers stay evenly loaded.
@@ -127,7 +148,7 @@ def walk_forward(
         if test is None:
             final_model = est
             continue
-        if progress and n_jobs == 1:
+        if progress and n_jobs == 1 and executor is None:
             progress((k + 1) / (len(tasks) + 1), f"fold {k + 1}/{len(splits)} done: trained on {len(train)} rows, tested on {len(test)}")
         y_test = data.y[test]
         fold = {

@@ -132,6 +132,6 @@ def collect_configured(
         repo,
         clock,
         tagger=SymbolTagger(tag_symbols, news.aliases),
-        scorer=make_scorer(news.scorer, news.finbert_model_dir),
+        scorer=make_scorer(news.scorer, news.sentiment_model, news.sentiment_batch_size),
         lookback=timedelta(days=news.lookback_days),
     )

@@ -99,7 +99,7 @@ class FinBertScorer:
 
     name = "finbert"
 
-    def __init__(self, model_dir: str | Path) -> None:
+    def __init__(self, model_dir: str | Path, batch_size: int = 32) -> None:
         # Belt and braces: never let the hub client fetch anything at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -107,40 +107,53 @@ class FinBertScorer:
             from transformers import pipeline
         except ImportError as exc:
             raise NewsError("the FinBERT scorer needs the 'transformers' package: pip install it, or set news.scorer: lexicon") from exc
+        self.batch_size = batch_size
         path = Path(model_dir)
         if not (path / "config.json").exists():
-            raise NewsError(f"no model in {path}: point news.finbert_model_dir at a local FinBERT directory (config.json, weights, tokenizer)")
-        self._pipe = pipeline("text-classification", model=str(path), tokenizer=str(path), top_k=None, model_kwargs={"local_files_only": True})
+            raise NewsError(f"no model in {path}: point news.sentiment_model at a local FinBERT directory (config.json, weights, tokenizer)")
+        # The label names come from the model's config (FinBERT: positive / negative / neutral).
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        self._pipe = pipeline("text-classification", model=model, tokenizer=tokenizer, top_k=None)
 
     def score(self, text: str) -> Sentiment:
         """Return the sentiment of one headline."""
-        raw = self._pipe(text or "", truncation=True)
-        rows = raw[0] if raw and isinstance(raw[0], list) else raw
+        return self.score_batch([text])[0]
+
+    def score_batch(self, texts: list[str]) -> list[Sentiment]:
+        """Return the sentiment of many headlines, tokenised and run ``batch_size`` at a time."""
+        raw = self._pipe([t or "" for t in texts], truncation=True, batch_size=self.batch_size)
+        return [self._sentiment(rows) for rows in raw]
+
+    @staticmethod
+    def _sentiment(rows: list[dict]) -> Sentiment:
         probs = {str(r["label"]).lower(): float(r["score"]) for r in rows}
-        value = probs.get("positive", 0.0) - probs.get("negative", 0.0)
+        value = min(max(probs.get("positive", 0.0) - probs.get("negative", 0.0), -1.0), 1.0)
         label = max(probs, key=probs.get) if probs else "neutral"
         return Sentiment(round(value, 4), label if label in LABELS else label_for(value))
 
 
-def make_scorer(kind: str = "lexicon", model_dir: str | None = None) -> Scorer:
+def make_scorer(kind: str = "lexicon", model_dir: str | None = None, batch_size: int = 32) -> Scorer:
     """Return the configured scorer; FinBERT falls back to the lexicon (logged) when it cannot load."""
     if kind == "finbert":
         if not model_dir:
-            log.warning("news.scorer is 'finbert' but news.finbert_model_dir is not set: using the lexicon scorer")
+            log.warning("news.scorer is 'finbert' but news.sentiment_model is not set: using the lexicon scorer")
         else:
             try:
-                return FinBertScorer(model_dir)
+                return FinBertScorer(model_dir, batch_size)
             except NewsError as exc:
                 log.warning("%s; using the lexicon scorer", exc)
     return LexiconScorer()
 
 
 def score_items(items: Iterable[NewsItem], scorer: Scorer) -> list[NewsItem]:
-    """Return ``items`` with sentiment and label filled in where missing."""
-    out = []
-    for item in items:
-        if item.sentiment is None:
-            s = scorer.score(item.title)
-            item = item.with_(sentiment=s.score, label=s.label)
-        out.append(item)
-    return out
+    """Return ``items`` with sentiment and label filled in where missing (in batches when the scorer has ``score_batch``)."""
+    items = list(items)
+    todo = [i for i, item in enumerate(items) if item.sentiment is None]
+    batch = getattr(scorer, "score_batch", None)
+    scores = batch([items[i].title for i in todo]) if batch is not None and todo else [scorer.score(items[i].title) for i in todo]
+    for i, s in zip(todo, scores, strict=True):
+        items[i] = items[i].with_(sentiment=s.score, label=s.label)
+    return items

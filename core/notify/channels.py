@@ -13,6 +13,7 @@ from typing import Protocol
 
 import requests
 
+from core.log import secret_parts
 from core.news.fetchers.base import mask_text
 
 TELEGRAM_LIMIT = 4096
@@ -42,7 +43,8 @@ def _post(session: requests.Session, url: str, what: str, payload: dict, timeout
         raise ChannelError(f"{what}: no answer within {timeout:g} s", retryable=True) from None
     except requests.RequestException as exc:
         # The exception text holds the URL, and the URL holds the token: report the type only.
-        raise ChannelError(f"{what}: cannot reach the server ({mask_text(type(exc).__name__, secrets)})", retryable=True) from None
+        parts = [part for secret in secrets for part in secret_parts(secret)]
+        raise ChannelError(f"{what}: cannot reach the server ({mask_text(type(exc).__name__, parts)})", retryable=True) from None
 
 
 class TelegramChannel:
@@ -73,7 +75,7 @@ class TelegramChannel:
         except ValueError:
             body = {}
         if response.status_code != 200 or not body.get("ok", False):
-            desc = mask_text(str(body.get("description") or response.reason or "error"), [self._token])
+            desc = mask_text(str(body.get("description") or response.reason or "error"), sorted(secret_parts(self._token)))
             retry_after = (body.get("parameters") or {}).get("retry_after")
             hint = f"; retry after {retry_after} s" if retry_after else ""
             if response.status_code in (401, 404):
@@ -109,7 +111,7 @@ class DiscordChannel:
             body = response.json()
         except ValueError:
             body = {}
-        msg = mask_text(str(body.get("message") or response.reason or "error"), [self._url])
+        msg = mask_text(str(body.get("message") or response.reason or "error"), sorted(secret_parts(self._url)))
         hint = f"; retry after {body['retry_after']} s" if "retry_after" in body else ""
         if response.status_code in (401, 403, 404):
             hint = "; check APP__NOTIFY__DISCORD_WEBHOOK_URL"

@@ -17,6 +17,7 @@ class EventKind(enum.StrEnum):
     KILL_SWITCH = "kill_switch"
     LOOP_ERROR = "loop_error"
     DAILY_SUMMARY = "daily_summary"
+    MODEL_DRIFT = "model_drift"
 
     @property
     def critical(self) -> bool:
@@ -31,6 +32,7 @@ _ICON = {
     EventKind.KILL_SWITCH: "🚨",
     EventKind.LOOP_ERROR: "⚠️",
     EventKind.DAILY_SUMMARY: "📊",
+    EventKind.MODEL_DRIFT: "🧭",
 }
 
 
@@ -95,6 +97,11 @@ def daily_summary_event(ts: datetime, equity: float, pnl: float, trades: int, fi
     lines += [f"{k} {v}" for k, v in (extra or {}).items()]
     return NotifyEvent(EventKind.DAILY_SUMMARY, ts, f"Daily summary {ts:%Y-%m-%d}", tuple(lines),
                        {"equity": equity, "pnl": pnl, "trades": trades, "fills": fills})
+
+
+def model_drift_event(message: str, ts: datetime, reasons: list[str] | tuple[str, ...] = ()) -> NotifyEvent:
+    """Return the event for the pinned model's health alarm going on."""
+    return NotifyEvent(EventKind.MODEL_DRIFT, ts, message.split(":")[0][:200], tuple(reasons), {"reasons": list(reasons)})
 
 
 def data_halt_event(active: bool, reason: str, ts: datetime) -> NotifyEvent:

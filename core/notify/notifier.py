@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from core.clock import Clock
 from core.config import NotifySettings
+from core.log import secret_parts
 from core.news.fetchers.base import guard_secrets, mask_text
 from core.notify.channels import Channel, ChannelError, DiscordChannel, EmailChannel, TelegramChannel
 from core.notify.events import EventKind, NotifyEvent
@@ -128,7 +129,8 @@ class Notifier:
         self.kinds = {EventKind(k) for k in settings.events}
 
     def _mask(self, text: str) -> str:
-        return mask_text(text, self._secrets)
+        # Every part of a secret (a webhook URL's path and token), not only the whole value.
+        return mask_text(text, [part for secret in self._secrets for part in secret_parts(secret)])
 
     def notify(self, event: NotifyEvent) -> dict[str, Delivery]:
         """Send ``event`` to every enabled channel and return what happened on each; never raises."""

@@ -23,7 +23,11 @@ the smallest of them:
    and the correlated cluster's gross value stays under ``max_cluster_pct`` of equity;
 7. position: ``|position value| <= max_position_pct * equity * risk_scale``;
 8. gross and net exposure: ``sum |v| <= max_gross_exposure * equity``, ``|sum v| <= max_net_exposure * equity``;
-9. VaR budget: portfolio 1-day 99 % parametric VaR after the trade ``<= var_budget_pct * equity``.
+9. VaR budget: portfolio 1-day 99 % parametric VaR after the trade ``<= var_budget_pct * equity``;
+   with ``forecast_var`` the VaR is the next-bar forecast of :mod:`core.risk.forecast` instead.
+
+A model-drift halt (``models.drift.block_entries``, see :mod:`core.models.drift`) refuses new
+entries like the other halts while the pinned model's health alarm is on.
 
 A limit already breached by price moves does not block orders that move that
 metric towards the limit, but no order may overshoot into a new breach (e.g. flip an
@@ -48,7 +52,7 @@ from core.clock import Clock, SystemClock
 from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
 from core.risk._bounds import EPS, abs_linear_max, band_max
-from core.risk.state import MemoryStore, RiskState, RiskStore
+from core.risk.state import DRIFT_HALT_KEY, MemoryStore, RiskState, RiskStore
 from core.risk.types import MarketState, OrderIntent, PortfolioState
 
 
@@ -72,6 +76,8 @@ class RiskLimits:
     correlation_window: int = 60
     var_window: int = 250
     min_history: int = 20
+    forecast_var: bool = False
+    forecast_model: str = "garch_t"
 
     @classmethod
     def from_settings(cls, risk: RiskSettings, **overrides: Any) -> RiskLimits:
@@ -111,6 +117,12 @@ class RiskEngine:
         self.clock = clock or SystemClock()
         self.state = RiskState(self.store, self.clock)
         self._sent: deque = deque()
+        self.forecaster = None
+        if self.limits.forecast_var:
+            from core.risk.forecast import VarForecaster
+
+            self.forecaster = VarForecaster(self.limits.forecast_model, self.limits.var_level, self.limits.var_window)
+        self._forecast_memo: tuple[Any, Any] = (None, None)
 
     # -- public ------------------------------------------------------------------------------------
     def check(self, intent: OrderIntent, portfolio: PortfolioState, market: MarketState | None = None) -> RiskDecision:
@@ -206,7 +218,10 @@ class RiskEngine:
         )
         net0 = sum(ctx.values.values())
         bind("net", abs_linear_max(net0, ctx.step, 0.0, lim.max_net_exposure * pf.equity, q), f"net exposure capped at {lim.max_net_exposure:.0%} of equity")
-        if q > close_qty + EPS:
+        if q > close_qty + EPS and self.forecaster is not None:
+            allowed, why = self._forecast_var_max(ctx, q)
+            bind("forecast_var", allowed, why)
+        elif q > close_qty + EPS:
             bind("var", self._var_max(ctx, q), f"1-day {lim.var_level:.0%} VaR kept under var_budget_pct={lim.var_budget_pct:.1%} of equity")
         return q, reasons
 
@@ -233,6 +248,9 @@ class RiskEngine:
             out.append(
                 ("drawdown", halted, f"equity {1 - pf.equity / peak:.2%} below peak breaches max_drawdown_pct={lim.max_drawdown_pct:.0%}: halted until reset")
             )
+        drift = self.store.get_setting(DRIFT_HALT_KEY) or {}
+        out.append(("model_drift", bool(drift.get("active")),
+                    f"model health alarm on {drift.get('model_id')}: new entries refused until a retrained model replaces it"))
         daily = self.state.daily_halted()
         if not daily and pf.day_start_equity > 0 and pf.equity <= pf.day_start_equity * (1 - lim.daily_loss_cap_pct):
             self.state.halt_daily(pf.equity, pf.day_start_equity, lim.daily_loss_cap_pct)
@@ -327,6 +345,29 @@ class RiskEngine:
 
         # VaR is convex in the quantity (a norm minus a linear term).
         return band_max(var_at, lim.var_budget_pct, q)
+
+    def book_forecast(self, market: MarketState) -> Any:
+        """Return the forecaster's book forecast for ``market`` (computed once per market snapshot)."""
+        memo_market, memo = self._forecast_memo
+        if memo_market is not market:
+            memo = self.forecaster.forecast(market.returns) if market.returns is not None else None
+            self._forecast_memo = (market, memo)
+        return memo
+
+    def _forecast_var_max(self, ctx: _Ctx, q: float) -> tuple[float, str]:
+        lim = self.limits
+        fc = self.book_forecast(ctx.market)
+        equity = ctx.portfolio.equity
+        if fc is None or ctx.intent.symbol not in fc.symbols or any(s not in fc.symbols for s in ctx.values):
+            return ctx.close_qty, "no next-bar VaR forecast for the book (each symbol needs 100+ returns)"
+        w0 = fc.weights(ctx.values, equity)
+        d = np.zeros(len(fc.symbols))
+        d[fc.symbols.index(ctx.intent.symbol)] = ctx.step / equity
+        now = fc.var(w0)
+        allowed = band_max(lambda x: fc.var(w0 + x * d), lim.var_budget_pct, q)
+        why = (f"next-bar {lim.var_level:.0%} VaR forecast ({fc.model}) kept under var_budget_pct={lim.var_budget_pct:.1%} of equity "
+               f"(book now {now:.2%})")
+        return allowed, why
 
     # -- audit ----------------------------------------------------------------------------------------------
     def _audit(self, intent: OrderIntent, decision: RiskDecision) -> None:

@@ -4,7 +4,8 @@ Conventions (stated once, used everywhere):
 
 - ``returns`` are simple (not log) per-period returns, e.g. daily ``close.pct_change()``.
 - ``periods_per_year`` defaults to 252 (trading days); pass 365 for crypto daily
-  bars or ``252 * bars_per_day`` for intraday bars.
+  bars or ``252 * bars_per_day`` for intraday bars, or let
+  :func:`infer_periods_per_year` read it from the bars' timestamps.
 - ``risk_free`` is an **annual** rate, turned into a per-period rate by simple
   division ``risk_free / periods_per_year`` (empyrical's ``risk_free`` argument is
   already per period: ours equals theirs at ``risk_free / periods_per_year``).
@@ -34,16 +35,40 @@ import pandas as pd
 PERIODS_PER_YEAR = 252
 
 
+def infer_periods_per_year(index: pd.DatetimeIndex | Iterable) -> float:
+    """Return how many bars make a year on the calendar of ``index``.
+
+    Trading days per year are 365 when any bar falls on a weekend (crypto trades
+    every day) and 252 otherwise. Daily bars (a weekend gap is still daily) give that
+    number; intraday bars multiply it by the typical number of bars per trading day
+    (96 fifteen-minute bars around the clock, 26 in a 6.5-hour equity session); bars
+    further apart than 4 days give ``365.25 / spacing in days`` (weekly ~52.2).
+    """
+    index = pd.DatetimeIndex(index)
+    if len(index) < 3:
+        return float(PERIODS_PER_YEAR)
+    days = index.normalize()
+    weekend = bool((days.day_of_week >= 5).any())
+    per_year = 365.0 if weekend else 252.0
+    step = float(np.median(np.diff(index.asi8[:10_001]))) * (pd.Timedelta(1, unit=index.unit) / pd.Timedelta(days=1))  # in days
+    if step < 1.0:
+        per_day = float(np.median(pd.Series(1, index=days).groupby(level=0).size()))
+        return per_year * per_day
+    if step <= 4.0:
+        return per_year
+    return 365.25 / step
+
+
 def _clean(returns: Iterable[float] | pd.Series | np.ndarray) -> np.ndarray:
     arr = np.asarray(returns, dtype=float).ravel()
     return arr[~np.isnan(arr)]
 
 
-def _per_period(rate_annual: float, periods_per_year: int) -> float:
+def _per_period(rate_annual: float, periods_per_year: float) -> float:
     return rate_annual / periods_per_year
 
 
-def annual_volatility(returns: Iterable[float], periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def annual_volatility(returns: Iterable[float], periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return the annualised sample standard deviation ``std(r, ddof=1) * sqrt(P)``."""
     r = _clean(returns)
     if r.size < 2:
@@ -51,7 +76,7 @@ def annual_volatility(returns: Iterable[float], periods_per_year: int = PERIODS_
     return float(np.std(r, ddof=1) * np.sqrt(periods_per_year))
 
 
-def sharpe_ratio(returns: Iterable[float], risk_free: float = 0.0, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def sharpe_ratio(returns: Iterable[float], risk_free: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return the annualised Sharpe ratio ``mean(r - rf) / std(r - rf, ddof=1) * sqrt(P)``.
 
     ``risk_free`` is an annual rate (see the module conventions). Returns NaN for
@@ -66,7 +91,7 @@ def sharpe_ratio(returns: Iterable[float], risk_free: float = 0.0, periods_per_y
     return float(np.mean(r) / sd * np.sqrt(periods_per_year))
 
 
-def downside_deviation(returns: Iterable[float], mar: float = 0.0, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def downside_deviation(returns: Iterable[float], mar: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return the annualised downside deviation ``sqrt(mean(min(r - mar, 0)**2)) * sqrt(P)`` over all n returns.
 
     ``mar`` (minimum acceptable return) is an annual rate.
@@ -77,7 +102,7 @@ def downside_deviation(returns: Iterable[float], mar: float = 0.0, periods_per_y
     return float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * np.sqrt(periods_per_year))
 
 
-def sortino_ratio(returns: Iterable[float], mar: float = 0.0, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def sortino_ratio(returns: Iterable[float], mar: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return ``mean(r - mar) * P / downside_deviation`` (NaN when there is no downside)."""
     r = _clean(returns)
     if r.size < 2:
@@ -88,7 +113,7 @@ def sortino_ratio(returns: Iterable[float], mar: float = 0.0, periods_per_year: 
     return float(np.mean(r - _per_period(mar, periods_per_year)) * periods_per_year / dd)
 
 
-def cagr(returns: Iterable[float], periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def cagr(returns: Iterable[float], periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return the compound annual growth rate, with ``len(r) / P`` years."""
     r = _clean(returns)
     if r.size < 1:
@@ -155,7 +180,7 @@ def max_drawdown(returns: Iterable[float]) -> Drawdown:
     return Drawdown(depth, peak_idx, trough, end - peak_idx, recovered, longest)
 
 
-def calmar_ratio(returns: Iterable[float], periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def calmar_ratio(returns: Iterable[float], periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return CAGR divided by the maximum drawdown depth (NaN without a drawdown)."""
     depth = max_drawdown(returns).depth
     if depth <= 0:
@@ -186,7 +211,7 @@ def beta(returns: pd.Series | np.ndarray, benchmark: pd.Series | np.ndarray) -> 
     return float(np.mean(bc * r) / var)
 
 
-def alpha(returns: pd.Series | np.ndarray, benchmark: pd.Series | np.ndarray, risk_free: float = 0.0, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+def alpha(returns: pd.Series | np.ndarray, benchmark: pd.Series | np.ndarray, risk_free: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> float:
     """Return Jensen's alpha annualised by compounding: ``(1 + mean(r - rf - beta (b - rf)))**P - 1``."""
     r, b = _aligned(returns, benchmark)
     if r.size < 2:
@@ -249,7 +274,7 @@ class MetricsReport:
     profit_factor: float
     expectancy: float
     periods: int
-    periods_per_year: int
+    periods_per_year: float
     risk_free: float
 
     def to_dict(self) -> dict[str, float | int]:
@@ -257,7 +282,7 @@ class MetricsReport:
         return asdict(self)
 
 
-def summary(returns: Iterable[float], risk_free: float = 0.0, periods_per_year: int = PERIODS_PER_YEAR) -> MetricsReport:
+def summary(returns: Iterable[float], risk_free: float = 0.0, periods_per_year: float = PERIODS_PER_YEAR) -> MetricsReport:
     """Return every single-series metric; per-period returns stand in for trades in the trade statistics."""
     r = _clean(returns)
     dd = max_drawdown(r)

@@ -15,6 +15,8 @@ from core.clock import Clock
 KEY_KILL = "risk.kill_switch"
 KEY_DRAWDOWN = "risk.halt.drawdown"
 KEY_DAILY = "risk.halt.daily"
+# Set by the model-health check (core.models.drift) when models.drift.block_entries is on.
+DRIFT_HALT_KEY = "risk.model_drift_halt"
 
 
 class RiskStore(Protocol):

@@ -110,3 +110,57 @@ def backtest(returns: Iterable[float] | pd.Series, method: str, level: float, wi
     forecasts = rolling_var(r, method, level, window, refit_every)
     realised = r[window:]
     return kupiec_pof(int(np.sum(realised < -forecasts)), realised.size, level)
+
+
+@dataclass(frozen=True, slots=True)
+class ChristoffersenResult:
+    """Christoffersen (1998) tests of an exceedance sequence at ``level``.
+
+    ``lr_ind`` tests independence (a first-order Markov chain of exceedances against
+    independent ones), chi-squared(1); ``lr_cc`` = Kupiec's ``lr_uc`` + ``lr_ind`` tests
+    conditional coverage (right rate and no clustering), chi-squared(2). ``transitions``
+    holds ``(n00, n01, n10, n11)``: counts of day pairs (no exceedance / exceedance).
+    """
+
+    n: int
+    exceedances: int
+    level: float
+    transitions: tuple[int, int, int, int]
+    lr_uc: float
+    lr_ind: float
+    lr_cc: float
+    p_uc: float
+    p_ind: float
+    p_cc: float
+
+    def rejected(self, significance: float = 0.05) -> bool:
+        """Return True when conditional coverage is rejected at ``significance``."""
+        return self.p_cc < significance
+
+
+def christoffersen(exceedances: Iterable[bool] | np.ndarray, level: float) -> ChristoffersenResult:
+    """Return Christoffersen's independence and conditional-coverage tests of a 0/1 exceedance sequence.
+
+    ``LR_ind = -2 ln[(1-π)^(n00+n10) π^(n01+n11)] + 2 ln[(1-π01)^n00 π01^n01 (1-π11)^n10 π11^n11]``
+    with ``π01 = n01/(n00+n01)``, ``π11 = n11/(n10+n11)`` and ``π = (n01+n11)/(n-1)``; ``0 ln 0 = 0``.
+    """
+    hits = np.asarray(list(exceedances) if not isinstance(exceedances, np.ndarray) else exceedances, dtype=bool)
+    if hits.size < 2:
+        raise ValueError(f"the Christoffersen test needs at least 2 forecasts, got {hits.size}")
+    prev, nxt = hits[:-1], hits[1:]
+    n00 = int(np.sum(~prev & ~nxt))
+    n01 = int(np.sum(~prev & nxt))
+    n10 = int(np.sum(prev & ~nxt))
+    n11 = int(np.sum(prev & nxt))
+    pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
+    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
+    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+    log_null = _xlogy(n00 + n10, 1.0 - pi) + _xlogy(n01 + n11, pi)
+    log_alt = _xlogy(n00, 1.0 - pi01) + _xlogy(n01, pi01) + _xlogy(n10, 1.0 - pi11) + _xlogy(n11, pi11)
+    lr_ind = max(-2.0 * (log_null - log_alt), 0.0)
+    uc = kupiec_pof(int(hits.sum()), int(hits.size), level)
+    lr_cc = uc.lr + lr_ind
+    return ChristoffersenResult(
+        int(hits.size), int(hits.sum()), level, (n00, n01, n10, n11), uc.lr, float(lr_ind), float(lr_cc),
+        uc.p_value, float(stats.chi2.sf(lr_ind, 1)), float(stats.chi2.sf(lr_cc, 2)),
+    )  # fmt: skip

@@ -5,19 +5,46 @@ callers write ``from core import services; services.load_bars("AAPL")``.
 """
 
 from core.models.registry import ModelNotFound
+from core.services.ablation import sentiment_ablation
+from core.services.alerts import Alert, alerts, position_breaches
+from core.services.auth import (
+    LoginResult,
+    auth_session_expired,
+    auth_status,
+    login,
+    login_wait,
+    record_sign_in,
+    record_sign_out,
+    remove_password,
+    reset_login_attempts,
+    set_password,
+    sign_in_required,
+)
 from core.services.backtest import backtest, list_strategies, parse_size
 from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
 from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
-from core.services.feeds import check_feed, feed_status
-from core.services.lab import bars_from_csv, buy_and_hold_curve, lab_backtest, lab_frames, parameter_sweep
-from core.services.manual import pending_cancels, pending_manual_orders, preview_order, queue_manual_order, request_cancel, ticket_orders
-from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline, train
+from core.services.exposure import forecast_exposure
+from core.services.feeds import check_feed
+from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
+from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
+from core.services.manual import (
+    cancelled_manual_orders,
+    pending_cancels,
+    pending_manual_orders,
+    preview_order,
+    queue_manual_order,
+    request_cancel,
+    ticket_orders,
+)
+from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
 from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
-from core.services.notifications import get_notifier, notify, send_test_notification
+from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
+from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
 from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
+from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
 from core.services.risk import (
     engage_kill_switch,
     kelly_sizer,
@@ -28,8 +55,10 @@ from core.services.risk import (
     risk_report,
     risk_status,
 )
-from core.services.risk_views import correlation_matrix, limit_utilisation, rolling_var
+from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
+from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
 from core.services.strategy import build_strategy, pin_params
 from core.services.trading import (
     get_loop,
@@ -43,31 +72,50 @@ from core.services.trading import (
     snapshot_equity,
     trading_loop,
 )
+from core.services.verdicts import edge_verdict
 
 __all__ = [
+    "STATE_LABELS",
+    "Alert",
     "Context",
+    "LoginResult",
+    "LoopState",
     "ModelNotFound",
     "PaperSession",
+    "alerts",
     "audit",
+    "auth_session_expired",
+    "auth_status",
     "backtest",
     "bars_from_csv",
+    "bars_from_upload",
     "bars_to_records",
+    "book_exposure",
+    "book_risk",
     "build_strategy",
     "bundled_returns",
     "buy_and_hold_curve",
+    "cancelled_manual_orders",
     "check_feed",
+    "check_model_health",
+    "check_strategy",
+    "compare_strategies",
     "config_view",
     "correlation_matrix",
     "dashboard",
+    "edge_verdict",
     "engage_kill_switch",
     "ensure_news",
     "equity_frame",
     "equity_returns",
-    "feed_status",
     "fetch_news",
+    "fill_rows",
+    "forecast_exposure",
+    "format_ts",
     "get_context",
     "get_loop",
     "get_notifier",
+    "health_status",
     "kelly_sizer",
     "lab_backtest",
     "lab_frames",
@@ -79,15 +127,25 @@ __all__ = [
     "list_orders",
     "list_series",
     "list_strategies",
+    "list_sweeps",
     "list_symbols",
     "load_bars",
     "load_model",
+    "login",
+    "login_wait",
+    "loop_state",
     "market_state",
+    "model_health",
     "model_report",
     "monthly_returns",
+    "new_strategy",
     "news_features",
+    "news_frame",
     "news_to_records",
     "notify",
+    "notify_error",
+    "notify_event",
+    "open_order_rows",
     "order_events",
     "order_manager",
     "paper_asof",
@@ -99,23 +157,33 @@ __all__ = [
     "paper_status",
     "paper_stop",
     "parameter_sweep",
+    "parse_grid",
     "parse_size",
     "pending_cancels",
     "pending_manual_orders",
     "performance_summary",
     "pin_params",
+    "pinned_model",
     "portfolio_risk",
+    "position_breaches",
     "predict",
     "predict_history",
     "preview_order",
     "queue_manual_order",
     "rearm_kill_switch",
+    "record_sign_in",
+    "record_sign_out",
     "regime_timeline",
+    "remove_password",
     "report_job_error",
     "request_cancel",
+    "require_checked",
+    "research_executor",
     "reset_drawdown_halt",
+    "reset_login_attempts",
     "retrain_for_loop",
     "retrain_models",
+    "retrain_status",
     "risk_engine",
     "risk_limits",
     "risk_report",
@@ -127,9 +195,20 @@ __all__ = [
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
+    "sentiment_ablation",
     "set_context",
+    "set_password",
+    "shared_research_executor",
+    "sign_in_required",
     "snapshot_equity",
+    "strategy_catalog",
+    "sweep",
+    "sweep_result",
     "ticket_orders",
+    "ticket_prices",
+    "trade_rows",
     "trading_loop",
     "train",
+    "var_backtests",
+    "walk_forward",
 ]

@@ -9,7 +9,7 @@ from core.backtest.run import BacktestResult
 from core.backtest.run import run_backtest as _run
 from core.services.context import Context
 from core.services.data import load_bars
-from core.strategies import strategies
+from core.services.strategies import mark_checked, registry, strategy_for_backtest
 
 
 def parse_size(size: str | float) -> float:
@@ -25,13 +25,14 @@ def parse_size(size: str | float) -> float:
     return value
 
 
-def list_strategies() -> dict[str, dict[str, Any]]:
-    """Return every registered strategy with its default parameters."""
-    return {name: dict(cls.defaults) for name, cls in sorted(strategies().items())}
+def list_strategies(ctx: Context | None = None) -> dict[str, dict[str, Any]]:
+    """Return every strategy (built-in, library, the user's folder) with its default parameters."""
+    known, _, _ = registry(ctx)
+    return {name: dict(cls.defaults) for name, cls in sorted(known.items())}
 
 
 def backtest(
-    strategy: str = "sma_cross",
+    strategy: Any = "sma_cross",
     *,
     symbol: str | None = None,
     data: str | None = None,
@@ -45,31 +46,42 @@ def backtest(
     end: str | None = None,
     path: str = "auto",
     risk: str = "configured",
+    repair: bool = False,
     ctx: Context | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on a bundled ``symbol`` or the file ``data`` and return the result.
+
+    ``strategy`` is a name (built-in, library or a file in the strategies folder), a
+    ``Strategy`` subclass, or a ``signals(bars, **params)`` function, e.g. one written in a
+    notebook. A signals strategy is checked for look-ahead on these bars first; the result
+    is in ``report["check"]``, and a failure adds a warning.
 
     Symbols may be comma-separated for a multi-asset run on one portfolio. Every order
     passes the risk engine, as in paper and live trading: ``risk="configured"`` uses the
     limits in force (config plus Settings-page overrides); ``risk="permissive"`` keeps the
     engine in the path with limits that never bind (100 % positions, no halts), to compare
     with libraries that have no risk engine (e.g. backtesting.py's all-in example).
+    With ``repair`` a ``data`` file's offending rows are dropped; each repair is listed in
+    ``report["warnings"]``.
     """
     risk_engine = make_backtest_risk(risk, ctx)
-    from core.services.strategy import build_strategy
-
-    strat = build_strategy(strategy, params, ctx)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
-        result = _run(frames, strat, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
+        inst, check = strategy_for_backtest(strategy, params, frames, ctx)
+        result = _run(frames, inst, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
                       risk=risk_engine)
-        result.report["risk"] = risk
-        return result
-    frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, ctx=ctx)
-    name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
-    result = _run(frame, strat, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
-                  path=path, risk=risk_engine)  # type: ignore[arg-type]
+    else:
+        notes: list[str] = []
+        frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, repair=repair, notes=notes, ctx=ctx)
+        name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
+        inst, check = strategy_for_backtest(strategy, params, {name: frame}, ctx)
+        result = _run(frame, inst, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
+                      path=path, risk=risk_engine)  # type: ignore[arg-type]
+        repairs = [n for n in notes if n.startswith("repaired: ")]
+        if repairs:
+            result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     result.report["risk"] = risk
+    mark_checked(result.report, check)
     return result
 
 

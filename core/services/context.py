@@ -29,6 +29,9 @@ class Context:
         settings = settings or load_settings()
         setup_logging(settings, console=console_log)
         clock = clock or SystemClock()
+        from core.strategies import user
+
+        user.configure(settings.path(settings.strategies.dir))
         return cls(
             settings=settings,
             store=Store(settings.database_url, clock=clock),

@@ -1,4 +1,4 @@
-"""Market-data feed services: test a provider's connection (one closed bar), the live feed's status."""
+"""Market-data feed services: test a provider's connection (one closed bar; the loop's feed state is in ``services.loop_state``)."""
 
 from __future__ import annotations
 
@@ -54,11 +54,3 @@ def check_feed(provider: str | None = None, symbol: str | None = None, timeframe
         out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if not isinstance(exc, DataError) else str(exc).splitlines()[0]
     return out
 
-
-def feed_status(ctx: Context | None = None) -> dict[str, Any]:
-    """Return what the loop last reported about its feed (provider, last bar, age, stale, market) and its halt."""
-    from core.trading import toggle
-
-    ctx = ctx or get_context()
-    status = toggle.loop_status(ctx.store)
-    return {"provider": ctx.settings.data.provider, **(status.get("feed") or {}), "halt": status.get("halt")}

@@ -11,29 +11,41 @@ import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
+from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
 from core.services.backtest import make_backtest_risk, parse_size
 from core.services.context import Context
 from core.services.data import load_bars
+from core.services.strategies import mark_checked, strategy_for_backtest
+
+MIN_UPLOAD_BARS = 30
 
 
-def bars_from_csv(content: bytes, name: str = "upload") -> pd.DataFrame:
+def bars_from_upload(content: bytes, name: str = "upload.csv", repair: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """Return validated bars from uploaded CSV or Parquet bytes (by ``name``'s suffix) and what validation repaired or noted.
+
+    The same rules as ``--data`` files on the command line: a bad row is an error naming
+    it unless ``repair`` drops it (each repair is listed). Raises ``ValueError`` saying what is wrong.
+    """
+    if not content:
+        raise DataError(f"{name}: the file is empty; it needs a header line and rows of OHLCV bars")
+    raw = read_table(io.BytesIO(content), name)
+    frame, report = validate_ohlcv(raw, repair=repair, source=name)
+    if len(frame) < MIN_UPLOAD_BARS:
+        raise ValueError(f"{name} has {len(frame)} valid bars; a backtest needs at least {MIN_UPLOAD_BARS}")
+    return frame, [*(f"repaired: {r}" for r in report.repairs), *report.notes]
+
+
+def bars_from_csv(content: bytes, name: str = "upload.csv", repair: bool = False) -> pd.DataFrame:
     """Return validated bars from CSV bytes (a ``ts``/``date`` column and open, high, low, close, volume); raise ``ValueError`` saying what is wrong."""
-    try:
-        raw = pd.read_csv(io.BytesIO(content))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{name} is not a readable CSV file: {exc}") from None
-    frame, _ = validate_ohlcv(raw, repair=True, source=name)
-    if len(frame) < 30:
-        raise ValueError(f"{name} has {len(frame)} valid bars; a backtest needs at least 30")
-    return frame
+    return bars_from_upload(content, name if "." in name else f"{name}.csv", repair=repair)[0]
 
 
 def lab_frames(symbols: Sequence[str], timeframe: str = "1d", start: str | None = None, end: str | None = None,
                ctx: Context | None = None) -> dict[str, pd.DataFrame]:
     """Return bundled bars per symbol (upper-case keys)."""
     if not symbols:
-        raise ValueError("pick at least one symbol or upload a CSV file")
+        raise ValueError("pick at least one symbol or upload a CSV or Parquet file")
     return {s.upper(): load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbols}
 
 
@@ -41,22 +53,67 @@ def _fill_model(commission: float, slippage_bps: float) -> FillModel:
     return FillModel.flat_commission(commission, slippage_bps=slippage_bps)
 
 
-def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: str, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
+def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
                  commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
                  path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured") -> BacktestResult:
     """Run ``strategy`` on one or several symbols' bars on one portfolio; every order passes the risk engine.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
     market fill against the order by that many basis points (the event path runs
-    then, as the compiled path has no slippage).
+    then, as the compiled path has no slippage). A signals strategy is checked for
+    look-ahead on ``frames`` first (``report["check"]``; a failure adds a warning).
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    from core.services.strategy import build_strategy
+    inst, check = strategy_for_backtest(strategy, params, frames)
+    engine = make_backtest_risk(risk)
+    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
+                          lot_size=lot_size, path=path, risk=engine)
+    result.report["risk_changes"] = risk_changes(engine.store.entries)
+    result.report["risk"] = risk
+    mark_checked(result.report, check)
+    return result
 
-    return run_backtest(data, build_strategy(strategy, dict(params or {})), symbol=symbol, cash=cash, size=parse_size(size),
-                        fill_model=_fill_model(commission, slippage_bps),
-                        lot_size=lot_size, path=path, risk=make_backtest_risk(risk))
+
+def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str], *, cash: float = 10_000.0, commission: float = 0.0,
+                       slippage_bps: float = 0.0, size: str | float = "all-in", risk: str = "configured",
+                       progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """Backtest each strategy in ``names`` with its default parameters on the same bars and costs.
+
+    Returns one row per strategy (the report's numbers, the check status, or the error)
+    and the equity curves by name, for a side-by-side comparison.
+    """
+    rows, curves = [], {}
+    for i, name in enumerate(names, 1):
+        row: dict[str, Any] = {"strategy": name}
+        try:
+            res = lab_backtest(frames, name, None, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, risk=risk)
+            row.update({k: v for k, v in res.report.items() if isinstance(v, int | float) and not isinstance(v, bool)})
+            check = res.report.get("check")
+            row["check"] = "—" if check is None else ("ok" if check["ok"] else "LOOKS AHEAD" if check["lookahead"] else "fails")
+            curves[name] = res.equity
+        except ValueError as exc:
+            row["error"] = str(exc)
+        rows.append(row)
+        if progress:
+            progress(i, len(names))
+    return pd.DataFrame(rows).set_index("strategy"), curves
+
+
+def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Count the orders the risk engine shrank or vetoed in a run, by reason (the limit that bound).
+
+    Returns ``{"shrink": n, "veto": m, "reasons": {(action, reason): count}}`` from the engine's audit entries.
+    """
+    out: dict[str, Any] = {"shrink": 0, "veto": 0, "reasons": {}}
+    for entry in audit:
+        data = entry.get("data") or {}
+        action = data.get("action")
+        if action in ("shrink", "veto"):
+            out[action] += 1
+            key = (action, data.get("reason") or "no reason given")
+            out["reasons"][key] = out["reasons"].get(key, 0) + 1
+    return out
 
 
 def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Series:

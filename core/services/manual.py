@@ -84,6 +84,12 @@ def pending_cancels(ctx: Context | None = None) -> list[dict[str, Any]]:
     return list(ctx.store.get_setting(CANCELS_KEY, []) or [])
 
 
+def cancelled_manual_orders(ctx: Context | None = None) -> list[dict[str, Any]]:
+    """Return the queued tickets the loop cancelled without sending (e.g. at the end of the replay), newest first, with the reason."""
+    ctx = ctx or get_context()
+    return list(reversed(ctx.store.get_setting("manual.cancelled", []) or []))
+
+
 def queue_manual_order(spec: dict[str, Any], actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
     """Preview a ticket and queue it when the risk engine approves or shrinks it.
 

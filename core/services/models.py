@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.domain import Regime
-from core.features import FeatureConfig, compute, feature_hash
+from core.features import FeatureConfig, feature_hash
 from core.models.registry import ModelArtifact, ModelNotFound, list_runs, load, save
 from core.services.context import Context, get_context
 from core.services.data import load_bars
@@ -59,6 +59,12 @@ def _summary(report: dict) -> dict:
     }
 
 
+def _research_executor(ctx: Context | None):
+    from core.research.executor import executor_from_settings
+
+    return executor_from_settings((ctx or get_context()).settings)
+
+
 def train(
     symbols: list[str] | str,
     horizon: int = 5,
@@ -83,9 +89,12 @@ def train(
     start: str | None = None,
     end: str | None = None,
     feature_config: FeatureConfig | None = None,
+    sentiment: bool | None = None,
     bars: dict[str, pd.DataFrame] | None = None,
     n_jobs: int = 1,
+    dask: bool = False,
     progress: Progress | None = None,
+    actor: str = "user",
     ctx: Context | None = None,
 ) -> dict:
     """Evaluate the ensemble walk-forward, fit it on all data, save it and return the report.
@@ -112,12 +121,19 @@ def train(
         Also fit a regime classifier per symbol (on that symbol's bars of the training range).
     importance_rows, importance_repeats
         Rows of the last fold for permutation importance (0 skips it) and shuffles per feature.
+    sentiment
+        Add the causal news-sentiment features (default: ``models.features.sentiment``).
     bars
         Bars per symbol to train on instead of loading them (a live feed, synthetic data).
     n_jobs
         Worker processes for the walk-forward folds and the final fit (run in parallel).
+    dask
+        Run the folds and the final fit on the research executor instead (a local Dask cluster,
+        or the one at ``research.scheduler_address``).
     progress
         Called with (fraction done, message) as training proceeds.
+    actor
+        Who asked for the training, recorded in the audit log.
 
     Returns
     -------
@@ -141,7 +157,11 @@ def train(
         raise ValueError("give at least one symbol, e.g. --symbols AAPL,MSFT")
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    from core.models.model_features import uses_sentiment, with_sentiment
+
     cfg = feature_config or FeatureConfig()
+    if sentiment if sentiment is not None else ctx.settings.models.features.sentiment:
+        cfg = with_sentiment(cfg)
     _notify(progress, 0.0, f"loading bars of {', '.join(syms)}")
     if bars is not None:
         bars = {s.upper(): b for s, b in bars.items()}
@@ -151,7 +171,7 @@ def train(
     else:
         bars = {s: load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in syms}
     _notify(progress, 0.05, "computing features and labels")
-    data = build_dataset(bars, horizon, dead_band, cfg, labels=labels, barrier=barrier)
+    data = build_dataset(bars, horizon, dead_band, cfg, labels=labels, barrier=barrier, news=news_frame(ctx) if uses_sentiment(cfg) else None)
     if members is None:
         members = (*MEMBERS, "torch") if torch_available() else MEMBERS
     params = {**PRESETS[preset], "members": tuple(members), **(model_params or {})}
@@ -166,6 +186,7 @@ def train(
     report = walk_forward(
         data, model, splitter, overlap=horizon, importance_rows=importance_rows, importance_repeats=importance_repeats,
         progress=wf_progress, n_jobs=n_jobs, fit_final=True,
+        executor=_research_executor(ctx) if dask else None,
     )  # fmt: skip
     final = report.pop("final_model")  # fitted on all rows, alongside the folds
     regimes = {}
@@ -190,7 +211,8 @@ def train(
         artifact, ctx.store, models_dir(ctx), created=ctx.clock.now(), features_hash=feature_hash(columns, cfg),
         data_start=start_ts, data_end=end_ts, metrics=summary,
     )  # fmt: skip
-    ctx.store.audit("model", f"trained {model_id} on {','.join(syms)} (horizon {horizon})", {"model_id": model_id, "auc": report["overall"].get("roc_auc")})
+    ctx.store.audit("model", f"trained {model_id} on {','.join(syms)} (horizon {horizon})", {"model_id": model_id, "auc": report["overall"].get("roc_auc")},
+                    actor=actor)
     _notify(progress, 1.0, f"saved {model_id}")
     return {
         "model_id": model_id, "symbols": syms, "horizon": horizon, "n_samples": len(data), "n_features": len(columns),
@@ -236,6 +258,28 @@ def _regime_for(artifact: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: C
         return cache[key]
 
 
+def news_frame(ctx: Context | None = None) -> pd.DataFrame:
+    """Return the stored headlines as a frame (published, symbols, sentiment) for sentiment features.
+
+    Loads the bundled headlines first when the news table is empty.
+    """
+    from core.services.news import ensure_news, list_news
+
+    ctx = ctx or get_context()
+    ensure_news(ctx)
+    items = list_news(limit=None, ctx=ctx)
+    return pd.DataFrame([{"published": i.published, "symbols": ",".join(i.symbols), "sentiment": i.sentiment, "title": i.title} for i in items],
+                        columns=["published", "symbols", "sentiment", "title"])
+
+
+def _features(art: ModelArtifact, symbol: str, bars: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Return the model's feature columns of ``bars`` (with sentiment when the model uses it)."""
+    from core.models.model_features import model_features, uses_sentiment
+
+    news = news_frame(ctx) if uses_sentiment(art.feature_config) else None
+    return model_features(bars, art.feature_config, symbol.upper(), news)[art.columns]
+
+
 def _p_up(model: Any, feats: pd.DataFrame, all_rows: bool = False) -> np.ndarray:
     """Return p(up) of the last row (or of every row), giving a sequence member the history it needs."""
     rows = feats if all_rows else feats.iloc[-getattr(model, "context_rows_", 1) :]
@@ -260,7 +304,7 @@ def predict(symbol: str, *, bars: pd.DataFrame | None = None, model_id: str | No
     art = load_model(model_id, ctx)
     if bars is None:
         bars = load_bars(symbol, timeframe=timeframe, ctx=ctx)
-    feats = compute(bars, art.feature_config)[art.columns]
+    feats = _features(art, symbol, bars, ctx)
     if len(feats) == 0 or feats.iloc[-1].isna().any():
         raise ValueError(f"{symbol}: need at least {art.feature_config.warmup + 1} bars of history to predict, got {len(bars)}")
     p_up = float(_p_up(art.model, feats)[-1])
@@ -282,7 +326,7 @@ def predict_history(symbol: str, *, bars: pd.DataFrame | None = None, model_id: 
     art = load_model(model_id, ctx)
     if bars is None:
         bars = load_bars(symbol, ctx=ctx)
-    feats = compute(bars, art.feature_config)[art.columns]
+    feats = _features(art, symbol, bars, ctx)
     ok = feats.notna().all(axis=1).to_numpy()
     p = np.full(len(bars), np.nan)
     if ok.any():
@@ -337,15 +381,18 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
     from core.models.audit import truncation_audit
     from core.models.dataset import build_dataset
     from core.models.ensemble import EnsembleClassifier
+    from core.models.model_features import model_features as _model_features
     from core.models.regime import RegimeClassifier
 
     ctx = ctx or get_context()
     bars = load_bars(symbol, ctx=ctx)
     cfg = FeatureConfig()
+    news = None
     try:
         art = load_model(model_id, ctx)
         model, columns, cfg, used = art.model, art.columns, art.feature_config, art.model_id
         rc = _regime_for(art, symbol.upper(), bars, ctx)
+        news = news_frame(ctx) if art.feature_config.extra.get("sentiment") else None
     except ModelNotFound:
         if model_id:
             raise
@@ -355,6 +402,7 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
         columns, used = list(data.X.columns), None
         rc = RegimeClassifier(k_regimes=2).fit(half)
     report = truncation_audit(
-        bars, feature_fn=lambda b: compute(b, cfg), model=model, columns=columns, regime=rc, n_points=n_points, min_t=cfg.warmup, seed=seed
-    )
+        bars, feature_fn=lambda b: _model_features(b, cfg, symbol.upper(), news), model=model, columns=columns, regime=rc,
+        n_points=n_points, min_t=cfg.warmup, seed=seed,
+    )  # fmt: skip
     return {"symbol": symbol.upper(), "model_id": used, **report}

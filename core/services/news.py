@@ -42,9 +42,9 @@ def ensure_news(ctx: Context | None = None) -> int:
 def score_headline(text: str, ctx: Context | None = None) -> Sentiment:
     """Return the configured scorer's sentiment of ``text``."""
     ctx = ctx or get_context()
-    key = ("news_scorer", ctx.settings.news.scorer, ctx.settings.news.finbert_model_dir)
+    key = ("news_scorer", ctx.settings.news.scorer, ctx.settings.news.sentiment_model)
     if key not in ctx.extras:
-        ctx.extras[key] = make_scorer(ctx.settings.news.scorer, ctx.settings.news.finbert_model_dir)
+        ctx.extras[key] = make_scorer(ctx.settings.news.scorer, ctx.settings.news.sentiment_model, ctx.settings.news.sentiment_batch_size)
     return ctx.extras[key].score(text)
 
 

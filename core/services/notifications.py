@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.notify import Delivery, Notifier, NotifyEvent
+from core.notify.events import loop_error_event
 from core.services.context import Context, get_context
 
 
@@ -18,6 +19,25 @@ def get_notifier(ctx: Context | None = None) -> Notifier:
 def notify(event: NotifyEvent, ctx: Context | None = None) -> dict[str, Delivery]:
     """Send ``event`` to every enabled channel; never raises (failures are logged and returned)."""
     return get_notifier(ctx).notify(event)
+
+
+def notify_event(event: NotifyEvent, ctx: Context | None = None, background: bool = False) -> dict[str, Delivery] | None:
+    """Send one event (fill, risk veto, halt, kill switch, loop error, daily summary) to the enabled channels.
+
+    Never raises. ``background`` queues it on the notifier's thread (the trading loop
+    must not wait for a mail server) and returns None.
+    """
+    notifier = get_notifier(ctx)
+    if background:
+        notifier.submit(event)
+        return None
+    return notifier.notify(event)
+
+
+def notify_error(where: str, error: BaseException | str, ctx: Context | None = None) -> dict[str, Delivery] | None:
+    """Send a ``loop_error`` event: job ``where`` failed with ``error`` (the next run goes on)."""
+    ctx = ctx or get_context()
+    return notify_event(loop_error_event(error, ctx.clock.now(), where=where), ctx=ctx)
 
 
 def send_test_notification(channel: str, ctx: Context | None = None) -> Delivery:

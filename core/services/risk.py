@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
 
+from core.notify.events import kill_switch_event
 from core.risk import metrics
 from core.risk.kill_switch import KillSwitch
 from core.risk.limits import RiskEngine, RiskLimits
@@ -13,7 +15,45 @@ from core.risk.types import OrderIntent, PortfolioState
 from core.risk.var import portfolio_var_table, var_table
 from core.services.context import Context, get_context
 from core.services.data import load_bars
+from core.services.notifications import notify_event
 from core.sizing import KellySizer
+
+#: Metrics renamed to say their unit (``_pct`` = percent) in every report a command prints.
+_PERCENT = {"volatility_ann": "volatility_pct", "cagr": "cagr_pct", "max_drawdown_pct": "max_drawdown_pct", "win_rate": "win_rate_pct",
+            "expectancy": "expectancy_pct", "garch_sigma": "garch_sigma_pct"}
+_RENAMED = {"max_drawdown_duration": "max_drawdown_bars"}
+
+
+def in_report_units(values: dict[str, Any]) -> dict[str, Any]:
+    """Return metrics and VaR/CVaR in the reports' units: fractions as ``*_pct`` percents, losses positive.
+
+    The convention of every ``--json`` output (see the README's command-line section):
+    a key ending ``_pct`` is a percent (12.5 means 12.5 %), drawdowns, VaR and CVaR are
+    positive losses, ``_bars`` counts bars; other numbers are plain (ratios, counts, money).
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in _PERCENT or key.startswith(("var_", "cvar_")):
+            name = _PERCENT.get(key) or f"{key}_pct"
+            out[name] = value * 100 if isinstance(value, float) else value
+        else:
+            out[_RENAMED.get(key, key)] = value
+    return out
+
+
+def benchmark_beta(returns: pd.Series, benchmark: str | None = "SPX", timeframe: str = "1d", ctx: Context | None = None) -> float | None:
+    """Return the beta ``cov(r, r_bench) / var(r_bench)`` of ``returns`` against a bundled symbol (None without shared dates).
+
+    Raises
+    ------
+    DataError
+        When ``benchmark`` is not a bundled symbol.
+    """
+    if not benchmark:
+        return None
+    bench = load_bars(benchmark, timeframe=timeframe, ctx=ctx)["close"].pct_change().dropna()
+    value = metrics.beta(returns, bench)
+    return value if math.isfinite(value) else None
 
 
 def risk_report(
@@ -22,18 +62,31 @@ def risk_report(
     data: str | None = None,
     timeframe: str = "1d",
     risk_free: float = 0.0,
-    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
     horizon: int = 1,
     seed: int = 0,
+    repair: bool = False,
+    benchmark: str | None = "SPX",
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
 
-    Drawdowns, VaR and CVaR are positive loss fractions. Keys: ``sharpe``, ``sortino``,
-    ``max_drawdown_pct``, ``volatility_ann``, ... and ``var_95_hist``, ``cvar_99_garch``, ...
-    (suffixes ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
+    ``beta`` is measured against the bundled ``benchmark`` on the dates both share.
+
+    ``periods_per_year`` annualises; by default it follows the bar calendar
+    (:func:`core.risk.metrics.infer_periods_per_year`: 365 for daily BTC, 252 for daily equities).
+
+    Units as in every report (:func:`in_report_units`): drawdowns, VaR and CVaR are positive
+    percents. Keys: ``sharpe``, ``sortino``, ``max_drawdown_pct``, ``volatility_pct``, ... and
+    ``var_95_hist_pct``, ``cvar_99_garch_pct``, ... (methods ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
+    With ``repair`` a ``data`` file's offending rows are dropped and listed in ``data_notes``.
     """
-    bars = load_bars(symbol, data=data, timeframe=timeframe, ctx=ctx if symbol else None)
+    if periods_per_year is not None and periods_per_year < 1:
+        raise ValueError(f"periods_per_year must be at least 1 (252 for daily equities), not {periods_per_year}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be at least 1 period, not {horizon}")
+    notes: list[str] = []
+    bars = load_bars(symbol, data=data, timeframe=timeframe, repair=repair, notes=notes, ctx=ctx if symbol else None)
     returns = bars["close"].pct_change().dropna()
     if len(returns) < 100:
         raise ValueError(f"risk report needs at least 100 returns, got {len(returns)}: use a longer series")
@@ -43,9 +96,14 @@ def risk_report(
         "start": returns.index[0].isoformat(),
         "end": returns.index[-1].isoformat(),
         "horizon": horizon,
+        "benchmark": benchmark.upper() if benchmark else None,
+        "beta": benchmark_beta(returns, benchmark, timeframe, ctx),
     }
-    report.update(metrics.summary(returns, risk_free, periods_per_year).to_dict())
-    report.update(var_table(returns, horizon=horizon, seed=seed))
+    ppy = periods_per_year or metrics.infer_periods_per_year(bars.index)
+    report.update(in_report_units(metrics.summary(returns, risk_free, ppy).to_dict()))
+    report.update(in_report_units(var_table(returns, horizon=horizon, seed=seed)))
+    if notes:
+        report["data_notes"] = notes
     return report
 
 
@@ -73,13 +131,18 @@ def risk_status(ctx: Context | None = None) -> dict[str, Any]:
 
 
 def engage_kill_switch(portfolio: PortfolioState, reason: str = "manual", actor: str = "user", ctx: Context | None = None) -> list[OrderIntent]:
-    """Halt trading and return the orders that flatten ``portfolio`` (send them through the order manager)."""
-    return KillSwitch(risk_engine(ctx).state).engage(portfolio, reason, actor)
+    """Halt trading, notify it, and return the orders that flatten ``portfolio`` (send them through the order manager)."""
+    engine = risk_engine(ctx)
+    orders = KillSwitch(engine.state).engage(portfolio, reason, actor)
+    notify_event(kill_switch_event(True, engine.state.clock.now(), actor=actor, reason=reason), ctx=ctx)
+    return orders
 
 
 def rearm_kill_switch(actor: str = "user", ctx: Context | None = None) -> None:
-    """Allow trading again after the kill switch."""
-    KillSwitch(risk_engine(ctx).state).rearm(actor)
+    """Allow trading again after the kill switch, and notify it."""
+    engine = risk_engine(ctx)
+    KillSwitch(engine.state).rearm(actor)
+    notify_event(kill_switch_event(False, engine.state.clock.now(), actor=actor), ctx=ctx)
 
 
 def reset_drawdown_halt(actor: str, equity: float, ctx: Context | None = None) -> None:
@@ -92,11 +155,12 @@ def portfolio_risk(
     *,
     timeframe: str = "1d",
     horizon: int = 1,
-    periods_per_year: int = metrics.PERIODS_PER_YEAR,
+    periods_per_year: float | None = None,
     seed: int = 0,
+    benchmark: str | None = "SPX",
     ctx: Context | None = None,
 ) -> dict[str, Any]:
-    """Return VaR/CVaR by every method and the metrics of a constant-weight book of bundled symbols.
+    """Return VaR/CVaR by every method, the metrics, beta and concentration of a constant-weight book of bundled symbols.
 
     ``weights`` are signed position values as fractions of equity, e.g.
     ``{"AAPL": 0.3, "MSFT": -0.1}``. Returns are taken on the dates all symbols share.
@@ -109,6 +173,8 @@ def portfolio_risk(
     port = returns[list(w)] @ pd.Series(w)
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
     report["concentration"] = metrics.concentration(w)
-    report.update(metrics.summary(port, 0.0, periods_per_year).to_dict())
-    report.update(portfolio_var_table(returns, w, horizon=horizon, seed=seed))
+    report["benchmark"] = benchmark.upper() if benchmark else None
+    report["beta"] = benchmark_beta(port, benchmark, timeframe, ctx)
+    report.update(in_report_units(metrics.summary(port, 0.0, periods_per_year or metrics.infer_periods_per_year(returns.index)).to_dict()))
+    report.update(in_report_units(portfolio_var_table(returns, w, horizon=horizon, seed=seed)))
     return report

@@ -1,4 +1,4 @@
-"""Risk views for the UI: rolling VaR of a symbol, limit utilisation of the paper book, correlations."""
+"""Risk views for the UI: rolling VaR of a symbol, limit utilisation, beta and concentration of the paper book, correlations."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from core.portfolio import repo as portfolio_repo
+from core.risk import metrics
 from core.risk.limits import RiskEngine, RiskLimits
 from core.services.book import bundled_returns, market_state, paper_asof, paper_state
 from core.services.context import Context, get_context
 from core.services.data import load_bars
+from core.services.risk import benchmark_beta
 from core.services.settings import risk_limits
 
 
@@ -65,3 +68,51 @@ def correlation_matrix(symbols: list[str] | None = None, min_periods: int = 100,
     corr = rets.corr(min_periods=min_periods)
     keep = [s for s in corr.columns if corr[s].drop(s).notna().any()]
     return corr.loc[keep, keep]
+
+
+def book_risk(account: str = "paper", min_points: int = 30, ctx: Context | None = None) -> dict[str, Any]:
+    """Return the paper book's risk as of the session clock: VaR/CVaR, Sharpe and drawdown of its daily equity returns, and the
+    correlations of the symbols it holds or trades over the 250 days up to that clock (never a later bar).
+
+    Keys: ``asof``, ``start``, ``points``, ``sharpe``, ``max_drawdown_pct`` (a positive fraction), ``var``/``cvar`` tables
+    (``{"var_95_hist": ...}``, positive loss fractions, no GARCH), ``correlation`` (DataFrame). Raises ``ValueError`` with
+    fewer than ``min_points`` daily equity points.
+    """
+    from core.portfolio import repo as portfolio_repo
+    from core.risk import metrics
+    from core.risk.var import var_table
+
+    ctx = ctx or get_context()
+    curve = portfolio_repo.load_equity(ctx.store, account)
+    equity = pd.Series([p.equity for p in curve], index=pd.DatetimeIndex([p.ts for p in curve]), dtype=float)
+    daily = equity.groupby(equity.index.normalize()).last()
+    returns = daily.pct_change().dropna()
+    if len(returns) < min_points:
+        raise ValueError(f"the paper book has {len(returns)} daily returns so far; its risk needs at least {min_points}")
+    summary = metrics.summary(returns).to_dict()
+    asof = daily.index[-1]
+    session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session") or {}
+    symbols = sorted(set(session.get("symbols") or []) | set(paper_state(account, ctx=ctx).positions))
+    market = market_state(symbols, asof.to_pydatetime(), window=250, ctx=ctx)
+    return {"asof": asof, "start": daily.index[0], "points": len(returns), "sharpe": summary["sharpe"],
+            "max_drawdown_pct": summary["max_drawdown_pct"], **var_table(returns, garch=False, seed=0),
+            "correlation": market.returns.corr() if len(market.returns.columns) > 1 else pd.DataFrame()}
+
+
+def book_exposure(account: str = "paper", benchmark: str = "SPX", ctx: Context | None = None) -> dict[str, Any]:
+    """Return the paper book's ``beta`` against ``benchmark`` and its ``concentration``.
+
+    Beta is ``cov(r, r_bench) / var(r_bench)`` of the equity curve's returns on the dates
+    both share (None with fewer than two); concentration is the Herfindahl index of the
+    absolute position values (1 = one position, 1/n = n equal ones, 0 = flat).
+    """
+    ctx = ctx or get_context()
+    curve = portfolio_repo.load_equity(ctx.store, account)
+    equity = pd.Series([p.equity for p in curve], index=pd.DatetimeIndex([p.ts for p in curve]), dtype=float)
+    equity = equity[~equity.index.duplicated(keep="last")]
+    stored = portfolio_repo.load_state(ctx.store, account)
+    # Marked as the Portfolio page shows them: at each position's last price.
+    values = {p.symbol: p.quantity * (p.last_price if p.last_price is not None else p.avg_price)
+              for p in (stored.positions.values() if stored else ()) if p.quantity}
+    return {"benchmark": benchmark, "beta": benchmark_beta(equity.pct_change().dropna(), benchmark, ctx=ctx) if len(equity) > 2 else None,
+            "concentration": metrics.concentration(values), "positions": len(values)}

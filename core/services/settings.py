@@ -26,7 +26,8 @@ def save_risk_limits(values: dict[str, Any], actor: str = "user", ctx: Context |
     try:
         limits = RiskSettings.model_validate({**current, **values})
     except ValidationError as exc:
-        lines = [f"risk.{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()]
+        lines = [f"risk.{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()
+                 if e["type"] != "extra_forbidden"] or [f"unknown risk limit(s): {', '.join(str(e['loc'][-1]) for e in exc.errors())}"]
         raise ConfigError("; ".join(lines)) from None
     changed = {k: v for k, v in limits.model_dump().items() if v != ctx.settings.risk.model_dump()[k]}
     ctx.store.set_setting(RISK_OVERRIDES_KEY, changed)

@@ -25,8 +25,14 @@ def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context
     from core.services.settings import risk_limits
 
     ctx = ctx or get_context()
+    from core.services.models import news_frame
+
     artifact = load_model(params.get("model_id") or None, ctx)
-    return make_strategy(name, artifact=artifact, limits=risk_limits(ctx), regime_for=partial(_regime_for, ctx=ctx), **params)
+    ids = [artifact.model_id, *(m for _, m in params.get("model_schedule") or [])]
+    # A model with sentiment features (models.features.sentiment) reads the stored headlines.
+    news = news_frame(ctx) if any(load_model(i, ctx).feature_config.extra.get("sentiment") for i in ids) else None
+    return make_strategy(name, artifact=artifact, limits=risk_limits(ctx), regime_for=partial(_regime_for, ctx=ctx), news=news,
+                         load_artifact=partial(load_model, ctx=ctx), **params)  # fmt: skip
 
 
 TRAIN_HORIZON = 5  # label horizon (bars) of a model a session trains for itself; also its embargo

@@ -8,18 +8,39 @@ from typing import Any
 import pandas as pd
 
 from core.config import TradingSettings
-from core.domain import Fill
+from core.notify.events import NotifyEvent
 from core.services.context import Context, get_context
+from core.services.strategies import require_checked
 from core.trading import toggle
 from core.trading.feeds import build_feed, feed_provider
 from core.trading.loop import LoopPorts, TickReport, TradingLoop
 
 
 def paper_start(actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
-    """Switch paper trading on (persisted: a restarted host resumes) and return the status."""
+    """Switch paper trading on (persisted: a restarted host resumes) and return the status.
+
+    Raises ``ValueError`` (and leaves the toggle off) when the session's strategy cannot be
+    loaded or fails the look-ahead check on one of its symbols.
+    """
     ctx = ctx or get_context()
+    strategy, params, symbols = trading_strategy(ctx)
+    try:
+        require_checked(strategy, params, symbols, ctx=ctx)
+    except ValueError as exc:
+        ctx.store.audit("toggle", f"paper trading refused: {exc}", {"strategy": strategy}, actor=actor)
+        raise
     toggle.set_enabled(ctx.store, True, actor=actor)
     return paper_status(ctx)
+
+
+def trading_strategy(ctx: Context | None = None) -> tuple[str, dict[str, Any], list[str]]:
+    """Return what the loop trades: the running session's strategy, parameters and symbols, else the configured ones."""
+    ctx = ctx or get_context()
+    session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session")
+    cfg = ctx.settings.trading
+    if session:
+        return session["strategy"], dict(session["params"]), list(session["symbols"])
+    return cfg.strategy, dict(cfg.params), [s.upper() for s in cfg.symbols]
 
 
 def paper_stop(actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
@@ -38,23 +59,68 @@ def paper_status(ctx: Context | None = None) -> dict[str, Any]:
 def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     """Retrain the ensemble on the paper session's symbols with bars up to its last processed bar, never later.
 
-    The running session keeps the model it pinned at its start (so its decisions stay
-    reproducible after a restart); the new version is what the next session trades and
-    what the Models page shows. Returns the training report, or None when there is
-    nothing to retrain (no ensemble session yet).
+    The running session keeps the model it pinned (so its decisions stay reproducible after a
+    restart) unless ``models.replace_rule`` says otherwise: with ``better_logloss`` a new model
+    whose out-of-sample log loss is lower than the pinned one's takes over from the next bar
+    (an entry in the session's ``model_schedule``; bars already traded keep their model, and
+    the new one never trades a bar it was trained on). The outcome is stored for the Models
+    page (:func:`core.services.health.retrain_status`). Returns the training report, or None
+    when there is nothing to retrain (no ensemble session yet).
     """
+    import pandas as pd
+
+    from core.models.registry import ModelNotFound
+    from core.risk.state import DRIFT_HALT_KEY
     from core.services.data import load_bars
-    from core.services.models import train
+    from core.services.health import RETRAIN_KEY
+    from core.services.models import load_model, train
+    from core.services.strategy import TRAIN_HORIZON
 
     ctx = ctx or get_context()
     account = ctx.settings.trading.account
-    session = ctx.store.get_setting(f"loop.{account}.session")
+    key = f"loop.{account}.session"
+    session = ctx.store.get_setting(key)
     last = ctx.store.get_setting(f"loop.{account}.last_bar")
+    status: dict[str, Any] = {"last_run": ctx.clock.now().isoformat(), "rule": ctx.settings.models.replace_rule, "replaced": False, "model_id": None}
     if not session or session.get("strategy") != "ensemble" or not last:
+        ctx.store.set_setting(RETRAIN_KEY, {**status, "result": "skipped", "reason": "no ensemble paper session has traded yet"})
         return None
-    bars = {s: load_bars(s, timeframe=session["timeframe"], ctx=ctx).loc[:last] for s in session["symbols"]}
-    report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, ctx=ctx)
-    ctx.store.audit("models", f"retrained {report['model_id']} on bars up to {last}", {"model_id": report["model_id"]})
+    try:
+        bars = {s: load_bars(s, timeframe=session["timeframe"], ctx=ctx).loc[:last] for s in session["symbols"]}
+        report = train(list(bars), horizon=5, preset="fast", bars=bars, n_jobs=2, actor="system", ctx=ctx)
+        ctx.store.audit("models", f"retrained {report['model_id']} on bars up to {last}", {"model_id": report["model_id"]})
+        schedule = session["params"].get("model_schedule") or []
+        pinned = schedule[-1][1] if schedule else session["params"].get("model_id")
+        new_ll = ((report.get("overall") or {}).get("log_loss") or {}).get("value")
+        try:
+            old_ll = ((load_model(pinned, ctx).report.get("overall") or {}).get("log_loss") or {}).get("value") if pinned else None
+        except ModelNotFound:
+            old_ll = None
+        status.update(result="ok", model_id=report["model_id"], pinned=pinned, new_log_loss=new_ll, pinned_log_loss=old_ll, trained_to=last)
+        calendar = sorted({t for s in session["symbols"] for t in load_bars(s, timeframe=session["timeframe"], ctx=ctx).index if t > pd.Timestamp(last)})
+        if len(calendar) < TRAIN_HORIZON:
+            status["rule_note"] = "too few bars left after the training data for the embargo"
+        elif status["rule"] == "better_logloss" and new_ll is not None and old_ll is not None and new_ll < old_ll:
+            # Like a pinned model, a replacement trades only after an embargo of its label horizon past its training data.
+            effective = calendar[TRAIN_HORIZON - 1].isoformat()
+            params = dict(session["params"])
+            params["model_schedule"] = [*params.get("model_schedule", []), [effective, report["model_id"]]]
+            ctx.store.set_setting(key, {**session, "params": params})
+            ctx.extras.pop("trading_loop", None)  # the next tick rebuilds the loop with the new schedule
+            status.update(replaced=True, effective_after=effective,
+                          reason=f"out-of-sample log loss {new_ll:.4f} < {old_ll:.4f} of {pinned}: trades the bars after {effective[:10]}")
+            ctx.store.audit("models", f"{report['model_id']} replaced {pinned} for bars after {effective} (rule better_logloss)", status)
+            halt = ctx.store.get_setting(DRIFT_HALT_KEY) or {}
+            if halt.get("active"):  # the drift stop holds "until retrained": the replacement lifts it
+                ctx.store.set_setting(DRIFT_HALT_KEY, {"active": False, "model_id": halt.get("model_id"), "lifted": status["last_run"]})
+                ctx.store.audit("model_drift", f"drift halt lifted (model replaced by {report['model_id']})")
+        else:
+            status["reason"] = ("rule 'never': the session keeps its pinned model" if status["rule"] == "never" else
+                                f"log loss {new_ll} is not below the pinned model's {old_ll}: kept {pinned}")  # fmt: skip
+    except Exception as exc:
+        ctx.store.set_setting(RETRAIN_KEY, {**status, "result": "error", "reason": f"{type(exc).__name__}: {exc}"})
+        raise
+    ctx.store.set_setting(RETRAIN_KEY, status)
     return report
 
 
@@ -71,30 +137,21 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     ctx = ctx or get_context()
     cfg = settings or ctx.settings.trading
 
-    def notify_fills(fills: list[Fill]) -> None:
-        from core.notify.events import fill_event
-        from core.services.notifications import get_notifier
+    def notify(events: list[NotifyEvent]) -> None:
+        from core.services.notifications import notify_event
 
-        notifier = get_notifier(ctx)
-        for fill in fills:
-            notifier.submit(fill_event(fill))
+        for event in events:
+            notify_event(event, ctx=ctx, background=True)
 
     bar_source = load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx))
-    def notify_halt(active: bool, reason: str) -> None:
-        from core.notify.events import data_halt_event
-        from core.services.notifications import get_notifier
-
-        get_notifier(ctx).submit(data_halt_event(active, reason, ctx.clock.now()))
-
     ports = LoopPorts(
         load_bars=bar_source,
         risk_limits=lambda: risk_limits(ctx),
         build_strategy=lambda name, params: build_strategy(name, params, ctx),
         pin_params=lambda name, params, frames, cutoff: pin_params(name, params, frames, cutoff, ctx),
-        notify_fills=notify_fills,
+        notify=notify,
         build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
         provider=lambda: feed_provider(ctx),
-        notify_halt=notify_halt,
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

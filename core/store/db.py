@@ -36,16 +36,26 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Create a new engine for ``url`` (SQLite files get WAL and a busy timeout)."""
+    """Create a new engine for ``url`` (SQLite files get WAL and a busy timeout).
+
+    A SQLite file whose directory does not exist is refused rather than created: a
+    mistyped path would otherwise start an empty store and the user's state would
+    seem lost.
+    """
     url = resolve_sqlite_url(url)
-    if url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[-1]
-        if path and ":memory:" not in path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("sqlite:///", 1)[-1].split("?", 1)[0]
+            if path and ":memory:" not in path and not Path(path).parent.is_dir():
+                raise StoreError(f"database file {path}: its directory {Path(path).parent} does not exist. Create the directory, "
+                                 "or fix DATABASE_URL / store.database_url (nothing was created)")
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            sa.event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise StoreError(f"cannot use database {safe_url(url)}: {type(exc).__name__}; use sqlite:///path/to/app.db or "
+                         "postgresql+psycopg2://user@host:5432/dbname in DATABASE_URL") from None
     return engine
 
 
@@ -66,7 +76,8 @@ def migrate(url: str) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except sa.exc.OperationalError as exc:
-        raise StoreError(f"cannot open database {safe_url(url)}: {exc.orig}. Check DATABASE_URL and that the server is running.") from None
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise StoreError(f"cannot open database {safe_url(url)}: {reason}. Check DATABASE_URL and that the server is running.") from None
     finally:
         engine.dispose()
 

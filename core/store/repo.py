@@ -91,6 +91,14 @@ class Store:
                 row.updated_at = self.clock.now()
                 s.add(row)
 
+    def delete_settings(self, prefix: str) -> int:
+        """Delete every setting whose key starts with ``prefix`` (a full key deletes one); return how many."""
+        if not prefix:
+            raise ValueError("delete_settings needs a non-empty key prefix")
+        with self.session() as s:
+            result = s.exec(sa.delete(SettingRow).where(SettingRow.key.startswith(prefix, autoescape=True)))
+            return int(result.rowcount or 0)
+
     # -- audit log -------------------------------------------------------------
     def audit(self, kind: str, message: str, data: dict | None = None, actor: str = "system", ts: datetime | None = None) -> None:
         """Append one entry to the audit log."""

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from core.engine import Strategy, StrategyContext, StrategyError
-from core.strategies.indicators import cross_targets, window_mean
+from core.strategies.indicators import cross_targets, crossing, window_mean
 from core.strategies.registry import register
 
 
@@ -34,6 +34,10 @@ class SmaCross(Strategy):
         if p["mode"] not in ("long_short", "long_flat"):
             raise StrategyError(f"sma_cross mode must be 'long_short' or 'long_flat', not {p['mode']!r}")
 
+    def min_bars(self) -> int:
+        """Return ``slow + 2``: the first cross can show at bar ``slow`` and fills at the next bar's open."""
+        return int(self.params["slow"]) + 2
+
     @property
     def _down(self) -> int:
         return -1 if self.params["mode"] == "long_short" else 0
@@ -46,12 +50,9 @@ class SmaCross(Strategy):
             i = len(close) - 1
             if i < slow:
                 continue
-            f0, s0 = window_mean(close, i - 1, fast), window_mean(close, i - 1, slow)
-            f1, s1 = window_mean(close, i, fast), window_mean(close, i, slow)
-            if f0 < s0 and f1 > s1:
-                ctx.target(symbol, 1)
-            elif f0 > s0 and f1 < s1:
-                ctx.target(symbol, self._down)
+            cross = crossing(window_mean(close, i - 1, fast), window_mean(close, i - 1, slow), window_mean(close, i, fast), window_mean(close, i, slow))
+            if cross:
+                ctx.target(symbol, 1 if cross == 1 else self._down)
 
     def fast_targets(self, close: np.ndarray) -> np.ndarray:
         """Return the same decisions as :meth:`on_bar`, for every bar at once."""

@@ -22,6 +22,8 @@ import pandas as pd
 
 from core.domain import Regime, Side, Signal
 from core.engine import Strategy, StrategyContext, StrategyError, lot_for
+from core.engine.risk_gate import market_state
+from core.risk.forecast import VarForecaster, scale_targets
 from core.signals.processor import SignalConfig, SignalProcessor
 from core.sizing import KellySizer
 from core.strategies.registry import register
@@ -45,11 +47,15 @@ class EnsembleStrategy(Strategy):
         Bars of history the features and the regime are computed on.
     rebalance_band : float
         Trade only when the target differs from the position by more than this fraction of the target.
+    model_schedule : list
+        ``[[bar, model_id], ...]``: from the bar after ``bar`` on, trade ``model_id`` (the retrain
+        job's replacements, see ``models.replace_rule``); earlier bars keep their model.
     """
 
     name = "ensemble"
     defaults: ClassVar[dict[str, Any]] = {
         "model_id": "", "min_probability": 0.55, "allow_short": False, "payoff_ratio": 1.0, "window": 300, "rebalance_band": 0.25,
+        "model_schedule": [],
     }  # fmt: skip
 
     def validate(self) -> None:
@@ -60,8 +66,12 @@ class EnsembleStrategy(Strategy):
         if p["window"] < 120:
             raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
 
+    def min_bars(self) -> int:
+        """Return 61: features need at least 60 bars of history (more with a longer warm-up), then one bar to fill."""
+        return 61
+
     def __init__(self, *, artifact: Any = None, limits: Any = None, regime_for: Callable[[Any, str, pd.DataFrame], Any] | None = None,
-                 **params: Any) -> None:
+                 news: pd.DataFrame | None = None, load_artifact: Callable[[str], Any] | None = None, **params: Any) -> None:
         """Store the parameters and what the caller (``core.services``) provides.
 
         Parameters
@@ -73,11 +83,17 @@ class EnsembleStrategy(Strategy):
         regime_for : callable, optional
             ``regime_for(artifact, symbol, bars)`` returns a regime model for a symbol the
             artifact has none for (None: such symbols trade without a regime).
+        news : DataFrame, optional
+            Stored headlines (published, symbols, sentiment), needed by a model with sentiment features.
+        load_artifact : callable, optional
+            ``load_artifact(model_id)`` returns a scheduled replacement model (``model_schedule``).
         """
         super().__init__(**params)
         self.artifact = artifact
         self.limits = limits
         self.regime_for = regime_for
+        self.news = news
+        self.load_artifact = load_artifact
 
     # -- set-up ---------------------------------------------------------------------------
     def on_start(self, ctx: StrategyContext) -> None:
@@ -85,6 +101,9 @@ class EnsembleStrategy(Strategy):
         if self.artifact is None or self.limits is None:
             raise StrategyError("the ensemble strategy needs its model artifact and risk limits: build it with core.services.build_strategy('ensemble', ...)")
         self.artifact_ = self.artifact
+        # Forecast-driven exposure (risk.forecast_var): the targets are scaled to the VaR budget before trading.
+        fv = getattr(self.limits, "forecast_var", False)
+        self.forecast_ = (VarForecaster(self.limits.forecast_model, 0.99, 250), self.limits.var_budget_pct) if fv else None
         sizer = KellySizer.from_settings(self.limits)
         config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
                               allow_short=self.params["allow_short"])
@@ -118,9 +137,9 @@ class EnsembleStrategy(Strategy):
 
     def on_bar(self, ctx: StrategyContext) -> None:
         """Score every symbol, turn signals into Kelly-sized targets and trade the differences."""
-        from core.features import compute
+        from core.models.model_features import model_features
 
-        art = self.artifact_
+        art = self._artifact_at(ctx.now)
         rows, meta, groups = [], [], []
         # A sequence member reads each row's predecessors (of the same symbol) as context.
         context = max(int(getattr(art.model, "context_rows_", 1) or 1), 1)
@@ -130,7 +149,7 @@ class EnsembleStrategy(Strategy):
             bars = self._window(ctx, symbol)
             if bars is None or bars.index[-1] != ctx.now:
                 continue
-            feats = compute(bars, art.feature_config)[art.columns].iloc[-context:]
+            feats = model_features(bars, art.feature_config, symbol, self.news)[art.columns].iloc[-context:]
             if feats.iloc[-1].isna().any():
                 continue
             feats = feats[feats.notna().all(axis=1)]
@@ -163,6 +182,8 @@ class EnsembleStrategy(Strategy):
             Signal(s.symbol, s.ts, s.p_up, s.regime, s.model_id, int(np.sign(targets[s.symbol])), s.confidence, notes.get(s.symbol, "")[:500])
             for s in signals
         )
+        if self.forecast_ is not None:
+            targets = scale_targets(targets, prices, ctx.equity(), market_state(ctx._engine).returns, *self.forecast_)
         band = self.params["rebalance_band"]
         for symbol, target in targets.items():
             lot = lot_for(symbol, ctx._engine.broker)
@@ -176,6 +197,18 @@ class EnsembleStrategy(Strategy):
             else:
                 ctx.sell(symbol, float(abs(delta)), reason="ensemble")
         self._tick("orders", t0)
+
+    def _artifact_at(self, now: Any) -> Any:
+        """Return the model in force at ``now`` (the pinned one, or a scheduled replacement)."""
+        wanted = self.params["model_id"] or self.artifact_.model_id
+        for start, model_id in self.params["model_schedule"]:
+            if pd.Timestamp(now) > pd.Timestamp(start):
+                wanted = model_id
+        if wanted != self.artifact_.model_id:
+            if self.load_artifact is None:
+                raise StrategyError(f"model {wanted} is scheduled but no load_artifact was given: build the strategy with core.services.build_strategy")
+            self.artifact_ = self.load_artifact(wanted)
+        return self.artifact_
 
     def drain_signals(self) -> list[Signal]:
         """Return and forget the signals of the bars processed since the last call (the loop stores them)."""

@@ -19,8 +19,28 @@ from core.store.tables import LeaseRow
 
 
 def host_id() -> str:
-    """Return an identifier unique to this process."""
+    """Return an identifier unique to this process: ``hostname:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Return True when ``holder`` names a process on this machine that no longer runs.
+
+    A server restarted on the same machine thus takes over the lease its previous
+    run left behind at once instead of waiting for it to expire. A holder on another
+    machine, or a process that still runs (even one we may not signal), is alive.
+    """
+    name, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if name != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. PermissionError: the process exists
+        return False
+    return False
 
 
 class Lease:
@@ -45,9 +65,15 @@ class Lease:
             ).rowcount
             if updated == 1:
                 return True
-            exists = conn.execute(sa.select(table.c.name).where(table.c.name == self.name)).first()
+            exists = conn.execute(sa.select(table.c.holder).where(table.c.name == self.name)).first()
             if exists:
-                return False
+                if not holder_is_dead(exists.holder):
+                    return False
+                # our own machine's previous run died holding it: take it over, unless someone else just did
+                return conn.execute(
+                    sa.update(table).where(table.c.name == self.name, table.c.holder == exists.holder)
+                    .values(holder=self.holder, expires_at=expires, acquired_at=now)
+                ).rowcount == 1
         try:
             with self.store.engine.begin() as conn:
                 conn.execute(sa.insert(table).values(name=self.name, holder=self.holder, acquired_at=now, expires_at=expires))

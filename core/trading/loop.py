@@ -33,15 +33,17 @@ from core.brokers.paper import PaperBroker
 from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
-from core.domain import Bar, Fill, Instrument, Order, OrderType, Side
+from core.domain import Bar, Instrument, Order, OrderType, Side
 from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.tickets import ticket_orders
+from core.notify.events import NotifyEvent, data_halt_event
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
+from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
 
@@ -99,24 +101,21 @@ class LoopPorts:
         ``build_strategy(name, params)`` returns the strategy, given whatever it needs (models, limits).
     pin_params : callable
         ``pin_params(name, params, frames, cutoff)`` fixes what a new session trades (e.g. the model version).
-    notify_fills : callable
-        ``notify_fills(fills)`` queues fill notifications.
+    notify : callable
+        ``notify(events)`` queues notifications (fills, risk vetoes, halts, daily summaries).
     build_feed : callable
         ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
     provider : callable
         ``provider()`` names the feed a new session pins (``data.provider``).
-    notify_halt : callable
-        ``notify_halt(active, reason)`` tells the user a stale-data halt was raised or lifted.
     """
 
     load_bars: Callable[[str], pd.DataFrame]
     risk_limits: Callable[[], Any]
     build_strategy: Callable[[str, dict[str, Any]], Strategy]
     pin_params: Callable[[str, dict[str, Any], dict[str, pd.DataFrame], pd.Timestamp], dict[str, Any]]
-    notify_fills: Callable[[list[Fill]], None]
+    notify: Callable[[list[NotifyEvent]], None]
     build_feed: Callable[[dict[str, Any], str], Feed]
     provider: Callable[[], str] = lambda: "replay"
-    notify_halt: Callable[[bool, str], None] = lambda active, reason: None
 
 
 class TradingLoop:
@@ -133,7 +132,9 @@ class TradingLoop:
         self._key = f"loop.{self.account}"
         self.timer = _Timer()
         self.ready = False
+        self._done: pd.Timestamp | None = None
         self.halt: str | None = None  # "stale data" or "market closed": set from the feed's status every tick
+        self._halt_reason = ""
 
     # -- session -------------------------------------------------------------------
     def session(self) -> dict[str, Any]:
@@ -144,7 +145,7 @@ class TradingLoop:
         session = {
             "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
-            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "provider": self.ports.provider(),
+            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
         session["params"] = self._pin_params(session)
         self.store.set_setting(f"{self._key}.session", session)
@@ -182,6 +183,7 @@ class TradingLoop:
             self.engine.warm_up([Bar(symbol, ts.to_pydatetime(), *row) for ts, row in zip(frame.index[frame.index <= start],
                                  frame.loc[frame.index <= start, ["open", "high", "low", "close", "volume"]].itertuples(index=False), strict=True)])
         self.risk = RiskEngine(RiskLimits.from_settings(self.ports.risk_limits()), store=self.store, clock=self.clock)
+        self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
         """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
@@ -200,6 +202,7 @@ class TradingLoop:
         drain = getattr(self.strategy, "drain_signals", None)
         if drain is not None:
             drain()  # the replayed bars' signals were stored when those bars were first processed
+        self._done = last  # the last bar this process's memory reflects
         self.ready = True
 
     def _verify(self, stored_orders: dict[str, Order], last: pd.Timestamp | None) -> None:
@@ -307,10 +310,18 @@ class TradingLoop:
             return TickReport("waiting")
         self.timer.ms.clear()
         t_all = time.perf_counter()
+        if self.ready and self.last_processed != self._done:
+            # Another host traded this account while we had lost the lease (paused, partitioned):
+            # our memory is stale, so rebuild from the store before trading again.
+            self.store.audit("recovery", "lease regained after another host traded: rebuilding from the store",
+                             {"ours": self._done.isoformat() if self._done is not None else None,
+                              "stored": self.last_processed.isoformat() if self.last_processed is not None else None})
+            self.ready = False
         if not self.ready:
             t0 = time.perf_counter()
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
+        self._refresh_limits()
         target = self.feed.advance()
         feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
@@ -325,6 +336,7 @@ class TradingLoop:
                 self.recorder.flush(self.broker.fills(), ts.to_pydatetime())
                 self._save_signals()
                 self.store.set_setting(f"{self._key}.last_bar", ts.isoformat())
+            self._done = ts
             self.timer.add("store", (time.perf_counter() - t1) * 1000)
             self.timer.add("bars", (time.perf_counter() - t0) * 1000)
             report.bars.append(ts.isoformat())
@@ -333,11 +345,18 @@ class TradingLoop:
         report.equity = self.broker.portfolio.equity()
         self.timer.add("total", (time.perf_counter() - t_all) * 1000)
         report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
-        self._notify(n_fills)
+        self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
+        if self.feed.exhausted:
+            report.state = "exhausted"
+            self._cancel_queue_at_end()
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
-            exhausted=self.feed.exhausted, last_error=None, feed=feed_status, halt=self.halt,
+            exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
+            feed=feed_status["provider"] if feed_status["live"] else "replay",
+            feed_detail=f"live · {feed_status['error'] or 'polling'}" if feed_status["live"] else None,
+            stale=self._halt_reason if self.halt == "stale data" else None,
+            market_closed=self._halt_reason if self.halt == "market closed" else None,
         )  # fmt: skip
         return report
 
@@ -349,14 +368,31 @@ class TradingLoop:
             was, self.halt = self.halt, halt
             reason = (f"no new closed bar since {status.last_bar} ({status.age_seconds:.0f} s)" if halt == "stale data"
                       else "market closed" if halt else f"bars resume: last bar {status.last_bar}")
+            self._halt_reason = reason
             self.store.audit("data_halt", f"{halt or 'no data halt'} ({status.provider}): {reason}",
                              {"halt": halt, "previous": was, **status.to_dict()})
             if "stale data" in (halt, was):
                 try:
-                    self.ports.notify_halt(halt == "stale data", reason)
+                    self.ports.notify([data_halt_event(halt == "stale data", reason, self.ctx.clock.now())])
                 except Exception as exc:
                     log.warning("could not queue the data-halt notification: %s", exc)
         return status.to_dict()
+
+    def _refresh_limits(self) -> None:
+        """Use the risk limits in force now (saved on the Settings page) from this tick on."""
+        self.risk.limits = RiskLimits.from_settings(self.ports.risk_limits())
+
+    def _cancel_queue_at_end(self) -> None:
+        """At the end of the replay no bar will ever send the queued manual orders: cancel them, saying why."""
+        queue = self.store.get_setting("manual.queue", []) or []
+        if not queue:
+            return
+        reason = f"data exhausted: the replay has no bar after {self.feed.calendar[-1]:%Y-%m-%d}"
+        self.store.set_setting("manual.queue", [])
+        done = list(self.store.get_setting("manual.cancelled", []) or [])
+        done += [{"client_order_id": q["client_order_id"], "spec": q["spec"], "reason": reason} for q in queue]
+        self.store.set_setting("manual.cancelled", done[-100:])
+        self.store.audit("manual_order", f"{len(queue)} queued manual order(s) cancelled: {reason}", {"orders": [q["client_order_id"] for q in queue]})
 
     def _save_signals(self) -> None:
         drain = getattr(self.strategy, "drain_signals", None)
@@ -368,12 +404,3 @@ class TradingLoop:
             for sig in drain():
                 s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
                                 model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
-
-    def _notify(self, since_fill: int) -> None:
-        fills = self.broker.fills()[since_fill:]
-        if not fills:
-            return
-        try:
-            self.ports.notify_fills(fills)
-        except Exception as exc:
-            log.warning("could not queue fill notifications: %s", exc)

@@ -96,7 +96,7 @@ def test_report_statistics_agree_with_empyrical():
     assert rep["periods_per_year"] == 252
     assert rep["sharpe"] == pytest.approx(empyrical.sharpe_ratio(rets, annualization=252), rel=1e-9)
     assert rep["sortino"] == pytest.approx(empyrical.sortino_ratio(rets, annualization=252), rel=1e-9)
-    assert rep["max_drawdown_pct"] == pytest.approx(100 * empyrical.max_drawdown(rets), rel=1e-9)
+    assert rep["max_drawdown_pct"] == pytest.approx(-100 * empyrical.max_drawdown(rets), rel=1e-9)  # a positive percent
     assert rep["volatility_pct"] == pytest.approx(100 * empyrical.annual_volatility(rets, annualization=252), rel=1e-9)
     assert rep["cagr_pct"] == pytest.approx(100 * empyrical.cagr(rets, annualization=252), rel=1e-9)
     assert rep["calmar"] == pytest.approx(empyrical.calmar_ratio(rets, annualization=252), rel=1e-9)

@@ -159,3 +159,49 @@ def test_no_secret_in_logs_or_database_after_a_full_fake_venue_session(tmp_path:
         assert secret not in everything
         assert secret not in db_text
         assert secret.encode() not in raw_db
+
+
+LIVE_URLS = {"binance": "https://api.binance.com", "alpaca": "https://api.alpaca.markets", "zerodha": "https://api.kite.trade"}
+
+
+@pytest.mark.parametrize("venue", ["binance", "alpaca", "zerodha"])
+def test_a_live_base_url_is_live_whatever_the_testnet_or_paper_flag(tmp_path: Path, venue: str) -> None:
+    # testnet/paper stay at their safe defaults: only the endpoint says "real money"
+    keys = _keys()
+    keys[venue]["base_url"] = LIVE_URLS[venue]
+    with pytest.raises(LiveTradingNotAllowed, match="live_confirmed"):
+        build_broker(_settings(tmp_path, brokers=keys), venue)
+    confirmed = _settings(tmp_path, brokers=keys, mode="live", live_confirmed=True)
+    with pytest.raises(LiveTradingNotAllowed):  # mode: live alone is not enough
+        build_broker(confirmed.model_copy(update={"live_confirmed": False}), venue)
+    assert build_broker(confirmed, venue).name == venue  # built, and named as the live venue it is
+
+
+def test_adapters_refuse_a_live_endpoint_on_their_own() -> None:
+    from core.brokers.alpaca import AlpacaBroker
+
+    with pytest.raises(LiveTradingNotAllowed):
+        BinanceBroker("k", "s", testnet=True, base_url="https://api.binance.com")
+    with pytest.raises(LiveTradingNotAllowed):
+        AlpacaBroker("k", "s", paper=True, base_url="https://api.alpaca.markets")
+    # the venues' own sandboxes and any loopback address are not live
+    assert BinanceBroker("k", "s", testnet=True).name == "binance-testnet"
+    assert AlpacaBroker("k", "s", paper=True, base_url="https://paper-api.alpaca.markets").name == "alpaca-paper"
+    for url in ("http://127.0.0.2:8080", "http://[::1]:8080", "http://localhost:9"):
+        BinanceBroker("k", "s", testnet=False, base_url=url)
+        AlpacaBroker("k", "s", paper=False, base_url=url)
+
+
+def test_base_url_settings_reach_the_clients(tmp_path: Path) -> None:
+    kit = make_kit("zerodha")
+    try:
+        keys = _keys()
+        keys["zerodha"]["base_url"] = kit.fake.url
+        keys["binance"]["base_url"] = "http://127.0.0.1:9"
+        keys["alpaca"]["base_url"] = "http://127.0.0.1:9"
+        s = _settings(tmp_path, brokers=keys)
+        assert build_broker(s, "zerodha", timeout=0.3, policy=FAST).open_orders() == []  # talks to the fake
+        assert build_broker(s, "binance").exchange.urls["api"]["private"] == "http://127.0.0.1:9/api/v3"
+        assert build_broker(s, "alpaca").client._base_url == "http://127.0.0.1:9"
+    finally:
+        kit.fake.stop()

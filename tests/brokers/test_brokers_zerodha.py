@@ -10,7 +10,7 @@ import pytest
 from fakes.kits import SECRETS, Kit, make_kit
 
 from core.brokers._venue import LiveTradingNotAllowed
-from core.brokers.base import Broker, BrokerError, InsufficientFunds, OrderRejected
+from core.brokers.base import AuthenticationError, Broker, BrokerError, InsufficientFunds, OrderRejected
 from core.brokers.zerodha import ZerodhaBroker
 from core.domain import Order, OrderStatus, OrderType, Side, TimeInForce
 
@@ -140,6 +140,27 @@ def test_expired_token_says_to_log_in_again(kit: Kit) -> None:
     b = ZerodhaBroker(key, "stale", root=kit.fake.url, timeout=0.3)
     with pytest.raises(BrokerError, match="login flow"):
         b.positions()
+
+
+def test_expired_token_is_a_typed_authentication_error(kit: Kit) -> None:
+    key, _, _ = SECRETS["zerodha"]
+    b = ZerodhaBroker(key, "stale", root=kit.fake.url, timeout=0.3)
+    with pytest.raises(AuthenticationError, match="renew|login flow") as err:
+        b.positions()
+    assert "APP__BROKERS__ZERODHA__ACCESS_TOKEN" in str(err.value) and "stale" not in str(err.value)
+
+
+@pytest.mark.parametrize("call", ["positions", "balances", "open_orders"])
+def test_a_401_without_kite_fields_is_an_authentication_error_not_keyerror(kit: Kit, call: str) -> None:
+    # A gateway's 401 body has no "data": kiteconnect itself raises KeyError('data') on it.
+    kit.fake.inject("401")
+    b = kit.broker()
+    with pytest.raises(AuthenticationError) as err:
+        getattr(b, call)()
+    text = str(err.value)
+    assert "HTTP 401" in text and "access token" in text and "APP__BROKERS__ZERODHA__ACCESS_TOKEN" in text
+    assert not isinstance(err.value.__context__, KeyError) or err.value.__suppress_context__
+    assert getattr(b, call)() is not None  # the next call (fresh token at the venue) works
 
 
 def test_real_kite_endpoint_is_live_and_needs_confirmation() -> None:

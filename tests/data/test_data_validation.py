@@ -125,3 +125,30 @@ def test_bundled_data_is_valid_and_long_enough(ctx):
     assert ret.loc[pd.Timestamp("2000-09-29", tz="UTC")] < -0.5
     msft = services.load_bars("MSFT")["close"].pct_change()
     assert abs(msft.loc[pd.Timestamp("2003-02-18", tz="UTC")]) < 0.1  # MSFT 2:1 split
+
+
+def test_times_with_different_offsets_are_converted_exactly_and_noted():
+    # New York across the DST change: -05:00 then -04:00; each time is an exact instant.
+    raw = _good(3).assign(Date=["2024-03-08 09:30:00-05:00", "2024-03-11 09:30:00-04:00", "2024-03-12 09:30:00-04:00"])
+    frame, report = validate_ohlcv(raw)
+    assert list(frame.index) == [pd.Timestamp("2024-03-08 14:30", tz="UTC"), pd.Timestamp("2024-03-11 13:30", tz="UTC"),
+                                 pd.Timestamp("2024-03-12 13:30", tz="UTC")]
+    assert any("different UTC offsets (first change at row 1)" in n for n in report.notes)
+
+
+def test_zoned_and_unzoned_times_name_the_first_offending_row():
+    raw = _good(4).assign(Date=["2024-01-01T00:00:00Z", "2024-01-02T00:00:00+00:00", "2024-01-03", "2024-01-04T00:00:00Z"])
+    with pytest.raises(DataValidationError, match=r"row 2 \('2024-01-03'\): the time has no UTC offset but row 0 has one"):
+        validate_ohlcv(raw)
+
+
+def test_bad_tick_is_refused_or_dropped_but_a_level_shift_is_kept():
+    f = _good(8)
+    spiked = f.assign(**{c: f[c].where(f.index != 4, f[c] * 1000) for c in ("Open", "High", "Low", "Close")})
+    with pytest.raises(DataValidationError, match="row 4 .*likely bad tick"):
+        validate_ohlcv(spiked)
+    kept, report = validate_ohlcv(spiked, repair=True)
+    assert len(kept) == 7 and "dropped 1 likely bad tick" in report.repairs[0]
+    # An unadjusted 1:100 reverse split moves the level once; it is not a bad tick.
+    shifted = f.assign(**{c: f[c].where(f.index < 4, f[c] * 100) for c in ("Open", "High", "Low", "Close")})
+    assert len(validate_ohlcv(shifted)[0]) == 8

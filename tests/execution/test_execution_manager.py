@@ -3,17 +3,22 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
+from core.brokers import events as ev
 from core.brokers.base import Capabilities, RetryableBrokerError
 from core.brokers.events import OrderDenied
 from core.brokers.paper import PAPER_CAPABILITIES, PaperBroker
 from core.clock import FixedClock
 from core.domain import Bar, Order, OrderStatus, OrderType, RiskAction, RiskDecision, Side
+from core.engine import portfolio_state
 from core.execution import repo
 from core.execution.manager import OrderContext, OrderManager
 from core.execution.repo import load_denials
-from core.risk.hook import UNLIMITED
+from core.risk.hook import UNLIMITED, make_risk_check
+from core.risk.limits import RiskEngine, RiskLimits
+from core.risk.types import MarketState
 from core.store import Store
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -240,3 +245,39 @@ def test_emulated_orders_survive_a_manager_restart(sqlite_url):
     assert sells == [("o1", 114.5, T0 + timedelta(days=4)), ("t~stop", 110, T0 + timedelta(days=5))]
     assert rig.manager.get("t").status is OrderStatus.FILLED
     assert rig.manager.get("o2").status is OrderStatus.CANCELED
+
+
+def _engine_rig(clock):
+    paper = PaperBroker(clock, cash=100_000)
+    engine = RiskEngine(RiskLimits(), clock=clock)
+    days = pd.date_range(end=clock.now(), periods=60, freq="D")
+    market = MarketState(returns=pd.DataFrame({"X": [0.01, -0.01] * 30}, index=days), prices={"X": 100.0})
+    manager = OrderManager(paper, clock, risk_check=make_risk_check(
+        engine, lambda: portfolio_state(paper.portfolio, clock.now()), lambda: market))
+    paper.on_bar(Bar("X", clock.now(), 100, 101, 99, 100, 1e9))
+    return paper, engine, manager
+
+
+def test_replace_to_a_huge_quantity_is_checked_like_a_direct_send(clock):
+    paper, _, manager = _engine_rig(clock)
+    direct = manager.submit(Order("direct", "X", Side.BUY, 100_000, OrderType.LIMIT, limit_price=90))
+    manager.cancel("direct")
+    manager.submit(Order("small", "X", Side.BUY, 5, OrderType.LIMIT, limit_price=90))
+
+    amended = manager.replace("small", quantity=100_000)
+
+    # 5 % of 100,000 equity at the 90 limit: the engine allows what it allowed the direct send, not 100,000
+    assert direct.quantity < 100
+    assert amended.quantity == direct.quantity == paper.get_order("small").quantity
+
+
+def test_replace_vetoed_by_the_risk_engine_leaves_the_order_unchanged(clock):
+    paper, engine, manager = _engine_rig(clock)
+    manager.submit(Order("small", "X", Side.BUY, 5, OrderType.LIMIT, limit_price=90))
+    engine.state.set_kill_switch(True, actor="test", reason="test")
+
+    kept = manager.replace("small", quantity=50, limit_price=95)
+
+    assert (kept.quantity, kept.limit_price) == (5, 90) == (paper.get_order("small").quantity, paper.get_order("small").limit_price)
+    last = manager.events("small")[-1]
+    assert last.event == ev.REPLACE_REJECTED and "kill switch" in last.detail["reason"]

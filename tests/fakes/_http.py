@@ -9,6 +9,8 @@ matching request:
   ``process=False`` sleeps without handling it.
 - ``429``: answer 429 with ``Retry-After`` without handling it.
 - ``500``: answer 500 without handling it.
+- ``401``: answer 401 with a gateway's body (``{"error": "unauthorized"}``, no venue fields), as a
+  proxy or an expired-session front end does.
 - ``drop``: handle the request (``process=True``, default) or not, then close the
   connection without any answer.
 """
@@ -142,7 +144,7 @@ class FakeVenue:
 
         ``skip=n`` lets the first ``n`` matching requests through before the fault applies.
         """
-        if kind not in {"timeout", "429", "500", "drop"}:
+        if kind not in {"timeout", "429", "500", "401", "drop"}:
             raise ValueError(f"unknown fault {kind!r}")
         with self.lock:
             for _ in range(times):
@@ -223,6 +225,8 @@ class FakeVenue:
                 reply = self.error_reply(429, fault.params.get("retry_after", 1))
             elif fault.kind == "500":
                 reply = self.error_reply(500)
+            elif fault.kind == "401":
+                reply = Reply(401, {"error": "unauthorized", "status": 401})
         if reply is None:
             reply = Reply(504, {"error": "no reply"})
         self._write(h, reply)

@@ -209,6 +209,6 @@ def test_portfolio_risk_service(ctx):
     out = services.portfolio_risk({"AAPL": 0.3, "MSFT": -0.1}, ctx=ctx)
     rets = pd.DataFrame({s: services.load_bars(s)["close"] for s in ("AAPL", "MSFT")}).pct_change().dropna()
     port = rets["AAPL"] * 0.3 - rets["MSFT"] * 0.1
-    assert out["var_95_hist"] == pytest.approx(-ep.value_at_risk(port, 0.05), rel=1e-9)
+    assert out["var_95_hist_pct"] == pytest.approx(-100 * ep.value_at_risk(port, 0.05), rel=1e-9)
     assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(port), rel=1e-6)
     assert out["concentration"] == pytest.approx(0.75**2 + 0.25**2)

@@ -138,8 +138,12 @@ def test_outage_raises_the_stale_halt_and_the_gap_is_back_filled_once(tmp_path, 
     report = loop.tick()
     assert report.state == "stale data" and report.bars == []
     status = toggle.loop_status(ctx.store)
-    assert status["halt"] == "stale data" and status["feed"]["stale"]
-    assert status["feed"]["error"].startswith("binance: cannot fetch BTC/USDT 1m")
+    assert status["halt"] == "stale data" and status["feed_status"]["stale"] and status["stale"].startswith("no new closed bar since")
+    assert status["feed_status"]["error"].startswith("binance: cannot fetch BTC/USDT 1m")
+    from core.services import loop_state
+
+    state = loop_state(ctx)
+    assert state.state == "halted" and "stale data" in state.reason and state.feed == SOURCE
     # Then it answers again, but with stale data (frozen where the outage began).
     fake.faults.clear()
     fake.freeze_data_at_ms = outage_at
@@ -178,7 +182,7 @@ def test_data_provider_changes_what_the_loop_trades(tmp_path, fake):
     replay = trading_loop(_ctx(tmp_path / "b", f"sqlite:///{tmp_path}/b.db", market, provider="sample",
                                trading={"symbols": ["AAPL"], "timeframe": "1d"}))
     replay.tick()
-    assert live.session()["provider"] == "ccxt" and replay.session()["provider"] == "replay"  # "sample" is the old name
+    assert live.session()["feed"] == "ccxt" and replay.session()["feed"] == "replay"  # "sample" is the old name
     assert live.feed.status().provider == SOURCE and live.feed.status().live
     assert fake.count("GET", "/api/v3/klines") >= 1
     assert live.feed.frames[SYMBOL].index[-1] == pd.Timestamp(T0 + (WARMUP - 1) * MINUTE, unit="ms", tz="UTC")

@@ -259,3 +259,21 @@ def test_session_trains_its_own_model_before_the_session_when_a_symbol_has_no_hi
     pinned_cfg = other.settings.trading.model_copy(update={"params": {"model_id": mid}})
     with pytest.raises(ValueError, match="overlaps the session's traded bars"):
         trading_loop(other, settings=pinned_cfg).session()
+
+
+def test_host_that_wins_its_lease_back_rebuilds_before_trading(tmp_path, sqlite_url):
+    """A paused past its lease, B takes over and trades, B dies, A resumes: same as one uninterrupted host."""
+    straight = trading_loop(_ctx(tmp_path / "a", f"sqlite:///{tmp_path}/a.db"))
+    for _ in range(6):
+        straight.tick()
+    ctx = _ctx(tmp_path / "b", sqlite_url)
+    host_a, host_b = trading_loop(ctx, holder="host-a"), trading_loop(ctx, holder="host-b")
+    host_a.tick(), host_a.tick()
+    host_a.lease.release()  # A is paused past lease_seconds: its lease lapses
+    host_b.tick(), host_b.tick()
+    host_b.lease.release()  # B dies; its lease lapses
+    host_a.tick(), host_a.tick()
+    assert _orders(host_a) == _orders(straight)
+    assert _fills(host_a) == _fills(straight)
+    assert host_a.broker.portfolio.equity() == pytest.approx(straight.broker.portfolio.equity(), rel=1e-12)
+    assert any("lease regained" in a.message for a in ctx.store.audit_log(kind="recovery"))

@@ -48,14 +48,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env_extra: dict[str, str]) -> Iterator[str]:
-    """Run ``streamlit run app.py`` on a free port until the block ends; yield its URL."""
-    port = free_port()
+def streamlit_server(env_extra: dict[str, str], script: str = "server.py", address: str = "127.0.0.1", port: int | None = None,
+                     extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Run ``streamlit run server.py`` (what ``make run`` runs) on a free port until the block ends; yield its URL (always via 127.0.0.1).
+
+    ``address`` is the bind address; only the sign-in tests use ``0.0.0.0``, to be "reachable beyond loopback".
+    """
+    port = port or free_port()
     env = {**os.environ, **env_extra, "PYTHONUNBUFFERED": "1"}
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
+         "--server.address", address, "--server.port", str(port), "--browser.gatherUsageStats", "false", *extra_args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"

@@ -105,7 +105,7 @@ def test_backtest_runs_in_the_browser(browser_page):
     page.wait_for_selector("text=Equity vs buy-and-hold", timeout=60_000)
     _wait_ready(page)
     page.get_by_role("button", name="Run sweep").click()
-    page.wait_for_selector("text=Sharpe by fast", timeout=60_000)
+    page.wait_for_selector("text=Sharpe by fast", timeout=180_000)  # the first sweep starts the local Dask cluster
     _wait_ready(page)
     assert page.locator("[data-testid='stMetric']").count() >= 5
     assert page.locator("[data-testid='stException']").count() == 0
@@ -119,7 +119,7 @@ def test_paper_toggle_starts_the_loop_and_the_dashboard_fills(browser_page):
     page.get_by_text("Paper trading", exact=True).click()
     # the embedded scheduler ticks every second; the live panel refreshes every 10 s
     page.wait_for_selector("text=Equity and drawdown", timeout=60_000)
-    page.wait_for_selector("text=Loop: running", timeout=30_000)
+    page.wait_for_selector("text=Loop: running", timeout=90_000)  # the strip says running only once a tick has happened
     _wait_ready(page)
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "dashboard-trading")

@@ -74,6 +74,12 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     # honesty labels: the page says where every score comes from
     assert any(OOS in m.value for m in app.markdown)
     assert sum(1 for m in app.metric if "out-of-sample" in m.label) == 2
+    # the verdict in words, from the AUC's interval against a coin flip
+    level, verdict = services.edge_verdict(overall["roc_auc"])
+    shown = [w.value for w in (app.success if level == "edge" else app.warning)]
+    assert verdict in shown
+    lo, hi = overall["roc_auc"]["lo"], overall["roc_auc"]["hi"]
+    assert verdict.startswith({True: "Evidence of an edge", False: "No evidence of an edge" if lo <= 0.5 <= hi else "Worse than a coin flip"}[lo > 0.5])
     # calibration, importance and the regime band chart
     assert len(app.get("plotly_chart")) == 3
 

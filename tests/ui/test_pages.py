@@ -108,14 +108,15 @@ def test_settings_tests_a_data_provider_connection(app, ctx):
         assert any(e.value.startswith("binance: cannot fetch BTC/USDT 1m: NetworkError") for e in app.error)
 
 
-def test_sidebar_shows_the_feed_and_a_stale_data_halt(app, ctx):
+
+def test_sidebar_shows_the_live_feed_and_a_stale_data_halt(app, ctx):
     from core.trading import toggle
 
     toggle.set_enabled(ctx.store, True)
-    toggle.report_status(ctx.store, halt="stale data", feed={"provider": "ccxt-binance", "live": True, "last_bar": "2024-01-02T01:19:00+00:00",
-                                                              "age_seconds": 301.0, "stale": True, "market_open": True})
+    toggle.report_status(ctx.store, last_tick_at=ctx.clock.now().isoformat(), halt="stale data", feed="ccxt-binance", feed_detail="live · polling",
+                         stale="no new closed bar since 2024-01-02T01:19:00+00:00 (301 s)", last_bar="2024-01-02T01:19:00+00:00")
     app.run()
     assert not app.exception
-    captions = [c.value for c in app.sidebar.caption]
-    assert any("Feed: **ccxt-binance** (live) · last bar 2024-01-02 01:19 · 5 min old" in c for c in captions)
-    assert any("**Stale data**: no new risk until bars return" in c for c in captions)
+    text = " ".join(c.value for c in app.sidebar.caption) + " ".join(m.value for m in app.sidebar.markdown)
+    assert "**Feed** ccxt-binance live · polling" in text
+    assert "stale data (no new closed bar since 2024-01-02T01:19:00+00:00 (301 s))" in text

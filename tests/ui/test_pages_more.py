@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -54,7 +55,16 @@ def test_page_renders_with_paper_history(populated, page):
             spec = at.get("plotly_chart")[0].proto.spec
             assert "our buy fills" in spec or "our sell fills" in spec
         if page == "pages/risk.py":
-            assert len(at.get("plotly_chart")) == 2
+            assert len(at.get("plotly_chart")) == 3  # the book's correlations, the research rolling VaR and correlations
+            book = services.book_risk(ctx=populated)
+            metrics = {m.label: m.value for m in at.metric}
+            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist']:.2%}"
+            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2%}"
+        if page == "pages/news.py":
+            asof = services.paper_asof(ctx=populated)
+            assert any(f"Headlines up to the session clock {asof:%Y-%m-%d}" in c.value for c in at.caption)
+            shown = at.dataframe[0].value
+            assert len(shown) and (shown["published"] < asof + pd.Timedelta(days=1)).all()
     finally:
         set_context(None)
 
@@ -71,10 +81,25 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     ref = services.backtest("sma_cross", symbol="AAPL").report  # same run through the CLI facade
     assert metrics["Return"] == f"{ref['return_pct']:+.2f} %"
     assert len(at.get("plotly_chart")) == 3  # equity, drawdown, candlestick with trades
-    at.button(key="sw_run").click().run()
-    assert not at.exception
-    heat = at.get("plotly_chart")[-1].proto.spec
-    assert '"heatmap"' in heat and "Sharpe by fast" in heat
+    from core.services.research import close_shared_research_executor
+
+    try:
+        services.shared_research_executor()  # start the page's local Dask cluster outside AppTest's per-run timeout
+        at.text_input(key="sw_xs").set_value("5, 10, 20")
+        at.text_input(key="sw_ys").set_value("20, 50")
+        at.button(key="sw_run").click().run()
+    finally:
+        close_shared_research_executor()  # the page keeps its cluster for the next sweep; this test is done with it
+    assert not at.exception, [e.message for e in at.exception]
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any('"heatmap"' in c and "Sharpe by fast" in c for c in charts)
+    assert any("In-sample vs out-of-sample rank" in c for c in charts)
+    metrics = {m.label: m.value for m in at.metric}
+    # 3 x 2 values with fast >= slow once: 5 trials on AAPL, judged by the deflated Sharpe ratio and the PBO.
+    assert metrics["Trials"] == "5"
+    stored = services.list_sweeps()[0]
+    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo']:.0%}"
+    assert any("invalid combinations skipped" in c.value for c in at.caption)
 
 
 def test_ticket_veto_shows_the_reason_and_queues_nothing(ctx):
@@ -93,8 +118,8 @@ def test_ticket_shrink_is_queued_and_cancellable(ctx):
     at.button(key="tk_submit").click().run()
     assert any("shrink" in w.value for w in at.warning)
     assert any("queued: executes at the next bar while paper trading is on" in i.value for i in at.info)
-    assert len(services.pending_manual_orders()) == 1
-    at.button(key="tr_cancel").click().run()
+    [queued] = services.pending_manual_orders()
+    at.button(key=f"tr_cancel_{queued['client_order_id']}").click().run()
     assert not at.exception and services.pending_manual_orders() == []
 
 
@@ -124,3 +149,34 @@ def test_news_filters_by_symbol(ctx):
 def test_portfolio_empty_state_points_to_the_toggle(ctx):
     at = _open("pages/portfolio.py")
     assert any("Switch on paper trading in the sidebar" in i.value for i in at.info)
+
+
+def test_beta_and_concentration_are_shown_and_equal_an_independent_computation(populated):
+    import numpy as np
+    import pandas as pd
+
+    from core.services import set_context
+
+    root = Path(__file__).resolve().parents[2]
+    spx = pd.read_parquet(root / "data/sample/SPX__1d.parquet")["close"].pct_change()
+    aapl = pd.read_parquet(root / "data/sample/AAPL__1d.parquet")["close"].pct_change()
+
+    def beta(r, b):
+        both = pd.concat([r, b], axis=1, join="inner").dropna().to_numpy()
+        cov = np.cov(both[:, 0], both[:, 1])
+        return cov[0, 1] / cov[1, 1]
+
+    book = services.paper_book(ctx=populated)
+    book_beta = beta(book["equity_curve"].pct_change(), spx)
+    value = book["positions"]["value"].abs()
+    hhi = float(((value / value.sum()) ** 2).sum())
+    assert len(value) == 2 and 0.5 <= hhi < 1
+    set_context(populated)
+    try:
+        for page in ("pages/portfolio.py", "pages/risk.py"):
+            shown = {m.label: m.value for m in _open(page).metric}
+            assert shown["Beta vs SPX"] == f"{book_beta:.3f}", page
+            assert shown["Concentration (HHI)"] == f"{hhi:.3f}", page
+        assert shown["AAPL beta vs SPX"] == f"{beta(aapl, spx):.3f}"  # the Risk page's symbol
+    finally:
+        set_context(None)

@@ -27,10 +27,13 @@ Rules (all prices are checked against the bar that follows the order's arrival):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from core.domain import Bar, Side
+
+MAX_FEE_RATE = 0.1  # as config trading.commission: a 10 % fee per fill is a typo (a percentage given as a fraction)
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,11 @@ class FillModel:
         if self.max_volume_share is not None and not 0 < self.max_volume_share <= 1:
             raise ValueError("max_volume_share must be in (0, 1] (e.g. 0.1 for 10% of a bar's volume) or None")
         for name in ("slippage_bps", "slippage_range", "maker_fee", "taker_fee", "commission"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            if not math.isfinite(getattr(self, name)) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, not {getattr(self, name)}")
+        for name in ("maker_fee", "taker_fee"):
+            if getattr(self, name) >= MAX_FEE_RATE:
+                raise ValueError(f"{name} is a fraction of notional (0.002 = 0.2 %) below {MAX_FEE_RATE:g}, not {getattr(self, name):g}")
 
     @classmethod
     def flat_commission(cls, rate: float, **kw: object) -> FillModel:

@@ -16,7 +16,7 @@ from core.news.model import NewsItem
 
 # urllib3 logs every request line (path and query string) at DEBUG; Telegram puts its
 # token in the path and Alpha Vantage its key in the query, so mask on that logger itself.
-_THIRD_PARTY_LOGGERS = ("urllib3.connectionpool",)
+_THIRD_PARTY_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.connection")
 
 
 def guard_secrets(*secrets: str | None) -> None:

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+import core.store.research_tables  # the research sweeps' tables
 import core.store.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 config = context.config

@@ -28,13 +28,13 @@ def build_feed(ctx: Any, session: dict[str, Any], account: str, load: Callable[[
         The application context (settings, store, clock).
     session
         The stored session: ``symbols``, ``timeframe``, ``warmup_bars``, ``bars_per_tick`` and
-        ``provider`` (absent in sessions started before feeds existed: the replay).
+        ``feed`` (the provider) (absent in sessions started before feeds existed: the replay).
     account
         The account the feed's state (cursor) belongs to.
     load
         ``load(symbol)`` returns the stored bars the replay releases.
     """
-    provider = session.get("provider", "replay")
+    provider = session.get("feed", "replay")
     if provider in ("replay", "sample"):
         return ReplayFeed(ctx.store, load, session["symbols"], start_at=session["warmup_bars"],
                           bars_per_tick=session.get("bars_per_tick", 1), name=account)

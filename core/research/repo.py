@@ -1,0 +1,91 @@
+"""Storage of sweeps and their trials (tables in :mod:`core.store.research_tables`).
+
+Trials are inserted with "on conflict do nothing" on ``(sweep_id, trial_key)``, so a
+result that arrives twice (a Dask task rerun after its worker died) is stored once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from core.store import Store
+from core.store.research_tables import SweepRow, SweepTrialRow
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def ensure_sweep(store: Store, sweep_id: str, strategy: str, symbols: list[str], spec: dict[str, Any], kind: str = "sweep") -> SweepRow:
+    """Return the sweep ``sweep_id``, creating it when new (an existing one is marked running again: a resume)."""
+    now = store.clock.now()
+    with store.session() as s:
+        row = s.get(SweepRow, sweep_id)
+        if row is None:
+            row = SweepRow(id=sweep_id, created=now, updated=now, kind=kind, strategy=strategy, symbols=",".join(symbols), spec=spec)
+        row.status, row.updated = "running", now
+        s.add(row)
+        return row
+
+
+def finished_keys(store: Store, sweep_id: str) -> set[str]:
+    """Return the keys of the trials of ``sweep_id`` already stored."""
+    with store.session() as s:
+        return set(s.exec(select(SweepTrialRow.trial_key).where(SweepTrialRow.sweep_id == sweep_id)))
+
+
+def save_trials(store: Store, sweep_id: str, records: list[dict[str, Any]]) -> int:
+    """Store finished trial records of ``sweep_id`` (a key stored before is skipped); return the rows offered."""
+    if not records:
+        return 0
+    now = store.clock.now()
+    rows = [{"sweep_id": sweep_id, "trial_key": r["key"], "symbol": r["symbol"], "params": r["params"],
+             "metrics": r.get("metrics") or {"error": r.get("error")}, "equity": r.get("equity") or {}, "finished": now} for r in records]
+    insert = _insert(store.engine.dialect.name)
+    with store.session() as s:
+        s.exec(insert(SweepTrialRow).values(rows).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"]))
+    return len(rows)
+
+
+def load_trials(store: Store, sweep_id: str) -> list[SweepTrialRow]:
+    """Return every stored trial of ``sweep_id`` in insertion order."""
+    with store.session() as s:
+        return list(s.exec(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id).order_by(SweepTrialRow.id)))
+
+
+def finish_sweep(store: Store, sweep_id: str, summary: dict[str, Any], status: str = "done") -> None:
+    """Record the summary (best trial, DSR, PBO) and status of ``sweep_id``."""
+    with store.session() as s:
+        row = s.get(SweepRow, sweep_id)
+        if row is None:
+            raise KeyError(f"no sweep {sweep_id}")
+        row.summary, row.status, row.updated = summary, status, store.clock.now()
+        s.add(row)
+
+
+def set_status(store: Store, sweep_id: str, status: str) -> None:
+    """Set the status of ``sweep_id`` (e.g. ``interrupted`` when a run stopped early)."""
+    with store.session() as s:
+        row = s.get(SweepRow, sweep_id)
+        if row is not None:
+            row.status, row.updated = status, store.clock.now()
+            s.add(row)
+
+
+def get_sweep(store: Store, sweep_id: str) -> SweepRow | None:
+    """Return the sweep ``sweep_id`` (``None`` when unknown)."""
+    with store.session() as s:
+        return s.get(SweepRow, sweep_id)
+
+
+def list_sweeps(store: Store, limit: int = 50) -> list[SweepRow]:
+    """Return the newest sweeps first."""
+    with store.session() as s:
+        return list(s.exec(select(SweepRow).order_by(sa.desc(SweepRow.updated)).limit(limit)))
