@@ -43,6 +43,9 @@ def check_feed(provider: str | None = None, symbol: str | None = None, timeframe
         step = pd.Timedelta(TIMEFRAMES[check_timeframe(timeframe)])
         source = make_source(ctx, provider)
         now = pd.Timestamp(ctx.clock.now())
+        server_time = getattr(source, "server_time", None)
+        theirs = server_time() if server_time is not None else None
+        now = now if theirs is None else min(now, theirs)  # a bar closing after the provider's clock is still forming
         frame = source.fetch(symbol, timeframe, now - step * (200 if source.calendar is None else 2000))
         closed = frame[frame["ts"] + step <= now] if not frame.empty else frame
         if closed.empty:

@@ -45,7 +45,7 @@ def test_feed_test_cli_prints_the_newest_closed_bar_or_one_line_error(tmp_path):
     dead = _cli(tmp_path, "feed", "test", "--provider", "ccxt", "--symbol", "BTC/USDT", "--timeframe", "1m",
                 APP__DATA__BASE_URL="http://127.0.0.1:9")
     assert dead.returncode == 1 and dead.stdout == ""
-    assert dead.stderr.count("\n") == 1 and dead.stderr.startswith("error: binance: cannot fetch BTC/USDT 1m: NetworkError")
+    assert dead.stderr.count("\n") == 1 and dead.stderr.startswith("error: binance: cannot read the exchange time: NetworkError")
 
 
 def test_yfinance_offline_is_no_data_never_a_crash(tmp_path, sqlite_url):

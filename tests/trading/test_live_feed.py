@@ -143,7 +143,7 @@ def test_outage_raises_the_stale_halt_and_the_gap_is_back_filled_once(tmp_path, 
     from core.services import loop_state
 
     state = loop_state(ctx)
-    assert state.state == "halted" and "stale data" in state.reason and state.feed == SOURCE
+    assert state.state == "halted" and "stale data" in state.reason and state.feed == "ccxt" and state.feed_detail.startswith("live · binance")
     # Then it answers again, but with stale data (frozen where the outage began).
     fake.faults.clear()
     fake.freeze_data_at_ms = outage_at

@@ -105,7 +105,7 @@ def test_settings_tests_a_data_provider_connection(app, ctx):
         assert any("ccxt-binance BTC/USDT 1m: last closed bar" in s.value and "close 104.5" in s.value for s in app.success)
         ctx.settings.data.base_url = "http://127.0.0.1:9"
         next(b for b in app.button if b.label == "Test connection").click().run()
-        assert any(e.value.startswith("binance: cannot fetch BTC/USDT 1m: NetworkError") for e in app.error)
+        assert any(e.value.startswith("binance: cannot read the exchange time: NetworkError") for e in app.error)
 
 
 
