@@ -12,6 +12,7 @@ classified by its most likely cause.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,8 +138,8 @@ def _is_external(cid: str, order: Order, externals: dict[str, pd.Timestamp]) -> 
     return any(cid.startswith(f"{e}-") or cid.startswith(f"{e}.") for e in externals)  # bracket legs of a ticket
 
 
-def _compare_order(cid: str, live: Order, bt: Order, lf: Fill | None, bf: Fill | None, denied: bool) -> tuple[str, str] | None:
-    """Return (cause, detail) for one order both sides placed, or None when they agree."""
+def _compare_order(live: Order, bt: Order, lf: Fill | None, bf: Fill | None, denied: bool, n_fills: tuple[int, int]) -> tuple[str, str] | None:
+    """Return (cause, detail) for one order both sides placed, or None when they agree (fill causes date from the first fill)."""
     rej = OrderStatus.REJECTED
     if (live.status == rej) != (bt.status == rej):
         if live.status == rej and not denied:
@@ -146,9 +147,12 @@ def _compare_order(cid: str, live: Order, bt: Order, lf: Fill | None, bf: Fill |
         return "risk_decision", (f"live risk engine: {live.reason}" if live.status == rej else f"backtest risk engine: {bt.reason}")
     if not math.isclose(live.quantity, bt.quantity, rel_tol=1e-9, abs_tol=1e-12):
         shrunk = (live.tags.get("risk_shrunk_from"), bt.tags.get("risk_shrunk_from"))
-        if shrunk[0] != shrunk[1]:
-            return "risk_decision", f"quantity {live.quantity:g} live vs {bt.quantity:g} backtest (risk sized it: {shrunk[0]} vs {shrunk[1]})"
+        if shrunk != (None, None):
+            return "risk_decision", (f"the risk engine sized it to {live.quantity:g} live vs {bt.quantity:g} in the backtest "
+                                     f"(from {shrunk[0] or live.quantity:g} vs {shrunk[1] or bt.quantity:g})")
         return "data_difference", f"quantity {live.quantity:g} live vs {bt.quantity:g} backtest"
+    if n_fills[0] > n_fills[1] and live.filled_quantity > 0:
+        return "partial_fill", f"filled in {n_fills[0]} pieces live ({live.filled_quantity:g} of {live.quantity:g}), in {n_fills[1]} in the backtest"
     if not math.isclose(live.filled_quantity, bt.filled_quantity, rel_tol=1e-9, abs_tol=1e-12):
         if (live.filled_quantity < bt.filled_quantity and live.filled_quantity > 0) or live.status == OrderStatus.PARTIALLY_FILLED:
             return "partial_fill", f"filled {live.filled_quantity:g} of {live.quantity:g} live, {bt.filled_quantity:g} in the backtest"
@@ -175,6 +179,7 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
     live = {o.client_order_id: o for o in live_orders}
     theirs = {o.client_order_id: o for o in bt.orders}
     lf, bf = _first_fill(live_fills), _first_fill(bt.fills)
+    nl, nb = Counter(f.client_order_id for f in live_fills), Counter(f.client_order_id for f in bt.fills)
     matched: set[str] = set()
     for cid in list(dict.fromkeys([*live, *theirs])):
         mine, other = live.get(cid), theirs.get(cid)
@@ -191,11 +196,14 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
             cause = "missed_bar" if ts in missed else "data_difference"
             out.append(Divergence(ts, cause, f"the backtest placed {other.side.value} {other.quantity:g} {other.symbol}; the session did not", cid))
         else:
-            found = _compare_order(cid, mine, other, lf.get(cid), bf.get(cid), cid in denied)  # type: ignore[arg-type]
+            found = _compare_order(mine, other, lf.get(cid), bf.get(cid), cid in denied, (nl.get(cid, 0), nb.get(cid, 0)))  # type: ignore[arg-type]
             if found is None:
                 matched.add(cid)
-            else:
-                out.append(Divergence(ts, found[0], found[1], cid))
+                continue
+            first = [f for f in (lf.get(cid), bf.get(cid)) if f is not None]
+            if found[0] in ("fill_price", "partial_fill", "missed_bar") and first:
+                ts = min(_ts(f.ts) for f in first)  # the bar the fills part ways
+            out.append(Divergence(ts, found[0], found[1], cid))
     order = {c: i for i, c in enumerate(CAUSES)}
     # at one bar, the outside cause explains the others (a manual order changes what the strategy sizes next)
     prio = {"manual_action": 0, "missed_bar": 1, "venue_reject": 2, "risk_decision": 3, "partial_fill": 4, "fill_price": 5, "data_difference": 6}
