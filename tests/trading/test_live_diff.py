@@ -152,3 +152,32 @@ def test_risk_limit_changed_mid_session_is_a_risk_decision(tmp_path, sqlite_url)
     out = services.session_diff(ctx=ctx)
     assert _first(out) == (shrunk, "risk_decision")
     assert out["gap_pct"] > 0
+
+
+def test_cli_diff_reports_the_session_and_says_what_to_do_without_one(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    db = f"sqlite:///{tmp_path}/cli.db"
+
+    def cli(*args):
+        env = {"PATH": "/usr/bin:/bin", "APP__STORE__DATABASE_URL": db, "APP__LOG__DIR": str(tmp_path), "APP__SCHEDULER__EMBEDDED": "false"}
+        return subprocess.run([sys.executable, "-m", "core", "diff", *args], cwd=root, capture_output=True, text=True, env=env, timeout=600)
+
+    none = cli()
+    assert none.returncode == 2 and none.stderr.count("\n") == 1 and "start paper trading first" in none.stderr
+    ctx = _ctx(tmp_path, db)
+    loop = _run(ctx, 3)
+    assert services.queue_manual_order({"symbol": "MSFT", "side": "buy", "quantity": 3}, ctx=ctx)["queued"]
+    _run(ctx, 1, loop)
+    r = cli("--session", "paper", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["first_divergence"]["cause"] == "manual_action" and out["first_divergence"]["ts"] == _boundary(loop, 3).isoformat()
+    assert out["bars"] == 160 and out["orders_live"] == len(loop.manager.orders()) and "equity" not in out
+    text = cli("--account", "paper", "--no-save")
+    assert text.returncode == 0 and "manual action" in text.stdout and f"first at {_boundary(loop, 3).isoformat()[:19]}" in text.stdout
+    assert [d["day"] for d in services.diff_days(ctx=ctx)][:1] == [f"{loop.feed.calendar[WARMUP]:%Y-%m-%d}"]
