@@ -181,3 +181,37 @@ def test_cli_diff_reports_the_session_and_says_what_to_do_without_one(tmp_path):
     text = cli("--account", "paper", "--no-save")
     assert text.returncode == 0 and "manual action" in text.stdout and f"first at {_boundary(loop, 3).isoformat()[:19]}" in text.stdout
     assert [d["day"] for d in services.diff_days(ctx=ctx)][:1] == [f"{loop.feed.calendar[WARMUP]:%Y-%m-%d}"]
+
+
+class _Recorder:
+    name = "discord"
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, text, subject=""):
+        self.sent.append(text)
+
+
+def test_gap_above_the_threshold_is_notified_once_per_bar_and_the_job_runs_it(tmp_path, sqlite_url):
+    from core.config import NotifySettings
+    from core.notify.notifier import Notifier
+
+    ctx = _ctx(tmp_path, sqlite_url)
+    channel = _Recorder()
+    ctx.extras["notifier"] = Notifier(NotifySettings(discord_enabled=True, events=["live_gap"]), ctx.clock, channels={"discord": channel})
+    loop = _run(ctx, 3)
+    assert services.run_diff_job(ctx)["n_divergences"] == 0 and channel.sent == []  # gap 0: silent
+    assert services.queue_manual_order({"symbol": "MSFT", "side": "buy", "quantity": 3}, ctx=ctx)["queued"]
+    _run(ctx, 1, loop)
+    ctx.settings.trading.diff_alert_pct = 99.0  # gap below it: silent
+    out = services.run_diff_job(ctx)
+    assert 0 < out["gap_pct"] < 99 and channel.sent == []
+    ctx.settings.trading.diff_alert_pct = out["gap_pct"] / 2
+    _run(ctx, 1, loop)
+    out = services.run_diff_job(ctx)
+    assert out["gap_pct"] > out["threshold_pct"] and len(channel.sent) == 1
+    assert "manual action" in channel.sent[0] and "trading.diff_alert_pct" in channel.sent[0]
+    services.session_diff(ctx=ctx)  # same last bar: not notified again
+    assert len(channel.sent) == 1
+    assert [a.kind for a in ctx.store.audit_log(kind="live_diff")] == ["live_diff"] * 4
