@@ -215,3 +215,29 @@ def test_gap_above_the_threshold_is_notified_once_per_bar_and_the_job_runs_it(tm
     services.session_diff(ctx=ctx)  # same last bar: not notified again
     assert len(channel.sent) == 1
     assert [a.kind for a in ctx.store.audit_log(kind="live_diff")] == ["live_diff"] * 4
+
+
+def test_scheduler_runs_the_diff_job(tmp_path, sqlite_url):
+    from datetime import timedelta
+
+    import jobs.tasks
+    from core.services import set_context
+    from jobs.host import SchedulerHost
+
+    ctx = _ctx(tmp_path, sqlite_url)
+    ctx.settings.scheduler.diff_minutes = 30.0
+    set_context(ctx)
+    try:
+        host = SchedulerHost(ctx, tick_seconds=3600)
+        host.start()
+        try:
+            assert host.scheduler.get_job("live_diff").trigger.interval == timedelta(minutes=30)
+        finally:
+            host.shutdown(wait=True)
+        jobs.tasks.live_diff()  # no session yet: nothing to do, no error
+        assert services.diff_status(ctx=ctx) is None and not ctx.store.audit_log(kind="loop_error")
+        _run(ctx, 2)
+        jobs.tasks.live_diff()
+        assert services.diff_status(ctx=ctx)["bars"] == 80 and services.diff_status(ctx=ctx)["n_divergences"] == 0
+    finally:
+        set_context(None)
