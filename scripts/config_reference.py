@@ -113,7 +113,8 @@ MEANINGS: dict[str, str] = {
     "trading.warmup_bars": "bars of history before the first traded bar (visible, never traded)",
     "trading.bars_per_tick": "bars the replay feed releases per tick (1 = one bar per tick)",
     "trading.lease_seconds": "lease time: one host trades an account; another takes over after this",
-    "trading.diff_alert_pct": "notify (event `live_gap`) when the live-vs-backtest gap passes this: % of orders not matching, or the P&L gap in % of the starting cash",
+    "trading.diff_alert_pct": ("notify (event `live_gap`) when the live-vs-backtest gap passes this: "
+                               "% of orders not matching, or the P&L gap in % of the starting cash"),
     "auth.required": "sign-in also on a loopback bind (set it behind a reverse proxy on this machine); other bind addresses always ask",
     "auth.session_minutes": "minutes without interaction after which a signed-in browser session must sign in again",
     "auth.free_attempts": "wrong passwords per client address before the back-off starts",

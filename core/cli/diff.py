@@ -26,7 +26,8 @@ def _text(out: dict) -> str:
     if first is None:
         lines.append("divergences: none (the session did exactly what its backtest does)")
     else:
-        lines.append(f"divergences: {out['n_divergences']}; first at {first['ts'][:19]}: {first['label']} ({first['client_order_id'] or '-'}): {first['detail']}")
+        lines.append(f"divergences: {out['n_divergences']}; first at {first['ts'][:19]}: {first['label']} "
+                     f"({first['client_order_id'] or '-'}): {first['detail']}")
         lines += [f"  {d['ts'][:19]}  {d['label']:<22} {d['client_order_id'] or '-'}  {d['detail']}" for d in out["divergences"][1:10]]
     return "\n".join(lines)
 
