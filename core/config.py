@@ -58,7 +58,11 @@ class DataSettings(_Section):
     sample_dir: str = "data/sample"
     models_dir: str = "data/models"
     default_symbol: str = "AAPL"
-    provider: Literal["sample", "file", "yfinance", "ccxt", "alpaca"] = "sample"
+    # The paper loop's bars: the offline replay of stored bars (``sample`` is its old name) or a live provider.
+    provider: Literal["replay", "sample", "venue", "ccxt", "alpaca", "yfinance", "zerodha"] = "replay"
+    ccxt_exchange: str = "binance"  # which ccxt exchange the ``ccxt`` provider polls
+    stale_after_bars: float = Field(3.0, gt=0)  # no new closed bar for this many bar intervals: stale-data halt
+    base_url: str | None = None  # the ccxt/alpaca/zerodha data API at a proxy or local server (``venue`` uses the venue's)
 
 
 class RiskSettings(_Section):

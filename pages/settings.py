@@ -80,3 +80,18 @@ st.subheader("Data sources")
 series = guarded(services.list_series, ctx, what="listing data") or []
 st.dataframe(pd.DataFrame([s.to_dict() for s in series]), hide_index=True, width="stretch")
 st.caption(f"Database: `{services.safe_database_url(ctx)}`")
+
+st.subheader("Market data: test connection")
+st.caption(f"The paper loop's feed: **{ctx.settings.data.provider}** (`data.provider`). A test fetches one closed bar; the error comes in one line.")
+with st.form("feed_test"):
+    cols = st.columns(3)
+    provider = cols[0].selectbox("Provider", ["venue", "ccxt", "alpaca", "yfinance", "zerodha"])
+    symbol = cols[1].text_input("Symbol (the provider's spelling)", value=ctx.settings.data.default_symbol)
+    timeframe = cols[2].text_input("Bar interval", value=ctx.settings.trading.timeframe)
+    if st.form_submit_button("Test connection"):
+        result = services.check_feed(provider, symbol, timeframe, ctx=ctx)
+        if result["ok"]:
+            bar = result["bar"]
+            st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {bar['ts']}, close {bar['close']:g}")
+        else:
+            st.error(result["error"])

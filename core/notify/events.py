@@ -104,3 +104,9 @@ def daily_summary_event(ts: datetime, equity: float, pnl: float, trades: int, fi
 def model_drift_event(message: str, ts: datetime, reasons: list[str] | tuple[str, ...] = ()) -> NotifyEvent:
     """Return the event for the pinned model's health alarm going on."""
     return NotifyEvent(EventKind.MODEL_DRIFT, ts, message.split(":")[0][:200], tuple(reasons), {"reasons": list(reasons)})
+
+
+def data_halt_event(active: bool, reason: str, ts: datetime) -> NotifyEvent:
+    """Return the event for a market-data halt (stale data) being raised or lifted by the trading loop."""
+    title = "Stale market data: no new risk until bars return" if active else "Market data back: stale-data halt lifted"
+    return NotifyEvent(EventKind.HALT, ts, title, (f"reason: {reason}",), {"active": active, "reason": reason})

@@ -46,12 +46,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from core.clock import Clock, SystemClock
 from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
 from core.risk._bounds import EPS, abs_linear_max, band_max
+from core.risk._window import norm_ppf as _norm_ppf
+from core.risk._window import window as _window
+from core.risk._window import window_stats as _window_stats
 from core.risk.state import DRIFT_HALT_KEY, MemoryStore, RiskState, RiskStore
 from core.risk.types import MarketState, OrderIntent, PortfolioState
 
@@ -270,7 +272,9 @@ class RiskEngine:
     def _history_rule(self, ctx: _Ctx, bind: Callable[[str, float, str], None]) -> None:
         rets = ctx.market.returns
         need = [ctx.intent.symbol, *(s for s in ctx.values if s != ctx.intent.symbol)]
-        short = [s for s in need if rets is None or s not in rets.columns or rets[s].tail(self.limits.var_window).notna().sum() < self.limits.min_history]
+        window = self.limits.var_window
+        short = [s for s in need if rets is None or s not in rets.columns
+                 or np.count_nonzero(~np.isnan(_window(rets, [s], window))) < self.limits.min_history]
         if short:
             bind(
                 "history",
@@ -318,22 +322,18 @@ class RiskEngine:
         cols = [s for s, v in values.items() if v != 0]
         if not cols:
             return 0.0
-        sub = returns[cols].tail(self.limits.var_window)
         w = np.array([values[s] / equity for s in cols])
-        mu = sub.mean().to_numpy()
-        cov = np.atleast_2d(sub.cov(min_periods=2).fillna(0.0).to_numpy())
-        z = stats.norm.ppf(1 - self.limits.var_level)
-        return float(-(w @ np.nan_to_num(mu)) - z * math.sqrt(max(w @ cov @ w, 0.0)))
+        mu, cov = _window_stats(_window(returns, cols, self.limits.var_window))
+        z = _norm_ppf(1 - self.limits.var_level)
+        return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
 
     def _var_max(self, ctx: _Ctx, q: float) -> float:
         lim = self.limits
         sym = ctx.intent.symbol
         equity = ctx.portfolio.equity
         cols = sorted({*ctx.values, sym})
-        sub = ctx.market.returns[cols].tail(lim.var_window)
-        mu = np.nan_to_num(sub.mean().to_numpy())
-        cov = np.atleast_2d(sub.cov(min_periods=2).fillna(0.0).to_numpy())
-        z = stats.norm.ppf(1 - lim.var_level)
+        mu, cov = _window_stats(_window(ctx.market.returns, cols, lim.var_window))
+        z = _norm_ppf(1 - lim.var_level)
         w0 = np.array([ctx.values.get(c, 0.0) / equity for c in cols])
         d = np.zeros(len(cols))
         d[cols.index(sym)] = ctx.step / equity

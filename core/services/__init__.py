@@ -28,6 +28,7 @@ from core.services.data import bars_to_records, list_series, list_symbols, load_
 from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.exposure import forecast_exposure
+from core.services.feeds import check_feed
 from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
 from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import (
@@ -97,6 +98,7 @@ __all__ = [
     "bundled_returns",
     "buy_and_hold_curve",
     "cancelled_manual_orders",
+    "check_feed",
     "check_model_health",
     "check_strategy",
     "compare_strategies",

@@ -12,6 +12,7 @@ from core.notify.events import NotifyEvent
 from core.services.context import Context, get_context
 from core.services.strategies import require_checked
 from core.trading import toggle
+from core.trading.feeds import build_feed, feed_provider
 from core.trading.loop import LoopPorts, TickReport, TradingLoop
 
 
@@ -142,12 +143,15 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         for event in events:
             notify_event(event, ctx=ctx, background=True)
 
+    bar_source = load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx))
     ports = LoopPorts(
-        load_bars=load or (lambda s: load_bars(s, timeframe=cfg.timeframe, ctx=ctx)),
+        load_bars=bar_source,
         risk_limits=lambda: risk_limits(ctx),
         build_strategy=lambda name, params: build_strategy(name, params, ctx),
         pin_params=lambda name, params, frames, cutoff: pin_params(name, params, frames, cutoff, ctx),
         notify=notify,
+        build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
+        provider=lambda: feed_provider(ctx),
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

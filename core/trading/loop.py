@@ -37,15 +37,15 @@ from core.domain import Bar, Instrument, Order, OrderType, Side
 from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.tickets import ticket_orders
-from core.notify.events import NotifyEvent
+from core.notify.events import NotifyEvent, data_halt_event
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import toggle
 from core.trading.alerts import LoopAlerts
+from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
-from core.trading.replay import ReplayFeed
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
@@ -103,6 +103,10 @@ class LoopPorts:
         ``pin_params(name, params, frames, cutoff)`` fixes what a new session trades (e.g. the model version).
     notify : callable
         ``notify(events)`` queues notifications (fills, risk vetoes, halts, daily summaries).
+    build_feed : callable
+        ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
+    provider : callable
+        ``provider()`` names the feed a new session pins (``data.provider``).
     """
 
     load_bars: Callable[[str], pd.DataFrame]
@@ -110,6 +114,8 @@ class LoopPorts:
     build_strategy: Callable[[str, dict[str, Any]], Strategy]
     pin_params: Callable[[str, dict[str, Any], dict[str, pd.DataFrame], pd.Timestamp], dict[str, Any]]
     notify: Callable[[list[NotifyEvent]], None]
+    build_feed: Callable[[dict[str, Any], str], Feed]
+    provider: Callable[[], str] = lambda: "replay"
 
 
 class TradingLoop:
@@ -127,6 +133,8 @@ class TradingLoop:
         self.timer = _Timer()
         self.ready = False
         self._done: pd.Timestamp | None = None
+        self.halt: str | None = None  # "stale data" or "market closed": set from the feed's status every tick
+        self._halt_reason = ""
 
     # -- session -------------------------------------------------------------------
     def session(self) -> dict[str, Any]:
@@ -137,7 +145,7 @@ class TradingLoop:
         session = {
             "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
-            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick,
+            "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
         session["params"] = self._pin_params(session)
         limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
@@ -148,8 +156,8 @@ class TradingLoop:
 
     def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
         """Let the application fix what the strategy needs at session start (e.g. which model version it trades)."""
-        feed = ReplayFeed(self.store, self._load, session["symbols"], start_at=session["warmup_bars"], name=self.account)
-        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.calendar[session["warmup_bars"] - 1])
+        feed = self.ports.build_feed(session, self.account)
+        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
 
     @property
     def last_processed(self) -> pd.Timestamp | None:
@@ -161,8 +169,8 @@ class TradingLoop:
     def _build(self, risk: RiskCheck) -> None:
         s = self.session()
         self.symbols = s["symbols"]
-        self.feed = ReplayFeed(self.store, self._load, self.symbols, start_at=s["warmup_bars"], bars_per_tick=s["bars_per_tick"], name=self.account)
-        start = self.feed.calendar[s["warmup_bars"] - 1]
+        self.feed = self.ports.build_feed(s, self.account)
+        start = self.feed.start
         self.clock = FixedClock(start.to_pydatetime())
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
         self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
@@ -190,7 +198,8 @@ class TradingLoop:
                 self._process(ts, replay=True)
         self._verify(stored_orders, last)
         self.manager.store = self.store
-        self.manager.risk_check = self.timer.wrap("risk", engine_risk_hook(self.risk, self.engine))
+        self.manager.risk_check = self.timer.wrap("risk", data_gate(engine_risk_hook(self.risk, self.engine), lambda: self.halt,
+                                                                   self.broker.portfolio))
         self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fills()))
         drain = getattr(self.strategy, "drain_signals", None)
         if drain is not None:
@@ -316,9 +325,10 @@ class TradingLoop:
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         self._refresh_limits()
         target = self.feed.advance()
+        feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
         pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
-        report = TickReport("running")
+        report = TickReport(self.halt or "running")
         n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
         for ts in pending:
             t0 = time.perf_counter()
@@ -344,9 +354,31 @@ class TradingLoop:
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
-            exhausted=self.feed.exhausted, last_error=None,
+            exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
+            feed=feed_status["provider"] if feed_status["live"] else "replay",
+            feed_detail=f"live · {feed_status['error'] or 'polling'}" if feed_status["live"] else None,
+            stale=self._halt_reason if self.halt == "stale data" else None,
+            market_closed=self._halt_reason if self.halt == "market closed" else None,
         )  # fmt: skip
         return report
+
+    def _watch_feed(self) -> dict[str, Any]:
+        """Raise or lift the data halts from the feed's status (audited; a stale-data change is notified)."""
+        status = self.feed.status()
+        halt = "market closed" if not status.market_open else "stale data" if status.stale else None
+        if halt != self.halt:
+            was, self.halt = self.halt, halt
+            reason = (f"no new closed bar since {status.last_bar} ({status.age_seconds:.0f} s)" if halt == "stale data"
+                      else "market closed" if halt else f"bars resume: last bar {status.last_bar}")
+            self._halt_reason = reason
+            self.store.audit("data_halt", f"{halt or 'no data halt'} ({status.provider}): {reason}",
+                             {"halt": halt, "previous": was, **status.to_dict()})
+            if "stale data" in (halt, was):
+                try:
+                    self.ports.notify([data_halt_event(halt == "stale data", reason, self.ctx.clock.now())])
+                except Exception as exc:
+                    log.warning("could not queue the data-halt notification: %s", exc)
+        return status.to_dict()
 
     def _refresh_limits(self) -> None:
         """Use the risk limits in force now (saved on the Settings page) from this tick on."""

@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._bars import MovingBars
 from ._http import FakeVenue, Reply, Request
 from ._match import marketable, triggered
 
@@ -38,6 +39,7 @@ class AlpacaFake(FakeVenue):
         self.reject_next: str | None = None
         self.partial_next: float | None = None
         self.now = T0
+        self.series: dict[str, MovingBars] = {}
         self._seq = itertools.count(1)
 
     # -- helpers for tests --------------------------------------------------------
@@ -278,9 +280,20 @@ class AlpacaFake(FakeVenue):
             "lastday_price": _d(price), "change_today": "0", "qty_available": _d(qty),
         }
 
+    def serve_bars(self, symbol: str, bars: MovingBars) -> None:
+        """Serve ``bars`` of ``symbol``: only those opened by the fake's clock (``now``), the newest maybe forming."""
+        with self.lock:
+            self.series[symbol] = bars
+
     def _bars(self, q: dict[str, str]) -> dict[str, Any]:
         out: dict[str, list[dict[str, Any]]] = {}
         for sym in q["symbols"].split(","):
+            if sym in self.series:
+                lo = datetime.fromisoformat(q["start"].replace("Z", "+00:00")) if q.get("start") else None
+                hi = datetime.fromisoformat(q["end"].replace("Z", "+00:00")) if q.get("end") else None
+                out[sym] = [{"t": ts.isoformat().replace("+00:00", "Z"), "o": o, "h": h, "l": lo_, "c": c, "v": v, "n": 10, "vw": c}
+                            for ts, o, h, lo_, c, v in self.series[sym].upto(self.now, lo, hi, int(q.get("limit") or 10_000))]
+                continue
             price = self.prices[sym]
             out[sym] = [
                 {"t": (T0 + timedelta(days=i)).isoformat().replace("+00:00", "Z"), "o": price, "h": price * 1.01, "l": price * 0.99,

@@ -40,6 +40,8 @@ class BinanceFake(FakeVenue):
         self.reject_next: str | None = None
         self.partial_next: float | None = None
         self.now_ms = T0
+        self.series: dict[str, tuple[int, int, list[tuple[float, float, float, float, float]]]] = {}
+        self.freeze_data_at_ms: int | None = None
         self.depth = 2.0  # base quantity quoted at the best bid and at the best ask
         self._ids = itertools.count(1001)
         self._trade_ids = itertools.count(5001)
@@ -85,6 +87,8 @@ class BinanceFake(FakeVenue):
         p = req.path
         if p == "/api/v3/exchangeInfo":
             return Reply(200, self._exchange_info())
+        if p == "/api/v3/time":  # a fake whose data is frozen answers as a stuck server would: its clock stopped too
+            return Reply(200, {"serverTime": self.now_ms if self.freeze_data_at_ms is None else min(self.now_ms, self.freeze_data_at_ms)})
         if p == "/api/v3/klines":
             return Reply(200, self._klines(req.query))
         if p == "/api/v3/depth":
@@ -134,7 +138,38 @@ class BinanceFake(FakeVenue):
             })
         return {"timezone": "UTC", "serverTime": self.now_ms, "rateLimits": [], "exchangeFilters": [], "symbols": symbols}
 
+    def serve_klines(self, symbol: str, bars: list[tuple[float, float, float, float, float]], start_ms: int = T0,
+                     interval_ms: int = 60_000) -> None:
+        """Serve ``bars`` (open, high, low, close, volume) of ``symbol`` as klines opening at ``start_ms`` every ``interval_ms``.
+
+        Only bars opened at or before the fake's clock (``now_ms``) are served, the newest
+        one still forming (its close so far is its open) unless the clock reached its close
+        time; ``freeze_data_at_ms`` makes the fake answer as if its data stopped there.
+        """
+        with self.lock:
+            self.series[symbol] = (start_ms, interval_ms, list(bars))
+
+    def _series_klines(self, q: dict[str, str]) -> list[list[Any]]:
+        start_ms, step, bars = self.series[q["symbol"]]
+        now = self.now_ms if self.freeze_data_at_ms is None else min(self.now_ms, self.freeze_data_at_ms)
+        lo = int(q.get("startTime", start_ms))
+        hi = min(int(q.get("endTime", now)), now)
+        limit = min(int(q.get("limit", 500)), 1000)
+        out = []
+        first = max(0, -(-(lo - start_ms) // step))
+        for i in range(first, len(bars)):
+            t = start_ms + i * step
+            if t > hi or len(out) >= limit:
+                break
+            o, h, low, c, v = bars[i]
+            if t + step - 1 > now:  # still forming: only its open is known
+                h, low, c, v = o, o, o, v / 10
+            out.append([t, _s(o), _s(h), _s(low), _s(c), _s(v), t + step - 1, _s(v * c), 100, _s(v / 2), _s(v * c / 2), "0"])
+        return out
+
     def _klines(self, q: dict[str, str]) -> list[list[Any]]:
+        if q["symbol"] in self.series:
+            return self._series_klines(q)
         price = self.prices[q["symbol"]]
         limit = int(q.get("limit", 5))
         out = []

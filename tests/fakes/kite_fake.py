@@ -15,6 +15,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from ._bars import MovingBars
 from ._http import FakeVenue, Reply, Request
 from ._match import marketable, triggered
 
@@ -37,9 +38,26 @@ class KiteFake(FakeVenue):
         self.reject_next: str | None = None
         self.partial_next: float | None = None
         self.now = T0
+        self.tokens: dict[str, int] = {}
+        self.series: dict[str, MovingBars] = {}
         self._oid = itertools.count(240102000000001)
         self._tid = itertools.count(90000001)
         self._gid = itertools.count(101)
+
+    def serve_historical(self, symbol: str, bars: MovingBars) -> int:
+        """Serve ``bars`` (IST-naive start) as ``symbol``'s historical candles; return its instrument token."""
+        with self.lock:
+            self.tokens.setdefault(symbol, 256_265 + 256 * len(self.tokens))
+            self.series[symbol] = bars
+            return self.tokens[symbol]
+
+    def _historical(self, token: int, q: dict[str, str]) -> Reply:
+        symbol = next((s for s, t in self.tokens.items() if t == token), None)
+        if symbol is None:
+            return self._err(400, "InputException", "invalid token")
+        lo, hi = (datetime.strptime(q[k], "%Y-%m-%d %H:%M:%S") for k in ("from", "to"))
+        candles = [[ts.strftime("%Y-%m-%dT%H:%M:%S+0530"), o, h, low, c, int(v)] for ts, o, h, low, c, v in self.series[symbol].upto(self.now, lo, hi)]
+        return self._ok({"candles": candles})
 
     def set_price(self, symbol: str, price: float) -> None:
         """Move a price, work open orders and fire GTTs."""
@@ -87,6 +105,12 @@ class KiteFake(FakeVenue):
         if req.headers.get("Authorization") != f"token {self.api_key}:{self.access_token}":
             return self._err(403, "TokenException", "Incorrect `api_key` or `access_token`.")
         parts = p.strip("/").split("/")
+        if parts[:2] == ["instruments", "historical"] and m == "GET":
+            return self._historical(int(parts[2]), req.query)
+        if parts[0] == "instruments" and m == "GET":
+            rows = ["instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange"]
+            rows += [f"{tok},{tok // 256},{sym},{sym},0,,0,0.05,1,EQ,NSE,NSE" for sym, tok in self.tokens.items()]
+            return Reply(200, "\n".join(rows) + "\n", content_type="text/csv")
         if p == "/orders" and m == "GET":
             return self._ok([self._public(o) for o in self.orders])
         if parts[0] == "orders" and m == "POST" and len(parts) == 2:

@@ -7,8 +7,8 @@ import pandas as pd
 
 from core.clock import FixedClock
 from core.store import Store
+from core.trading.feeds import ReplayFeed
 from core.trading.lease import Lease
-from core.trading.replay import ReplayFeed
 
 T0 = datetime(2024, 1, 2, tzinfo=UTC)
 

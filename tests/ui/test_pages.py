@@ -85,3 +85,38 @@ def test_sidebar_toggle_persists_in_the_store(app, ctx):
     assert fresh.sidebar.toggle(key="sidebar_paper_toggle").value is True
     fresh.sidebar.toggle(key="sidebar_paper_toggle").set_value(False).run()
     assert services.paper_status()["enabled"] is False
+
+
+def test_settings_tests_a_data_provider_connection(app, ctx):
+    from tests.fakes.binance_fake import BinanceFake
+
+    now_ms = int(ctx.clock.now().timestamp() * 1000) // 60_000 * 60_000 + 30_000
+    with BinanceFake() as fake:
+        fake.now_ms = now_ms
+        fake.serve_klines("BTCUSDT", [(100.0, 101.0, 99.0, 100.5 + i, 3.0) for i in range(6)], start_ms=now_ms - 30_000 - 5 * 60_000)
+        ctx.settings.data.base_url = fake.url
+        app.switch_page("pages/settings.py").run()
+        form_box = next(b for b in app.selectbox if b.label == "Provider")
+        form_box.set_value("ccxt")
+        next(t for t in app.text_input if t.label.startswith("Symbol")).set_value("BTC/USDT")
+        next(t for t in app.text_input if t.label == "Bar interval").set_value("1m")
+        next(b for b in app.button if b.label == "Test connection").click().run()
+        assert not app.exception
+        assert any("ccxt-binance BTC/USDT 1m: last closed bar" in s.value and "close 104.5" in s.value for s in app.success)
+        ctx.settings.data.base_url = "http://127.0.0.1:9"
+        next(b for b in app.button if b.label == "Test connection").click().run()
+        assert any(e.value.startswith("binance: cannot read the exchange time: NetworkError") for e in app.error)
+
+
+
+def test_sidebar_shows_the_live_feed_and_a_stale_data_halt(app, ctx):
+    from core.trading import toggle
+
+    toggle.set_enabled(ctx.store, True)
+    toggle.report_status(ctx.store, last_tick_at=ctx.clock.now().isoformat(), halt="stale data", feed="ccxt-binance", feed_detail="live · polling",
+                         stale="no new closed bar since 2024-01-02T01:19:00+00:00 (301 s)", last_bar="2024-01-02T01:19:00+00:00")
+    app.run()
+    assert not app.exception
+    text = " ".join(c.value for c in app.sidebar.caption) + " ".join(m.value for m in app.sidebar.markdown)
+    assert "**Feed** ccxt-binance live · polling" in text
+    assert "stale data (no new closed bar since 2024-01-02T01:19:00+00:00 (301 s))" in text

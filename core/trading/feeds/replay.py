@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from core.store import Store
+from core.trading.feeds.base import FeedStatus
 
 CURSOR_KEY = "replay.cursor"
 
@@ -60,7 +61,12 @@ class ReplayFeed:
     def cursor(self) -> pd.Timestamp:
         """Return the last released timestamp."""
         stored = self.store.get_setting(self.key)
-        return pd.Timestamp(stored) if stored else self.calendar[self.start_at - 1]
+        return pd.Timestamp(stored) if stored else self.start
+
+    @property
+    def start(self) -> pd.Timestamp:
+        """Return the last warm-up bar."""
+        return self.calendar[self.start_at - 1]
 
     @property
     def exhausted(self) -> bool:
@@ -75,6 +81,10 @@ class ReplayFeed:
         new = self.calendar[min(pos + self.bars_per_tick - 1, len(self.calendar) - 1)]
         self.store.set_setting(self.key, new.isoformat())
         return new
+
+    def status(self) -> FeedStatus:
+        """Return the replay's state: never stale, the market always "open"."""
+        return FeedStatus(provider="replay", live=False, last_bar=self.cursor.isoformat())
 
     def reset(self) -> None:
         """Start the replay over."""

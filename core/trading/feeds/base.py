@@ -1,0 +1,70 @@
+"""The feed interface of the trading loop.
+
+A feed yields **closed** bars per symbol, in time order, each once. The loop reads
+``frames`` (one validated OHLCV frame per symbol, only bars released so far plus
+the warm-up history), ``calendar`` (the union of their timestamps) and ``start``
+(the last warm-up bar), and calls :meth:`Feed.advance` once per tick: it releases
+what is new and returns the last released timestamp. ``status()`` says what the
+UI shows: provider, last bar, its age, whether the data is stale, whether the
+market is open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+
+@dataclass
+class FeedStatus:
+    """What a feed reports about itself (shown in the sidebar and on the Dashboard)."""
+
+    provider: str
+    live: bool
+    last_bar: str | None = None
+    age_seconds: float | None = None
+    stale: bool = False
+    market_open: bool = True
+    error: str | None = None
+    bars_received: int = 0
+    outages: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+class Feed(Protocol):
+    """Closed bars per symbol, in time order, each released once."""
+
+    symbols: list[str]
+
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Return each symbol's bars released so far (warm-up history included)."""
+        ...
+
+    @property
+    def calendar(self) -> pd.DatetimeIndex:
+        """Return the sorted union of the released timestamps."""
+        ...
+
+    @property
+    def start(self) -> pd.Timestamp:
+        """Return the last warm-up bar: bars up to it are history, never traded."""
+        ...
+
+    @property
+    def exhausted(self) -> bool:
+        """Return True when no bar will ever come again (a finished replay)."""
+        ...
+
+    def advance(self) -> pd.Timestamp:
+        """Release what is new and return the last released timestamp."""
+        ...
+
+    def status(self) -> FeedStatus:
+        """Return what the UI shows about this feed."""
+        ...
