@@ -148,7 +148,7 @@ class NotifySettings(_Section):
     smtp_ca_file: str | None = None
     timeout_seconds: float = Field(10.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
-    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary", "model_drift"]
+    events: list[str] = ["fill", "risk_veto", "halt", "kill_switch", "loop_error", "daily_summary", "model_drift", "live_gap"]
 
 
 class SchedulerSettings(_Section):
@@ -156,6 +156,7 @@ class SchedulerSettings(_Section):
     tick_seconds: float = Field(60.0, gt=0)
     retrain_hour_utc: int = Field(2, ge=0, le=23)
     news_minutes: float = Field(15.0, gt=0)
+    diff_minutes: float = Field(60.0, gt=0)  # how often the backtest-vs-live diff re-runs the session's backtest
 
 
 class TradingSettings(_Section):
@@ -171,6 +172,7 @@ class TradingSettings(_Section):
     warmup_bars: int = Field(750, ge=50)
     bars_per_tick: int = Field(1, ge=1)
     lease_seconds: float = Field(90.0, gt=0)
+    diff_alert_pct: float = Field(5.0, ge=0, le=100)  # notify when the live-vs-backtest gap (unmatched orders %, or |P&L gap| % of cash) passes it
 
 
 class AuthSettings(_Section):

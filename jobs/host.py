@@ -50,6 +50,7 @@ class SchedulerHost:
             sched.add_job("jobs.tasks:collect_news", "interval", minutes=s.news_minutes, id="collect_news", replace_existing=True)
             sched.add_job("jobs.tasks:model_health", "interval", minutes=self.ctx.settings.models.drift.check_minutes, id="model_health",
                           replace_existing=True)
+            sched.add_job("jobs.tasks:live_diff", "interval", minutes=s.diff_minutes, id="live_diff", replace_existing=True)
             sched.add_job("jobs.tasks:retrain", "cron", hour=s.retrain_hour_utc, minute=0, id="retrain", replace_existing=True)
             sched.start()
             self.scheduler = sched

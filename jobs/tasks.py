@@ -84,3 +84,10 @@ def equity_snapshot() -> None:
     from core.services import snapshot_equity
 
     _guard("equity_snapshot", snapshot_equity)
+
+
+def live_diff() -> None:
+    """Re-run the backtest over the bars the paper session processed and diff it against what the session did."""
+    from core.services import run_diff_job
+
+    _guard("live_diff", run_diff_job)

@@ -8,6 +8,7 @@ from plotly.subplots import make_subplots
 from core import services
 from ui.charts import TEMPLATE, candlestick
 from ui.common import context, guarded
+from ui.live_diff import live_vs_backtest_panel
 from ui.trust import alarm_banner
 
 
@@ -88,6 +89,7 @@ def account_panel() -> None:
 st.title("Dashboard")
 alarm_banner()
 account_panel()
+live_vs_backtest_panel()
 
 st.subheader("Prices")
 series = guarded(services.list_series, what="listing the bundled data") or []

@@ -18,6 +18,7 @@ class EventKind(enum.StrEnum):
     LOOP_ERROR = "loop_error"
     DAILY_SUMMARY = "daily_summary"
     MODEL_DRIFT = "model_drift"
+    LIVE_GAP = "live_gap"
 
     @property
     def critical(self) -> bool:
@@ -33,6 +34,7 @@ _ICON = {
     EventKind.LOOP_ERROR: "⚠️",
     EventKind.DAILY_SUMMARY: "📊",
     EventKind.MODEL_DRIFT: "🧭",
+    EventKind.LIVE_GAP: "↔️",
 }
 
 

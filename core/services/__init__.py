@@ -25,6 +25,7 @@ from core.services.book import bundled_returns, market_state, paper_asof, paper_
 from core.services.context import Context, get_context, set_context
 from core.services.dashboard import dashboard, equity_frame, latest_signals
 from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
 from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
 from core.services.exposure import forecast_exposure
 from core.services.feeds import check_feed
@@ -81,6 +82,7 @@ __all__ = [
     "LoginResult",
     "LoopState",
     "ModelNotFound",
+    "NoSession",
     "PaperSession",
     "alerts",
     "audit",
@@ -103,6 +105,8 @@ __all__ = [
     "config_view",
     "correlation_matrix",
     "dashboard",
+    "diff_days",
+    "diff_status",
     "edge_verdict",
     "engage_kill_switch",
     "ensure_news",
@@ -190,12 +194,14 @@ __all__ = [
     "risk_status",
     "rolling_sharpe",
     "rolling_var",
+    "run_diff_job",
     "run_tick",
     "safe_database_url",
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
     "sentiment_ablation",
+    "session_diff",
     "set_context",
     "set_password",
     "shared_research_executor",

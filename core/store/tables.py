@@ -237,3 +237,26 @@ class LeaseRow(SQLModel, table=True):
     holder: str = Field(max_length=128)
     acquired_at: datetime = _ts()
     expires_at: datetime = _ts()
+
+
+class SessionDiffRow(SQLModel, table=True):
+    """One day of the backtest-vs-live diff of a trading session (recomputed whole on every run)."""
+
+    __tablename__ = "session_diffs"
+    __table_args__ = (sa.UniqueConstraint("account", "day", name="uq_session_diffs_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(index=True, max_length=64)
+    day: str = Field(max_length=10)
+    orders_live: int = 0
+    orders_backtest: int = 0
+    matched: int = 0
+    match_pct: float = 100.0
+    pnl_live: float = 0.0
+    pnl_backtest: float = 0.0
+    pnl_diff: float = 0.0
+    divergences: int = 0
+    first_ts: str | None = Field(default=None, max_length=40)
+    first_cause: str | None = Field(default=None, max_length=32)
+    first_order: str | None = Field(default=None, max_length=128)
+    first_detail: str | None = None
+    computed_at: datetime = _ts()

@@ -148,6 +148,8 @@ class TradingLoop:
             "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
         session["params"] = self._pin_params(session)
+        limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
+        session["risk_limits"] = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else None
         self.store.set_setting(f"{self._key}.session", session)
         self.store.audit("loop", f"paper session started for {', '.join(session['symbols'])} with {session['strategy']}", session)
         return session

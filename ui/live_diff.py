@@ -1,0 +1,47 @@
+"""The Dashboard's "Live vs backtest" panel: both equity curves, the match rate and the divergences."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import services
+from ui.charts import TEMPLATE
+from ui.common import context, guarded
+
+
+def live_vs_backtest_panel() -> None:
+    """Render the last stored diff of the paper session, with a button to re-run it now."""
+    st.subheader("Live vs backtest")
+    ctx = context()
+    if st.button("Run the diff now", key="dash_diff_run", help="Re-run the backtest over the bars the session processed and compare"):
+        try:
+            services.session_diff(actor="user", ctx=ctx)
+        except services.NoSession as exc:
+            st.info(str(exc))
+            return
+    out = guarded(services.diff_status, ctx=ctx, what="reading the backtest-vs-live diff")
+    if not out:
+        st.caption("No diff yet: it runs on schedule (scheduler.diff_minutes) once the paper session has processed bars, or press the button.")
+        return
+    c = st.columns(4)
+    c[0].metric("Orders matching", f"{out['match_pct']:.1f}%", f"{out['matched']} of {max(out['orders_live'], out['orders_backtest'])}",
+                delta_color="off", delta_arrow="off")
+    c[1].metric("P&L live − backtest", f"{out['pnl_diff']:+,.2f}")
+    c[2].metric("Divergences", f"{out['n_divergences']}")
+    c[3].metric("Bars compared", f"{out['bars']}", f"to {out['last_bar'][:10]}", delta_color="off", delta_arrow="off")
+    if out["gap_pct"] > out["threshold_pct"]:
+        st.warning(f"Gap {out['gap_pct']:.1f}% is above the alert threshold {out['threshold_pct']:g}% (trading.diff_alert_pct).")
+    eq = out["equity"]
+    fig = go.Figure([go.Scatter(x=pd.to_datetime(eq["ts"]), y=eq["live"], name="live (session)", line=dict(color="#26a69a")),
+                     go.Scatter(x=pd.to_datetime(eq["backtest_ts"]), y=eq["backtest"], name="backtest", line=dict(color="#7e57c2", dash="dot"))])
+    fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=30, b=10), title="Equity: session vs its backtest")
+    st.plotly_chart(fig, width="stretch")
+    first = out["first_divergence"]
+    if first is None:
+        st.success("No divergence: the session did exactly what its backtest does.")
+        return
+    st.markdown(f"**First divergence** {first['ts'][:19]}: {first['label']} — {first['detail']}")
+    rows = pd.DataFrame(out["divergences"])[["ts", "label", "client_order_id", "detail"]].rename(columns={"label": "cause", "client_order_id": "order"})
+    st.dataframe(rows, hide_index=True, width="stretch", key="dash_diff_table")
