@@ -206,12 +206,18 @@ def versions_panel(models: list[dict]) -> str:
     return st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=label.get, key="models_pick")
 
 
+def _report_or_missing(model_id: str) -> tuple[dict | None, Exception | None]:
+    try:
+        return services.model_report(model_id), None
+    except services.ModelNotFound as exc:
+        return None, exc
+
+
 def report_panel(model_id: str, symbols: list[str]) -> None:
     """Render the chosen model's out-of-sample report, regimes over price and the leakage audit."""
-    try:
-        rep = guarded(services.model_report, model_id, what=f"loading model {model_id}")
-    except services.ModelNotFound as exc:
-        st.error(f"{exc}. Train a new model above.")
+    rep, missing = guarded(_report_or_missing, model_id, what=f"loading model {model_id}") or (None, None)
+    if missing is not None:  # a user situation (file deleted or moved), not a bug: say what to do
+        st.error(f"{missing}. Train a new model above.")
         return
     if rep is None:
         st.caption("The model file may be missing or unreadable: train a new one above.")

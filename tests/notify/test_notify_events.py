@@ -78,4 +78,7 @@ def test_every_listed_event_reaches_every_channel(tmp_path: Path, http, smtp_tls
     summaries = [t for t in telegram if t.startswith("📊")]
     days = [t.splitlines()[0].split()[-1] for t in summaries]
     assert len(days) == len(set(days)) == 1 + 20  # the day before the first tick's last bar, then each day the second tick closed
-    assert {m["msg"]["Subject"].split(":")[0] for m in inbox.messages} >= {f"[trading bot] {k.value}" for k in EventKind}
+    # model_drift (the health job) and live_gap (the backtest-vs-live diff job) are produced by their own jobs, not by this loop run:
+    # tests/trading/test_live_diff.py sends live_gap through a channel; model_drift is audited in tests/trading/test_model_health.py.
+    produced_elsewhere = {EventKind.MODEL_DRIFT, EventKind.LIVE_GAP}
+    assert {m["msg"]["Subject"].split(":")[0] for m in inbox.messages} >= {f"[trading bot] {k.value}" for k in EventKind if k not in produced_elsewhere}
