@@ -133,7 +133,7 @@ def test_models_page_trains_and_shows_the_out_of_sample_report(browser_page):
     page.wait_for_selector("h1:has-text('Models')", timeout=60_000)
     _wait_ready(page)
     page.get_by_role("button", name="Train").click()  # defaults: AAPL, preset tiny
-    page.wait_for_selector("text=Saved", timeout=240_000)
+    page.wait_for_selector("text=/Saved ensemble-/", timeout=240_000)  # the success line, not the empty-state text that mentions saved models
     _wait_ready(page)
     page.wait_for_selector("text=Model versions", timeout=60_000)
     assert page.get_by_text("out-of-sample (walk-forward, purged, embargoed)").count() >= 1
