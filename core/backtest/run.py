@@ -180,7 +180,7 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
             engine.warm_up(bars)
             continue
         engine.step(bars)
-        exposed[k] = engine.portfolio.gross_exposure() > 0
+        exposed[k] = engine.portfolio.equity_curve[-1].gross_exposure > 0  # the step's own snapshot
     pf = broker.portfolio
     equity = pd.Series([p.equity for p in pf.equity_curve], index=pd.DatetimeIndex([p.ts for p in pf.equity_curve], name="ts"), name="equity")
     trades = _trades_frame(pf.trades)

@@ -227,7 +227,14 @@ class Portfolio:
     def snapshot(self, ts: datetime) -> EquityPoint:
         """Append and return the equity-curve point at ``ts`` (a second point at the same ``ts`` replaces the first)."""
         self._sync()
-        point = EquityPoint(ts, self.equity(), self.cash, self.gross_exposure(), self.net_exposure())
+        # One pass over the positions: the same sums, in the same order, as equity(), gross_exposure() and net_exposure().
+        net = gross = 0
+        last = self._last
+        for p in self.positions.values():
+            value = p.quantity * last.get(p.symbol, p.avg_price)
+            net += value
+            gross += abs(value)
+        point = EquityPoint(ts, self.cash + net, self.cash, gross, net)
         curve = self.equity_curve
         if curve and curve[-1].ts == ts:
             curve[-1] = point

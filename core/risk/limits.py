@@ -52,9 +52,8 @@ from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
 from core.risk._bounds import EPS, abs_linear_max, band_max
 from core.risk._window import norm_ppf as _norm_ppf
-from core.risk._window import window as _window
 from core.risk._window import window_stats as _window_stats
-from core.risk.state import DRIFT_HALT_KEY, MemoryStore, RiskState, RiskStore
+from core.risk.state import MemoryStore, RiskState, RiskStore
 from core.risk.types import MarketState, OrderIntent, PortfolioState
 
 
@@ -228,6 +227,7 @@ class RiskEngine:
         return q, reasons
 
     def _halts(self, pf: PortfolioState, checks: list[str]) -> list[tuple[str, bool, str]]:
+        # Messages are formatted only for a halt that is on (they are read only then).
         lim = self.limits
         out = []
         kill = self.state.kill_switch()
@@ -247,34 +247,37 @@ class RiskEngine:
             halted = pf.equity <= peak * (1 - lim.max_drawdown_pct)
             if halted:
                 self.state.halt_drawdown(pf.equity, peak, lim.max_drawdown_pct)
-            out.append(
-                ("drawdown", halted, f"equity {1 - pf.equity / peak:.2%} below peak breaches max_drawdown_pct={lim.max_drawdown_pct:.0%}: halted until reset")
-            )
-        drift = self.store.get_setting(DRIFT_HALT_KEY) or {}
-        out.append(("model_drift", bool(drift.get("active")),
-                    f"model health alarm on {drift.get('model_id')}: new entries refused until a retrained model replaces it"))
+            why = f"equity {1 - pf.equity / peak:.2%} below peak breaches max_drawdown_pct={lim.max_drawdown_pct:.0%}: halted until reset" if halted else ""
+            out.append(("drawdown", halted, why))
+        drift = self.state.model_drift()
+        drift_on = bool(drift.get("active"))
+        out.append(("model_drift", drift_on,
+                    f"model health alarm on {drift.get('model_id')}: new entries refused until a retrained model replaces it" if drift_on else ""))
         daily = self.state.daily_halted()
         if not daily and pf.day_start_equity > 0 and pf.equity <= pf.day_start_equity * (1 - lim.daily_loss_cap_pct):
             self.state.halt_daily(pf.equity, pf.day_start_equity, lim.daily_loss_cap_pct)
             daily = True
-        out.append(("daily_loss", daily, f"daily loss cap {lim.daily_loss_cap_pct:.1%} hit: halted for the rest of the UTC day"))
+        out.append(("daily_loss", daily, f"daily loss cap {lim.daily_loss_cap_pct:.1%} hit: halted for the rest of the UTC day" if daily else ""))
         for rule, halted, _ in out:
             if not halted:
                 checks.append(f"{rule}: pass")
         return out
 
     def _history(self, ctx: _Ctx, symbols: list[str], window: int) -> pd.DataFrame | None:
-        rets = ctx.market.returns
-        if rets is None or any(s not in rets.columns for s in symbols):
+        market = ctx.market
+        if any(not market.has_returns(s) for s in symbols):
             return None
-        return rets[symbols].tail(window)
+        if market.window is not None:
+            # The same numbers as ``returns[symbols].tail(window)``; correlations do not read the index.
+            return pd.DataFrame(market.returns_array(symbols, window), columns=symbols)
+        return market.returns[symbols].tail(window)
 
     def _history_rule(self, ctx: _Ctx, bind: Callable[[str, float, str], None]) -> None:
-        rets = ctx.market.returns
+        market = ctx.market
         need = [ctx.intent.symbol, *(s for s in ctx.values if s != ctx.intent.symbol)]
         window = self.limits.var_window
-        short = [s for s in need if rets is None or s not in rets.columns
-                 or np.count_nonzero(~np.isnan(_window(rets, [s], window))) < self.limits.min_history]
+        short = [s for s in need if not market.has_returns(s)
+                 or np.count_nonzero(~np.isnan(market.returns_array([s], window))) < self.limits.min_history]
         if short:
             bind(
                 "history",
@@ -323,7 +326,7 @@ class RiskEngine:
         if not cols:
             return 0.0
         w = np.array([values[s] / equity for s in cols])
-        mu, cov = _window_stats(_window(returns, cols, self.limits.var_window))
+        mu, cov = _window_stats(MarketState(returns).returns_array(cols, self.limits.var_window))
         z = _norm_ppf(1 - self.limits.var_level)
         return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
 
@@ -332,7 +335,7 @@ class RiskEngine:
         sym = ctx.intent.symbol
         equity = ctx.portfolio.equity
         cols = sorted({*ctx.values, sym})
-        mu, cov = _window_stats(_window(ctx.market.returns, cols, lim.var_window))
+        mu, cov = _window_stats(ctx.market.returns_array(cols, lim.var_window))
         z = _norm_ppf(1 - lim.var_level)
         w0 = np.array([ctx.values.get(c, 0.0) / equity for c in cols])
         d = np.zeros(len(cols))

@@ -7,13 +7,15 @@ classes: callers translate into these (see :mod:`core.risk.hook`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.domain import OrderType, Position, Side
+from core.risk._window import window as frame_window
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +88,73 @@ class PortfolioState:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class ReturnsWindow:
+    """Aligned per-period returns as one array: ``values[row, column]``, rows oldest first.
+
+    The risk gate builds this once per bar from its price history; the checks read the
+    array directly, and a pandas frame is built only for a caller that asks for one
+    (:attr:`MarketState.returns`), so a bar with an order pays no DataFrame construction.
+    """
+
+    values: np.ndarray
+    columns: tuple[str, ...]
+    index: Sequence[Any]
+
+    def position(self, symbol: str) -> int | None:
+        """Return the column of ``symbol`` (None when it has no returns)."""
+        try:
+            return self.columns.index(symbol)
+        except ValueError:
+            return None
+
+    def frame(self) -> pd.DataFrame:
+        """Return the window as a DataFrame (DatetimeIndex rows, one column per symbol)."""
+        return pd.DataFrame(self.values, index=pd.DatetimeIndex(self.index), columns=pd.Index(list(self.columns)))
+
+
 class MarketState:
     """Market data for the checks.
 
     ``returns`` holds per-period simple returns, one column per symbol, oldest
     first (the engine uses the most recent rows). ``prices`` override position
     prices. ``risk_scale`` in (0, 1] (e.g. a GARCH forecast's exposure scale)
-    multiplies the position limit when forecast risk is high.
+    multiplies the position limit when forecast risk is high. ``window`` (instead of
+    ``returns``) gives the same returns as one aligned array; ``returns`` is then built
+    from it on first access.
     """
 
-    returns: pd.DataFrame | None = None
-    prices: Mapping[str, float] = field(default_factory=dict)
-    risk_scale: float = 1.0
+    __slots__ = ("_returns", "prices", "risk_scale", "window")
 
-    def __post_init__(self) -> None:
-        if not (0.0 <= self.risk_scale <= 1.0) or math.isnan(self.risk_scale):
-            raise ValueError(f"risk_scale must lie in [0, 1], got {self.risk_scale}")
+    def __init__(self, returns: pd.DataFrame | None = None, prices: Mapping[str, float] | None = None, risk_scale: float = 1.0,
+                 window: ReturnsWindow | None = None) -> None:
+        if not (0.0 <= risk_scale <= 1.0) or math.isnan(risk_scale):
+            raise ValueError(f"risk_scale must lie in [0, 1], got {risk_scale}")
+        self._returns = returns
+        self.prices: Mapping[str, float] = prices if prices is not None else {}
+        self.risk_scale = risk_scale
+        self.window = window
+
+    @property
+    def returns(self) -> pd.DataFrame | None:
+        """Return the returns frame (built from ``window`` on first access)."""
+        if self._returns is None and self.window is not None:
+            self._returns = self.window.frame()
+        return self._returns
+
+    def has_returns(self, symbol: str) -> bool:
+        """Return True when ``symbol`` has a returns column."""
+        if self.window is not None:
+            return symbol in self.window.columns
+        return self._returns is not None and symbol in self._returns.columns
+
+    def returns_array(self, symbols: Sequence[str], rows: int) -> np.ndarray:
+        """Return the last ``rows`` returns of ``symbols`` as a float array (columns in the given order)."""
+        if self.window is not None:
+            arr = self.window.values
+            pos = [self.window.columns.index(s) for s in symbols]
+            return arr[max(arr.shape[0] - rows, 0) :, pos] if rows > 0 else arr[:0, pos]
+        return frame_window(self._returns, list(symbols), rows)
+
+    def __repr__(self) -> str:
+        cols = self.window.columns if self.window is not None else (tuple(self._returns.columns) if self._returns is not None else ())
+        return f"MarketState(columns={list(cols)}, prices={dict(self.prices)}, risk_scale={self.risk_scale})"

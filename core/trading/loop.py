@@ -296,9 +296,13 @@ class TradingLoop:
         bars = self._bars(ts)
         if not bars:
             return
-        self.engine.step(bars)
-        for item in self._externals(ts, replay):
-            self._apply(item)
+        self.risk.state.hold()  # halts and the kill switch are read once per bar, not four times per order
+        try:
+            self.engine.step(bars)
+            for item in self._externals(ts, replay):
+                self._apply(item)
+        finally:
+            self.risk.state.release()
 
     # -- the tick ----------------------------------------------------------------------
     def tick(self) -> TickReport:

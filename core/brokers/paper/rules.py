@@ -67,11 +67,10 @@ class PaperRules:
         qty = floor_to_lot(order.quantity, self._lot(order.symbol))
         if qty <= 0 and not order.parent_id:
             raise OrderRejected(f"quantity {order.quantity:g} rounds to 0 lots of {self._lot(order.symbol):g}")
-        order = order.evolve(
-            quantity=qty,
-            limit_price=self._tick(order.symbol, order.limit_price) if order.limit_price is not None else None,
-            stop_price=self._tick(order.symbol, order.stop_price) if order.stop_price is not None else None,
-        )
+        limit = self._tick(order.symbol, order.limit_price) if order.limit_price is not None else None
+        stop = self._tick(order.symbol, order.stop_price) if order.stop_price is not None else None
+        if (qty, limit, stop) != (order.quantity, order.limit_price, order.stop_price):  # a copy only when rounding changed something
+            order = order.evolve(quantity=qty, limit_price=limit, stop_price=stop)
         if order.side is Side.SELL and not caps.shorting and self.portfolio.quantity(order.symbol) < qty:
             raise OrderRejected("this venue does not allow short selling")
         if "size_fraction" not in order.tags and not order.parent_id:
