@@ -15,9 +15,13 @@ bars up to t and never changes when later bars arrive. Smoothed probabilities
 from __future__ import annotations
 
 import warnings
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas._libs.window import aggregations as _agg
+from pandas.core.indexers.objects import FixedWindowIndexer
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -121,39 +125,92 @@ class RegimeClassifier(BaseEstimator):
         self.fit_range_ = (pd.Timestamp(bars.index[0]).isoformat(), pd.Timestamp(bars.index[-1]).isoformat())
         return self
 
-    def indicators(self, bars: pd.DataFrame) -> pd.DataFrame:
-        """Return the per-bar inputs of the rules (all causal): turbulence probability, slope, vol, drawdown."""
+    def _indicator_arrays(self, bars: pd.DataFrame) -> dict[str, np.ndarray]:
         check_is_fitted(self, "params_")
-        close = bars["close"].astype(np.float64)
-        n = len(bars)
+        close = bars["close"].to_numpy(dtype=np.float64)
+        n = len(close)
         p_turb = np.full(n, np.nan)
         r = _returns(bars)
         if len(r) > 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                filt = _markov(r, self.k_regimes).filter(self.params_)
-            p_turb[1:] = np.asarray(filt.filtered_marginal_probabilities)[:, self.turbulent_state_]
-        sma = close.rolling(self.trend_window).mean()
-        slope = sma / sma.shift(self.slope_lookback) - 1.0
-        rv = pd.Series(np.concatenate([[np.nan], r]), index=bars.index).rolling(self.vol_window).std()
-        dd = close / close.rolling(self.drawdown_window, min_periods=1).max() - 1.0
-        return pd.DataFrame(
-            {"p_turbulent": p_turb, "slope": slope.to_numpy(), "above_ma": (close > sma).to_numpy(), "rv": rv.to_numpy(), "drawdown": dd.to_numpy()},
-            index=bars.index,
-        )
+            p_turb[1:] = self._filtered(r)[self.turbulent_state_]
+        sma = _rolling(close, self.trend_window, _agg.roll_mean)
+        lagged = np.full(n, np.nan)  # sma.shift(slope_lookback)
+        if self.slope_lookback < n:
+            lagged[self.slope_lookback :] = sma[: n - self.slope_lookback]
+        slope = sma / lagged - 1.0
+        rv = _zsqrt(_rolling(np.concatenate([[np.nan], r]) if n else r, self.vol_window, partial(_agg.roll_var, ddof=1)))
+        dd = close / _rolling(close, self.drawdown_window, _agg.roll_max, min_periods=1) - 1.0
+        return {"p_turbulent": p_turb, "slope": slope, "above_ma": close > sma, "rv": rv, "drawdown": dd}
+
+    def indicators(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """Return the per-bar inputs of the rules (all causal): turbulence probability, slope, vol, drawdown."""
+        return pd.DataFrame(self._indicator_arrays(bars), index=bars.index)
+
+    def _filtered(self, r: np.ndarray) -> np.ndarray:
+        """Return the Hamilton filter's ``Pr[S_t | r_0..r_t]`` (regimes x returns) at the fitted parameters.
+
+        The same arithmetic as ``MarkovRegression(r).filter(params_)`` (statsmodels' own filter
+        routine on the same conditional log-likelihoods), without building a model per call:
+        the transition matrix and the steady-state start depend on the parameters only.
+        """
+        key = self.params_.tobytes()
+        parts = getattr(self, "_filter_parts", None)
+        if parts is None or parts[0] != key:
+            mod = _markov(np.zeros(10 * self.k_regimes + 2), self.k_regimes)
+            transition = mod.regime_transition_matrix(self.params_)
+            initial = mod.initial_probabilities(self.params_, transition)
+            const = np.array([self.params_[mod.parameters[i, "exog"]][0] for i in range(self.k_regimes)])
+            variance = np.reshape(self.params_[mod.parameters["variance"]].squeeze(), (self.k_regimes, 1, 1))
+            parts = self._filter_parts = (key, transition, initial, const, variance)
+        _, transition, initial, const, variance = parts
+        from statsmodels.tsa.regime_switching.markov_switching import cy_hamilton_filter_log
+
+        k = self.k_regimes
+        # statsmodels' MarkovRegression._conditional_loglikelihoods, term for term.
+        predict = np.repeat(np.broadcast_to(const[:, None, None], (k, 1, len(r))), k, axis=1)
+        resid = np.asarray(r, dtype=np.float64) - predict
+        loglik = -0.5 * resid**2 / variance - 0.5 * np.log(2 * np.pi * variance)
+        return cy_hamilton_filter_log(initial, transition, loglik, 0)[0]
+
+    def _regimes(self, bars: pd.DataFrame) -> np.ndarray:
+        ind = self._indicator_arrays(bars)
+        with np.errstate(invalid="ignore"):
+            high_vol = (ind["rv"] > self.vol_threshold_) | (ind["p_turbulent"] > self.turbulent_prob)
+            dd = ind["drawdown"]
+            slope = ind["slope"]
+            above = ind["above_ma"]
+            out = np.full(len(dd), Regime.SIDEWAYS, dtype=object)
+            bull = (slope > self.slope_band) & above
+            # A deep drawdown is bearish unless the market is clearly recovering (rising average, above it).
+            bear = ((slope < -self.slope_band) & ~above) | ((dd <= -self.bear_drawdown) & ~bull)
+            out[bull] = Regime.BULL
+            out[bear] = Regime.BEAR
+            out[high_vol] = Regime.VOLATILE
+            out[high_vol & (dd <= -self.crisis_drawdown)] = Regime.CRISIS
+        return out
 
     def classify(self, bars: pd.DataFrame) -> pd.Series:
         """Return the regime of every bar (a Series of :class:`~core.domain.Regime`), causal by construction."""
-        ind = self.indicators(bars)
-        high_vol = (ind["rv"] > self.vol_threshold_) | (ind["p_turbulent"] > self.turbulent_prob)
-        dd = ind["drawdown"]
-        slope = ind["slope"]
-        out = np.full(len(ind), Regime.SIDEWAYS, dtype=object)
-        bull = (slope > self.slope_band) & ind["above_ma"]
-        # A deep drawdown is bearish unless the market is clearly recovering (rising average, above it).
-        bear = ((slope < -self.slope_band) & ~ind["above_ma"]) | ((dd <= -self.bear_drawdown) & ~bull)
-        out[bull.to_numpy()] = Regime.BULL
-        out[bear.to_numpy()] = Regime.BEAR
-        out[high_vol.to_numpy()] = Regime.VOLATILE
-        out[(high_vol & (dd <= -self.crisis_drawdown)).to_numpy()] = Regime.CRISIS
-        return pd.Series(out, index=bars.index, name="regime")
+        return pd.Series(self._regimes(bars), index=bars.index, name="regime")
+
+    def classify_last(self, bars: pd.DataFrame) -> Regime:
+        """Return the regime of the newest bar of ``bars`` (``classify(bars).iloc[-1]`` without the Series)."""
+        return Regime(self._regimes(bars)[-1])
+
+
+def _rolling(values: np.ndarray, window: int, func: Any, min_periods: int | None = None) -> np.ndarray:
+    """Return ``pd.Series(values).rolling(window, min_periods).<func>()`` by pandas' own kernel, without a Series per call."""
+    minp = window if min_periods is None else min_periods
+    start, end = FixedWindowIndexer(window_size=window).get_window_bounds(num_values=len(values), min_periods=minp, center=False, closed=None, step=None)
+    if len(values) == 0:
+        return values.copy()
+    with np.errstate(all="ignore"):
+        return func(np.ascontiguousarray(values, dtype=np.float64), start, end, minp)
+
+
+def _zsqrt(x: np.ndarray) -> np.ndarray:
+    """Return the square root with negative rounding noise as 0 (pandas' rolling ``std``)."""
+    with np.errstate(all="ignore"):
+        out = np.sqrt(x)
+    out[x < 0] = 0
+    return out

@@ -128,7 +128,7 @@ class EnsembleStrategy(Strategy):
             rc = self.regime_for(art, symbol, bars)
         if rc is None:
             return None
-        return Regime(rc.classify(bars).iloc[-1])
+        return rc.classify_last(bars)
 
     def _tick(self, name: str, t0: float) -> float:
         now = time.perf_counter()
