@@ -1,6 +1,7 @@
 """Regime classifier: causal (truncation-invariant), filtered probabilities, the 2008 crash."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
 
@@ -56,3 +57,23 @@ def test_every_label_is_a_regime(spx, fitted):
 def test_too_few_bars_is_a_clear_error(spx):
     with pytest.raises(ValueError, match="regime fit needs more than"):
         RegimeClassifier().fit(spx.iloc[:30])
+
+
+def test_per_bar_regime_is_bit_identical_to_statsmodels_and_pandas(spx, fitted):
+    """The array path (statsmodels' filter routine, pandas' rolling kernels) equals the public APIs exactly."""
+    for start in (0, 900, 1800, 2700, len(spx) - 300):
+        bars = spx.iloc[start : start + 300]
+        r = 100 * np.diff(np.log(bars["close"].to_numpy()))
+        res = MarkovRegression(r, k_regimes=3, trend="c", switching_variance=True).filter(fitted.params_)
+        np.testing.assert_array_equal(fitted.indicators(bars)["p_turbulent"].to_numpy()[1:],
+                                      np.asarray(res.filtered_marginal_probabilities)[:, fitted.turbulent_state_])
+        close = bars["close"].astype(float)
+        sma = close.rolling(fitted.trend_window).mean()
+        ind = fitted.indicators(bars)
+        np.testing.assert_array_equal(ind["slope"].to_numpy(), (sma / sma.shift(fitted.slope_lookback) - 1.0).to_numpy())
+        np.testing.assert_array_equal(ind["above_ma"].to_numpy(), (close > sma).to_numpy())
+        rv = pd.Series(np.concatenate([[np.nan], r])).rolling(fitted.vol_window).std().to_numpy()
+        np.testing.assert_array_equal(ind["rv"].to_numpy(), rv)
+        dd = (close / close.rolling(fitted.drawdown_window, min_periods=1).max() - 1.0).to_numpy()
+        np.testing.assert_array_equal(ind["drawdown"].to_numpy(), dd)
+        assert fitted.classify_last(bars) == fitted.classify(bars).iloc[-1]

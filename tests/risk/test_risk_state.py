@@ -9,6 +9,7 @@ import pandas as pd
 
 from core.domain import RiskAction, Side
 from core.risk import KillSwitch, MarketState, OrderIntent, PortfolioState, RiskEngine, RiskLimits
+from core.risk.state import MemoryStore, RiskState
 from core.store import Store
 
 RETS = MarketState(pd.DataFrame({"A": np.random.default_rng(0).normal(0, 0.01, 100)}))
@@ -36,3 +37,32 @@ def test_state_survives_a_restart(db_url, clock):
     entries = store.audit_log(kind="risk")
     assert sum(1 for e in entries if "action" in e.data) == 3
     assert {e.data.get("event") for e in entries} >= {"halt_drawdown", "halt_daily", "kill_switch_engaged", "kill_switch_re-armed", "reset_drawdown"}
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore that counts reads per key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: dict[str, int] = {}
+
+    def get_setting(self, key, default=None):
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().get_setting(key, default)
+
+
+def test_held_state_reads_each_setting_once_per_bar_and_sees_its_own_halts(clock):
+    store = CountingStore()
+    engine = RiskEngine(RiskLimits(), store, clock)
+    flat = PortfolioState(100_000.0, 100_000.0, 100_000.0, 100_000.0, {})
+    engine.state.hold()
+    for _ in range(5):
+        assert engine.check(OrderIntent("A", Side.BUY, 1, 100.0), flat, RETS).action is RiskAction.APPROVE
+    assert set(store.reads.values()) == {1}, store.reads  # kill switch, drawdown, drift, daily: one read each
+    down = PortfolioState(85_000.0, 85_000.0, 100_000.0, 100_000.0, {})
+    assert engine.check(OrderIntent("A", Side.BUY, 1, 100.0), down, RETS).action is RiskAction.VETO  # latches the drawdown halt
+    assert engine.check(OrderIntent("A", Side.BUY, 1, 100.0), flat, RETS).action is RiskAction.VETO  # seen within the bar
+    RiskState(store, clock).set_kill_switch(True, "ops")  # engaged elsewhere (the app) during the bar
+    assert engine.state.kill_switch()["engaged"] is False  # this bar keeps the state it read
+    engine.state.release()
+    assert engine.state.kill_switch()["engaged"] is True  # the next bar sees it
