@@ -197,6 +197,8 @@ class Emulator:
     # -- order lists ---------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
         """React to what the broker did during ``bar``."""
+        if not (self._trails or self._groups or self._held):
+            return  # nothing emulated (most bars)
         for trail in list(self._trails.values()):
             if self.m.get(trail.order_id).symbol == bar.symbol:
                 self._step_trail(trail, bar)

@@ -206,6 +206,8 @@ class PaperBroker(PaperRules):
         return self._last_bar.get(symbol)
 
     def _match_symbol(self, bar: Bar, only: set[str] | None, ref_open: float, immediate: bool = False) -> None:
+        if not self._orders.open:
+            return  # nothing rests in the book (most bars of a backtest)
         budget = math.inf
         if self.fill_model.max_volume_share is not None:
             budget = floor_to_lot(bar.volume * self.fill_model.max_volume_share, self._lot(bar.symbol))
@@ -339,6 +341,8 @@ class PaperBroker(PaperRules):
 
     # -- helpers ----------------------------------------------------------------------
     def _expire_day_orders(self, bar: Bar) -> None:
+        if not self._orders.open:
+            return
         day = bar.ts.date()
         for order in self.open_orders(bar.symbol):
             work = self._work[order.client_order_id]
