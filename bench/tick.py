@@ -12,6 +12,7 @@ regime fitting, recovery) is reported separately. Prints p50/p99 per stage in ms
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -65,12 +66,14 @@ def main() -> None:
     rows = []
     for _ in range(args.ticks):
         loop.strategy.timings_.clear()
+        c0 = time.process_time()
         report = loop.tick()
-        rows.append({**{f"strategy.{k}": v for k, v in loop.strategy.timings_.items()}, **report.timings_ms})
+        cpu = (time.process_time() - c0) * 1000  # CPU ms of this process: less sensitive to other jobs on a shared machine
+        rows.append({**{f"strategy.{k}": v for k, v in loop.strategy.timings_.items()}, **report.timings_ms, "total CPU (this process)": cpu})
     table = pd.DataFrame(rows).fillna(0.0)
     order = ["strategy.features", "strategy.regime", "strategy.model", "strategy.signals", "strategy.orders", "risk", "match", "store", "total"]
     print(f"{args.symbols} symbols, {args.ticks} ticks of one bar, model {model_id} (tiny preset, trained in {train_s:.1f} s); "
-          f"first tick (recovery, per-symbol regime fits) {first:.1f} s\n")
+          f"first tick (recovery, per-symbol regime fits) {first:.1f} s; load average {os.getloadavg()[0]:.1f}\n")
     print("| stage | p50 ms | p99 ms |\n|---|---:|---:|")
     for col in [c for c in order if c in table] + [c for c in table if c not in order and c != "bars"]:
         print(f"| {col} | {table[col].median():.1f} | {table[col].quantile(0.99):.1f} |")
