@@ -149,11 +149,13 @@ class EnsembleStrategy(Strategy):
             bars = self._window(ctx, symbol)
             if bars is None or bars.index[-1] != ctx.now:
                 continue
-            feats = model_features(bars, art.feature_config, symbol, self.news)[art.columns].iloc[-context:]
-            if feats.iloc[-1].isna().any():
+            full = model_features(bars, art.feature_config, symbol, self.news)
+            # The model's columns of the last ``context`` rows, as arrays (no frame per selection).
+            feats = full.to_numpy(dtype=np.float64)[-context:, self._positions(art, full.columns)]
+            if np.isnan(feats[-1]).any():
                 continue
-            feats = feats[feats.notna().all(axis=1)]
-            rows.append(feats.to_numpy(dtype=np.float64))
+            feats = feats[~np.isnan(feats).any(axis=1)]
+            rows.append(feats)
             groups.extend([symbol] * len(feats))
             meta.append((symbol, float(bars["close"].iloc[-1])))
             t0 = self._tick("features", t0)
@@ -197,6 +199,20 @@ class EnsembleStrategy(Strategy):
             else:
                 ctx.sell(symbol, float(abs(delta)), reason="ensemble")
         self._tick("orders", t0)
+
+    def _positions(self, art: Any, columns: pd.Index) -> np.ndarray:
+        """Return where the model's columns sit in the feature frame (computed once per model and column set)."""
+        key = (id(art), tuple(columns))
+        cache = self.__dict__.setdefault("_column_positions", {})
+        pos = cache.get(key)
+        if pos is None:
+            pos = columns.get_indexer(list(art.columns))
+            if (pos < 0).any():
+                missing = [c for c, p in zip(art.columns, pos, strict=True) if p < 0]
+                raise KeyError(f"the features lack the model's columns {missing[:5]}: retrain the model on this feature set")
+            cache.clear()
+            cache[key] = pos
+        return pos
 
     def _artifact_at(self, now: Any) -> Any:
         """Return the model in force at ``now`` (the pinned one, or a scheduled replacement)."""
