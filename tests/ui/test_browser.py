@@ -78,6 +78,16 @@ def test_settings_page_via_sidebar(browser_page):
     _shot(page, "settings")
 
 
+def _wait_text(page, text: str, timeout: int, shot: str) -> None:
+    """Wait for ``text``; on a timeout keep a screenshot and say what the sidebar's status strip showed instead."""
+    try:
+        page.wait_for_selector(f"text={text}", timeout=timeout)
+    except Exception as exc:
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-timeout.png"), full_page=True)
+        strip = page.locator("[data-testid='stSidebar']").inner_text(timeout=5_000)
+        raise AssertionError(f"{text!r} did not appear within {timeout / 1000:.0f} s; the sidebar showed: {strip}") from exc
+
+
 def _visit(page, title: str) -> None:
     page.get_by_role("link", name=title).click()
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
@@ -119,12 +129,12 @@ def test_paper_toggle_starts_the_loop_and_the_dashboard_fills(browser_page):
     page.get_by_text("Paper trading", exact=True).click()
     # the embedded scheduler ticks every second; the live panel refreshes every 10 s
     page.wait_for_selector("text=Equity and drawdown", timeout=60_000)
-    page.wait_for_selector("text=Loop: running", timeout=90_000)  # the strip says running only once a tick has happened
+    _wait_text(page, "Loop: running", 90_000, "dashboard-trading")  # the strip says running only once a tick has happened
     _wait_ready(page)
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "dashboard-trading")
     page.get_by_text("Paper trading", exact=True).click()
-    page.wait_for_selector("text=Loop: stopped", timeout=30_000)
+    _wait_text(page, "Loop: stopped", 30_000, "dashboard-stopped")
 
 
 def test_models_page_trains_and_shows_the_out_of_sample_report(browser_page):
