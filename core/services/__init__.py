@@ -60,7 +60,7 @@ from core.services.risk_views import book_exposure, book_risk, correlation_matri
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
-from core.services.strategy import build_strategy, pin_params
+from core.services.strategy import build_strategy, model_windows, pin_params
 from core.services.trading import (
     get_loop,
     paper_start,
@@ -141,6 +141,7 @@ __all__ = [
     "market_state",
     "model_health",
     "model_report",
+    "model_windows",
     "monthly_returns",
     "new_strategy",
     "news_features",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, require_browser, streamlit_server
+from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, full_page_screenshot, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -49,14 +49,7 @@ def _wait_ready(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    # Streamlit scrolls inside its main container, so full_page alone captures one screen: grow the viewport to the content first.
-    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, [data-testid=stAppViewContainer]')]"
-                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
-    page.wait_for_timeout(1200)  # plotly re-lays out on resize
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size(size)
+    full_page_screenshot(page, name)
 
 
 def test_dashboard_shows_a_candlestick(browser_page):
