@@ -27,6 +27,18 @@ def rank_plot(pbo: dict) -> go.Figure:
                    xaxis_title="in-sample rank (first half)", yaxis_title="out-of-sample rank (second half)")
 
 
+def _start(defaults: dict, params: dict, px: str, py: str, xs: str, ys: str) -> tuple | None:
+    """Parse the grid and start the research cluster: (grid, fixed parameters, executor or None, progress bar), None on bad values."""
+    try:
+        grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
+    except ValueError:
+        st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
+        return None
+    bar = st.progress(0.0, text="Starting the research cluster…")
+    executor = guarded(services.shared_research_executor, what="starting the research cluster")
+    return grid, {k: v for k, v in params.items() if k not in grid}, executor, bar
+
+
 def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: float, commission: float, slippage: float, size: float,
            risk: str) -> None:
     """Draw the sweep inputs, run a sweep on the research executor, and show its trials, DSR, PBO and warnings."""
@@ -43,14 +55,10 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
     st.caption(f"Every parameter set × symbol ({', '.join(frames)}) is a risk-checked backtest run on the research cluster; trials are "
                "stored, and the same sweep resumes where it stopped. Invalid combinations (e.g. fast ≥ slow) are skipped and counted.")
     if st.button("Run sweep", key="sw_run", icon=":material/grid_on:"):
-        try:
-            grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
-        except ValueError:
-            st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
+        started = _start(defaults, params, px, py, xs, ys)
+        if started is None:
             return
-        bar = st.progress(0.0, text="Starting the research cluster…")
-        fixed = {k: v for k, v in params.items() if k not in grid}
-        executor = guarded(services.shared_research_executor, what="starting the research cluster")
+        grid, fixed, executor, bar = started
         result = executor and guarded(services.sweep, strategy, list(frames), grid, frames=frames, params=fixed, random=int(sample) or None,
                                       cash=cash, commission=commission, slippage_bps=slippage, size=size, risk=risk, executor=executor,
                                       progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Trial {i} of {n}"), what="the sweep")
@@ -73,14 +81,10 @@ def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px:
     windows = int(w1.number_input("Windows", value=4, min_value=1, max_value=20, step=1, key="wf_windows"))
     anchored = w2.checkbox("Anchored (expanding) training", value=False, key="wf_anchored")
     if w3.button("Run walk-forward", key="wf_run", icon=":material/timeline:"):
-        try:
-            grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
-        except ValueError:
-            st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
+        started = _start(defaults, params, px, py, xs, ys)
+        if started is None:
             return
-        bar = st.progress(0.0, text="Starting the research cluster…")
-        fixed = {k: v for k, v in params.items() if k not in grid}
-        executor = guarded(services.shared_research_executor, what="starting the research cluster")
+        grid, fixed, executor, bar = started
         result = executor and guarded(services.walk_forward, strategy, list(frames), grid, frames=frames, params=fixed, windows=windows,
                                       anchored=anchored, random=int(sample) or None, cash=cash, commission=commission, size=size, risk=risk,
                                       executor=executor, progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Backtest {i} of {n}"),
