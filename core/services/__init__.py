@@ -60,7 +60,7 @@ from core.services.risk_views import book_exposure, book_risk, correlation_matri
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
 from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
 from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
-from core.services.strategy import build_strategy, model_windows, pin_params
+from core.services.strategy import build_strategy, pin_params
 from core.services.trading import (
     get_loop,
     paper_start,
@@ -74,6 +74,7 @@ from core.services.trading import (
     trading_loop,
 )
 from core.services.verdicts import edge_verdict
+from core.services.windows import model_windows
 
 __all__ = [
     "STATE_LABELS",

@@ -99,7 +99,7 @@ def _book_var(positions: list[dict], equity: float | None, upto: pd.Timestamp | 
 
 
 def _model_windows(ctx: Context) -> list[dict]:
-    from core.services.strategy import model_windows
+    from core.services.windows import model_windows
 
     try:
         return model_windows(ctx)

@@ -97,7 +97,8 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
                                commission=0.0, size=1.0, risk="configured", sequential=True)
     shown = {m.label: m.value for m in at.metric}
     assert shown["Out-of-sample return (stitched)"] == f"{wf.metrics['portfolio']['return_pct']:+.2f}%"
-    assert [len(d.value) for d in at.dataframe if "test_sharpe" in d.value.columns] == [3] and any("Stitched out-of-sample equity" in c.proto.spec for c in at.get("plotly_chart"))
+    assert [len(d.value) for d in at.dataframe if "test_sharpe" in d.value.columns] == [3]
+    assert any("Stitched out-of-sample equity" in c.proto.spec for c in at.get("plotly_chart"))
     assert not at.exception, [e.message for e in at.exception]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any('"heatmap"' in c and "Sharpe by fast" in c for c in charts)
