@@ -202,7 +202,7 @@ class EnsembleStrategy(Strategy):
 
     def _positions(self, art: Any, columns: pd.Index) -> np.ndarray:
         """Return where the model's columns sit in the feature frame (computed once per model and column set)."""
-        key = (id(art), tuple(columns))
+        key = (tuple(art.columns), tuple(columns))
         cache = self.__dict__.setdefault("_column_positions", {})
         pos = cache.get(key)
         if pos is None:
