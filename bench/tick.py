@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def synthetic(symbol: str, n: int = 1000) -> pd.DataFrame:
-    rng = np.random.default_rng(abs(hash(symbol)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(symbol.encode()))  # stable across processes (str hash is salted per process)
     close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.015, n)))
     open_ = close * np.exp(rng.normal(0, 0.003, n))
     high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
