@@ -206,6 +206,26 @@ def versions_panel(models: list[dict]) -> str:
     return st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=label.get, key="models_pick")
 
 
+def use_for_paper_panel(model_id: str) -> None:
+    """Render "Use this model for paper trading" for the chosen version: pin it, or say why the session refuses it."""
+    pinned = guarded(services.pinned_model, what="reading the paper session's model") or {}
+    if pinned.get("session") and pinned.get("model_id") == model_id:
+        st.caption(f":material/push_pin: The paper session trades **{model_id}**.")
+    if st.button("Use this model for paper trading", key="models_use_paper", icon=":material/push_pin:",
+                 help="Pins this version for the paper session. Refused when its training data reaches into the session's traded bars "
+                      "(it must end an embargo of 5 bars before the session's first traded bar)."):  # fmt: skip
+        try:
+            done = services.use_model_for_paper(model_id, actor=actor())
+        except ValueError as exc:
+            st.error(f"Not pinned: {exc}", icon=":material/block:")
+            return
+        after = done["effective_after"]
+        st.success(f"Pinned **{model_id}** for paper trading"
+                   + (f": it trades the bars after {services.format_ts(after)}; the bars before keep their model." if after else
+                      " from the session's first traded bar." + (" A paper session was set up for it: switch paper trading on in the sidebar."
+                                                                 if done["session_started"] else "")))  # fmt: skip
+
+
 def _report_or_missing(model_id: str) -> tuple[dict | None, Exception | None]:
     try:
         return services.model_report(model_id), None
@@ -321,6 +341,7 @@ if train_panel(symbols, expanded=not models):
 models = guarded(services.list_models, ctx=ctx, what="listing the trained models") or []
 if models:
     chosen = versions_panel(models)
+    use_for_paper_panel(chosen)
     report_panel(chosen, symbols)
     health_panel()
 retrain_panel()

@@ -89,11 +89,11 @@ else:
     st.caption(f"{services.format_ts(book['start'])} → {services.format_ts(book['asof'])} ({book['points']:,} daily returns of the paper equity; "
                "nothing after the session's current bar).")
     b = st.columns(5)
-    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist']:.2%}")
-    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist']:.2%}")
-    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param']:.2%}")
+    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist_pct']:.2f} %")
+    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist_pct']:.2f} %")
+    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param_pct']:.2f} %")
     b[3].metric("Sharpe (book, annualised)", f"{book['sharpe']:.2f}")
-    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2%}")
+    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2f} %")
     if len(book["correlation"]):
         st.plotly_chart(heatmap(book["correlation"], f"Correlation of the book's symbols, 250 days to {services.format_ts(book['asof'])}", fmt=".2f",
                                 height=300, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_book_corr")

@@ -72,6 +72,7 @@ from core.services.trading import (
     run_tick,
     snapshot_equity,
     trading_loop,
+    use_model_for_paper,
 )
 from core.services.verdicts import edge_verdict
 
@@ -215,6 +216,7 @@ __all__ = [
     "trade_rows",
     "trading_loop",
     "train",
+    "use_model_for_paper",
     "var_backtests",
     "walk_forward",
 ]

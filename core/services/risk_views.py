@@ -14,7 +14,7 @@ from core.risk.limits import RiskEngine, RiskLimits
 from core.services.book import bundled_returns, market_state, paper_asof, paper_state
 from core.services.context import Context, get_context
 from core.services.data import load_bars
-from core.services.risk import benchmark_beta
+from core.services.risk import benchmark_beta, in_report_units
 from core.services.settings import risk_limits
 
 
@@ -74,8 +74,8 @@ def book_risk(account: str = "paper", min_points: int = 30, ctx: Context | None 
     """Return the paper book's risk as of the session clock: VaR/CVaR, Sharpe and drawdown of its daily equity returns, and the
     correlations of the symbols it holds or trades over the 250 days up to that clock (never a later bar).
 
-    Keys: ``asof``, ``start``, ``points``, ``sharpe``, ``max_drawdown_pct`` (a positive fraction), ``var``/``cvar`` tables
-    (``{"var_95_hist": ...}``, positive loss fractions, no GARCH), ``correlation`` (DataFrame). Raises ``ValueError`` with
+    Keys: ``asof``, ``start``, ``points``, ``sharpe``, ``max_drawdown_pct`` and ``var_95_hist_pct``, ``cvar_99_param_pct``, ...
+    (positive loss percents as in every report, :func:`core.services.risk.in_report_units`; no GARCH), ``correlation`` (DataFrame). Raises ``ValueError`` with
     fewer than ``min_points`` daily equity points.
     """
     from core.portfolio import repo as portfolio_repo
@@ -94,8 +94,8 @@ def book_risk(account: str = "paper", min_points: int = 30, ctx: Context | None 
     session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session") or {}
     symbols = sorted(set(session.get("symbols") or []) | set(paper_state(account, ctx=ctx).positions))
     market = market_state(symbols, asof.to_pydatetime(), window=250, ctx=ctx)
-    return {"asof": asof, "start": daily.index[0], "points": len(returns), "sharpe": summary["sharpe"],
-            "max_drawdown_pct": summary["max_drawdown_pct"], **var_table(returns, garch=False, seed=0),
+    units = in_report_units({"sharpe": summary["sharpe"], "max_drawdown_pct": summary["max_drawdown_pct"], **var_table(returns, garch=False, seed=0)})
+    return {"asof": asof, "start": daily.index[0], "points": len(returns), **units,
             "correlation": market.returns.corr() if len(market.returns.columns) > 1 else pd.DataFrame()}
 
 
