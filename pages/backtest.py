@@ -70,7 +70,9 @@ c1, c2, c3, c4 = st.columns(4)
 cash = c1.number_input("Starting cash", value=10_000.0, min_value=100.0, step=1_000.0, key="bt_cash")
 commission = c2.number_input("Commission (% of notional per fill)", value=0.1, min_value=0.0, max_value=5.0, step=0.05, key="bt_commission") / 100
 slippage = c3.number_input("Slippage (bps per market fill)", value=0.0, min_value=0.0, max_value=500.0, step=1.0, key="bt_slippage")
-size = c4.number_input("Size (fraction of equity per entry, before the risk caps)", value=1.0, min_value=0.01, max_value=1.0, step=0.05, key="bt_size")
+# Percent on screen like every other percentage; the engine takes a fraction of equity.
+size = c4.number_input("Size (% of equity per entry, before the risk caps)", value=100.0, min_value=1.0, max_value=100.0, step=5.0, format="%.0f",
+                       key="bt_size") / 100
 risk_mode = st.radio("Risk limits", ["configured", "permissive"], horizontal=True, key="bt_risk",
                      help="Every order passes the risk engine. 'configured' uses the limits in force (Settings page); "
                           "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere.")

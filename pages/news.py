@@ -16,7 +16,7 @@ COLORS = {"positive": "#26a69a", "neutral": "#90a4ae", "negative": "#ef5350"}
 def _feed(symbol: str | None) -> pd.DataFrame:
     items = services.list_news(symbol=symbol, limit=None)
     return pd.DataFrame([{"published": i.published, "title": i.title, "symbols": ", ".join(i.symbols) or "—", "sentiment": i.sentiment,
-                          "label": i.label or "unscored", "source": i.source, "url": i.url} for i in items],
+                          "label": i.label or "unscored", "source": i.source, "url": i.url or ""} for i in items],
                         columns=["published", "title", "symbols", "sentiment", "label", "source", "url"])
 
 

@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from core.services import format_pct as pct
 from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap
 from ui.common import context, exposure_metrics, guarded
@@ -73,7 +74,7 @@ cols = st.columns(3)
 for i, row in enumerate(rows):
     with cols[i % 3]:
         over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
-        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
+        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {pct(row['used'])} of {pct(row['cap'])} ({pct(row['utilisation'], 0)}){over}")
 exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
 if exposure:
     exposure_metrics(st.columns(3)[:2], exposure)
@@ -103,7 +104,7 @@ st.caption("Not the book and not as of the session: every bundled bar of the cho
 symbols = services.list_symbols("1d")
 c1, c2, c3 = st.columns(3)
 symbol = c1.selectbox("Symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="risk_symbol")
-level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, format_func=lambda v: f"{v:.1%}", key="risk_level")
+level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, format_func=lambda v: pct(v, 1), key="risk_level")
 window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
 report = guarded(_report, symbol, what=f"the risk report of {symbol}")
 if report:
@@ -120,13 +121,13 @@ roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
 if roll is not None:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=roll.index, y=-roll["return"], mode="lines", name="daily loss", line=dict(color="#78909c", width=0.8)))
-    fig.add_trace(go.Scatter(x=roll.index, y=roll["hist"], mode="lines", name=f"historical VaR {level:.1%}", line=dict(color="#ffca28")))
+    fig.add_trace(go.Scatter(x=roll.index, y=roll["hist"], mode="lines", name=f"historical VaR {pct(level, 1)}", line=dict(color="#ffca28")))
     fig.add_trace(go.Scatter(x=roll.index, y=roll["param"], mode="lines", name="normal VaR", line=dict(color="#42a5f5")))
     fig.add_trace(go.Scatter(x=roll.index, y=roll["cvar_hist"], mode="lines", name="historical CVaR", line=dict(color="#ef5350", dash="dot")))
     b = roll[roll["breach"]]
     fig.add_trace(go.Scatter(x=b.index, y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
-                      title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
+                      title=f"{symbol}: {window}-day rolling VaR · breaches {pct(roll['breach'].mean())} of days (expected {pct(1 - level, 1)})",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 

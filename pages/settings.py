@@ -69,8 +69,8 @@ for venue in ("binance", "alpaca", "zerodha"):
     cfg = brokers[venue]
     rows.append({
         "venue": venue,
-        "api key": cfg.get("api_key"),
-        "secret": cfg.get("api_secret"),
+        "api key": cfg.get("api_key") or "(not set)",
+        "secret": cfg.get("api_secret") or "(not set)",
         "sandbox / paper": "yes" if cfg.get("testnet", cfg.get("paper", False)) else ("n/a" if venue == "zerodha" else "NO (live)"),
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -78,7 +78,11 @@ st.write(f"Default broker: **{brokers['default']}**")
 
 st.subheader("Data sources")
 series = guarded(services.list_series, ctx, what="listing data") or []
-st.dataframe(pd.DataFrame([s.to_dict() for s in series]), hide_index=True, width="stretch")
+sources = pd.DataFrame([s.to_dict() for s in series])
+for col in ("start", "end"):  # dates as on every page, not ISO strings with their offset
+    if col in sources:
+        sources[col] = [services.format_ts(v) for v in sources[col]]
+st.dataframe(sources, hide_index=True, width="stretch")
 st.caption(f"Database: `{services.safe_database_url(ctx)}`")
 
 st.subheader("Market data: test connection")
@@ -92,6 +96,6 @@ with st.form("feed_test"):
         result = services.check_feed(provider, symbol, timeframe, ctx=ctx)
         if result["ok"]:
             bar = result["bar"]
-            st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {bar['ts']}, close {bar['close']:g}")
+            st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {services.format_ts(bar['ts'])}, close {bar['close']:g}")
         else:
             st.error(result["error"])

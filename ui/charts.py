@@ -6,6 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.services.status import format_pct
+
 TEMPLATE = "plotly_dark"
 
 
@@ -105,7 +107,7 @@ def pie(values: pd.Series, title: str = "", height: int = 340) -> go.Figure:
 def bars(values: pd.Series, title: str = "", height: int = 300, percent: bool = False, color: str = "#42a5f5") -> go.Figure:
     """Return a bar chart of ``values`` (index = categories)."""
     fig = go.Figure(go.Bar(x=[str(i) for i in values.index], y=values.values, marker_color=color,
-                           text=[f"{v:.2%}" if percent else f"{v:,.2f}" for v in values.values], textposition="outside"))
+                           text=[format_pct(v) if percent else f"{v:,.2f}" for v in values.values], textposition="outside"))
     _layout(fig, title, height, showlegend=False)
     if percent:
         fig.update_yaxes(tickformat=".1%")

@@ -58,7 +58,7 @@ from core.services.risk import (
 )
 from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
 from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
-from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
+from core.services.status import STATE_LABELS, LoopState, format_pct, format_ts, loop_state
 from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
 from core.services.strategy import build_strategy, pin_params
 from core.services.trading import (
@@ -116,6 +116,7 @@ __all__ = [
     "fetch_news",
     "fill_rows",
     "forecast_exposure",
+    "format_pct",
     "format_ts",
     "get_context",
     "get_loop",

@@ -98,7 +98,7 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     # 3 x 2 values with fast >= slow once: 5 trials on AAPL, judged by the deflated Sharpe ratio and the PBO.
     assert metrics["Trials"] == "5"
     stored = services.list_sweeps()[0]
-    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo']:.0%}"
+    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo'] * 100:.0f} %"
     assert any("invalid combinations skipped" in c.value for c in at.caption)
 
 
