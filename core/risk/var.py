@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 LEVELS = (0.95, 0.99)
 
@@ -90,6 +89,8 @@ def historical(returns: Iterable[float], level: float = 0.95, horizon: int = 1) 
 # -- parametric normal ----------------------------------------------------------------------------
 def normal_var_from_moments(mu: float, sigma: float, level: float = 0.95, horizon: int = 1) -> VarEstimate:
     """Return normal VaR/CVaR for per-period mean ``mu`` and standard deviation ``sigma``."""
+    from scipy import stats  # scipy.stats on first use, not on import: the risk engine is on every page's import path
+
     alpha = _check(level, horizon)
     m, s = mu * horizon, sigma * np.sqrt(horizon)
     z = stats.norm.ppf(alpha)
@@ -115,6 +116,8 @@ def cornish_fisher(returns: Iterable[float], level: float = 0.95, horizon: int =
     The CVaR is ``-(mu + sigma * mean(z_cf(u)))`` over ``u`` uniform on ``(0, alpha)``,
     integrated with the midpoint rule on ``grid`` points.
     """
+    from scipy import stats
+
     alpha = _check(level, horizon)
     r = _clean(returns)
     _need(r, 4, "Cornish-Fisher VaR")
@@ -248,6 +251,8 @@ def std_t_tail(alpha: float, nu: float) -> tuple[float, float]:
     The tail mean is ``-(nu + t²)/(nu - 1) * f_t(t) / alpha`` scaled by ``sqrt((nu-2)/nu)``, the
     closed form of the expected shortfall of a Student-t.
     """
+    from scipy import stats
+
     scale = np.sqrt((nu - 2.0) / nu)
     t = stats.t.ppf(alpha, nu)
     es = -(nu + t * t) / (nu - 1.0) * stats.t.pdf(t, nu) / alpha
