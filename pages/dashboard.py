@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import TEMPLATE, candlestick
+from ui.charts import TEMPLATE, candlestick, naive
 from ui.common import context, guarded
 from ui.live_diff import live_vs_backtest_panel
 from ui.trust import alarm_banner
@@ -51,8 +51,8 @@ def account_panel() -> None:
     c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d}", services.STATE_LABELS.get(state.state, state.state), delta_color="off",
                 delta_arrow="off")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
-    fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
+    fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
+    fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
     st.plotly_chart(fig, width="stretch")
     g = data["gauges"]

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from core import services
 from ui.auth import actor
-from ui.charts import TEMPLATE
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 from ui.trust import ablation_panel, health_panel, retrain_panel
 
@@ -126,7 +126,8 @@ def importance_figure(importance: list[dict], top: int = 20) -> go.Figure:
 def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
     """Return the close with a colour band of the regime of each bar under it."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.86, 0.14], vertical_spacing=0.02)
-    fig.add_trace(go.Scatter(x=tl.index, y=tl["close"], mode="lines", line=dict(color="#e0e0e0", width=1.2), name="close", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=naive(tl.index), y=tl["close"], mode="lines", line=dict(color="#e0e0e0", width=1.2), name="close",
+                             showlegend=False), row=1, col=1)
     names = [r for r in REGIME_COLORS if (tl["regime"] == r).any()] or sorted(tl["regime"].unique())
     code = {r: i for i, r in enumerate(names)}
     z = tl["regime"].map(code).to_numpy(dtype=float)
@@ -137,7 +138,7 @@ def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
         c = REGIME_COLORS.get(r, "#9e9e9e")
         scale += [[i / n, c], [(i + 1) / n, c]]
     fig.add_trace(go.Heatmap(
-        x=tl.index, z=[z], zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=[tl["regime"].to_numpy()],
+        x=naive(tl.index), z=[z], zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=[tl["regime"].to_numpy()],
         hovertemplate="%{x|%Y-%m-%d}: %{customdata}<extra></extra>",
     ), row=2, col=1)  # fmt: skip
     for r in names:  # legend entries for the band colours

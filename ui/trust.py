@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import services
 from core.services import format_pct as pct
-from ui.charts import TEMPLATE
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
 
@@ -133,10 +133,10 @@ def exposure_panel(symbols: list[str]) -> None:
                          "conditional coverage p": round(r["cc_p"], 4)})  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="risk_fx_table")
     s = rep["series"]["scaled"]
-    fig = go.Figure([go.Scatter(x=s.index, y=-s["realised"], mode="lines", name="realised loss (scaled book)", line=dict(color="#78909c", width=0.8)),
-                     go.Scatter(x=s.index, y=s["forecast_var"], mode="lines", name="forecast VaR used", line=dict(color="#ffca28"))])  # fmt: skip
+    fig = go.Figure([go.Scatter(x=naive(s.index), y=-s["realised"], mode="lines", name="realised loss (scaled book)", line=dict(color="#78909c", width=0.8)),
+                     go.Scatter(x=naive(s.index), y=s["forecast_var"], mode="lines", name="forecast VaR used", line=dict(color="#ffca28"))])  # fmt: skip
     hit = s[-s["realised"] > s["forecast_var"]]
-    fig.add_trace(go.Scatter(x=hit.index, y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
+    fig.add_trace(go.Scatter(x=naive(hit.index), y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
     fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".1%",
                       title=f"{rep['symbol']}: forecast vs realised (mean exposure {pct(rep['scaled']['mean_scale'], 0)})")  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="risk_fx_chart")
