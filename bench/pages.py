@@ -30,15 +30,18 @@ PAGES = {"dashboard": "Dashboard", "trading": "Trading", "portfolio": "Portfolio
          "news": "News", "settings": "Settings"}  # fmt: skip
 
 
-def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> float:
-    """Open ``url`` in a new tab; return the seconds until the page's script run has finished with its title on screen.
+def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[float, float]:
+    """Open ``url`` in a new tab; return the seconds until the page's script run has finished with its title on screen,
+    and the part of it from the browser's first websocket message (its request to run the page) to that end.
 
     The end is Streamlit's own ``script_finished`` message on the websocket (the full run, not a
-    fragment's), so the time covers app.py, the shell and the whole page script.
+    fragment's), so the time covers app.py, the shell and the whole page script; the second
+    figure leaves out loading the page's HTML and JavaScript.
     """
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     done: list[float] = []
+    sent: list[float] = []
 
     def on_frame(payload: bytes | str) -> None:
         if done or isinstance(payload, str):
@@ -51,7 +54,11 @@ def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> float:
             done.append(time.perf_counter())
 
     page = context.new_page()
-    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    def on_socket(ws) -> None:
+        ws.on("framereceived", on_frame)
+        ws.on("framesent", lambda _payload: sent.append(time.perf_counter()) if not sent else None)
+
+    page.on("websocket", on_socket)
     try:
         t0 = time.perf_counter()
         page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
@@ -61,7 +68,7 @@ def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> float:
             page.wait_for_timeout(10)
         if not done:
             raise RuntimeError(f"{url}: the script did not finish within {timeout_s:.0f} s")
-        return max(done[0], t0) - t0
+        return done[0] - t0, done[0] - (sent[0] if sent else t0)
     finally:
         page.close()
 
@@ -87,8 +94,8 @@ def main() -> None:
 
         populate_paper(services.get_context())
     names = [p.strip() for p in args.pages.split(",") if p.strip()]
-    cold: dict[str, list[float]] = {n: [] for n in names}
-    warm: dict[str, list[float]] = {n: [] for n in names}
+    cold: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    warm: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         # One throw-away server first: creates the database, so no cold run pays for the schema.
@@ -107,12 +114,13 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; {load}")
     print(f"store: {'populated (300 bars of paper trading on AAPL, MSFT)' if args.populated else 'fresh (bundled data only)'}; "
           f"median of {args.runs}\n")
-    print("| page | cold (s) | warm (s) | cold runs | warm runs |")
-    print("|---|---|---|---|---|")
+    print("| page | cold (s) | warm (s) | cold: script part (s) | warm: script part (s) | cold runs | warm runs |")
+    print("|---|---|---|---|---|---|---|")
     for name in names:
         c, w = cold[name], warm[name]
-        print(f"| {PAGES[name]} | {statistics.median(c):.2f} | {statistics.median(w):.2f} | {' / '.join(f'{x:.2f}' for x in c)} | "
-              f"{' / '.join(f'{x:.2f}' for x in w)} |")
+        med = [statistics.median(x[i] for x in runs) for runs in (c, w) for i in (0, 1)]
+        print(f"| {PAGES[name]} | {med[0]:.2f} | {med[2]:.2f} | {med[1]:.2f} | {med[3]:.2f} | {' / '.join(f'{x[0]:.2f}' for x in c)} | "
+              f"{' / '.join(f'{x[0]:.2f}' for x in w)} |")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
