@@ -169,7 +169,7 @@ class TradingSettings(_Section):
     params: dict[str, Any] = {}
     cash: float = Field(100_000.0, gt=0)
     commission: float = Field(0.0005, ge=0, lt=0.1)
-    warmup_bars: int = Field(750, ge=50)
+    warmup_bars: int = Field(1250, ge=50)  # 5 years of daily bars: the session's own model trains on 2000-2004, a full cycle, not only the 2000-02 crash
     bars_per_tick: int = Field(1, ge=1)
     lease_seconds: float = Field(90.0, gt=0)
     diff_alert_pct: float = Field(5.0, ge=0, le=100)  # notify when the live-vs-backtest gap (unmatched orders %, or |P&L gap| % of cash) passes it

@@ -87,6 +87,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         use_model_for_paper,
     )
     from core.services.verdicts import edge_verdict
+    from core.services.windows import model_windows
 
 __all__ = [
     "STATE_LABELS",
@@ -155,6 +156,7 @@ __all__ = [
     "market_state",
     "model_health",
     "model_report",
+    "model_windows",
     "monthly_returns",
     "new_strategy",
     "news_features",
@@ -301,6 +303,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "market_state": "core.services.book",
     "model_health": "core.services.health",
     "model_report": "core.services.models",
+    "model_windows": "core.services.windows",
     "monthly_returns": "core.services.performance",
     "new_strategy": "core.services.strategies",
     "news_features": "core.services.news",
