@@ -30,7 +30,7 @@ from core.services.execution import PaperSession, list_fills, list_orders, order
 from core.services.exposure import forecast_exposure
 from core.services.feeds import check_feed
 from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
-from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
+from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, fill_defaults, lab_backtest, lab_frames, parameter_sweep
 from core.services.manual import (
     cancelled_manual_orders,
     pending_cancels,
@@ -121,6 +121,7 @@ __all__ = [
     "get_notifier",
     "health_status",
     "kelly_sizer",
+    "fill_defaults",
     "lab_backtest",
     "lab_frames",
     "latest_signals",
