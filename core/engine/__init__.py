@@ -14,5 +14,5 @@ from core.engine.risk_gate import engine_risk_hook, market_state, portfolio_stat
 from core.engine.strategy import Strategy, StrategyError
 from core.risk.hook import UNLIMITED, Unlimited
 
-__all__ = ["UNLIMITED", "Engine", "History", "Strategy", "StopPolicy", "StrategyContext", "StrategyError", "Unlimited", "build_engine", "default_lot", "engine_risk_hook",
-           "lot_for", "market_state", "portfolio_state", "recorded_decisions", "risk_check_for"]
+__all__ = ["UNLIMITED", "Engine", "History", "StopPolicy", "Strategy", "StrategyContext", "StrategyError", "Unlimited", "build_engine", "default_lot",
+           "engine_risk_hook", "lot_for", "market_state", "portfolio_state", "recorded_decisions", "risk_check_for"]

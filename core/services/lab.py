@@ -54,7 +54,10 @@ def _fill_model(commission: float, slippage_bps: float, max_volume_share: float 
 
 
 def fill_defaults(ctx: Context | None = None) -> dict[str, float]:
-    """Return the configured costs (``trading.commission``, ``slippage_bps``, ``max_volume_share``): the paper loop's fill model, the Backtest page's defaults."""
+    """Return the configured costs (``trading.commission``, ``slippage_bps``, ``max_volume_share``).
+
+    They are the paper loop's fill model and the Backtest page's defaults.
+    """
     from core.services.context import get_context
 
     t = (ctx or get_context()).settings.trading

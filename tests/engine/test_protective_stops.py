@@ -96,7 +96,7 @@ def test_trailing_stop_follows_the_high():
 def test_trailing_stop_is_emulated_with_native_stops_where_the_venue_has_none():
     caps = Capabilities(order_types=frozenset({OrderType.MARKET, OrderType.LIMIT, OrderType.STOP}), time_in_force=PAPER_CAPABILITIES.time_in_force,
                         asset_classes=PAPER_CAPABILITIES.asset_classes, oco=False, bracket=False)
-    engine, broker = _run(TRAIL, StopPolicy("trailing", percent=0.05), caps=caps)
+    _engine, broker = _run(TRAIL, StopPolicy("trailing", percent=0.05), caps=caps)
     assert _exits(broker) == [("sell", 100.0, pytest.approx(108 * 0.95), T0 + timedelta(days=4))]
     at_venue = [o for o in broker.orders() if o.client_order_id.endswith("~stop")]
     assert len(at_venue) == 1 and at_venue[0].order_type is OrderType.STOP
@@ -116,7 +116,7 @@ def test_take_profit_pair_is_emulated_at_a_venue_without_oco():
     caps = Capabilities(order_types=PAPER_CAPABILITIES.order_types, time_in_force=PAPER_CAPABILITIES.time_in_force,
                         asset_classes=PAPER_CAPABILITIES.asset_classes, oco=False, bracket=False)
     bars = [*ENTRY, (101.0, 104.0, 98.0, 103.0), (104.0, 111.0, 103.0, 109.0), (100.0, 100.0, 80.0, 85.0)]
-    engine, broker = _run(bars, StopPolicy("percent", percent=0.05, take_profit_r=2.0), caps=caps)
+    _engine, broker = _run(bars, StopPolicy("percent", percent=0.05, take_profit_r=2.0), caps=caps)
     assert _exits(broker) == [("sell", 100.0, 110.0, T0 + timedelta(days=3))]
     assert {o.client_order_id[-3:]: o.status for o in broker.orders() if o.tags.get("protective")} == {"-sl": OrderStatus.CANCELED, "-tp": OrderStatus.FILLED}
 
