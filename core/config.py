@@ -217,6 +217,13 @@ class ResearchSettings(_Section):
         return value
 
 
+class SignalsSettings(_Section):
+    """The signal processor's dedupe, cooldown and conflict rules for the ensemble strategy (pinned when a paper session starts)."""
+
+    cooldown_bars: int = Field(5, ge=0, le=10_000)  # a symbol and direction traded less than this many bars ago is a duplicate: hold
+    conflict_margin: float = Field(0.05, ge=0, le=2)  # an opposite signal within the cooldown must beat the last one's edge by more
+
+
 class StrategiesSettings(_Section):
     """Where the user's own strategies live (``NAME.py`` files, found by name)."""
 
@@ -276,6 +283,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = TradingSettings()
     auth: AuthSettings = AuthSettings()
     strategies: StrategiesSettings = StrategiesSettings()
+    signals: SignalsSettings = SignalsSettings()
     models: ModelsSettings = ModelsSettings()
     log: LogSettings = LogSettings()
     research: ResearchSettings = ResearchSettings()

@@ -114,6 +114,10 @@ MEANINGS: dict[str, str] = {
     "scheduler.retrain_hour_utc": "hour (UTC) of the daily retrain job",
     "scheduler.news_minutes": "minutes between news collections",
     "scheduler.diff_minutes": "minutes between backtest-vs-live diffs of the paper session (runs only after new bars)",
+    "signals.cooldown_bars": ("the ensemble's signal cooldown in bars: a symbol and direction traded less than this many bars ago is a duplicate and "
+                              "the position is held (0 = off); pinned when a paper session starts, shown on the Dashboard"),
+    "signals.conflict_margin": ("edge an opposite signal must have beyond the one it reverses within the cooldown (else the position is held), and "
+                                "by which one of two opposite signals in a batch must win (else both are dropped)"),
     "trading.account": "account name the loop trades and stores under",
     "trading.symbols": "symbols the paper loop trades",
     "trading.timeframe": "bar size of the loop's feed",
