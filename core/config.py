@@ -184,7 +184,7 @@ class TradingSettings(_Section):
     # The fill model of the paper loop and of backtests (the Backtest page's defaults): one setting for both.
     slippage_bps: float = Field(0.0, ge=0, le=500)
     max_volume_share: float = Field(0.0, ge=0, le=1)  # 0 = no cap; else fills of a symbol take at most this share of a bar's volume
-    warmup_bars: int = Field(750, ge=50)
+    warmup_bars: int = Field(1250, ge=50)  # 5 years of daily bars: the session's own model trains on 2000-2004, a full cycle, not only the 2000-02 crash
     bars_per_tick: int = Field(1, ge=1)
     lease_seconds: float = Field(90.0, gt=0)
     diff_alert_pct: float = Field(5.0, ge=0, le=100)  # notify when the live-vs-backtest gap (unmatched orders %, or |P&L gap| % of cash) passes it

@@ -54,6 +54,11 @@ def account_panel() -> None:
     fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
     fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
+    if len(eq) < 2:  # one point: give the axes a readable span instead of plotly's sub-millisecond autorange
+        t = eq.index[-1]
+        fig.update_xaxes(range=[t - pd.Timedelta(days=7), t + pd.Timedelta(days=7)])
+        fig.update_yaxes(range=[last.equity * 0.98, last.equity * 1.02], row=1, col=1)
+        fig.update_yaxes(range=[-5, 1], row=2, col=1)
     st.plotly_chart(fig, width="stretch")
     g = data["gauges"]
     cols = st.columns(3)
@@ -91,6 +96,10 @@ def account_panel() -> None:
                 st.caption("Suppressed, by reason: " + " · ".join(f"{k} {v}" for k, v in counts.items()))
                 st.dataframe(suppressed[["ts", "symbol", "p_up", "status", "note"]].head(20).round({"p_up": 3}), hide_index=True, width="stretch",
                              key="dash_suppressed_signals")
+        for w in data["models"]:
+            st.caption(f"Model {w['model_id']}: trained on {services.format_ts(w['trained_from'])} → {services.format_ts(w['trained_to'])} · "
+                       f"trades {services.format_ts(w['trades_from'])} → {services.format_ts(w['trades_to'])}"
+                       + (" · :red[overlaps its training data]" if w["overlap"] else f" · {w['gap_bars']} bars between: no overlap"))
     timings = loop.get("timings_ms") or {}
     if timings:
         st.caption("Last tick, ms per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))

@@ -298,12 +298,17 @@ def audit_panel(model_id: str, options: list[str]) -> None:
     res = st.session_state.get("models_audit_result")
     if res and res.get("model_id") == model_id:
         pts = ", ".join(p[:10] for p in res["points"])
-        if res["ok"]:
+        if res.get("features_ok", res["ok"]):
             st.success(f"No leakage in {res['symbol']}: {res['columns_checked']} columns identical at {len(res['points'])} cut points ({pts}).")
         else:
             st.error(f"Leakage in {res['symbol']}: {', '.join(res['offending'])} changed when later bars were removed. "
                      "Do not trade this model; fix those features and retrain.")  # fmt: skip
             st.json(res["details"], expanded=False)
+        for w in res.get("session_models", []):
+            window = (f"Paper session model **{w['model_id']}**: trained on {services.format_ts(w['trained_from'])} → "
+                      f"{services.format_ts(w['trained_to'])}, trades from {services.format_ts(w['trades_from'])} "
+                      f"({w['gap_bars']} bars between; the embargo needs 5)")
+            (st.error if w["overlap"] else st.success)(window + (": it trades bars it was trained on." if w["overlap"] else ": no overlap."))
 
 
 st.title("Models")

@@ -74,6 +74,7 @@ from core.services.trading import (
     trading_loop,
 )
 from core.services.verdicts import edge_verdict
+from core.services.windows import model_windows
 
 __all__ = [
     "STATE_LABELS",
@@ -142,6 +143,7 @@ __all__ = [
     "market_state",
     "model_health",
     "model_report",
+    "model_windows",
     "monthly_returns",
     "new_strategy",
     "news_features",

@@ -89,7 +89,7 @@ def dashboard(account: str = "paper", ctx: Context | None = None) -> dict[str, A
     return {
         "loop": toggle.loop_status(ctx.store) | {"enabled": toggle.is_enabled(ctx.store)},
         "equity": eq, "today_pnl": today_pnl, "positions": positions, "open_orders": opened,
-        "signals": latest_signals(ctx=ctx), "signal_rules": signal_rules(ctx), "risk": status, "gauges": gauges,
+        "signals": latest_signals(ctx=ctx), "signal_rules": signal_rules(ctx), "risk": status, "gauges": gauges, "models": _model_windows(ctx),
     }  # fmt: skip
 
 
@@ -109,3 +109,12 @@ def _book_var(positions: list[dict], equity: float | None, upto: pd.Timestamp | 
         return 0.0
     book = var_mod.portfolio_returns(returns, weights)
     return float(var_mod.historical(book, 0.99).var)
+
+
+def _model_windows(ctx: Context) -> list[dict]:
+    from core.services.windows import model_windows
+
+    try:
+        return model_windows(ctx)
+    except (ValueError, KeyError, OSError):  # a session on data that is gone: the rest of the dashboard still shows
+        return []

@@ -149,7 +149,7 @@ def loop_state(ctx: Context | None = None) -> LoopState:
         elif status.get("market_closed"):
             state, reason = "market_closed", str(status.get("market_closed") if isinstance(status.get("market_closed"), str) else "")
         elif last_tick is None:
-            state = "starting"
+            state, reason = "starting", str(status.get("preparing") or "")
         elif (now - last_tick).total_seconds() > interval:
             state, reason = "not_ticking", f"no tick for {age_text((now - last_tick).total_seconds())}"
         else:

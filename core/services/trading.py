@@ -74,7 +74,7 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     from core.services.data import load_bars
     from core.services.health import RETRAIN_KEY
     from core.services.models import load_model, train
-    from core.services.strategy import TRAIN_HORIZON
+    from core.services.windows import TRAIN_HORIZON
 
     ctx = ctx or get_context()
     account = ctx.settings.trading.account

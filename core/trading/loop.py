@@ -165,7 +165,14 @@ class TradingLoop:
     def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
         """Let the application fix what the strategy needs at session start (e.g. which model version it trades)."""
         feed = self.ports.build_feed(session, self.account)
-        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
+        session["warmup_end"] = feed.start.isoformat()  # the last bar before the first traded one (model windows are checked against it)
+        # Pinning may train the session's first model (about a minute): the status strip says so instead of "waiting".
+        toggle.report_status(self.store, preparing=f"fixing what {session['strategy']} trades from {feed.start:%Y-%m-%d} on "
+                                                   "(a first ensemble session trains its model on the bars before that)")
+        try:
+            return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
+        finally:
+            toggle.report_status(self.store, preparing=None)
 
     @property
     def last_processed(self) -> pd.Timestamp | None:

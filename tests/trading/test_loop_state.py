@@ -187,3 +187,24 @@ def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
 def test_edge_verdict_reads_the_interval_against_a_coin_flip(auc, level, start):
     got_level, sentence = services.edge_verdict(auc)
     assert got_level == level and sentence.startswith(start)
+
+
+def test_switching_the_toggle_on_wakes_the_tick_instead_of_waiting_an_interval(ctx):
+    import time
+
+    from jobs.host import SchedulerHost
+
+    toggle.set_enabled(ctx.store, True)
+    ctx.extras["trading_loop"] = _loop(ctx)
+    host = SchedulerHost(ctx, tick_seconds=3600)  # without the wake-up the first tick would be an hour away
+    assert host.wake() is False  # not started: nothing to wake
+    host.start()
+    try:
+        assert toggle.loop_status(ctx.store).get("last_tick_at") is None
+        assert host.wake() is True
+        deadline = time.monotonic() + 120
+        while toggle.loop_status(ctx.store).get("last_tick_at") is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert toggle.loop_status(ctx.store).get("last_tick_at") is not None
+    finally:
+        host.shutdown(wait=True)

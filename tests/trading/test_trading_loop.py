@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from core.backtest.run import run_backtest
@@ -255,6 +256,22 @@ def test_session_trains_its_own_model_before_the_session_when_a_symbol_has_no_hi
     trading_loop(ctx).tick()
     signals = services.latest_signals(limit=1000, ctx=ctx)
     assert len(signals) == 10 and not signals.duplicated(["symbol", "ts"]).any()
+    # the Dashboard's and the audit's model windows: counted here from the calendar, independently of model_windows
+    (window,) = services.model_windows(ctx)
+    first_traded = calendar[400]  # warm-up bars 0..399; AAPL's calendar is the union's (GOOG's dates are a subset)
+    assert window["model_id"] == pinned.id and window["trades_from"] == first_traded and window["overlap"] is False
+    assert window["trained_to"].date() == pinned.data_end.date()
+    end = pd.Timestamp(pinned.data_end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    assert window["gap_bars"] == ((calendar > end) & (calendar < first_traded)).sum() >= 5
+    # a session forged to trade the late model (trained on the first 500 bars) is flagged, and the leakage audit fails on it
+    session = ctx.store.get_setting("loop.paper.session")
+    ctx.store.set_setting("loop.paper.session", {**session, "params": {**session["params"], "model_id": late}})
+    (forged,) = services.model_windows(ctx)
+    assert forged["overlap"] is True and forged["gap_bars"] < 0
+    audit = services.audit("AAPL", model_id=late, n_points=1, ctx=ctx)
+    assert audit["features_ok"] is True and audit["ok"] is False and audit["overlapping_models"] == [late]
+    ctx.store.set_setting("loop.paper.session", session)
     # an explicitly pinned model that overlaps the traded bars is refused with the dates
     other = _ctx(tmp_path / "b", f"sqlite:///{tmp_path}/b.db", strategy="ensemble", symbols=["AAPL"], warmup_bars=400)
     other.extras["models_dir"] = str(tmp_path / "models")
