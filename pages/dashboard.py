@@ -84,8 +84,18 @@ def account_panel() -> None:
         if sig.empty:
             st.caption("No signals yet (the ensemble strategy stores one per symbol and bar).")
         else:
-            latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "note"]]
-            st.dataframe(latest.round(3), hide_index=True, width="stretch")
+            latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "status", "note"]]
+            st.dataframe(latest.round({"p_up": 3, "confidence": 3}), hide_index=True, width="stretch")
+            rules = data.get("signal_rules") or {}
+            suppressed = sig[sig["status"] != "passed"]
+            st.caption(f"Signal rules: cooldown {rules.get('cooldown_bars', '?')} bars (a repeat holds the position), conflict margin "
+                       f"{rules.get('conflict_margin', '?')} (a reversal inside the cooldown needs that much more edge) · "
+                       f"{len(suppressed)} of the last {len(sig)} signals suppressed")
+            if not suppressed.empty:
+                counts = suppressed["status"].value_counts()
+                st.caption("Suppressed, by reason: " + " · ".join(f"{k} {v}" for k, v in counts.items()))
+                st.dataframe(suppressed[["ts", "symbol", "p_up", "status", "note"]].head(20).round({"p_up": 3}), hide_index=True, width="stretch",
+                             key="dash_suppressed_signals")
         for w in data["models"]:
             st.caption(f"Model {w['model_id']}: trained on {services.format_ts(w['trained_from'])} → {services.format_ts(w['trained_to'])} · "
                        f"trades {services.format_ts(w['trades_from'])} → {services.format_ts(w['trades_to'])}"

@@ -42,7 +42,16 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.exposure import forecast_exposure
     from core.services.feeds import check_feed
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
-    from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
+    from core.services.lab import (
+        bars_from_csv,
+        bars_from_upload,
+        buy_and_hold_curve,
+        compare_strategies,
+        fill_defaults,
+        lab_backtest,
+        lab_frames,
+        parameter_sweep,
+    )
     from core.services.manual import (
         cancelled_manual_orders,
         pending_cancels,
@@ -127,6 +136,7 @@ __all__ = [
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "fill_defaults",
     "fill_rows",
     "forecast_exposure",
     "format_pct",
@@ -276,6 +286,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "fetch_news": "core.services.news",
     "fill_rows": "core.services.orders_view",
     "forecast_exposure": "core.services.exposure",
+    "fill_defaults": "core.services.lab",
     "format_pct": "core.services.status",
     "format_ts": "core.services.status",
     "get_context": "core.services.context",
