@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from core.services import format_pct as pct
 from ui.charts import _layout, heatmap
 from ui.common import guarded
 
@@ -125,7 +126,7 @@ def _show(result, px: str, py: str) -> None:
     m[1].metric("Best Sharpe", f"{d['sharpe_annual']:.2f}", help=f"{best['symbol']} {best['params']}")
     m[2].metric("Luck alone gives", f"{d['expected_max_sharpe_annual']:.2f}", help="Expected best Sharpe ratio of this many skill-less trials")
     m[3].metric("Deflated Sharpe", f"{d['dsr']:.2f}", help="Probability that the best trial's edge is more than selection luck (Bailey & López de Prado)")
-    m[4].metric("PBO", "—" if p.get("pbo") is None else f"{p['pbo']:.0%}",
+    m[4].metric("PBO", "—" if p.get("pbo") is None else pct(p['pbo'], 0),
                 help=p.get("reason") or "Probability of backtest overfitting (CSCV): how often the in-sample best is below the median out of sample")
     for w in s["warnings"]:
         st.warning(w)

@@ -171,3 +171,10 @@ def format_ts(value: datetime | pd.Timestamp | str | None, with_time: bool | Non
     if with_time is None:
         with_time = ts != ts.normalize()
     return f"{ts:%Y-%m-%d %H:%M} UTC" if with_time else f"{ts:%Y-%m-%d}"
+
+
+def format_pct(fraction: float | None, digits: int = 2, sign: bool = False) -> str:
+    """Return a fraction as a percentage for the screen, the one convention of every page: ``0.0512`` -> ``5.12 %``; ``—`` for none/NaN."""
+    if fraction is None or fraction != fraction:
+        return "—"
+    return f"{fraction * 100:{'+' if sign else ''}.{digits}f} %"

@@ -18,6 +18,12 @@ from core.services.windows import utc as _utc
 from core.strategies import make_strategy
 
 
+def signal_params(params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+    """Return the ensemble's ``params`` with the configured signal rules (``signals.cooldown_bars``, ``conflict_margin``) where not given."""
+    cfg = (ctx or get_context()).settings.signals
+    return {"cooldown_bars": cfg.cooldown_bars, "conflict_margin": cfg.conflict_margin, **params}
+
+
 def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context | None = None) -> Strategy:
     """Return strategy ``name`` with ``params``, given its model artifact and the limits in force when it trades a model."""
     params = dict(params or {})
@@ -27,6 +33,7 @@ def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context
     from core.services.settings import risk_limits
 
     ctx = ctx or get_context()
+    params = signal_params(params, ctx)
     from core.services.models import news_frame
 
     artifact = load_model(params.get("model_id") or None, ctx)
@@ -62,7 +69,7 @@ def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff
     """
     if name != "ensemble":
         return dict(params)
-    params = make_strategy(name, **params).get_params()
+    params = make_strategy(name, **signal_params(params, ctx)).get_params()
     from core.models.registry import ModelNotFound, get_run, list_runs
     from core.services.models import train
 

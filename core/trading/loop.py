@@ -34,7 +34,7 @@ from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Instrument, Order, OrderType, Side
-from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
+from core.engine import StopPolicy, Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.execution.tickets import ticket_orders
 from core.notify.events import NotifyEvent, data_halt_event
@@ -118,6 +118,11 @@ class LoopPorts:
     provider: Callable[[], str] = lambda: "replay"
 
 
+def session_fill_model(session: dict[str, Any]) -> FillModel:
+    """Return the fill model a session trades with (``trading.commission``, ``slippage_bps``, ``max_volume_share`` at its start)."""
+    return FillModel.from_costs(float(session["commission"]), float(session.get("slippage_bps", 0.0)), float(session.get("max_volume_share", 0.0)))
+
+
 class TradingLoop:
     """The paper-trading loop of one account, rebuilt from the store on first use in a process."""
 
@@ -145,11 +150,14 @@ class TradingLoop:
         session = {
             "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
+            "slippage_bps": self.cfg.slippage_bps, "max_volume_share": self.cfg.max_volume_share,
             "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
         session["params"] = self._pin_params(session)
         limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
         session["risk_limits"] = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else None
+        # Fixed for the session like the costs: a replay after a restart re-arms the same stops.
+        session["stop"] = limits.stop.model_dump(mode="json") if hasattr(limits, "stop") else {"enabled": False}
         self.store.set_setting(f"{self._key}.session", session)
         self.store.audit("loop", f"paper session started for {', '.join(session['symbols'])} with {session['strategy']}", session)
         return session
@@ -180,11 +188,11 @@ class TradingLoop:
         start = self.feed.start
         self.clock = FixedClock(start.to_pydatetime())
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
-        self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
-                                  instruments=instruments)
+        self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=session_fill_model(s), account=self.account, instruments=instruments)
         self.strategy = self.ports.build_strategy(s["strategy"], s["params"])
         self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
-                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars))
+                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars),
+                                   stop=StopPolicy.from_settings(s.get("stop")))
         self.manager = self.engine.manager
         # Warm-up history: visible to the strategy, never traded.
         for symbol in self.symbols:

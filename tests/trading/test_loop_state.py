@@ -169,9 +169,9 @@ def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
     r = eq.pct_change().dropna().to_numpy()
     assert book["points"] == len(r)
     assert book["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
-    assert book["var_99_hist"] == pytest.approx(-np.quantile(r, 0.01))
+    assert book["var_99_hist_pct"] == pytest.approx(-100 * np.quantile(r, 0.01))  # a positive percent, as the key says
     peak = eq.cummax()
-    assert book["max_drawdown_pct"] == pytest.approx(float((1 - eq / peak).max()))
+    assert book["max_drawdown_pct"] == pytest.approx(100 * float((1 - eq / peak).max()))
     assert list(book["correlation"].columns) == ["AAPL", "MSFT"]
     assert book["correlation"].loc["AAPL", "MSFT"] == pytest.approx(
         services.load_bars("AAPL", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250).corr(

@@ -7,6 +7,7 @@ import pytest
 
 from core.backtest.run import run_backtest
 from core.config import load_settings
+from core.engine import StopPolicy
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
 from core.services import Context, risk_limits, trading_loop
@@ -43,10 +44,12 @@ def test_loop_matches_the_backtester_bar_by_bar(tmp_path, sqlite_url):
     last = loop.last_processed
     frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
-    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=WARMUP, baseline=False)
+    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=WARMUP, baseline=False,
+                      stop=StopPolicy.from_settings(risk_limits(ctx).stop))
     ours = _orders(loop)
     theirs = [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]
     assert len(ours) > 10
+    assert sum(o[0].endswith("-sl") for o in ours) >= 3, "the default risk.stop gives every position a protective stop"
     assert ours == theirs
     assert _fills(loop) == [(f.client_order_id, f.quantity, round(f.price, 9), round(f.fee, 9), f.ts) for f in bt.fills]
     assert loop.broker.portfolio.equity() == pytest.approx(bt.equity.iloc[-1], rel=1e-12)
@@ -167,7 +170,7 @@ def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
     frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
     bt = run_backtest(frames, services.build_strategy("ensemble", loop.strategy.params, ctx), cash=100_000.0, commission=0.0005, risk=risk,
-                      warmup=400, baseline=False)
+                      warmup=400, baseline=False, stop=StopPolicy.from_settings(risk_limits(ctx).stop))
     ours = _orders(loop)
     assert ours, "with min_probability 0.5 and shorts allowed the strategy trades"
     assert ours == [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]

@@ -58,8 +58,8 @@ def test_page_renders_with_paper_history(populated, page):
             assert len(at.get("plotly_chart")) == 3  # the book's correlations, the research rolling VaR and correlations
             book = services.book_risk(ctx=populated)
             metrics = {m.label: m.value for m in at.metric}
-            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist']:.2%}"
-            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2%}"
+            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist_pct']:.2f} %"
+            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2f} %"
         if page == "pages/news.py":
             asof = services.paper_asof(ctx=populated)
             assert any(f"Headlines up to the session clock {asof:%Y-%m-%d}" in c.value for c in at.caption)
@@ -107,7 +107,7 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     # 3 x 2 values with fast >= slow once: 5 trials on AAPL, judged by the deflated Sharpe ratio and the PBO.
     assert metrics["Trials"] == "5"
     stored = services.list_sweeps()[0]
-    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo']:.0%}"
+    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo'] * 100:.0f} %"
     assert any("invalid combinations skipped" in c.value for c in at.caption)
 
 
