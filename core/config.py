@@ -104,7 +104,8 @@ class ZerodhaSettings(_Section):
 
 
 class BrokerSettings(_Section):
-    default: Literal["paper", "binance", "alpaca", "zerodha"] = "paper"
+    default: Literal["paper", "binance", "alpaca", "zerodha", "router"] = "paper"
+    route: list[Literal["binance", "alpaca", "zerodha"]] = []
     binance: BinanceSettings = BinanceSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
     zerodha: ZerodhaSettings = ZerodhaSettings()

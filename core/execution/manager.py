@@ -110,6 +110,14 @@ class OrderManager:
         if reconcile_on_start and self._orders:
             self.reconcile()
 
+    def restore(self) -> None:
+        """Load this account's stored orders (after a restart) and re-arm the emulated ones (OCO, trailing stops, brackets)."""
+        if self.store is None:
+            return
+        for order in repo.load_orders(self.store, self.account):
+            self._orders[order.client_order_id] = order
+        self.emulator.restore(list(self._orders.values()))
+
     # -- reading ------------------------------------------------------------------
     def get(self, client_order_id: str) -> Order | None:
         """Return the manager's view of one order (None when unknown)."""

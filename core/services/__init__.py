@@ -73,6 +73,7 @@ from core.services.trading import (
     snapshot_equity,
     trading_loop,
 )
+from core.services.venues import check_venue, venue_broker
 from core.services.verdicts import edge_verdict
 
 __all__ = [
@@ -101,6 +102,7 @@ __all__ = [
     "check_feed",
     "check_model_health",
     "check_strategy",
+    "check_venue",
     "compare_strategies",
     "config_view",
     "correlation_matrix",
@@ -216,5 +218,6 @@ __all__ = [
     "trading_loop",
     "train",
     "var_backtests",
+    "venue_broker",
     "walk_forward",
 ]

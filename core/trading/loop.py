@@ -46,6 +46,7 @@ from core.trading import toggle
 from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
+from core.trading.venue import reconcile_tick, recover_from_venue, venue_book, venue_session
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
@@ -107,6 +108,10 @@ class LoopPorts:
         ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
     provider : callable
         ``provider()`` names the feed a new session pins (``data.provider``).
+    venue : callable
+        ``venue()`` names the venue a new session pins (``brokers.default``: paper, binance, alpaca, zerodha, router).
+    build_venue : callable
+        ``build_venue(session)`` returns the venue adapter (``core.services.venue_broker``); unused for paper.
     """
 
     load_bars: Callable[[str], pd.DataFrame]
@@ -116,6 +121,8 @@ class LoopPorts:
     notify: Callable[[list[NotifyEvent]], None]
     build_feed: Callable[[dict[str, Any], str], Feed]
     provider: Callable[[], str] = lambda: "replay"
+    venue: Callable[[], str] = lambda: "paper"
+    build_venue: Callable[[dict[str, Any]], Any] | None = None
 
 
 class TradingLoop:
@@ -147,6 +154,7 @@ class TradingLoop:
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
             "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
+        session.update(venue_session(self.ports, session))
         session["params"] = self._pin_params(session)
         limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
         session["risk_limits"] = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else None
@@ -173,8 +181,14 @@ class TradingLoop:
         start = self.feed.start
         self.clock = FixedClock(start.to_pydatetime())
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
-        self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
-                                  instruments=instruments)
+        self.venue = s.get("broker", "paper") != "paper"  # a real venue: the source of truth, recovered by reconciliation
+        if self.venue:
+            start = self.last_processed or start  # no replay: the strategy sees every stored bar as history
+            self.clock.set(start.to_pydatetime())
+            self.broker = venue_book(self, s)
+        else:
+            self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
+                                      instruments=instruments)
         self.strategy = self.ports.build_strategy(s["strategy"], s["params"])
         self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
                                    capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars))
@@ -188,7 +202,13 @@ class TradingLoop:
         self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
-        """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
+        """Rebuild the in-memory state by replaying the processed bars, then check it against the store.
+
+        On a real venue: reconcile with the venue instead (it is the source of truth; see :mod:`core.trading.venue`).
+        """
+        if self.ports.build_venue is not None and self.session().get("broker", "paper") != "paper":
+            recover_from_venue(self)
+            return
         stored_orders = {o.client_order_id: o for o in order_repo.load_orders(self.store, self.account)}
         # Replay with the decisions taken at the time (typed OrderDenied records, stored quantities).
         self._build(recorded_decisions(stored_orders, order_repo.load_denials(self.store, stored_orders)))
@@ -299,6 +319,8 @@ class TradingLoop:
         self.engine.step(bars)
         for item in self._externals(ts, replay):
             self._apply(item)
+        if self.venue:
+            self.broker.poll()  # this bar's fills, stored in this bar's transaction
 
     # -- the tick ----------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -324,6 +346,8 @@ class TradingLoop:
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         self._refresh_limits()
+        if self.venue:
+            reconcile_tick(self)
         target = self.feed.advance()
         feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
