@@ -33,16 +33,15 @@ from core.brokers.paper import PaperBroker
 from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
-from core.domain import Bar, Instrument, Order, OrderType, Side
+from core.domain import Bar, Instrument, Order
 from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
-from core.execution.tickets import ticket_orders
 from core.notify.events import NotifyEvent, data_halt_event
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
-from core.trading import toggle
+from core.trading import inputs, toggle
 from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
@@ -257,59 +256,8 @@ class TradingLoop:
 
     # -- one bar ---------------------------------------------------------------------
     def _bars(self, ts: pd.Timestamp) -> list[Bar]:
-        out = []
-        for symbol in self.symbols:
-            frame = self.feed.frames[symbol]
-            if ts in frame.index:
-                row = frame.loc[ts]
-                out.append(Bar(symbol, ts.to_pydatetime(), float(row.open), float(row.high), float(row.low), float(row.close), float(row.volume)))
-        return out
-
-    def _externals(self, ts: pd.Timestamp, replay: bool) -> list[dict[str, Any]]:
-        """Return the outside inputs applied at ``ts``: recorded ones in a replay, else drain them now."""
-        key = f"{self._key}.external.{ts.isoformat()}"
-        if replay:
-            return list(self.store.get_setting(key, []) or [])
-        items: list[dict[str, Any]] = []
-        if self.risk.state.kill_switch().get("engaged"):
-            for symbol, pos in sorted(self.broker.portfolio.positions.items()):
-                if abs(pos.quantity) > 1e-12:
-                    items.append({"kind": "order", "client_order_id": f"kill-{symbol}-{ts:%Y%m%dT%H%M%S}", "symbol": symbol,
-                                  "side": "sell" if pos.quantity > 0 else "buy", "quantity": abs(pos.quantity), "order_type": "market",
-                                  "reason": "kill switch: flatten"})
-            for order in self.manager.open_orders():
-                items.append({"kind": "cancel", "client_order_id": order.client_order_id})
-        queue = self.store.get_setting("manual.queue", []) or []
-        cancels = self.store.get_setting("manual.cancels", []) or []
-        for entry in queue:  # tickets from the Trading page (core.services.manual), risk-checked again here
-            items.append({"kind": "ticket", "client_order_id": entry["client_order_id"], "spec": entry["spec"]})
-        for entry in cancels:
-            items.append({"kind": "cancel", "client_order_id": entry if isinstance(entry, str) else entry["client_order_id"]})
-        if queue:
-            self.store.set_setting("manual.queue", [])
-        if cancels:
-            self.store.set_setting("manual.cancels", [])
-        if items:
-            self.store.set_setting(key, items)
-        return items
-
-    def _apply(self, item: dict[str, Any]) -> None:
-        if item["kind"] == "ticket":
-            for order in ticket_orders(item["spec"], cid=item["client_order_id"]):
-                self.manager.submit(order)
-            return
-        if item["kind"] == "cancel":
-            order = self.manager.get(item["client_order_id"])
-            if order is not None and not order.status.is_terminal:
-                self.manager.cancel(item["client_order_id"])
-            return
-        fields = {k: item[k] for k in ("limit_price", "stop_price", "trail_amount", "trail_percent") if item.get(k) is not None}
-        order = Order(item["client_order_id"], item["symbol"], Side(item["side"]), float(item["quantity"]), OrderType(item.get("order_type", "market")),
-                      reason=item.get("reason"), tags={"source": item.get("source", "external")}, **fields)
-        if item.get("take_profit") is not None or item.get("stop_loss") is not None:
-            self.manager.submit_bracket(order, take_profit=item.get("take_profit"), stop_loss=item.get("stop_loss"))
-        else:
-            self.manager.submit(order)
+        rows = ((symbol, self.feed.row(symbol, ts)) for symbol in self.symbols)
+        return [Bar(symbol, ts.to_pydatetime(), *row) for symbol, row in rows if row is not None]
 
     def _process(self, ts: pd.Timestamp, replay: bool = False) -> None:
         self.clock.set(ts.to_pydatetime())
@@ -317,8 +265,8 @@ class TradingLoop:
         if not bars:
             return
         self.engine.step(bars)
-        for item in self._externals(ts, replay):
-            self._apply(item)
+        for item in inputs.drain(self, ts, replay):
+            inputs.apply(self.manager, item)
         if self.venue:
             self.broker.poll()  # this bar's fills, stored in this bar's transaction
 
@@ -351,7 +299,7 @@ class TradingLoop:
         target = self.feed.advance()
         feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
-        pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
+        pending = self.feed.pending(pd.Timestamp(last), target)
         report = TickReport(self.halt or "running")
         n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
         for ts in pending:
@@ -374,7 +322,7 @@ class TradingLoop:
         self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
         if self.feed.exhausted:
             report.state = "exhausted"
-            self._cancel_queue_at_end()
+            inputs.cancel_queue_at_end(self.store, self.feed.calendar[-1])
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
@@ -407,18 +355,6 @@ class TradingLoop:
     def _refresh_limits(self) -> None:
         """Use the risk limits in force now (saved on the Settings page) from this tick on."""
         self.risk.limits = RiskLimits.from_settings(self.ports.risk_limits())
-
-    def _cancel_queue_at_end(self) -> None:
-        """At the end of the replay no bar will ever send the queued manual orders: cancel them, saying why."""
-        queue = self.store.get_setting("manual.queue", []) or []
-        if not queue:
-            return
-        reason = f"data exhausted: the replay has no bar after {self.feed.calendar[-1]:%Y-%m-%d}"
-        self.store.set_setting("manual.queue", [])
-        done = list(self.store.get_setting("manual.cancelled", []) or [])
-        done += [{"client_order_id": q["client_order_id"], "spec": q["spec"], "reason": reason} for q in queue]
-        self.store.set_setting("manual.cancelled", done[-100:])
-        self.store.audit("manual_order", f"{len(queue)} queued manual order(s) cancelled: {reason}", {"orders": [q["client_order_id"] for q in queue]})
 
     def _save_signals(self) -> None:
         drain = getattr(self.strategy, "drain_signals", None)

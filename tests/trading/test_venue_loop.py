@@ -21,53 +21,11 @@ from core.execution import repo as order_repo
 from core.portfolio import repo as portfolio_repo
 from core.services import Context, check_venue, set_context, trading_loop
 from core.trading import toggle
-from tests.fakes.binance_fake import T0, BinanceFake
+from tests.fakes.binance_fake import BinanceFake
 from tests.fakes.kits import SECRETS
+from tests.trading._venue import VENUE_SYMBOL, WARMUP, Market, assert_book_equals_venue, series, venue_settings
 
-SYMBOL, VENUE_SYMBOL = "BTC/USDT", "BTCUSDT"
-WARMUP = 60
-MINUTE = 60_000
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-def series(n: int = 400) -> list[tuple[float, float, float, float, float]]:
-    """Real prices moved to minute bars (the bundled AAPL daily bars, one per minute), scaled to a BTC-like level."""
-    from core.data.providers import SampleProvider
-
-    frame = SampleProvider("data/sample").bars("AAPL").iloc[:n]
-    scale = 1000.0
-    return [(o * scale, h * scale, lo * scale, c * scale, v / 1e6) for o, h, lo, c, v in
-            frame[["open", "high", "low", "close", "volume"]].itertuples(index=False)]
-
-
-class Market:
-    """The fake exchange, its price and the loop's clock, moved together."""
-
-    def __init__(self, fake: BinanceFake, bars: list[tuple[float, ...]], closed: int) -> None:
-        self.fake, self.bars = fake, bars
-        self.clock = FixedClock(datetime.fromtimestamp(T0 / 1000, tz=UTC))
-        self.set(T0 + closed * MINUTE + 20_000)
-
-    def set(self, ms: int) -> None:
-        closed = max((ms - T0) // MINUTE, 1)  # bars whose close time has passed
-        self.fake.prices[VENUE_SYMBOL] = self.bars[min(closed, len(self.bars)) - 1][3]
-        self.fake.now_ms = ms
-        self.clock.set(datetime.fromtimestamp(ms / 1000, tz=UTC))
-
-    def minutes(self, n: float) -> None:
-        self.set(self.fake.now_ms + int(n * MINUTE))
-
-
-def venue_settings(tmp_path, db_url: str, fake: BinanceFake, venue: str = "binance", **extra):
-    key, secret = SECRETS["binance"]
-    return load_settings(
-        config_file=None, env_file=str(tmp_path / "none.env"), store={"database_url": db_url}, log={"dir": str(tmp_path / "logs")},
-        scheduler={"embedded": False}, risk={"daily_loss_cap_pct": 0.5},  # minute bars of a year's prices: let it trade all day
-        brokers={"default": venue, "binance": {"api_key": key, "api_secret": secret, "base_url": fake.url}},
-        data={"provider": "venue" if venue != "paper" else "ccxt", "ccxt_exchange": "binance", "base_url": fake.url, "stale_after_bars": 3},
-        trading={"strategy": "sma_cross", "symbols": [SYMBOL], "timeframe": "1m", "warmup_bars": WARMUP, "commission": 0.001},
-        **extra,
-    )
 
 
 @pytest.fixture
@@ -76,12 +34,6 @@ def fake():
     with BinanceFake(api_key=key, api_secret=secret) as venue:
         venue.serve_klines(VENUE_SYMBOL, series())
         yield venue
-
-
-def assert_book_equals_venue(loop, fake: BinanceFake) -> None:
-    pf = loop.broker.portfolio
-    assert pf.cash == pytest.approx(fake.free["USDT"] + fake.locked.get("USDT", 0.0), abs=1e-6)
-    assert pf.quantity(SYMBOL) == pytest.approx(fake.free["BTC"] + fake.locked.get("BTC", 0.0), abs=1e-9)
 
 
 def test_binance_end_to_end_live_feed_orders_at_the_venue_fills_in_the_store_and_the_dashboard(tmp_path, sqlite_url, fake):
@@ -202,3 +154,36 @@ def test_settings_page_tests_the_venue_connection(tmp_path, sqlite_url, fake):
         assert any("missing brokers.alpaca.api_key" in e.value for e in at.error)
     finally:
         set_context(None)
+
+
+def test_three_lines_in_env_trade_btc_usdt_on_the_venue_with_the_default_strategy(tmp_path, sqlite_url):
+    """The README's how-to: ``.env`` holds only the venue, the key and the secret (the base URL points the test at the fake)."""
+    key, secret = SECRETS["binance"]
+    bars = series(1_200)
+    env = tmp_path / ".env"
+    env.write_text(f"APP__BROKERS__DEFAULT=binance\nAPP__BROKERS__BINANCE__API_KEY={key}\nAPP__BROKERS__BINANCE__API_SECRET={secret}\n")
+    with BinanceFake(api_key=key, api_secret=secret) as fake:
+        fake.serve_klines(VENUE_SYMBOL, bars)
+        settings = load_settings(config_file=None, env_file=str(env), store={"database_url": sqlite_url}, log={"dir": str(tmp_path / "logs")},
+                                 scheduler={"embedded": False}, brokers={"binance": {"base_url": fake.url}})
+        assert (settings.trading.symbols, settings.trading.timeframe, settings.data.provider) == (["BTC/USDT"], "1m", "venue")
+        warmup = settings.trading.warmup_bars
+        market = Market(fake, bars, warmup)
+        ctx = Context.create(settings, clock=market.clock)
+        toggle.set_enabled(ctx.store, True)
+        loop = trading_loop(ctx)
+        loop.tick()
+        session = ctx.store.get_setting("loop.paper.session")
+        assert (session["strategy"], session["symbols"], session["venue"], session["feed"]) == ("ensemble", ["BTC/USDT"], "binance (testnet)", "venue")
+        assert session["params"].get("model_id")  # trained on the warm-up bars at the session's start
+        processed = 0
+        for _ in range(8):
+            market.minutes(30)
+            processed += len(loop.tick().bars)
+            assert_book_equals_venue(loop, fake)
+    assert processed == 240
+    assert fake.count("GET", "/api/v3/klines") >= 9 and fake.count("GET", "/api/v3/account") >= 9
+    ours = {o.client_order_id: o for o in loop.manager.orders()}
+    sent = [o for o in ours.values() if o.broker_order_id]
+    assert sent and {o["clientOrderId"] for o in fake.orders} == {o.client_order_id for o in sent}
+    print(f"\nthree lines: bars processed {processed}, orders {len(ours)}, at the venue {len(fake.orders)}")
