@@ -18,7 +18,7 @@ from core.config import load_settings
 from core.services import Context, trading_loop
 from core.trading import toggle
 from tests.fakes._bars import MovingBars
-from tests.fakes.alpaca_fake import AlpacaFake
+from tests.fakes.alpaca_fake import AlpacaFake, _d
 from tests.fakes.kits import SECRETS
 
 SYMBOL, WARMUP = "AAPL", 60
@@ -53,9 +53,10 @@ class Market:
 
 
 def assert_book_equals_account(loop, fake: AlpacaFake) -> None:
+    """The loop's cash and position equal what the account reports (Alpaca's decimals: 10 significant digits on the wire)."""
     pf = loop.broker.portfolio
-    assert pf.cash == pytest.approx(fake.cash, abs=1e-6)
-    assert pf.quantity(SYMBOL) == pytest.approx(fake.positions.get(SYMBOL, [0.0])[0], abs=1e-9)
+    assert pf.cash == pytest.approx(float(_d(fake.cash)), rel=1e-9)
+    assert pf.quantity(SYMBOL) == pytest.approx(float(_d(fake.positions.get(SYMBOL, [0.0])[0])), abs=1e-9)
 
 
 def test_alpaca_loop_sends_no_order_while_the_market_is_closed_and_trades_once_it_opens(tmp_path, sqlite_url):
