@@ -65,6 +65,17 @@ class DataSettings(_Section):
     base_url: str | None = None  # the ccxt/alpaca/zerodha data API at a proxy or local server (``venue`` uses the venue's)
 
 
+class StopSettings(_Section):
+    """The protective stop every position a strategy opens carries (see :mod:`core.engine.protect`)."""
+
+    enabled: bool = True
+    kind: Literal["percent", "atr", "trailing"] = "percent"
+    percent: float = Field(0.05, gt=0, lt=1)  # stop distance (percent and trailing kinds) as a fraction of the entry price
+    atr_multiple: float = Field(3.0, gt=0, le=50)  # stop distance of the ``atr`` kind in ATRs
+    atr_window: int = Field(14, ge=1, le=500)  # bars of the ATR (mean true range)
+    take_profit_r: float = Field(0.0, ge=0, le=100)  # take-profit at this multiple of the stop distance (an OCO pair); 0 = none
+
+
 class RiskSettings(_Section):
     max_position_pct: float = Field(0.05, gt=0, le=1)
     max_gross_exposure: float = Field(1.0, gt=0, le=10)
@@ -80,6 +91,7 @@ class RiskSettings(_Section):
     # Forecast-driven exposure (issue 20): the VaR budget is checked against a next-bar forecast.
     forecast_var: bool = False
     forecast_model: Literal["garch_t", "quantile"] = "garch_t"
+    stop: StopSettings = StopSettings()
 
 
 class BinanceSettings(_Section):
@@ -170,7 +182,10 @@ class TradingSettings(_Section):
     params: dict[str, Any] = {}
     cash: float = Field(100_000.0, gt=0)
     commission: float = Field(0.0005, ge=0, lt=0.1)
-    warmup_bars: int = Field(750, ge=50)
+    # The fill model of the paper loop and of backtests (the Backtest page's defaults): one setting for both.
+    slippage_bps: float = Field(0.0, ge=0, le=500)
+    max_volume_share: float = Field(0.0, ge=0, le=1)  # 0 = no cap; else fills of a symbol take at most this share of a bar's volume
+    warmup_bars: int = Field(1250, ge=50)  # 5 years of daily bars: the session's own model trains on 2000-2004, a full cycle, not only the 2000-02 crash
     bars_per_tick: int = Field(1, ge=1)
     lease_seconds: float = Field(90.0, gt=0)
     diff_alert_pct: float = Field(5.0, ge=0, le=100)  # notify when the live-vs-backtest gap (unmatched orders %, or |P&L gap| % of cash) passes it
@@ -201,6 +216,13 @@ class ResearchSettings(_Section):
         if value is not None and "://" not in value:
             raise ValueError("a Dask scheduler address looks like tcp://host:8786 (leave it empty to use a local cluster)")
         return value
+
+
+class SignalsSettings(_Section):
+    """The signal processor's dedupe, cooldown and conflict rules for the ensemble strategy (pinned when a paper session starts)."""
+
+    cooldown_bars: int = Field(5, ge=0, le=10_000)  # a symbol and direction traded less than this many bars ago is a duplicate: hold
+    conflict_margin: float = Field(0.05, ge=0, le=2)  # an opposite signal within the cooldown must beat the last one's edge by more
 
 
 class StrategiesSettings(_Section):
@@ -266,6 +288,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = TradingSettings()
     auth: AuthSettings = AuthSettings()
     strategies: StrategiesSettings = StrategiesSettings()
+    signals: SignalsSettings = SignalsSettings()
     models: ModelsSettings = ModelsSettings()
     log: LogSettings = LogSettings()
     research: ResearchSettings = ResearchSettings()

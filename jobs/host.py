@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from datetime import UTC, datetime
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -73,6 +74,16 @@ class SchedulerHost:
                 log.info("released the trading lease %s", loop.lease.name)
             except Exception as exc:  # the database may already be gone at exit
                 log.warning("could not release the trading lease: %s", exc)
+
+    def wake(self, job_id: str = "trading_tick") -> bool:
+        """Run ``job_id`` now instead of at its next interval (the toggle was just switched on); False when not running.
+
+        A run already in progress is not doubled: the job allows one instance at a time.
+        """
+        if not self.running:
+            return False
+        self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        return True
 
     def jobs(self) -> list[dict]:
         """Return the registered jobs with their next run times."""

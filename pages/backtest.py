@@ -66,14 +66,22 @@ st.caption("Parameters")
 params = _param_inputs(strategies.get(strategy, {}), f"bt_p_{strategy}") if strategies.get(strategy) else {}
 if not strategies.get(strategy):
     st.caption("This strategy has no parameters.")
-c1, c2, c3, c4 = st.columns(4)
+costs = guarded(services.fill_defaults, what="reading the cost settings") or {"commission": 0.001, "slippage_bps": 0.0, "max_volume_share": 0.0}
+c1, c2, c3, c4, c5 = st.columns(5)
 cash = c1.number_input("Starting cash", value=10_000.0, min_value=100.0, step=1_000.0, key="bt_cash")
-commission = c2.number_input("Commission (% of notional per fill)", value=0.1, min_value=0.0, max_value=5.0, step=0.05, key="bt_commission") / 100
-slippage = c3.number_input("Slippage (bps per market fill)", value=0.0, min_value=0.0, max_value=500.0, step=1.0, key="bt_slippage")
-size = c4.number_input("Size (fraction of equity per entry, before the risk caps)", value=1.0, min_value=0.01, max_value=1.0, step=0.05, key="bt_size")
+commission = c2.number_input("Commission (% of notional per fill)", value=float(costs["commission"]) * 100, min_value=0.0, max_value=5.0, step=0.05,
+                             key="bt_commission", format="%.3f", help="Default: trading.commission, the paper loop's setting") / 100
+slippage = c3.number_input("Slippage (bps per market fill)", value=float(costs["slippage_bps"]), min_value=0.0, max_value=500.0, step=1.0,
+                           key="bt_slippage", help="Default: trading.slippage_bps, the paper loop's setting")
+# Percentages on screen, fractions in the engine (one convention on every page).
+volume_share = c4.number_input("Max share of bar volume (%, 0 = no cap)", value=float(costs["max_volume_share"]) * 100, min_value=0.0, max_value=100.0,
+                               step=1.0, key="bt_volume_share", help="Default: trading.max_volume_share; the rest of an order fills on later bars") / 100
+size = c5.number_input("Size (% of equity per entry, before the risk caps)", value=100.0, min_value=1.0, max_value=100.0, step=5.0, format="%.0f",
+                       key="bt_size") / 100
 risk_mode = st.radio("Risk limits", ["configured", "permissive"], horizontal=True, key="bt_risk",
                      help="Every order passes the risk engine. 'configured' uses the limits in force (Settings page); "
-                          "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere.")
+                          "'permissive' keeps the engine on with limits that never bind, to compare with all-in backtests elsewhere. "
+                          "'configured' also gives every position the protective stop of risk.stop (Settings page), as in paper trading.")
 
 
 def _frames(notes: list[str]):
@@ -95,7 +103,7 @@ if st.button("Run backtest", type="primary", key="bt_run", icon=":material/play_
         if frames:
             status.update(label=f"Simulating {strategy} on {', '.join(frames)}…")
             result = guarded(services.lab_backtest, frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage, size=size,
-                             risk=risk_mode, what="the backtest")
+                             risk=risk_mode, max_volume_share=volume_share, what="the backtest")
             if result is not None:
                 st.session_state["bt_result"] = (result, frames, cash)
                 status.update(label=f"Done: {result.report['bars']:,} bars, {result.report['trades']:,} trades ({result.path} path)", state="complete")

@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import TEMPLATE, candlestick
+from ui.charts import TEMPLATE, candlestick, naive
 from ui.common import context, guarded
 from ui.live_diff import live_vs_backtest_panel
 from ui.trust import alarm_banner
@@ -51,9 +51,14 @@ def account_panel() -> None:
     c[4].metric("Last bar", f"{eq.index[-1]:%Y-%m-%d}", services.STATE_LABELS.get(state.state, state.state), delta_color="off",
                 delta_arrow="off")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    fig.add_trace(go.Scatter(x=eq.index, y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
-    fig.add_trace(go.Scatter(x=eq.index, y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
+    fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
+    fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
+    if len(eq) < 2:  # one point: give the axes a readable span instead of plotly's sub-millisecond autorange
+        t = eq.index[-1]
+        fig.update_xaxes(range=[t - pd.Timedelta(days=7), t + pd.Timedelta(days=7)])
+        fig.update_yaxes(range=[last.equity * 0.98, last.equity * 1.02], row=1, col=1)
+        fig.update_yaxes(range=[-5, 1], row=2, col=1)
     st.plotly_chart(fig, width="stretch")
     g = data["gauges"]
     cols = st.columns(3)
@@ -79,8 +84,22 @@ def account_panel() -> None:
         if sig.empty:
             st.caption("No signals yet (the ensemble strategy stores one per symbol and bar).")
         else:
-            latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "note"]]
-            st.dataframe(latest.round(3), hide_index=True, width="stretch")
+            latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "status", "note"]]
+            st.dataframe(latest.round({"p_up": 3, "confidence": 3}), hide_index=True, width="stretch")
+            rules = data.get("signal_rules") or {}
+            suppressed = sig[sig["status"] != "passed"]
+            st.caption(f"Signal rules: cooldown {rules.get('cooldown_bars', '?')} bars (a repeat holds the position), conflict margin "
+                       f"{rules.get('conflict_margin', '?')} (a reversal inside the cooldown needs that much more edge) · "
+                       f"{len(suppressed)} of the last {len(sig)} signals suppressed")
+            if not suppressed.empty:
+                counts = suppressed["status"].value_counts()
+                st.caption("Suppressed, by reason: " + " · ".join(f"{k} {v}" for k, v in counts.items()))
+                st.dataframe(suppressed[["ts", "symbol", "p_up", "status", "note"]].head(20).round({"p_up": 3}), hide_index=True, width="stretch",
+                             key="dash_suppressed_signals")
+        for w in data["models"]:
+            st.caption(f"Model {w['model_id']}: trained on {services.format_ts(w['trained_from'])} → {services.format_ts(w['trained_to'])} · "
+                       f"trades {services.format_ts(w['trades_from'])} → {services.format_ts(w['trades_to'])}"
+                       + (" · :red[overlaps its training data]" if w["overlap"] else f" · {w['gap_bars']} bars between: no overlap"))
     timings = loop.get("timings_ms") or {}
     if timings:
         st.caption("Last tick, ms per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))

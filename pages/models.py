@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from core import services
 from ui.auth import actor
-from ui.charts import TEMPLATE
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 from ui.trust import ablation_panel, health_panel, retrain_panel
 
@@ -126,7 +126,8 @@ def importance_figure(importance: list[dict], top: int = 20) -> go.Figure:
 def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
     """Return the close with a colour band of the regime of each bar under it."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.86, 0.14], vertical_spacing=0.02)
-    fig.add_trace(go.Scatter(x=tl.index, y=tl["close"], mode="lines", line=dict(color="#e0e0e0", width=1.2), name="close", showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=naive(tl.index), y=tl["close"], mode="lines", line=dict(color="#e0e0e0", width=1.2), name="close",
+                             showlegend=False), row=1, col=1)
     names = [r for r in REGIME_COLORS if (tl["regime"] == r).any()] or sorted(tl["regime"].unique())
     code = {r: i for i, r in enumerate(names)}
     z = tl["regime"].map(code).to_numpy(dtype=float)
@@ -137,7 +138,7 @@ def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
         c = REGIME_COLORS.get(r, "#9e9e9e")
         scale += [[i / n, c], [(i + 1) / n, c]]
     fig.add_trace(go.Heatmap(
-        x=tl.index, z=[z], zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=[tl["regime"].to_numpy()],
+        x=naive(tl.index), z=[z], zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, customdata=[tl["regime"].to_numpy()],
         hovertemplate="%{x|%Y-%m-%d}: %{customdata}<extra></extra>",
     ), row=2, col=1)  # fmt: skip
     for r in names:  # legend entries for the band colours
@@ -204,6 +205,26 @@ def versions_panel(models: list[dict]) -> str:
     wanted = st.session_state.get("models_selected")
     label = {m["id"]: f"{m['id']} · {', '.join(m['symbols'])} · h={m['horizon']}" for m in models}
     return st.selectbox("Model", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=label.get, key="models_pick")
+
+
+def use_for_paper_panel(model_id: str) -> None:
+    """Render "Use this model for paper trading" for the chosen version: pin it, or say why the session refuses it."""
+    pinned = guarded(services.pinned_model, what="reading the paper session's model") or {}
+    if pinned.get("session") and pinned.get("model_id") == model_id:
+        st.caption(f":material/push_pin: The paper session trades **{model_id}**.")
+    if st.button("Use this model for paper trading", key="models_use_paper", icon=":material/push_pin:",
+                 help="Pins this version for the paper session. Refused when its training data reaches into the session's traded bars "
+                      "(it must end an embargo of 5 bars before the session's first traded bar)."):  # fmt: skip
+        try:
+            done = services.use_model_for_paper(model_id, actor=actor())
+        except ValueError as exc:
+            st.error(f"Not pinned: {exc}", icon=":material/block:")
+            return
+        after = done["effective_after"]
+        st.success(f"Pinned **{model_id}** for paper trading"
+                   + (f": it trades the bars after {services.format_ts(after)}; the bars before keep their model." if after else
+                      " from the session's first traded bar." + (" A paper session was set up for it: switch paper trading on in the sidebar."
+                                                                 if done["session_started"] else "")))  # fmt: skip
 
 
 def _report_or_missing(model_id: str) -> tuple[dict | None, Exception | None]:
@@ -298,12 +319,17 @@ def audit_panel(model_id: str, options: list[str]) -> None:
     res = st.session_state.get("models_audit_result")
     if res and res.get("model_id") == model_id:
         pts = ", ".join(p[:10] for p in res["points"])
-        if res["ok"]:
+        if res.get("features_ok", res["ok"]):
             st.success(f"No leakage in {res['symbol']}: {res['columns_checked']} columns identical at {len(res['points'])} cut points ({pts}).")
         else:
             st.error(f"Leakage in {res['symbol']}: {', '.join(res['offending'])} changed when later bars were removed. "
                      "Do not trade this model; fix those features and retrain.")  # fmt: skip
             st.json(res["details"], expanded=False)
+        for w in res.get("session_models", []):
+            window = (f"Paper session model **{w['model_id']}**: trained on {services.format_ts(w['trained_from'])} → "
+                      f"{services.format_ts(w['trained_to'])}, trades from {services.format_ts(w['trades_from'])} "
+                      f"({w['gap_bars']} bars between; the embargo needs 5)")
+            (st.error if w["overlap"] else st.success)(window + (": it trades bars it was trained on." if w["overlap"] else ": no overlap."))
 
 
 st.title("Models")
@@ -321,6 +347,7 @@ if train_panel(symbols, expanded=not models):
 models = guarded(services.list_models, ctx=ctx, what="listing the trained models") or []
 if models:
     chosen = versions_panel(models)
+    use_for_paper_panel(chosen)
     report_panel(chosen, symbols)
     health_panel()
 retrain_panel()

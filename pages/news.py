@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import TEMPLATE
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
 COLORS = {"positive": "#26a69a", "neutral": "#90a4ae", "negative": "#ef5350"}
@@ -16,7 +16,7 @@ COLORS = {"positive": "#26a69a", "neutral": "#90a4ae", "negative": "#ef5350"}
 def _feed(symbol: str | None) -> pd.DataFrame:
     items = services.list_news(symbol=symbol, limit=None)
     return pd.DataFrame([{"published": i.published, "title": i.title, "symbols": ", ".join(i.symbols) or "—", "sentiment": i.sentiment,
-                          "label": i.label or "unscored", "source": i.source, "url": i.url} for i in items],
+                          "label": i.label or "unscored", "source": i.source, "url": i.url or ""} for i in items],
                         columns=["published", "title", "symbols", "sentiment", "label", "source", "url"])
 
 
@@ -32,18 +32,19 @@ def _sentiment_chart(symbol: str, feed: pd.DataFrame, asof: pd.Timestamp | None 
         bars, feats = bars[bars.index <= asof], feats[feats.index <= asof]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06, row_heights=[0.62, 0.38],
                         subplot_titles=(f"{symbol} close with headlines", "Sentiment (decayed, half-life 3 days) and headline scores"))
-    fig.add_trace(go.Scatter(x=bars.index, y=bars["close"], mode="lines", name="close", line=dict(color="#b0bec5", width=1)), row=1, col=1)
+    fig.add_trace(go.Scatter(x=naive(bars.index), y=bars["close"], mode="lines", name="close", line=dict(color="#b0bec5", width=1)), row=1, col=1)
     feed = feed[(feed["published"] >= bars.index[0]) & (feed["published"] <= bars.index[-1] + pd.Timedelta(days=1))]
     if len(feed):
         colors = [COLORS.get(lbl, "#90a4ae") for lbl in feed["label"]]
         at = bars["close"].reindex(feed["published"].dt.tz_convert("UTC").dt.normalize(), method="ffill").to_numpy()
-        fig.add_trace(go.Scatter(x=feed["published"], y=at, mode="markers", name="headline", text=feed["title"], hovertemplate="%{text}<extra></extra>",
+        fig.add_trace(go.Scatter(x=naive(feed["published"]), y=at, mode="markers", name="headline", text=feed["title"], hovertemplate="%{text}<extra></extra>",
                                  marker=dict(size=9, color=colors, line=dict(width=1, color="white"))),
                       row=1, col=1)
-        fig.add_trace(go.Scatter(x=feed["published"], y=feed["sentiment"], mode="markers", name="headline score", text=feed["title"],
+        fig.add_trace(go.Scatter(x=naive(feed["published"]), y=feed["sentiment"], mode="markers", name="headline score", text=feed["title"],
                                  hovertemplate="%{text}: %{y:+.2f}<extra></extra>", marker=dict(size=7, color=colors, symbol="diamond")),
                       row=2, col=1)
-    fig.add_trace(go.Scatter(x=feats.index, y=feats["news_sentiment_ewm"], mode="lines", name="decayed sentiment", line=dict(color="#ffca28")), row=2, col=1)
+    fig.add_trace(go.Scatter(x=naive(feats.index), y=feats["news_sentiment_ewm"], mode="lines", name="decayed sentiment",
+                             line=dict(color="#ffca28")), row=2, col=1)
     fig.update_yaxes(range=[-1.05, 1.05], row=2, col=1)
     fig.update_layout(template=TEMPLATE, height=560, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0))
     return fig

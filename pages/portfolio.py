@@ -5,6 +5,7 @@ import calendar
 import streamlit as st
 
 from core import services
+from core.services import format_pct as pct
 from ui.charts import drawdown, heatmap, lines, pie
 from ui.common import context, exposure_metrics, guarded
 
@@ -24,7 +25,7 @@ if not book["exists"] or book["equity_curve"].empty:
 eq = book["equity_curve"]
 start = float(eq.iloc[0])
 m = st.columns(5)
-m[0].metric("Equity", f"{book['equity']:,.2f}", f"{book['equity'] / start - 1:+.2%} since start")
+m[0].metric("Equity", f"{book['equity']:,.2f}", f"{pct(book['equity'] / start - 1, sign=True)} since start")
 m[1].metric("Cash", f"{book['cash']:,.2f}")
 m[2].metric("Realized P&L", f"{book['realized_pnl']:+,.2f}", help="Closed trades, net of fees")
 m[3].metric("Unrealized P&L", f"{book['unrealized_pnl']:+,.2f}", help="Open positions marked at the last price")
@@ -49,9 +50,9 @@ st.subheader("Performance")
 summary = guarded(services.performance_summary, eq, what="the tear sheet")
 if summary:
     t = st.columns(6)
-    for col, (label, value) in zip(t, [("Total return", f"{summary['total_return']:+.2%}"), ("CAGR", f"{summary['cagr']:+.2%}"),
+    for col, (label, value) in zip(t, [("Total return", pct(summary['total_return'], sign=True)), ("CAGR", pct(summary['cagr'], sign=True)),
                                         ("Sharpe", f"{summary['sharpe']:.2f}"), ("Sortino", f"{summary['sortino']:.2f}"),
-                                        ("Max drawdown", f"{summary['max_drawdown_pct']:.2%}"), ("Volatility (ann.)", f"{summary['volatility_ann']:.2%}")],
+                                        ("Max drawdown", pct(summary['max_drawdown_pct'])), ("Volatility (ann.)", pct(summary['volatility_ann']))],
                                    strict=True):
         col.metric(label, value)
     st.caption(f"{int(summary['periods']):,} daily returns from {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}; Sharpe with a zero risk-free rate, "
@@ -86,7 +87,7 @@ if side != "all":
 if outcome != "all":
     shown = shown[shown["pnl"] > 0] if outcome == "winners" else shown[shown["pnl"] <= 0]
 st.caption(f"{len(shown):,} of {len(trades):,} trades · P&L {shown['pnl'].sum():+,.2f} · win rate "
-           f"{(shown['pnl'] > 0).mean():.0%}" if len(shown) else "No trades match the filters.")
+           f"{pct((shown['pnl'] > 0).mean(), 0)}" if len(shown) else "No trades match the filters.")
 st.dataframe(shown, width="stretch", hide_index=True, height=320,
              column_config={**{c: MONEY for c in ("entry_price", "exit_price", "pnl", "fees")},
                             "return_pct": st.column_config.NumberColumn("return %", format="%+.2f"),

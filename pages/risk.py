@@ -5,8 +5,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from core.services import format_pct as pct
 from ui.auth import actor
-from ui.charts import TEMPLATE, heatmap
+from ui.charts import TEMPLATE, heatmap, naive
 from ui.common import context, exposure_metrics, guarded
 from ui.trust import exposure_panel
 
@@ -14,8 +15,8 @@ METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc"
 
 
 @st.cache_data(ttl=600, show_spinner="Estimating VaR by five methods…")
-def _report(symbol: str) -> dict:
-    return services.risk_report(symbol)
+def _report(symbol: str, garch: bool) -> dict:
+    return services.risk_report(symbol, garch=garch)
 
 
 @st.cache_data(ttl=600, show_spinner="Rolling VaR…")
@@ -73,7 +74,7 @@ cols = st.columns(3)
 for i, row in enumerate(rows):
     with cols[i % 3]:
         over = " · :red[**over the limit**]" if row["utilisation"] > 1 else ""
-        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {row['used']:.2%} of {row['cap']:.2%} ({row['utilisation']:.0%}){over}")
+        st.progress(min(row["utilisation"], 1.0), text=f"**{row['limit']}**: {pct(row['used'])} of {pct(row['cap'])} ({pct(row['utilisation'], 0)}){over}")
 exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
 if exposure:
     exposure_metrics(st.columns(3)[:2], exposure)
@@ -89,11 +90,11 @@ else:
     st.caption(f"{services.format_ts(book['start'])} → {services.format_ts(book['asof'])} ({book['points']:,} daily returns of the paper equity; "
                "nothing after the session's current bar).")
     b = st.columns(5)
-    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist']:.2%}")
-    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist']:.2%}")
-    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param']:.2%}")
+    b[0].metric("1-day VaR 99 % (historical)", f"{book['var_99_hist_pct']:.2f} %")
+    b[1].metric("1-day CVaR 99 % (historical)", f"{book['cvar_99_hist_pct']:.2f} %")
+    b[2].metric("1-day VaR 95 % (normal)", f"{book['var_95_param_pct']:.2f} %")
     b[3].metric("Sharpe (book, annualised)", f"{book['sharpe']:.2f}")
-    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2%}")
+    b[4].metric("Max drawdown (book)", f"{book['max_drawdown_pct']:.2f} %")
     if len(book["correlation"]):
         st.plotly_chart(heatmap(book["correlation"], f"Correlation of the book's symbols, 250 days to {services.format_ts(book['asof'])}", fmt=".2f",
                                 height=300, colorscale="RdBu_r", zmid=0.0), width="stretch", key="risk_book_corr")
@@ -103,30 +104,34 @@ st.caption("Not the book and not as of the session: every bundled bar of the cho
 symbols = services.list_symbols("1d")
 c1, c2, c3 = st.columns(3)
 symbol = c1.selectbox("Symbol", symbols, index=symbols.index("AAPL") if "AAPL" in symbols else 0, key="risk_symbol")
-level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, format_func=lambda v: f"{v:.1%}", key="risk_level")
+level = c2.select_slider("Confidence", options=[0.95, 0.975, 0.99], value=0.99, format_func=lambda v: pct(v, 1), key="risk_level")
 window = c3.select_slider("Rolling window (days)", options=[60, 125, 250, 500], value=250, key="risk_window")
-report = guarded(_report, symbol, what=f"the risk report of {symbol}")
+# The GARCH fit is most of the report's time: on request, so the page's first load stays fast.
+garch = st.checkbox("Add the GARCH(1,1)-t forecast (fits a model, about a second)", key="risk_garch")
+report = guarded(_report, symbol, garch, what=f"the risk report of {symbol}")
 if report:
-    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}_pct") for m in METHODS]
-                          for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(METHODS.values()))
+    methods = {m: label for m, label in METHODS.items() if garch or m != "garch"}
+    table = pd.DataFrame({f"{kind} {lvl}%": [report.get(f"{kind.lower()}_{lvl}_{m}_pct") for m in methods]
+                          for lvl in (95, 99) for kind in ("VaR", "CVaR")}, index=list(methods.values()))
     left, right = st.columns([3, 2])
     left.dataframe(table.style.format("{:.2f} %"), width="stretch")
     right.metric("Sharpe", f"{report['sharpe']:.2f}")
     right.metric("Max drawdown", f"{report['max_drawdown_pct']:.1f} %")
     right.metric(f"{symbol} beta vs {report['benchmark']}", "n/a" if report["beta"] is None else f"{report['beta']:.3f}")
     st.caption(f"One-day losses in percent of position value, {report['start'][:10]} → {report['end'][:10]}. "
-               "Cornish-Fisher can overshoot on fat-tailed series; the GARCH column is today's conditional forecast.")
+               "Cornish-Fisher can overshoot on fat-tailed series"
+               + ("; the GARCH row is the conditional forecast for the day after the last bar." if garch else "."))
 roll = guarded(_rolling, symbol, window, level, what="the rolling VaR")
 if roll is not None:
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=roll.index, y=-roll["return"], mode="lines", name="daily loss", line=dict(color="#78909c", width=0.8)))
-    fig.add_trace(go.Scatter(x=roll.index, y=roll["hist"], mode="lines", name=f"historical VaR {level:.1%}", line=dict(color="#ffca28")))
-    fig.add_trace(go.Scatter(x=roll.index, y=roll["param"], mode="lines", name="normal VaR", line=dict(color="#42a5f5")))
-    fig.add_trace(go.Scatter(x=roll.index, y=roll["cvar_hist"], mode="lines", name="historical CVaR", line=dict(color="#ef5350", dash="dot")))
+    fig.add_trace(go.Scatter(x=naive(roll.index), y=-roll["return"], mode="lines", name="daily loss", line=dict(color="#78909c", width=0.8)))
+    fig.add_trace(go.Scatter(x=naive(roll.index), y=roll["hist"], mode="lines", name=f"historical VaR {pct(level, 1)}", line=dict(color="#ffca28")))
+    fig.add_trace(go.Scatter(x=naive(roll.index), y=roll["param"], mode="lines", name="normal VaR", line=dict(color="#42a5f5")))
+    fig.add_trace(go.Scatter(x=naive(roll.index), y=roll["cvar_hist"], mode="lines", name="historical CVaR", line=dict(color="#ef5350", dash="dot")))
     b = roll[roll["breach"]]
-    fig.add_trace(go.Scatter(x=b.index, y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
+    fig.add_trace(go.Scatter(x=naive(b.index), y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
     fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
-                      title=f"{symbol}: {window}-day rolling VaR · breaches {roll['breach'].mean():.2%} of days (expected {1 - level:.1%})",
+                      title=f"{symbol}: {window}-day rolling VaR · breaches {pct(roll['breach'].mean())} of days (expected {pct(1 - level, 1)})",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 

@@ -48,6 +48,24 @@ if limits is not None:
                   for key, label, col, scale, step in fields}
         values["max_orders_per_minute"] = int(values["max_orders_per_minute"]) if values["max_orders_per_minute"] == int(values["max_orders_per_minute"]) \
             else values["max_orders_per_minute"]
+        st.caption("Protective stop: every position a strategy opens carries one (risk.stop); a new paper session keeps the values of its start.")
+        stop = limits.stop
+        s1, s2, s3 = st.columns(3)
+        kinds = ["percent", "atr", "trailing"]
+        values["stop"] = {
+            "enabled": s1.checkbox("Protective stop on", value=stop.enabled, key="set_stop_enabled"),
+            "kind": s2.selectbox("Stop kind", kinds, index=kinds.index(stop.kind), key="set_stop_kind",
+                                 help="percent: fixed below/above the entry; atr: a multiple of the ATR; trailing: follows the best price"),
+            "percent": s3.number_input("Stop distance (% of entry; percent and trailing)", value=stop.percent * 100, step=0.5, key="set_stop_percent",
+                                       format="%.2f") / 100,
+            "atr_multiple": s1.number_input("Stop distance (× ATR; atr kind)", value=float(stop.atr_multiple), step=0.5, key="set_stop_atr_multiple",
+                                            format="%.2f"),
+            "atr_window": s2.number_input("ATR window (bars)", value=float(stop.atr_window), step=1.0, key="set_stop_atr_window", format="%.0f"),
+            "take_profit_r": s3.number_input("Take-profit (× stop distance, 0 = none; an OCO pair)", value=float(stop.take_profit_r), step=0.5,
+                                             key="set_stop_take_profit_r", format="%.2f"),
+        }
+        if values["stop"]["atr_window"] == int(values["stop"]["atr_window"]):
+            values["stop"]["atr_window"] = int(values["stop"]["atr_window"])
         if st.form_submit_button("Save risk limits"):
             try:
                 services.save_risk_limits(values, actor=actor(), ctx=ctx)
@@ -60,6 +78,11 @@ if limits is not None:
     inforce = services.risk_limits(ctx)
     st.caption("In force now (what the risk engine uses): " + " · ".join(
         f"{label.split(' (')[0].lower()} {getattr(inforce, key) * scale:,.6g}{' %' if scale == 100 else ''}" for key, label, _, scale, _ in fields))
+    st.caption("Protective stop in force: " + (
+        "off" if not inforce.stop.enabled else
+        f"{inforce.stop.kind} · " + (f"{inforce.stop.atr_multiple:g} × ATR({inforce.stop.atr_window})" if inforce.stop.kind == "atr"
+                                     else f"{inforce.stop.percent * 100:g} %")
+        + (f" · take-profit {inforce.stop.take_profit_r:g}R" if inforce.stop.take_profit_r else "")))
 
 st.subheader("Brokers and keys")
 st.caption("Keys come only from the environment or `.env` (e.g. APP__BROKERS__ALPACA__API_KEY); they are shown masked and never stored.")
@@ -69,8 +92,8 @@ for venue in ("binance", "alpaca", "zerodha"):
     cfg = brokers[venue]
     rows.append({
         "venue": venue,
-        "api key": cfg.get("api_key"),
-        "secret": cfg.get("api_secret"),
+        "api key": cfg.get("api_key") or "(not set)",
+        "secret": cfg.get("api_secret") or "(not set)",
         "sandbox / paper": "yes" if cfg.get("testnet", cfg.get("paper", False)) else ("n/a" if venue == "zerodha" else "NO (live)"),
     })
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -78,7 +101,11 @@ st.write(f"Default broker: **{brokers['default']}**")
 
 st.subheader("Data sources")
 series = guarded(services.list_series, ctx, what="listing data") or []
-st.dataframe(pd.DataFrame([s.to_dict() for s in series]), hide_index=True, width="stretch")
+sources = pd.DataFrame([s.to_dict() for s in series])
+for col in ("start", "end"):  # dates as on every page, not ISO strings with their offset
+    if col in sources:
+        sources[col] = [services.format_ts(v) for v in sources[col]]
+st.dataframe(sources, hide_index=True, width="stretch")
 st.caption(f"Database: `{services.safe_database_url(ctx)}`")
 
 st.subheader("Market data: test connection")
@@ -92,7 +119,7 @@ with st.form("feed_test"):
         result = services.check_feed(provider, symbol, timeframe, ctx=ctx)
         if result["ok"]:
             bar = result["bar"]
-            st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {bar['ts']}, close {bar['close']:g}")
+            st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {services.format_ts(bar['ts'])}, close {bar['close']:g}")
         else:
             st.error(result["error"])
 

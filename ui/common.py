@@ -56,6 +56,9 @@ def _on_toggle() -> None:
         except (ValueError, ConfigError) as exc:  # e.g. the strategy fails the look-ahead check: stay off, say why
             st.session_state["sidebar_paper_toggle"] = False
             st.session_state["sidebar_paper_refused"] = str(exc)
+            return
+        if context().settings.scheduler.embedded:  # the first tick now, not one tick interval (60 s by default) later
+            guarded(lambda: scheduler_host().wake(), what="waking the trading loop")
     else:
         services.paper_stop(actor=auth.actor())
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
-from ui.charts import TEMPLATE
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
 
@@ -34,8 +34,8 @@ def live_vs_backtest_panel() -> None:
     if out["gap_pct"] > out["threshold_pct"]:
         st.warning(f"Gap {out['gap_pct']:.1f}% is above the alert threshold {out['threshold_pct']:g}% (trading.diff_alert_pct).")
     eq = out["equity"]
-    fig = go.Figure([go.Scatter(x=pd.to_datetime(eq["ts"]), y=eq["live"], name="live (session)", line=dict(color="#26a69a")),
-                     go.Scatter(x=pd.to_datetime(eq["backtest_ts"]), y=eq["backtest"], name="backtest", line=dict(color="#7e57c2", dash="dot"))])
+    fig = go.Figure([go.Scatter(x=naive(pd.to_datetime(eq["ts"])), y=eq["live"], name="live (session)", line=dict(color="#26a69a")),
+                     go.Scatter(x=naive(pd.to_datetime(eq["backtest_ts"])), y=eq["backtest"], name="backtest", line=dict(color="#7e57c2", dash="dot"))])
     fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=30, b=10), title="Equity: session vs its backtest")
     st.plotly_chart(fig, width="stretch")
     first = out["first_divergence"]

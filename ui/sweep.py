@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from core.services import format_pct as pct
 from ui.charts import _layout, heatmap
 from ui.common import guarded
 
@@ -27,6 +28,18 @@ def rank_plot(pbo: dict) -> go.Figure:
                    xaxis_title="in-sample rank (first half)", yaxis_title="out-of-sample rank (second half)")
 
 
+def _start(defaults: dict, params: dict, px: str, py: str, xs: str, ys: str) -> tuple | None:
+    """Parse the grid and start the research cluster: (grid, fixed parameters, executor or None, progress bar), None on bad values."""
+    try:
+        grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
+    except ValueError:
+        st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
+        return None
+    bar = st.progress(0.0, text="Starting the research cluster…")
+    executor = guarded(services.shared_research_executor, what="starting the research cluster")
+    return grid, {k: v for k, v in params.items() if k not in grid}, executor, bar
+
+
 def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: float, commission: float, slippage: float, size: float,
            risk: str) -> None:
     """Draw the sweep inputs, run a sweep on the research executor, and show its trials, DSR, PBO and warnings."""
@@ -43,14 +56,10 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
     st.caption(f"Every parameter set × symbol ({', '.join(frames)}) is a risk-checked backtest run on the research cluster; trials are "
                "stored, and the same sweep resumes where it stopped. Invalid combinations (e.g. fast ≥ slow) are skipped and counted.")
     if st.button("Run sweep", key="sw_run", icon=":material/grid_on:"):
-        try:
-            grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
-        except ValueError:
-            st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
+        started = _start(defaults, params, px, py, xs, ys)
+        if started is None:
             return
-        bar = st.progress(0.0, text="Starting the research cluster…")
-        fixed = {k: v for k, v in params.items() if k not in grid}
-        executor = guarded(services.shared_research_executor, what="starting the research cluster")
+        grid, fixed, executor, bar = started
         result = executor and guarded(services.sweep, strategy, list(frames), grid, frames=frames, params=fixed, random=int(sample) or None,
                                       cash=cash, commission=commission, slippage_bps=slippage, size=size, risk=risk, executor=executor,
                                       progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Trial {i} of {n}"), what="the sweep")
@@ -60,6 +69,48 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
     stored = st.session_state.get("sw_result")
     if stored is not None:
         _show(*stored)
+    _walk_forward(strategy, defaults, frames, params, px, py, xs, ys, sample, cash=cash, commission=commission, size=size, risk=risk)
+
+
+def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px: str, py: str, xs: str, ys: str, sample: int, *,
+                  cash: float, commission: float, size: float, risk: str) -> None:
+    """Walk-forward optimisation over the same grid: choose on each training window, trade the next; only the stitched out-of-sample result."""
+    st.markdown("**Walk-forward optimisation**")
+    st.caption("Each symbol's bars are cut into windows + 1 chunks: the grid's best Sharpe on the training part picks the parameters the next "
+               "chunk trades. Only those out-of-sample chunks are shown, stitched — the in-sample best of a sweep is never the result.")  # fmt: skip
+    w1, w2, w3 = st.columns([1, 1, 2])
+    windows = int(w1.number_input("Windows", value=4, min_value=1, max_value=20, step=1, key="wf_windows"))
+    anchored = w2.checkbox("Anchored (expanding) training", value=False, key="wf_anchored")
+    if w3.button("Run walk-forward", key="wf_run", icon=":material/timeline:"):
+        started = _start(defaults, params, px, py, xs, ys)
+        if started is None:
+            return
+        grid, fixed, executor, bar = started
+        result = executor and guarded(services.walk_forward, strategy, list(frames), grid, frames=frames, params=fixed, windows=windows,
+                                      anchored=anchored, random=int(sample) or None, cash=cash, commission=commission, size=size, risk=risk,
+                                      executor=executor, progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Backtest {i} of {n}"),
+                                      what="the walk-forward optimisation")
+        bar.empty()
+        if result:
+            st.session_state["wf_result"] = result
+    result = st.session_state.get("wf_result")
+    if result is None:
+        return
+    m = result.metrics.get("portfolio") or {}
+    c = st.columns(4)
+    for col, (label, key, fmt) in zip(c, [("Out-of-sample return", "return_pct", "{:+.2f}%"), ("CAGR", "cagr_pct", "{:+.2f}%"),
+                                          ("Sharpe (annualised)", "sharpe", "{:.2f}"), ("Max drawdown", "max_drawdown_pct", "{:.2f}%")], strict=True):
+        col.metric(label + " (stitched)", "—" if m.get(key) is None else fmt.format(m[key]))
+    fig = go.Figure([go.Scatter(x=result.equity.index, y=result.equity[col], name=col, line=dict(width=3 if col == "portfolio" else 1.5))
+                     for col in result.equity.columns])
+    st.plotly_chart(_layout(fig, "Stitched out-of-sample equity (equal weight over the symbols)", height=360), width="stretch", key="wf_equity")
+    table = result.windows.copy()
+    for col in ("train_start", "test_start", "test_end"):
+        table[col] = [services.format_ts(v) for v in table[col]]
+    table["params"] = [", ".join(f"{k}={v}" for k, v in p.items() if k in (px, py)) for p in table["params"]]
+    st.dataframe(table.round(3), hide_index=True, width="stretch", key="wf_table")
+    if result.n_skipped:
+        st.caption(f"{result.n_skipped} invalid combinations skipped.")
 
 
 def _show(result, px: str, py: str) -> None:
@@ -75,7 +126,7 @@ def _show(result, px: str, py: str) -> None:
     m[1].metric("Best Sharpe", f"{d['sharpe_annual']:.2f}", help=f"{best['symbol']} {best['params']}")
     m[2].metric("Luck alone gives", f"{d['expected_max_sharpe_annual']:.2f}", help="Expected best Sharpe ratio of this many skill-less trials")
     m[3].metric("Deflated Sharpe", f"{d['dsr']:.2f}", help="Probability that the best trial's edge is more than selection luck (Bailey & López de Prado)")
-    m[4].metric("PBO", "—" if p.get("pbo") is None else f"{p['pbo']:.0%}",
+    m[4].metric("PBO", "—" if p.get("pbo") is None else pct(p['pbo'], 0),
                 help=p.get("reason") or "Probability of backtest overfitting (CSCV): how often the in-sample best is below the median out of sample")
     for w in s["warnings"]:
         st.warning(w)

@@ -7,7 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
-from ui.charts import TEMPLATE
+from core.services import format_pct as pct
+from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
 
@@ -30,9 +31,9 @@ def health_panel() -> None:
     st.subheader("Model health (pinned model)")
     ctx = context()
     d = ctx.settings.models.drift
-    st.caption(f"Feature drift: PSI of each feature vs the training window (alarm when ≥ {d.psi_share:.0%} of features exceed {d.psi_max:g}). "
+    st.caption(f"Feature drift: PSI of each feature vs the training window (alarm when ≥ {pct(d.psi_share, 0)} of features exceed {d.psi_max:g}). "
                f"Calibration: Spiegelhalter z of live p(up) vs realised outcomes (alarm beyond ±{d.calibration_z:g}). Hit rate: Wilson "
-               f"{d.hit_rate_confidence:.0%} interval on n / horizon, alarm when it lies below the out-of-sample accuracy. Last {d.window} bars; "
+               f"{pct(d.hit_rate_confidence, 0)} interval on n / horizon, alarm when it lies below the out-of-sample accuracy. Last {d.window} bars; "
                f"entry stop on alarm: {'on' if d.block_entries else 'off'} (models.drift.block_entries).")  # fmt: skip
     if st.button("Check model health now", key="models_health_check", icon=":material/monitor_heart:"):
         with st.spinner("checking the pinned model"):
@@ -54,7 +55,7 @@ def health_panel() -> None:
                 delta_color="off")  # fmt: skip
     if rep.get("hit_rate") is not None:
         lo, hi = rep["hit_ci"]
-        c[2].metric("Hit rate (live)", f"{rep['hit_rate']:.1%}", f"[{lo:.1%}, {hi:.1%}] vs OOS {rep['oos_accuracy'] or 0:.1%}", delta_color="off")
+        c[2].metric("Hit rate (live)", pct(rep['hit_rate'], 1), f"[{pct(lo, 1)}, {pct(hi, 1)}] vs OOS {pct(rep['oos_accuracy'], 1)}", delta_color="off")
         c[3].metric("Brier · calibration z", f"{rep['brier']:.3f} · {rep['calibration_z']:+.2f}", f"OOS Brier {rep['brier_oos'] or 0:.3f}", delta_color="off")
     else:
         c[2].caption("Not enough realised outcomes yet for calibration and hit rate.")
@@ -111,7 +112,7 @@ def exposure_panel(symbols: list[str]) -> None:
     st.subheader("Forecast-driven exposure")
     ctx = context()
     st.caption(f"risk.forecast_var is **{'on' if ctx.settings.risk.forecast_var else 'off'}** ({ctx.settings.risk.forecast_model}): the VaR budget "
-               f"({ctx.settings.risk.var_budget_pct:.1%} of equity) is checked against the next-bar forecast and the ensemble's targets are scaled to it. "
+               f"({pct(ctx.settings.risk.var_budget_pct, 1)} of equity) is checked against the next-bar forecast and the ensemble's targets are scaled to it. "
                "Below, a fully invested book with and without that scaling, through the risk engine.")  # fmt: skip
     c1, c2, c3 = st.columns(3)
     sym = c1.selectbox("Symbol", symbols, index=symbols.index("SPX") if "SPX" in symbols else 0, key="risk_fx_symbol")
@@ -127,15 +128,15 @@ def exposure_panel(symbols: list[str]) -> None:
     for name in ("scaled", "unscaled"):
         for what, key in (("vs budget", "vs_budget"), ("vs forecast used", "forecast_vs_realised")):
             r = rep[name][key]
-            rows.append({"book": name, "breaches of": what, "breaches": f"{r['breaches']}/{r['n']}", "rate": f"{r['rate']:.2%}",
-                         "expected": f"{r['expected_rate']:.1%}", "Kupiec p": round(r["kupiec_p"], 4), "Christoffersen ind p": round(r["ind_p"], 4),
+            rows.append({"book": name, "breaches of": what, "breaches": f"{r['breaches']}/{r['n']}", "rate": pct(r['rate']),
+                         "expected": pct(r['expected_rate'], 1), "Kupiec p": round(r["kupiec_p"], 4), "Christoffersen ind p": round(r["ind_p"], 4),
                          "conditional coverage p": round(r["cc_p"], 4)})  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="risk_fx_table")
     s = rep["series"]["scaled"]
-    fig = go.Figure([go.Scatter(x=s.index, y=-s["realised"], mode="lines", name="realised loss (scaled book)", line=dict(color="#78909c", width=0.8)),
-                     go.Scatter(x=s.index, y=s["forecast_var"], mode="lines", name="forecast VaR used", line=dict(color="#ffca28"))])  # fmt: skip
+    fig = go.Figure([go.Scatter(x=naive(s.index), y=-s["realised"], mode="lines", name="realised loss (scaled book)", line=dict(color="#78909c", width=0.8)),
+                     go.Scatter(x=naive(s.index), y=s["forecast_var"], mode="lines", name="forecast VaR used", line=dict(color="#ffca28"))])  # fmt: skip
     hit = s[-s["realised"] > s["forecast_var"]]
-    fig.add_trace(go.Scatter(x=hit.index, y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
+    fig.add_trace(go.Scatter(x=naive(hit.index), y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
     fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".1%",
-                      title=f"{rep['symbol']}: forecast vs realised (mean exposure {rep['scaled']['mean_scale']:.0%})")  # fmt: skip
+                      title=f"{rep['symbol']}: forecast vs realised (mean exposure {pct(rep['scaled']['mean_scale'], 0)})")  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="risk_fx_chart")

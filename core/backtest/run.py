@@ -18,6 +18,7 @@ from core.clock import FixedClock
 from core.domain import Bar, Fill, Instrument, Order
 from core.engine import Strategy, build_engine
 from core.engine.build import RiskArg
+from core.engine.protect import StopPolicy
 from core.portfolio.portfolio import ClosedTrade
 from core.risk.hook import UNLIMITED
 from core.risk.limits import RiskEngine
@@ -70,11 +71,12 @@ def _trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
 
 
-def fast_path_ok(strategy: Strategy, frames: dict[str, pd.DataFrame], fill_model: FillModel, risk: RiskArg, store: Store | None) -> bool:
-    """Return True when the compiled path reproduces the event path for this run."""
+def fast_path_ok(strategy: Strategy, frames: dict[str, pd.DataFrame], fill_model: FillModel, risk: RiskArg, store: Store | None,
+                 stop: StopPolicy | None = None) -> bool:
+    """Return True when the compiled path reproduces the event path for this run (it has no protective stops)."""
     plain = FillModel(maker_fee=fill_model.maker_fee, taker_fee=fill_model.taker_fee, short_margin=fill_model.short_margin)
     return (len(frames) == 1 and fill_model == plain and fill_model.maker_fee == fill_model.taker_fee and fill_model.short_margin == 1.0
-            and risk is UNLIMITED and store is None and type(strategy).fast_targets is not Strategy.fast_targets)
+            and risk is UNLIMITED and store is None and stop is None and type(strategy).fast_targets is not Strategy.fast_targets)
 
 
 def run_backtest(
@@ -93,6 +95,7 @@ def run_backtest(
     baseline: bool = True,
     lot_size: float = 1.0,
     warmup: int = 0,
+    stop: StopPolicy | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
 
@@ -103,7 +106,8 @@ def run_backtest(
     ``risk`` (required) is a :class:`core.risk.limits.RiskEngine` that checks every order against
     the backtest's own book (as in paper and live trading), a ready risk-check callable, or
     :data:`core.risk.hook.UNLIMITED` to run without limits (the backtesting.py comparison). The first ``warmup`` timestamps are
-    history the strategy can see but never trades (the paper loop's warm-up).
+    history the strategy can see but never trades (the paper loop's warm-up). ``stop`` gives every
+    position a protective stop (:mod:`core.engine.protect`, the paper loop's ``risk.stop``; None: none).
     """
     if not lot_size > 0 or not np.isfinite(lot_size):
         raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
@@ -125,14 +129,14 @@ def run_backtest(
         sym, n = next(iter(short.items()))
         raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
                          "use a longer date range or shorter windows")
-    fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store) and warmup == 0
+    fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store, stop) and warmup == 0
     if path == "fast" and not fast_ok:
-        raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook or store; use path='event'")
+        raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook, store or stop; use path='event'")
     use_fast = path == "fast" or (path == "auto" and fast_ok)
     if use_fast:
         result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
     else:
-        result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup)
+        result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup, stop)
     if result.report.pop("unsized_orders", 0):
         result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
                                      "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
@@ -150,7 +154,7 @@ def run_backtest(
 
 
 def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
-               risk: RiskArg, store: Store | None, lot_size: float, warmup: int = 0) -> BacktestResult:
+               risk: RiskArg, store: Store | None, lot_size: float, warmup: int = 0, stop: StopPolicy | None = None) -> BacktestResult:
     index = frames[next(iter(frames))].index
     for f in list(frames.values())[1:]:
         index = index.union(f.index)
@@ -159,7 +163,8 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     # A backtest's orders live under their own account, never mixed with the paper account's.
     if isinstance(risk, RiskEngine):
         risk.clock = risk.state.clock = clock  # halts by simulated day, rate limits in simulated time
-    engine = build_engine(strategy, list(frames), broker, risk=risk, clock=clock, store=store, account="backtest", size=size, capacity=len(index) + 1)
+    engine = build_engine(strategy, list(frames), broker, risk=risk, clock=clock, store=store, account="backtest", size=size, capacity=len(index) + 1,
+                          stop=stop)
     manager = engine.manager
     columns = {s: (f.index.asi8.tolist(), f.to_numpy().tolist()) for s, f in frames.items()}
     pointers = dict.fromkeys(frames, 0)

@@ -27,9 +27,13 @@ def _run(args: argparse.Namespace) -> int:
         res = services.audit(args.symbol, model_id=args.model, n_points=args.points, seed=args.seed)
     except ModelNotFound as exc:
         raise CliError(str(exc)) from None
-    if res["ok"]:
+    if res["features_ok"]:
         text = f"OK: {res['columns_checked']} columns (features, p_up, regime) identical on truncated series at {len(res['points'])} points"
     else:
         text = "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in res["details"].items())
+    for w in res["session_models"]:
+        verdict = "OVERLAP: trades bars it was trained on" if w["overlap"] else "no overlap"
+        text += (f"\npaper session model {w['model_id']}: trained {str(w['trained_from'])[:10]} to {str(w['trained_to'])[:10]}, "
+                 f"trades from {str(w['trades_from'])[:10]} ({w['gap_bars']} bars between, embargo 5): {verdict}")
     emit(res, args.json, text)
     return 0 if res["ok"] else 1

@@ -15,6 +15,7 @@ from core.brokers.base import Broker
 from core.clock import Clock
 from core.domain import Bar
 from core.engine.engine import Engine
+from core.engine.protect import StopPolicy
 from core.engine.risk_gate import engine_risk_hook
 from core.engine.strategy import Strategy
 from core.execution.manager import OrderManager
@@ -58,6 +59,7 @@ def build_engine(
     on_bars: Callable[[list[Bar]], None] | None = None,
     wrap_risk: Callable[[RiskCheck], RiskCheck] | None = None,
     reconcile_on_start: bool = False,
+    stop: StopPolicy | None = None,
 ) -> Engine:
     """Return an :class:`Engine` driving ``strategy`` on ``symbols`` through ``broker``, every order risk-checked.
 
@@ -89,6 +91,8 @@ def build_engine(
         Wraps the risk check (e.g. a timer).
     reconcile_on_start : bool
         Reconcile stored open orders with the broker when the manager starts.
+    stop : StopPolicy, optional
+        The protective stop every position carries (``risk.stop``; None: no stops).
 
     Returns
     -------
@@ -103,7 +107,7 @@ def build_engine(
         return holder[0].manager.risk_check(order, context)
 
     manager = OrderManager(broker, clock, risk_check=deferred, store=store, account=account, reconcile_on_start=False)
-    engine = Engine(strategy, broker, manager, symbols, size=size, portfolio=portfolio, capacity=capacity, on_bars=on_bars)
+    engine = Engine(strategy, broker, manager, symbols, size=size, portfolio=portfolio, capacity=capacity, on_bars=on_bars, stop=stop)
     holder.append(engine)
     manager.risk_check = risk_check_for(risk, engine, wrap_risk)
     if reconcile_on_start and manager.orders():

@@ -3,7 +3,8 @@
 Each :meth:`Engine.step` shows the new bars to the broker (the paper broker
 matches resting orders against them), lets the order manager update emulated
 orders, appends the bars to the strategy's history and then asks the strategy
-to decide. Orders it sends go through the :class:`OrderManager` (required risk
+to decide; then the :class:`~core.engine.protect.Protector` (when a stop policy is given)
+keeps every position's protective stop in line. Orders it sends go through the :class:`OrderManager` (required risk
 check, idempotent IDs). A backtest is this loop over history with a
 :class:`~core.clock.FixedClock`; paper trading calls :meth:`Engine.step` when a
 new bar arrives.
@@ -24,6 +25,7 @@ from typing import Any
 from core.brokers.base import Broker
 from core.domain import Bar, Order, OrderType, Side
 from core.engine.history import History
+from core.engine.protect import Protector, StopPolicy
 from core.engine.strategy import Strategy
 from core.execution.manager import OrderManager
 from core.portfolio.portfolio import Portfolio
@@ -130,7 +132,8 @@ class Engine:
     """Drive one strategy over bars through an order manager and a broker."""
 
     def __init__(self, strategy: Strategy, broker: Broker, manager: OrderManager, symbols: Sequence[str], size: float = 1.0,
-                 portfolio: Portfolio | None = None, capacity: int = 256, on_bars: Callable[[list[Bar]], None] | None = None) -> None:
+                 portfolio: Portfolio | None = None, capacity: int = 256, on_bars: Callable[[list[Bar]], None] | None = None,
+                 stop: StopPolicy | None = None) -> None:
         if not symbols:
             raise ValueError("give at least one symbol to trade")
         if not 0 < size <= 1:
@@ -147,6 +150,8 @@ class Engine:
         self.fee_rate = fill_model.taker_fee if fill_model is not None else broker.capabilities().taker_fee
         self.sizes_at_fill = bool(getattr(broker, "sizes_at_fill", False))
         self._started = False
+        # Protective stops (risk.stop): every position carries one, kept in line after each decision.
+        self.protector = Protector(stop) if stop is not None else None
         # Simulated venues match on bars; live ones fill by themselves. ``on_bars`` replaces
         # the broker's own matcher (e.g. the same matcher wrapped in a timer).
         self._on_bars = on_bars if on_bars is not None else getattr(broker, "on_bars", None)
@@ -173,4 +178,6 @@ class Engine:
             self.strategy.on_start(self.ctx)
             self._started = True
         self.strategy.on_bar(self.ctx)
+        if self.protector is not None:
+            self.protector.sync(self)
         self.portfolio.snapshot(bars[0].ts)

@@ -40,14 +40,15 @@ def portfolio_state(pf: Portfolio, now: datetime | None, pending: list[Order] | 
     ``pending`` orders (sent, not yet filled) count as if filled: otherwise a reversal sent as
     "close the long" plus "open a short" would be checked against the long that the first
     order is about to remove, and the pair could end past the position limit. Exits that
-    wait for a parent or share an OCO group only reduce risk and are left out.
+    wait for a parent, share an OCO group or are a position's protective stop only reduce
+    risk and are left out.
     """
     equity = pf.equity()
     peak = pf.peak_equity()
     day_start = pf.day_start_equity(now) if now is not None else equity
     book = {s: [p.quantity, pf.last_price(s) or p.avg_price] for s, p in pf.positions.items()}
     for order in pending or ():
-        if order.parent_id or order.oco_group:
+        if order.parent_id or order.oco_group or order.tags.get("protective") or order.tags.get("emulates"):
             continue
         entry = book.setdefault(order.symbol, [0.0, pf.last_price(order.symbol) or order.limit_price or order.stop_price or 0.0])
         entry[0] += order.side.sign * order.remaining

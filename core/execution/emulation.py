@@ -26,7 +26,7 @@ from core.domain import Bar, Order, OrderStatus, OrderType, Side
 
 
 class OrderDesk(Protocol):
-    """What the emulator needs from its owner (the order manager): the venue, the order view, and bookkeeping."""
+    """What the emulator may do with its owner's orders (the order manager hands it exactly this, not itself)."""
 
     broker: Broker
     last_prices: dict[str, float]
@@ -34,19 +34,23 @@ class OrderDesk(Protocol):
     def get(self, client_order_id: str) -> Order | None:
         """Return the owner's view of one order."""
 
+    def send(self, order: Order) -> Order:
+        """Place a native order at the venue (with the owner's retry and unknown-state rules)."""
+
     def replace(self, client_order_id: str, **changes: float | None) -> Order:
-        """Amend an order at the venue."""
+        """Amend a native order at the venue (a trailing stop's new stop price)."""
 
     def cancel(self, client_order_id: str) -> Order:
-        """Cancel an order (native or emulated)."""
+        """Cancel an order (an OCO group's other legs)."""
 
-    def _send(self, order: Order) -> Order: ...
+    def save(self, order: Order) -> None:
+        """Keep an order that stays local (held until its trigger) in the owner's book and store."""
 
-    def _save(self, order: Order) -> None: ...
+    def record(self, order: Order, event: str, **detail: Any) -> None:
+        """Store a new state of an order with its event."""
 
-    def _record(self, order: Order, event: str, **detail: Any) -> None: ...
-
-    def _observe(self, venue: Order, event: str | None = None, **detail: Any) -> None: ...
+    def observe(self, venue: Order, event: str | None = None, **detail: Any) -> None:
+        """Merge the venue's view of one order."""
 
 
 @dataclass
@@ -117,7 +121,7 @@ class Emulator:
             if parent is None or parent.filled_quantity <= 0:
                 self._held[order.client_order_id] = order
                 held = order.evolve(tags={**order.tags, "emulated": "held"})
-                self.m._save(held)
+                self.m.save(held)
                 return held
             order = order.evolve(quantity=parent.filled_quantity, parent_id=None)
         if order.oco_group and not caps.oco:
@@ -125,30 +129,30 @@ class Emulator:
             order = order.evolve(tags={**order.tags, "emulated_oco": order.oco_group}, oco_group=None)
         if order.order_type is OrderType.TRAILING_STOP and not caps.supports(OrderType.TRAILING_STOP):
             return self._start_trail(order)
-        return self.m._send(order)
+        return self.m.send(order)
 
     def cancel(self, client_order_id: str) -> Order:
         """Cancel an emulated order and whatever works it at the venue."""
         if client_order_id in self._held:
             order = self._held.pop(client_order_id)
-            self.m._record(order.evolve(status=OrderStatus.CANCELED, reason="canceled by request"), ev.CANCELED)
+            self.m.record(order.evolve(status=OrderStatus.CANCELED, reason="canceled by request"), ev.CANCELED)
             return self.m.get(client_order_id)
         trail = self._trails.pop(client_order_id)
         if trail.placed:
             native = self.m.broker.cancel(trail.native_id)
-            self.m._observe(native)
+            self.m.observe(native)
         order = self.m.get(client_order_id)
-        self.m._record(order.evolve(status=OrderStatus.CANCELED, reason="canceled by request"), ev.CANCELED)
+        self.m.record(order.evolve(status=OrderStatus.CANCELED, reason="canceled by request"), ev.CANCELED)
         return self.m.get(client_order_id)
 
     # -- trailing stops --------------------------------------------------------------
     def _start_trail(self, order: Order) -> Order:
         if not self._caps().supports(OrderType.STOP):
-            self.m._record(order.evolve(status=OrderStatus.REJECTED, reason="venue has neither trailing stops nor stops to emulate them with"), ev.REJECTED)
+            self.m.record(order.evolve(status=OrderStatus.REJECTED, reason="venue has neither trailing stops nor stops to emulate them with"), ev.REJECTED)
             return self.m.get(order.client_order_id)
         trail = _Trail(order.client_order_id, f"{order.client_order_id}~stop", extreme=self.m.last_prices.get(order.symbol))
         self._trails[order.client_order_id] = trail
-        self.m._record(order.evolve(status=OrderStatus.ACCEPTED, tags={**order.tags, "emulated": "trailing"}), ev.ACCEPTED, emulated=True)
+        self.m.record(order.evolve(status=OrderStatus.ACCEPTED, tags={**order.tags, "emulated": "trailing"}), ev.ACCEPTED, emulated=True)
         if trail.extreme is not None:
             self._place_stop(trail)
         return self.m.get(order.client_order_id)
@@ -162,11 +166,11 @@ class Emulator:
             sent = self.m.broker.submit(native)
         except OrderRejected as exc:
             self._trails.pop(trail.order_id, None)
-            self.m._record(order.evolve(status=OrderStatus.REJECTED, reason=str(exc)), ev.REJECTED, reason=str(exc))
+            self.m.record(order.evolve(status=OrderStatus.REJECTED, reason=str(exc)), ev.REJECTED, reason=str(exc))
             return
-        self.m._observe(sent)
+        self.m.observe(sent)
         trail.placed = True
-        self.m._record(order.evolve(stop_price=stop), ev.UPDATED, stop_price=stop)
+        self.m.record(order.evolve(stop_price=stop), ev.UPDATED, stop_price=stop)
 
     def _step_trail(self, trail: _Trail, bar: Bar) -> None:
         order = self.m.get(trail.order_id)
@@ -175,7 +179,7 @@ class Emulator:
             if native.filled_quantity != order.filled_quantity or native.status.is_terminal:
                 status = native.status if native.status.is_terminal or native.filled_quantity <= 0 else OrderStatus.PARTIALLY_FILLED
                 order = order.evolve(filled_quantity=native.filled_quantity, avg_fill_price=native.avg_fill_price, status=status)
-                self.m._record(order, ev.UPDATED if status is OrderStatus.NEW else ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
+                self.m.record(order, ev.UPDATED if status is OrderStatus.NEW else ev.EVENT_FOR_STATUS.get(status, ev.UPDATED), price=native.avg_fill_price)
                 self._after_fill(order)
             if native.status.is_terminal:
                 self._trails.pop(trail.order_id, None)
@@ -192,7 +196,7 @@ class Emulator:
         current = self.m.get(trail.native_id).stop_price
         if tighter(order.side, new, current):
             self.m.replace(trail.native_id, stop_price=new)
-            self.m._record(self.m.get(trail.order_id).evolve(stop_price=new), ev.UPDATED, stop_price=new)
+            self.m.record(self.m.get(trail.order_id).evolve(stop_price=new), ev.UPDATED, stop_price=new)
 
     # -- order lists ---------------------------------------------------------------------
     def on_bar(self, bar: Bar) -> None:
@@ -215,7 +219,7 @@ class Emulator:
             parent = self.m.get(child.parent_id)
             if parent is not None and parent.status.is_terminal and parent.filled_quantity <= 0:
                 del self._held[cid]
-                self.m._record(child.evolve(status=OrderStatus.CANCELED, reason=f"parent {parent.client_order_id} {parent.status} without a fill"), ev.CANCELED)
+                self.m.record(child.evolve(status=OrderStatus.CANCELED, reason=f"parent {parent.client_order_id} {parent.status} without a fill"), ev.CANCELED)
 
     def _after_fill(self, parent: Order) -> None:
         for cid, child in list(self._held.items()):

@@ -98,7 +98,7 @@ class OrderManager:
         self._orders = OrderBook()
         self._events: list[OrderEvent] = []
         self.last_prices: dict[str, float] = {}
-        self.emulator = Emulator(self)
+        self.emulator = Emulator(_Desk(self))
         if store is not None:
             for order in repo.load_orders(store, account):
                 self._orders[order.client_order_id] = order
@@ -346,3 +346,39 @@ class OrderManager:
         portfolio = getattr(self.broker, "portfolio", None)
         equity = portfolio.equity() if portfolio is not None else sum(b.total for b in balances) + sum(p.market_value for p in positions.values())
         return OrderContext(self.clock.now(), self.account, positions, balances, self.open_orders(), dict(self.last_prices), equity)
+
+
+class _Desk:
+    """The emulator's narrow view of its manager (:class:`~core.execution.emulation.OrderDesk`): seven operations, not the manager."""
+
+    def __init__(self, manager: OrderManager) -> None:
+        self._m = manager
+
+    @property
+    def broker(self) -> Broker:
+        return self._m.broker
+
+    @property
+    def last_prices(self) -> dict[str, float]:
+        return self._m.last_prices
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self._m.get(client_order_id)
+
+    def send(self, order: Order) -> Order:
+        return self._m._send(order)
+
+    def replace(self, client_order_id: str, **changes: float | None) -> Order:
+        return self._m.replace(client_order_id, **changes)
+
+    def cancel(self, client_order_id: str) -> Order:
+        return self._m.cancel(client_order_id)
+
+    def save(self, order: Order) -> None:
+        self._m._save(order)
+
+    def record(self, order: Order, event: str, **detail: object) -> None:
+        self._m._record(order, event, **detail)
+
+    def observe(self, venue: Order, event: str | None = None, **detail: object) -> None:
+        self._m._observe(venue, event, **detail)

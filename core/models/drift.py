@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from core.models.metrics import wilson
 
@@ -178,7 +178,7 @@ def assess(
         hits = float(np.sum((p >= 0.5) == (yy == 1)))
         hit = hits / n
         n_eff = n / max(overlap, 1.0)
-        zq = float(stats.norm.ppf(0.5 + th.hit_rate_confidence / 2))
+        zq = float(NormalDist().inv_cdf(0.5 + th.hit_rate_confidence / 2))
         ci = wilson(hit * n_eff, n_eff, zq)
         if oos_accuracy is not None and ci[1] < oos_accuracy:
             hit_alarm = True

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 Z95 = 1.959963984540054
 EPS = 1e-15
@@ -74,6 +73,8 @@ def classification_report(y: np.ndarray, p: np.ndarray, overlap: float = 1.0) ->
         f_pos, f_neg = max(n_pos / overlap, 1.0), max(n_neg / overlap, 1.0)
         se = 0.5 * math.sqrt(r1 * (1 - r1) / f_pos + r0 * (1 - r0) / f_neg)
         out["balanced_accuracy"] = _ci(0.5 * (r1 + r0), se, 0.0, 1.0)
+        from sklearn.metrics import roc_auc_score  # scikit-learn only when a model is scored, not on import (page loads)
+
         auc = float(roc_auc_score(y, p))
         out["roc_auc"] = _ci(auc, hanley_mcneil_se(auc, f_pos, f_neg), 0.0, 1.0)
     ll = -(y * np.log(p) + (1 - y) * np.log(1 - p))

@@ -26,11 +26,11 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from threading import Lock
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from core.risk.var import std_t_tail
 
@@ -105,7 +105,7 @@ def _quantile(r: np.ndarray, level: float) -> tuple[float, float, float]:
     ok = x.notna().all(axis=1)
     model = QuantileRegressor(quantile=1.0 - level, alpha=0.0, solver="highs").fit(x[ok].to_numpy(), y[ok].to_numpy())
     pred = float(model.predict(feats.iloc[[-1]].to_numpy())[0])
-    z = float(stats.norm.ppf(1.0 - level))
+    z = float(NormalDist().inv_cdf(1.0 - level))
     var = max(-pred, 1e-6)  # a non-positive VaR forecast (quantile above zero) is floored: risk is never free
     return 0.0, var / -z, z
 
@@ -164,7 +164,7 @@ class VarForecaster:
         fits = [symbol_forecast(sub[s].to_numpy(), self.model, self.level) for s in usable]
         mu = np.array([f[0] for f in fits])
         sig = np.array([f[1] for f in fits])
-        q = min((f[2] for f in fits), default=float(stats.norm.ppf(1 - self.level)))  # the heaviest tail speaks for the book
+        q = min((f[2] for f in fits), default=float(NormalDist().inv_cdf(1 - self.level)))  # the heaviest tail speaks for the book
         corr = np.array(sub[usable].corr(min_periods=20).fillna(0.0).to_numpy(), dtype=float, ndmin=2) if usable else np.zeros((0, 0))
         if usable:
             np.fill_diagonal(corr, 1.0)

@@ -2,79 +2,102 @@
 
 Each area lives in its own module; this package re-exports the public calls so
 callers write ``from core import services; services.load_bars("AAPL")``.
+
+The re-exports are lazy (PEP 562): a name's module is imported on first use, so a page
+that needs the loop status does not pay for scikit-learn, arch or the model registry
+(importing every area eagerly took 3-10 s of every cold page load).
 """
 
-from core.models.registry import ModelNotFound
-from core.services.ablation import sentiment_ablation
-from core.services.alerts import Alert, alerts, position_breaches
-from core.services.auth import (
-    LoginResult,
-    auth_session_expired,
-    auth_status,
-    login,
-    login_wait,
-    record_sign_in,
-    record_sign_out,
-    remove_password,
-    reset_login_attempts,
-    set_password,
-    sign_in_required,
-)
-from core.services.backtest import backtest, list_strategies, parse_size
-from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
-from core.services.context import Context, get_context, set_context
-from core.services.dashboard import dashboard, equity_frame, latest_signals
-from core.services.data import bars_to_records, list_series, list_symbols, load_bars
-from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
-from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
-from core.services.exposure import forecast_exposure
-from core.services.feeds import check_feed
-from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
-from core.services.lab import bars_from_csv, bars_from_upload, buy_and_hold_curve, compare_strategies, lab_backtest, lab_frames, parameter_sweep
-from core.services.manual import (
-    cancelled_manual_orders,
-    pending_cancels,
-    pending_manual_orders,
-    preview_order,
-    queue_manual_order,
-    request_cancel,
-    ticket_orders,
-)
-from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
-from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
-from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
-from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
-from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
-from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
-from core.services.risk import (
-    engage_kill_switch,
-    kelly_sizer,
-    portfolio_risk,
-    rearm_kill_switch,
-    reset_drawdown_halt,
-    risk_engine,
-    risk_report,
-    risk_status,
-)
-from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
-from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
-from core.services.status import STATE_LABELS, LoopState, format_ts, loop_state
-from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
-from core.services.strategy import build_strategy, pin_params
-from core.services.trading import (
-    get_loop,
-    paper_start,
-    paper_status,
-    paper_stop,
-    report_job_error,
-    retrain_for_loop,
-    retrain_models,
-    run_tick,
-    snapshot_equity,
-    trading_loop,
-)
-from core.services.venues import check_venue, venue_broker
-from core.services.verdicts import edge_verdict
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolve through __getattr__
+    from core.models.registry import ModelNotFound
+    from core.services.ablation import sentiment_ablation
+    from core.services.alerts import Alert, alerts, position_breaches
+    from core.services.auth import (
+        LoginResult,
+        auth_session_expired,
+        auth_status,
+        login,
+        login_wait,
+        record_sign_in,
+        record_sign_out,
+        remove_password,
+        reset_login_attempts,
+        set_password,
+        sign_in_required,
+    )
+    from core.services.backtest import backtest, list_strategies, parse_size
+    from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
+    from core.services.context import Context, get_context, set_context
+    from core.services.dashboard import dashboard, equity_frame, latest_signals
+    from core.services.data import bars_to_records, list_series, list_symbols, load_bars
+    from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
+    from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
+    from core.services.exposure import forecast_exposure
+    from core.services.feeds import check_feed
+    from core.services.venues import check_venue, venue_broker
+    from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
+    from core.services.lab import (
+        bars_from_csv,
+        bars_from_upload,
+        buy_and_hold_curve,
+        compare_strategies,
+        fill_defaults,
+        lab_backtest,
+        lab_frames,
+        parameter_sweep,
+    )
+    from core.services.manual import (
+        cancelled_manual_orders,
+        pending_cancels,
+        pending_manual_orders,
+        preview_order,
+        queue_manual_order,
+        request_cancel,
+        ticket_orders,
+    )
+    from core.services.models import audit, list_models, load_model, model_report, news_frame, predict, predict_history, regime_timeline, train
+    from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
+    from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
+    from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
+    from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
+    from core.services.research import list_sweeps, parse_grid, research_executor, shared_research_executor, sweep, sweep_result, var_backtests, walk_forward
+    from core.services.risk import (
+        engage_kill_switch,
+        kelly_sizer,
+        portfolio_risk,
+        rearm_kill_switch,
+        reset_drawdown_halt,
+        risk_engine,
+        risk_report,
+        risk_status,
+    )
+    from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
+    from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+    from core.services.status import STATE_LABELS, LoopState, format_pct, format_ts, loop_state
+    from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
+    from core.services.strategy import build_strategy, pin_params
+    from core.services.trading import (
+        get_loop,
+        paper_start,
+        paper_status,
+        paper_stop,
+        report_job_error,
+        retrain_for_loop,
+        retrain_models,
+        run_tick,
+        snapshot_equity,
+        trading_loop,
+        use_model_for_paper,
+    )
+    from core.services.verdicts import edge_verdict
+    from core.services.windows import model_windows
 
 __all__ = [
     "STATE_LABELS",
@@ -115,8 +138,10 @@ __all__ = [
     "equity_frame",
     "equity_returns",
     "fetch_news",
+    "fill_defaults",
     "fill_rows",
     "forecast_exposure",
+    "format_pct",
     "format_ts",
     "get_context",
     "get_loop",
@@ -143,6 +168,7 @@ __all__ = [
     "market_state",
     "model_health",
     "model_report",
+    "model_windows",
     "monthly_returns",
     "new_strategy",
     "news_features",
@@ -217,7 +243,188 @@ __all__ = [
     "trade_rows",
     "trading_loop",
     "train",
+    "use_model_for_paper",
     "var_backtests",
     "venue_broker",
     "walk_forward",
 ]
+
+_EXPORTS: dict[str, str] = {  # name -> the module that defines it
+    "STATE_LABELS": "core.services.status",
+    "Alert": "core.services.alerts",
+    "Context": "core.services.context",
+    "LoginResult": "core.services.auth",
+    "LoopState": "core.services.status",
+    "ModelNotFound": "core.models.registry",
+    "NoSession": "core.services.diff",
+    "PaperSession": "core.services.execution",
+    "alerts": "core.services.alerts",
+    "audit": "core.services.models",
+    "auth_session_expired": "core.services.auth",
+    "auth_status": "core.services.auth",
+    "backtest": "core.services.backtest",
+    "bars_from_csv": "core.services.lab",
+    "bars_from_upload": "core.services.lab",
+    "bars_to_records": "core.services.data",
+    "book_exposure": "core.services.risk_views",
+    "book_risk": "core.services.risk_views",
+    "build_strategy": "core.services.strategy",
+    "bundled_returns": "core.services.book",
+    "buy_and_hold_curve": "core.services.lab",
+    "cancelled_manual_orders": "core.services.manual",
+    "check_feed": "core.services.feeds",
+    "check_model_health": "core.services.health",
+    "check_strategy": "core.services.strategies",
+    "check_venue": "core.services.venues",
+    "compare_strategies": "core.services.lab",
+    "config_view": "core.services.settings",
+    "correlation_matrix": "core.services.risk_views",
+    "dashboard": "core.services.dashboard",
+    "diff_days": "core.services.diff",
+    "diff_status": "core.services.diff",
+    "edge_verdict": "core.services.verdicts",
+    "engage_kill_switch": "core.services.risk",
+    "ensure_news": "core.services.news",
+    "equity_frame": "core.services.dashboard",
+    "equity_returns": "core.services.performance",
+    "fetch_news": "core.services.news",
+    "fill_rows": "core.services.orders_view",
+    "forecast_exposure": "core.services.exposure",
+    "fill_defaults": "core.services.lab",
+    "format_pct": "core.services.status",
+    "format_ts": "core.services.status",
+    "get_context": "core.services.context",
+    "get_loop": "core.services.trading",
+    "get_notifier": "core.services.notifications",
+    "health_status": "core.services.health",
+    "kelly_sizer": "core.services.risk",
+    "lab_backtest": "core.services.lab",
+    "lab_frames": "core.services.lab",
+    "latest_signals": "core.services.dashboard",
+    "limit_utilisation": "core.services.risk_views",
+    "list_fills": "core.services.execution",
+    "list_models": "core.services.models",
+    "list_news": "core.services.news",
+    "list_orders": "core.services.execution",
+    "list_series": "core.services.data",
+    "list_strategies": "core.services.backtest",
+    "list_sweeps": "core.services.research",
+    "list_symbols": "core.services.data",
+    "load_bars": "core.services.data",
+    "load_model": "core.services.models",
+    "login": "core.services.auth",
+    "login_wait": "core.services.auth",
+    "loop_state": "core.services.status",
+    "market_state": "core.services.book",
+    "model_health": "core.services.health",
+    "model_report": "core.services.models",
+    "model_windows": "core.services.windows",
+    "monthly_returns": "core.services.performance",
+    "new_strategy": "core.services.strategies",
+    "news_features": "core.services.news",
+    "news_frame": "core.services.models",
+    "news_to_records": "core.services.news",
+    "notify": "core.services.notifications",
+    "notify_error": "core.services.notifications",
+    "notify_event": "core.services.notifications",
+    "open_order_rows": "core.services.orders_view",
+    "order_events": "core.services.execution",
+    "order_manager": "core.services.execution",
+    "paper_asof": "core.services.book",
+    "paper_book": "core.services.book",
+    "paper_broker": "core.services.execution",
+    "paper_session": "core.services.execution",
+    "paper_start": "core.services.trading",
+    "paper_state": "core.services.book",
+    "paper_status": "core.services.trading",
+    "paper_stop": "core.services.trading",
+    "parameter_sweep": "core.services.lab",
+    "parse_grid": "core.services.research",
+    "parse_size": "core.services.backtest",
+    "pending_cancels": "core.services.manual",
+    "pending_manual_orders": "core.services.manual",
+    "performance_summary": "core.services.performance",
+    "pin_params": "core.services.strategy",
+    "pinned_model": "core.services.health",
+    "portfolio_risk": "core.services.risk",
+    "position_breaches": "core.services.alerts",
+    "predict": "core.services.models",
+    "predict_history": "core.services.models",
+    "preview_order": "core.services.manual",
+    "queue_manual_order": "core.services.manual",
+    "rearm_kill_switch": "core.services.risk",
+    "record_sign_in": "core.services.auth",
+    "record_sign_out": "core.services.auth",
+    "regime_timeline": "core.services.models",
+    "remove_password": "core.services.auth",
+    "report_job_error": "core.services.trading",
+    "request_cancel": "core.services.manual",
+    "require_checked": "core.services.strategies",
+    "research_executor": "core.services.research",
+    "reset_drawdown_halt": "core.services.risk",
+    "reset_login_attempts": "core.services.auth",
+    "retrain_for_loop": "core.services.trading",
+    "retrain_models": "core.services.trading",
+    "retrain_status": "core.services.health",
+    "risk_engine": "core.services.risk",
+    "risk_limits": "core.services.settings",
+    "risk_report": "core.services.risk",
+    "risk_status": "core.services.risk",
+    "rolling_sharpe": "core.services.performance",
+    "rolling_var": "core.services.risk_views",
+    "run_diff_job": "core.services.diff",
+    "run_tick": "core.services.trading",
+    "safe_database_url": "core.services.settings",
+    "save_risk_limits": "core.services.settings",
+    "score_headline": "core.services.news",
+    "send_test_notification": "core.services.notifications",
+    "sentiment_ablation": "core.services.ablation",
+    "session_diff": "core.services.diff",
+    "set_context": "core.services.context",
+    "set_password": "core.services.auth",
+    "shared_research_executor": "core.services.research",
+    "sign_in_required": "core.services.auth",
+    "snapshot_equity": "core.services.trading",
+    "strategy_catalog": "core.services.strategies",
+    "sweep": "core.services.research",
+    "sweep_result": "core.services.research",
+    "ticket_orders": "core.services.manual",
+    "ticket_prices": "core.services.orders_view",
+    "trade_rows": "core.services.orders_view",
+    "trading_loop": "core.services.trading",
+    "train": "core.services.models",
+    "use_model_for_paper": "core.services.trading",
+    "var_backtests": "core.services.research",
+    "venue_broker": "core.services.venues",
+    "walk_forward": "core.services.research",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use and keep the name here."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core.services' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Facade(types.ModuleType):
+    """Keep a facade function when a submodule of the same name (``backtest``, ``dashboard``, ``alerts``) is imported.
+
+    The import system sets ``core.services.<submodule>`` to the module object; eager imports
+    used to overwrite that with the function right after, so ``services.backtest(...)`` kept working.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _EXPORTS and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade

@@ -65,18 +65,19 @@ def backtest(
     ``report["warnings"]``.
     """
     risk_engine = make_backtest_risk(risk, ctx)
+    stop = backtest_stop(risk, ctx)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
         inst, check = strategy_for_backtest(strategy, params, frames, ctx)
         result = _run(frames, inst, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
-                      risk=risk_engine)
+                      risk=risk_engine, stop=stop)
     else:
         notes: list[str] = []
         frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, repair=repair, notes=notes, ctx=ctx)
         name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
         inst, check = strategy_for_backtest(strategy, params, {name: frame}, ctx)
         result = _run(frame, inst, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
-                      path=path, risk=risk_engine)  # type: ignore[arg-type]
+                      path=path, risk=risk_engine, stop=stop)  # type: ignore[arg-type]
         repairs = [n for n in notes if n.startswith("repaired: ")]
         if repairs:
             result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
@@ -127,6 +128,14 @@ PERMISSIVE = {
     "max_correlation": 1.0, "veto_correlation": 1.0 + 1e-9, "max_cluster_pct": 1e9, "var_budget_pct": 1e9, "max_order_notional": 1e18,
     "max_orders_per_minute": 10**9, "min_history": 0,
 }  # fmt: skip
+
+
+def backtest_stop(mode: str = "configured", ctx: Context | None = None):
+    """Return the protective-stop policy of a backtest: ``risk.stop`` in force (``configured``), none when ``permissive``."""
+    from core.engine.protect import StopPolicy
+    from core.services.settings import risk_limits
+
+    return StopPolicy.from_settings(risk_limits(ctx).stop) if mode == "configured" else None
 
 
 def make_backtest_risk(mode: str = "configured", ctx: Context | None = None):

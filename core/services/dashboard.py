@@ -41,9 +41,22 @@ def latest_signals(limit: int = 50, ctx: Context | None = None) -> pd.DataFrame:
         rows = list(s.exec(select(SignalRow).order_by(SignalRow.ts.desc(), SignalRow.id.desc()).limit(limit)))
     return pd.DataFrame(
         [{"ts": r.ts, "symbol": r.symbol, "p_up": r.p_up, "regime": r.regime, "direction": r.direction, "confidence": r.confidence,
-          "model": r.model_id, "note": r.reason} for r in rows],
-        columns=["ts", "symbol", "p_up", "regime", "direction", "confidence", "model", "note"],
+          "model": r.model_id, "status": signal_status(r.reason), "note": r.reason} for r in rows],
+        columns=["ts", "symbol", "p_up", "regime", "direction", "confidence", "model", "status", "note"],
     )  # fmt: skip
+
+
+def signal_status(note: str) -> str:
+    """Return ``passed`` or ``suppressed (<kind>)`` for a stored signal's note (the ensemble writes ``suppressed · <kind>: <why>``)."""
+    if note.startswith("suppressed · "):
+        return f"suppressed ({note[len('suppressed · '):].split(':', 1)[0]})"
+    return "passed"
+
+
+def signal_rules(ctx: Context | None = None) -> dict[str, Any]:
+    """Return the signal processor's rules a new session pins (``signals.*``), for the Dashboard's signals panel."""
+    cfg = (ctx or get_context()).settings.signals
+    return {"cooldown_bars": cfg.cooldown_bars, "conflict_margin": cfg.conflict_margin}
 
 
 def dashboard(account: str = "paper", ctx: Context | None = None) -> dict[str, Any]:
@@ -76,7 +89,7 @@ def dashboard(account: str = "paper", ctx: Context | None = None) -> dict[str, A
     return {
         "loop": toggle.loop_status(ctx.store) | {"enabled": toggle.is_enabled(ctx.store)},
         "equity": eq, "today_pnl": today_pnl, "positions": positions, "open_orders": opened,
-        "signals": latest_signals(ctx=ctx), "risk": status, "gauges": gauges,
+        "signals": latest_signals(ctx=ctx), "signal_rules": signal_rules(ctx), "risk": status, "gauges": gauges, "models": _model_windows(ctx),
     }  # fmt: skip
 
 
@@ -96,3 +109,12 @@ def _book_var(positions: list[dict], equity: float | None, upto: pd.Timestamp | 
         return 0.0
     book = var_mod.portfolio_returns(returns, weights)
     return float(var_mod.historical(book, 0.99).var)
+
+
+def _model_windows(ctx: Context) -> list[dict]:
+    from core.services.windows import model_windows
+
+    try:
+        return model_windows(ctx)
+    except (ValueError, KeyError, OSError):  # a session on data that is gone: the rest of the dashboard still shows
+        return []

@@ -13,7 +13,7 @@ from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
 from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
-from core.services.backtest import make_backtest_risk, parse_size, risk_changes, stopped_by
+from core.services.backtest import backtest_stop, make_backtest_risk, parse_size, risk_changes, stopped_by
 from core.services.context import Context
 from core.services.data import load_bars
 from core.services.strategies import mark_checked, strategy_for_backtest
@@ -49,26 +49,40 @@ def lab_frames(symbols: Sequence[str], timeframe: str = "1d", start: str | None 
     return {s.upper(): load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbols}
 
 
-def _fill_model(commission: float, slippage_bps: float) -> FillModel:
-    return FillModel.flat_commission(commission, slippage_bps=slippage_bps)
+def _fill_model(commission: float, slippage_bps: float, max_volume_share: float = 0.0) -> FillModel:
+    return FillModel.from_costs(commission, slippage_bps, max_volume_share)
+
+
+def fill_defaults(ctx: Context | None = None) -> dict[str, float]:
+    """Return the configured costs (``trading.commission``, ``slippage_bps``, ``max_volume_share``).
+
+    They are the paper loop's fill model and the Backtest page's defaults.
+    """
+    from core.services.context import get_context
+
+    t = (ctx or get_context()).settings.trading
+    return {"commission": t.commission, "slippage_bps": t.slippage_bps, "max_volume_share": t.max_volume_share}
 
 
 def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
                  commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
-                 path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured") -> BacktestResult:
+                 path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured", max_volume_share: float = 0.0) -> BacktestResult:
     """Run ``strategy`` on one or several symbols' bars on one portfolio; every order passes the risk engine.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
     market fill against the order by that many basis points (the event path runs
-    then, as the compiled path has no slippage). A signals strategy is checked for
+    then, as the compiled path has no slippage); ``max_volume_share`` caps each bar's fills
+    of a symbol at that share of its volume (0 = no cap). The paper loop uses the same
+    model from the ``trading`` settings (:func:`fill_defaults`). With ``risk="configured"``
+    every position carries the ``risk.stop`` protective stop, as in the paper loop. A signals strategy is checked for
     look-ahead on ``frames`` first (``report["check"]``; a failure adds a warning).
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
     inst, check = strategy_for_backtest(strategy, params, frames)
     engine = make_backtest_risk(risk)
-    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps),
-                          lot_size=lot_size, path=path, risk=engine)
+    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps, max_volume_share),
+                          lot_size=lot_size, path=path, risk=engine, stop=backtest_stop(risk))
     result.report["risk_changes"] = risk_changes(engine.store.entries)
     result.report["risk"] = risk
     stopped = stopped_by(result.report)

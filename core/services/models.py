@@ -405,4 +405,10 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
         bars, feature_fn=lambda b: _model_features(b, cfg, symbol.upper(), news), model=model, columns=columns, regime=rc,
         n_points=n_points, min_t=cfg.warmup, seed=seed,
     )  # fmt: skip
-    return {"symbol": symbol.upper(), "model_id": used, **report}
+    from core.services.windows import model_windows
+
+    # The second half of the audit: no model of the paper session trades a bar it was trained on (or within its embargo).
+    windows = [{k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in w.items()} for w in model_windows(ctx)]
+    overlaps = [w["model_id"] for w in windows if w["overlap"]]
+    return {"symbol": symbol.upper(), "model_id": used, **report, "ok": bool(report["ok"]) and not overlaps, "features_ok": bool(report["ok"]),
+            "session_models": windows, "overlapping_models": overlaps}

@@ -67,6 +67,7 @@ def risk_report(
     seed: int = 0,
     repair: bool = False,
     benchmark: str | None = "SPX",
+    garch: bool = True,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Return the metrics and VaR/CVaR 95/99 by every method of one series' close-to-close returns.
@@ -80,6 +81,7 @@ def risk_report(
     percents. Keys: ``sharpe``, ``sortino``, ``max_drawdown_pct``, ``volatility_pct``, ... and
     ``var_95_hist_pct``, ``cvar_99_garch_pct``, ... (methods ``hist``, ``param``, ``cf``, ``mc``, ``garch``).
     With ``repair`` a ``data`` file's offending rows are dropped and listed in ``data_notes``.
+    ``garch=False`` leaves out the GARCH(1,1)-t forecast (a model fit: most of the report's time).
     """
     if periods_per_year is not None and periods_per_year < 1:
         raise ValueError(f"periods_per_year must be at least 1 (252 for daily equities), not {periods_per_year}")
@@ -101,7 +103,7 @@ def risk_report(
     }
     ppy = periods_per_year or metrics.infer_periods_per_year(bars.index)
     report.update(in_report_units(metrics.summary(returns, risk_free, ppy).to_dict()))
-    report.update(in_report_units(var_table(returns, horizon=horizon, seed=seed)))
+    report.update(in_report_units(var_table(returns, horizon=horizon, seed=seed, garch=garch)))
     if notes:
         report["data_notes"] = notes
     return report

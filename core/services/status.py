@@ -149,7 +149,7 @@ def loop_state(ctx: Context | None = None) -> LoopState:
         elif status.get("market_closed"):
             state, reason = "market_closed", str(status.get("market_closed") if isinstance(status.get("market_closed"), str) else "")
         elif last_tick is None:
-            state = "starting"
+            state, reason = "starting", str(status.get("preparing") or "")
         elif (now - last_tick).total_seconds() > interval:
             state, reason = "not_ticking", f"no tick for {age_text((now - last_tick).total_seconds())}"
         else:
@@ -171,3 +171,10 @@ def format_ts(value: datetime | pd.Timestamp | str | None, with_time: bool | Non
     if with_time is None:
         with_time = ts != ts.normalize()
     return f"{ts:%Y-%m-%d %H:%M} UTC" if with_time else f"{ts:%Y-%m-%d}"
+
+
+def format_pct(fraction: float | None, digits: int = 2, sign: bool = False) -> str:
+    """Return a fraction as a percentage for the screen, the one convention of every page: ``0.0512`` -> ``5.12 %``; ``—`` for none/NaN."""
+    if fraction is None or fraction != fraction:
+        return "—"
+    return f"{fraction * 100:{'+' if sign else ''}.{digits}f} %"

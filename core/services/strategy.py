@@ -13,7 +13,15 @@ import pandas as pd
 
 from core.engine import Strategy
 from core.services.context import Context, get_context
+from core.services.windows import TRAIN_HORIZON
+from core.services.windows import utc as _utc
 from core.strategies import make_strategy
+
+
+def signal_params(params: dict[str, Any], ctx: Context | None = None) -> dict[str, Any]:
+    """Return the ensemble's ``params`` with the configured signal rules (``signals.cooldown_bars``, ``conflict_margin``) where not given."""
+    cfg = (ctx or get_context()).settings.signals
+    return {"cooldown_bars": cfg.cooldown_bars, "conflict_margin": cfg.conflict_margin, **params}
 
 
 def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context | None = None) -> Strategy:
@@ -25,6 +33,7 @@ def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context
     from core.services.settings import risk_limits
 
     ctx = ctx or get_context()
+    params = signal_params(params, ctx)
     from core.services.models import news_frame
 
     artifact = load_model(params.get("model_id") or None, ctx)
@@ -35,13 +44,7 @@ def build_strategy(name: str, params: dict[str, Any] | None = None, ctx: Context
                          load_artifact=partial(load_model, ctx=ctx), **params)  # fmt: skip
 
 
-TRAIN_HORIZON = 5  # label horizon (bars) of a model a session trains for itself; also its embargo
 MIN_TRAIN_BARS = 300  # bars a symbol needs before the session to join that training
-
-
-def _utc(ts: Any) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
 def _day(ts: Any) -> str:
@@ -66,7 +69,7 @@ def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff
     """
     if name != "ensemble":
         return dict(params)
-    params = make_strategy(name, **params).get_params()
+    params = make_strategy(name, **signal_params(params, ctx)).get_params()
     from core.models.registry import ModelNotFound, get_run, list_runs
     from core.services.models import train
 
@@ -101,7 +104,10 @@ def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff
     if not enough:
         raise ValueError(f"no symbol has {MIN_TRAIN_BARS} bars before the session's first traded bar ({_day(first_traded)}): "
                          "raise trading.warmup_bars or train a model on earlier data")
-    report = train(list(enough), horizon=TRAIN_HORIZON, embargo=TRAIN_HORIZON, preset="tiny", bars=enough, ctx=ctx)
+    # Permutation importance on a smaller sample (300 rows, one shuffle): at the default 1,000 x 3 it was ~40 % of the
+    # session's first tick, and trading does not read it; the Models page still shows it (with its sample size).
+    report = train(list(enough), horizon=TRAIN_HORIZON, embargo=TRAIN_HORIZON, preset="tiny", bars=enough, importance_rows=300,
+                   importance_repeats=1, ctx=ctx)
     params["model_id"] = report["model_id"]
     return params
 
@@ -132,3 +138,4 @@ def pin_for_backtest(name: str, params: dict[str, Any], frames: dict[str, Any], 
         raise ValueError(f"the backtest starts at its data's first bar ({_day(first)}), so no model can have been trained before it: "
                          "start the backtest later (--start) or pin a model_id trained on data that ends before it")
     return pin_params(name, params, full, max(before), ctx)
+

@@ -74,7 +74,7 @@ def retrain_for_loop(ctx: Context | None = None) -> dict[str, Any] | None:
     from core.services.data import load_bars
     from core.services.health import RETRAIN_KEY
     from core.services.models import load_model, train
-    from core.services.strategy import TRAIN_HORIZON
+    from core.services.windows import TRAIN_HORIZON
 
     ctx = ctx or get_context()
     account = ctx.settings.trading.account
@@ -198,3 +198,62 @@ def report_job_error(name: str, exc: BaseException, ctx: Context | None = None) 
     """Record in the loop status that job ``name`` failed with ``exc`` (the dashboard shows it)."""
     ctx = ctx or get_context()
     toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+
+
+def use_model_for_paper(model_id: str, actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:
+    """Pin model ``model_id`` for the paper session, under the no-overlap rule between training and traded bars.
+
+    Without a session yet, one is started (stored, not switched on) with the ``ensemble``
+    strategy trading ``model_id``. In a session that has not processed a bar, the model
+    replaces the pinned one; in one that has, it takes over from the next bar (an entry in
+    the session's ``model_schedule``: bars already traded keep their model). Either way the
+    model's training data must end an embargo of ``TRAIN_HORIZON`` bars before the
+    session's first traded bar (:func:`core.services.strategy.pin_params`).
+
+    Returns ``{"model_id", "session_started", "effective_after"}`` (``effective_after`` is
+    the last processed bar, ISO, or None when the model trades from the session's start).
+
+    Raises
+    ------
+    ValueError
+        When the model is unknown, its training data overlaps the session's traded bars, or
+        the session trades a strategy without a model.
+    """
+    from core.services.strategy import pin_params
+
+    ctx = ctx or get_context()
+    account = ctx.settings.trading.account
+    key = f"loop.{account}.session"
+    session = ctx.store.get_setting(key)
+    details: dict[str, Any] = {"model_id": model_id, "session_started": False, "effective_after": None}
+    try:
+        if not session:
+            cfg = ctx.settings.trading
+            params = dict(cfg.params) if cfg.strategy == "ensemble" else {}
+            settings = cfg.model_copy(update={"strategy": "ensemble", "params": {**params, "model_id": model_id, "model_schedule": []}})
+            trading_loop(ctx, settings=settings).session()  # pin_params refuses an overlapping model before anything is stored
+            details["session_started"] = True
+        else:
+            if session.get("strategy") != "ensemble":
+                raise ValueError(f"the paper session trades the strategy {session.get('strategy')!r}, which uses no model: "
+                                 "a model can be pinned only for an ensemble session")  # fmt: skip
+            loop = trading_loop(ctx)
+            feed = loop.ports.build_feed(session, account)
+            params = {**session["params"], "model_id": model_id, "model_schedule": []}
+            pin_params("ensemble", params, feed.frames, feed.start, ctx)  # the rule; raises with the dates
+            last = ctx.store.get_setting(f"loop.{account}.last_bar")
+            if last is None:
+                new_params = params
+            else:
+                new_params = dict(session["params"])
+                new_params["model_schedule"] = [*new_params.get("model_schedule", []), [last, model_id]]
+                details["effective_after"] = last
+            ctx.store.set_setting(key, {**session, "params": new_params})
+            ctx.extras.pop("trading_loop", None)  # the next tick rebuilds the loop with the new model
+    except ValueError as exc:
+        ctx.store.audit("models", f"model {model_id} refused for paper trading: {exc}", {"model_id": model_id}, actor=actor)
+        raise
+    after = details["effective_after"]
+    ctx.store.audit("models", f"model {model_id} pinned for paper trading" + (f" from the bar after {str(after)[:10]}" if after else ""), details,
+                    actor=actor)  # fmt: skip
+    return details

@@ -13,6 +13,9 @@ Steps, in order, for one batch of signals:
    directions resolve to the one whose expected edge is larger by more than
    ``conflict_margin``, else both are dropped;
 5. cooldown: a symbol and direction emitted less than ``cooldown`` ago is a duplicate;
+   with ``reversal_margin`` set, a signal against the direction emitted less than
+   ``cooldown`` ago is a conflict unless its edge beats that one's by more than the
+   margin (no whipsaw on noise);
 6. sizing: fractional Kelly (:class:`~core.sizing.KellySizer`); a zero size is dropped;
 7. priority: when capital is short, intents are funded by descending expected
    edge ``p_win * b - (1 - p_win)`` (ties by symbol); the last one funded may be
@@ -44,6 +47,7 @@ class SignalConfig:
     blocked_regimes: frozenset[Regime] = frozenset({Regime.CRISIS})
     allowed_directions: Mapping[Regime, frozenset[int]] = field(default_factory=dict)
     min_notional: float = 0.0
+    reversal_margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +75,11 @@ class TradeIntent:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A signal that did not become an intent, and why."""
+    """A signal that did not become an intent, and why (``kind``: threshold, regime, duplicate, conflict, size or capital)."""
 
     signal: Signal
     reason: str
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +116,7 @@ class SignalProcessor:
         self.config = config or SignalConfig()
         self.sizer = sizer or KellySizer()
         self.last_emitted_: dict[tuple[str, int], datetime] = {}
+        self.last_edge_: dict[tuple[str, int], float] = {}
 
     def process(
         self,
@@ -144,7 +150,7 @@ class SignalProcessor:
         for sig in ordered:
             why = self._screen(sig)
             if why:
-                rejected.append(Rejection(sig, why))
+                rejected.append(Rejection(sig, why, "regime" if why.startswith("regime") else "threshold"))
                 continue
             d = _direction(sig)
             p = sig.p_up if d > 0 else 1.0 - sig.p_up
@@ -157,11 +163,20 @@ class SignalProcessor:
             if last is not None and c.signal.ts - last < cfg.cooldown:
                 side = "long" if c.direction > 0 else "short"
                 why = f"duplicate: {c.signal.symbol} {side} emitted at {last.isoformat()}, within the {cfg.cooldown} cooldown"
-                rejected.append(Rejection(c.signal, why))
+                rejected.append(Rejection(c.signal, why, "duplicate"))
                 continue
+            opposite = self.last_emitted_.get((c.signal.symbol, -c.direction))
+            if cfg.reversal_margin is not None and opposite is not None and c.signal.ts - opposite < cfg.cooldown:
+                need = self.last_edge_.get((c.signal.symbol, -c.direction), 0.0) + cfg.reversal_margin
+                if c.edge <= need:
+                    was = "short" if c.direction > 0 else "long"
+                    why = (f"conflict: reverses the {c.signal.symbol} {was} emitted at {opposite.isoformat()} within the {cfg.cooldown} cooldown; "
+                           f"needs an edge above {need:.3f}, has {c.edge:.3f}")
+                    rejected.append(Rejection(c.signal, why, "conflict"))
+                    continue
             size = self.sizer.size_binary(c.p_win, c.b, equity, prices.get(c.signal.symbol), c.signal.regime)
             if size.fraction <= 0:
-                rejected.append(Rejection(c.signal, f"zero Kelly size: {size.explanation.text()}"))
+                rejected.append(Rejection(c.signal, f"zero Kelly size: {size.explanation.text()}", "size"))
                 continue
             funded.append((c, size))
         funded.sort(key=lambda cs: (-cs[0].edge, cs[0].signal.symbol))
@@ -170,7 +185,7 @@ class SignalProcessor:
         for c, size in funded:
             notional = min(size.notional, remaining)
             if notional <= 0 or notional < cfg.min_notional:
-                rejected.append(Rejection(c.signal, f"insufficient capital: {remaining:,.2f} left after higher-edge intents"))
+                rejected.append(Rejection(c.signal, f"insufficient capital: {remaining:,.2f} left after higher-edge intents", "capital"))
                 continue
             remaining -= notional
             price = prices.get(c.signal.symbol)
@@ -196,6 +211,7 @@ class SignalProcessor:
                 )
             )
             self.last_emitted_[(c.signal.symbol, c.direction)] = c.signal.ts
+            self.last_edge_[(c.signal.symbol, c.direction)] = c.edge
         return ProcessResult(tuple(intents), tuple(rejected))
 
     def _screen(self, sig: Signal) -> str:
@@ -229,14 +245,16 @@ class SignalProcessor:
             for d, group in sorted(by_symbol[symbol].items()):
                 group = sorted(group, key=lambda c: (-c.edge, c.signal.ts, c.signal.model_id or ""))
                 best[d] = group[0]
-                rejected.extend(Rejection(c.signal, f"duplicate in batch: a stronger {symbol} signal in the same direction was kept") for c in group[1:])
+                rejected.extend(Rejection(c.signal, f"duplicate in batch: a stronger {symbol} signal in the same direction was kept", "duplicate")
+                                for c in group[1:])
             if len(best) == 2:
                 long_, short = best[1], best[-1]
                 if abs(long_.edge - short.edge) <= self.config.conflict_margin:
-                    rejected.extend(Rejection(c.signal, f"conflict: opposite {symbol} signals with similar edge cancel") for c in (long_, short))
+                    rejected.extend(Rejection(c.signal, f"conflict: opposite {symbol} signals with similar edge cancel", "conflict") for c in (long_, short))
                     continue
                 win, lose = (long_, short) if long_.edge > short.edge else (short, long_)
-                rejected.append(Rejection(lose.signal, f"conflict: the opposite {symbol} signal has the larger edge ({win.edge:.3f} vs {lose.edge:.3f})"))
+                rejected.append(Rejection(lose.signal, f"conflict: the opposite {symbol} signal has the larger edge ({win.edge:.3f} vs {lose.edge:.3f})",
+                                          "conflict"))
                 kept.append(win)
             else:
                 kept.extend(best.values())

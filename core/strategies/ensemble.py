@@ -12,8 +12,10 @@ the same numbers.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -50,12 +52,22 @@ class EnsembleStrategy(Strategy):
     model_schedule : list
         ``[[bar, model_id], ...]``: from the bar after ``bar`` on, trade ``model_id`` (the retrain
         job's replacements, see ``models.replace_rule``); earlier bars keep their model.
+    cooldown_bars : int
+        The signal processor's cooldown in bars (``signals.cooldown_bars``): a symbol and direction
+        traded less than this many bars ago is a duplicate and the position is held as it is; 0 = off.
+    conflict_margin : float
+        ``signals.conflict_margin``: a signal against the direction traded within the cooldown must
+        beat that signal's edge by more than this, else the position is held (no whipsaw).
+
+    A signal the processor suppresses as a duplicate, a conflict or by the regime gate holds the
+    position; one below the threshold or without a Kelly size targets flat. Each stored signal's
+    note says which (``suppressed · <kind>: <why>``).
     """
 
     name = "ensemble"
     defaults: ClassVar[dict[str, Any]] = {
         "model_id": "", "min_probability": 0.55, "allow_short": False, "payoff_ratio": 1.0, "window": 300, "rebalance_band": 0.25,
-        "model_schedule": [],
+        "model_schedule": [], "cooldown_bars": 5, "conflict_margin": 0.05,
     }  # fmt: skip
 
     def validate(self) -> None:
@@ -65,6 +77,8 @@ class EnsembleStrategy(Strategy):
             raise StrategyError(f"min_probability must lie in [0.5, 1), not {p['min_probability']}")
         if p["window"] < 120:
             raise StrategyError(f"window must be at least 120 bars (features need a warm-up), not {p['window']}")
+        if p["cooldown_bars"] < 0 or p["conflict_margin"] < 0:
+            raise StrategyError(f"cooldown_bars and conflict_margin must be >= 0, not {p['cooldown_bars']} and {p['conflict_margin']}")
 
     def min_bars(self) -> int:
         """Return 61: features need at least 60 bars of history (more with a longer warm-up), then one bar to fill."""
@@ -105,9 +119,12 @@ class EnsembleStrategy(Strategy):
         fv = getattr(self.limits, "forecast_var", False)
         self.forecast_ = (VarForecaster(self.limits.forecast_model, 0.99, 250), self.limits.var_budget_pct) if fv else None
         sizer = KellySizer.from_settings(self.limits)
-        config = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
-                              allow_short=self.params["allow_short"])
-        self.processor_ = SignalProcessor(config, sizer)
+        # The cooldown is in bars; its length in time is set from the bar interval on the first bar.
+        self.config_ = SignalConfig(min_probability=self.params["min_probability"], cooldown=timedelta(0), payoff_ratio=self.params["payoff_ratio"],
+                                    allow_short=self.params["allow_short"], conflict_margin=self.params["conflict_margin"],
+                                    reversal_margin=self.params["conflict_margin"])
+        self.processor_ = SignalProcessor(self.config_, sizer)
+        self.cooldown_set_ = self.params["cooldown_bars"] == 0
         self.regimes_: dict[str, Any] = {}
         self.pending_signals_: list[Signal] = []
         self.timings_: dict[str, float] = {}
@@ -161,6 +178,8 @@ class EnsembleStrategy(Strategy):
             t0 = self._tick("regime", t0)
         if not rows:
             return
+        if not self.cooldown_set_:
+            self._set_cooldown(ctx, meta[0][0])
         all_p = art.model.predict_proba(np.vstack(rows), groups=np.asarray(groups))[:, list(art.model.classes_).index(1)]
         proba = all_p[np.cumsum([len(r) for r in rows]) - 1]  # the newest row of each symbol
         t0 = self._tick("model", t0)
@@ -173,11 +192,12 @@ class EnsembleStrategy(Strategy):
         t0 = self._tick("signals", t0)
         targets = {s: 0.0 for s, _ in meta}
         for rej in result.rejected:
-            if "regime" in rej.reason:  # no new risk in a blocked regime, but no forced exit either
+            # No new risk in a blocked regime, no re-trade of a duplicate, no whipsaw on a conflict: hold, no forced exit either.
+            if rej.kind in ("regime", "duplicate", "conflict"):
                 targets[rej.signal.symbol] = ctx.position(rej.signal.symbol)
         for intent in result.intents:
             targets[intent.symbol] = intent.quantity * (1 if intent.side is Side.BUY else -1)
-        notes = {i.symbol: i.reason for i in result.intents} | {r.signal.symbol: r.reason for r in result.rejected}
+        notes = {i.symbol: i.reason for i in result.intents} | {r.signal.symbol: f"suppressed · {r.kind}: {r.reason}" for r in result.rejected}
         self.pending_signals_.extend(
             Signal(s.symbol, s.ts, s.p_up, s.regime, s.model_id, int(np.sign(targets[s.symbol])), s.confidence, notes.get(s.symbol, "")[:500])
             for s in signals
@@ -197,6 +217,17 @@ class EnsembleStrategy(Strategy):
             else:
                 ctx.sell(symbol, float(abs(delta)), reason="ensemble")
         self._tick("orders", t0)
+
+    def _set_cooldown(self, ctx: StrategyContext, symbol: str) -> None:
+        """Fix the cooldown's length: ``cooldown_bars`` times the bar interval (the smallest gap of the last bars; a weekend inside it counts as time)."""
+        stamps = ctx.history(symbol).timestamps(last=11)
+        if len(stamps) < 2:
+            return
+        bar = min(b - a for a, b in itertools.pairwise(stamps))
+        # Just under n bars: the bar n intervals after an entry may trade again.
+        cooldown = bar * self.params["cooldown_bars"] - timedelta(microseconds=1)
+        self.processor_.config = replace(self.config_, cooldown=cooldown)
+        self.cooldown_set_ = True
 
     def _artifact_at(self, now: Any) -> Any:
         """Return the model in force at ``now`` (the pinned one, or a scheduled replacement)."""

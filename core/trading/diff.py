@@ -21,12 +21,13 @@ import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
 from core.domain import Fill, Order, OrderStatus
-from core.engine import Strategy, default_lot
+from core.engine import StopPolicy, Strategy, default_lot
 from core.execution import repo as order_repo
 from core.portfolio import repo as portfolio_repo
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
 from core.store import Store
+from core.trading.loop import session_fill_model
 
 CAUSES = {
     "fill_price": "slippage or fill price",
@@ -105,8 +106,9 @@ def replay_backtest(session: dict[str, Any], last: pd.Timestamp, load: Callable[
     """Backtest ``strategy`` over the session's bars up to ``last`` with its cash, commission, lot and warm-up."""
     frames = {s: load(s).loc[:last] for s in session["symbols"]}
     risk = RiskEngine(RiskLimits.from_settings(risk_settings), store=MemoryStore())
-    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), commission=float(session["commission"]),
-                        warmup=int(session["warmup_bars"]), baseline=False, lot_size=default_lot(session["symbols"][0]), path="event")
+    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), fill_model=session_fill_model(session),
+                        warmup=int(session["warmup_bars"]), baseline=False, lot_size=default_lot(session["symbols"][0]), path="event",
+                        stop=StopPolicy.from_settings(session.get("stop")))
 
 
 def external_ids(store: Store, account: str) -> dict[str, pd.Timestamp]:

@@ -34,7 +34,7 @@ from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
 from core.domain import Bar, Instrument, Order
-from core.engine import Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
+from core.engine import StopPolicy, Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
 from core.notify.events import NotifyEvent, data_halt_event
 from core.portfolio import repo as portfolio_repo
@@ -124,6 +124,11 @@ class LoopPorts:
     build_venue: Callable[[dict[str, Any]], Any] | None = None
 
 
+def session_fill_model(session: dict[str, Any]) -> FillModel:
+    """Return the fill model a session trades with (``trading.commission``, ``slippage_bps``, ``max_volume_share`` at its start)."""
+    return FillModel.from_costs(float(session["commission"]), float(session.get("slippage_bps", 0.0)), float(session.get("max_volume_share", 0.0)))
+
+
 class TradingLoop:
     """The paper-trading loop of one account, rebuilt from the store on first use in a process."""
 
@@ -151,12 +156,15 @@ class TradingLoop:
         session = {
             "symbols": [s.upper() for s in self.cfg.symbols], "timeframe": self.cfg.timeframe, "strategy": self.cfg.strategy,
             "params": dict(self.cfg.params), "cash": self.cfg.cash, "commission": self.cfg.commission,
+            "slippage_bps": self.cfg.slippage_bps, "max_volume_share": self.cfg.max_volume_share,
             "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
         session.update(venue_session(self.ports, session))
         session["params"] = self._pin_params(session)
         limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
         session["risk_limits"] = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else None
+        # Fixed for the session like the costs: a replay after a restart re-arms the same stops.
+        session["stop"] = limits.stop.model_dump(mode="json") if hasattr(limits, "stop") else {"enabled": False}
         self.store.set_setting(f"{self._key}.session", session)
         self.store.audit("loop", f"paper session started for {', '.join(session['symbols'])} with {session['strategy']}", session)
         return session
@@ -164,7 +172,14 @@ class TradingLoop:
     def _pin_params(self, session: dict[str, Any]) -> dict[str, Any]:
         """Let the application fix what the strategy needs at session start (e.g. which model version it trades)."""
         feed = self.ports.build_feed(session, self.account)
-        return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
+        session["warmup_end"] = feed.start.isoformat()  # the last bar before the first traded one (model windows are checked against it)
+        # Pinning may train the session's first model (about a minute): the status strip says so instead of "waiting".
+        toggle.report_status(self.store, preparing=f"fixing what {session['strategy']} trades from {feed.start:%Y-%m-%d} on "
+                                                   "(a first ensemble session trains its model on the bars before that)")
+        try:
+            return self.ports.pin_params(session["strategy"], session["params"], feed.frames, feed.start)
+        finally:
+            toggle.report_status(self.store, preparing=None)
 
     @property
     def last_processed(self) -> pd.Timestamp | None:
@@ -186,11 +201,11 @@ class TradingLoop:
             self.clock.set(start.to_pydatetime())
             self.broker = venue_book(self, s)
         else:
-            self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=FillModel.flat_commission(s["commission"]), account=self.account,
-                                      instruments=instruments)
+            self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=session_fill_model(s), account=self.account, instruments=instruments)
         self.strategy = self.ports.build_strategy(s["strategy"], s["params"])
         self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
-                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars))
+                                   capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars),
+                                   stop=StopPolicy.from_settings(s.get("stop")))
         self.manager = self.engine.manager
         # Warm-up history: visible to the strategy, never traded.
         for symbol in self.symbols:

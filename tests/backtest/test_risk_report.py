@@ -40,6 +40,7 @@ def test_a_run_with_trades_counts_changes_without_a_no_trade_warning(ctx):
 
 
 def test_buy_and_hold_under_configured_limits_retries_its_vetoed_entry(ctx):
+    services.save_risk_limits({"stop": {"enabled": False}}, ctx=ctx)  # held to the end: no protective stop (risk.stop) cuts it
     res = services.backtest("buy_and_hold", symbol="AAPL", ctx=ctx)
     bars = load_bars("AAPL", ctx=ctx)
     # The first entries are vetoed for too little return history (20 returns = 21 closes); the retry on

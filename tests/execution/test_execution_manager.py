@@ -281,3 +281,18 @@ def test_replace_vetoed_by_the_risk_engine_leaves_the_order_unchanged(clock):
     assert (kept.quantity, kept.limit_price) == (5, 90) == (paper.get_order("small").quantity, paper.get_order("small").limit_price)
     last = manager.events("small")[-1]
     assert last.event == ev.REPLACE_REJECTED and "kill switch" in last.detail["reason"]
+
+
+def test_the_emulator_sees_a_narrow_desk_not_the_manager(clock):
+    """The emulator gets the operations of OrderDesk, never the manager (no access to its private state)."""
+    import inspect
+
+    from core.execution.emulation import OrderDesk
+
+    manager = OrderManager(PaperBroker(clock, cash=10_000.0), clock, UNLIMITED)
+    desk = manager.emulator.m
+    assert not isinstance(desk, OrderManager)
+    wanted = {n for n, _ in inspect.getmembers(OrderDesk) if not n.startswith("_")} | set(OrderDesk.__annotations__)
+    offered = {n for n in dir(desk) if not n.startswith("_")}
+    assert offered == wanted == {"broker", "last_prices", "get", "send", "replace", "cancel", "save", "record", "observe"}
+    assert desk.broker is manager.broker and desk.last_prices is manager.last_prices

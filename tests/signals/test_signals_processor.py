@@ -99,3 +99,22 @@ def test_deterministic_whatever_the_input_order():
     b = SignalProcessor(sizer=SIZER).process(list(reversed(sigs)), equity=50_000.0, available_capital=4_000.0)
     assert a.intents == b.intents
     assert sorted((r.signal.symbol, r.reason) for r in a.rejected) == sorted((r.signal.symbol, r.reason) for r in b.rejected)
+
+
+def test_reversal_within_the_cooldown_needs_more_edge_than_the_signal_it_reverses():
+    proc = SignalProcessor(SignalConfig(cooldown=timedelta(minutes=30), reversal_margin=0.05), SIZER)
+    assert len(proc.process([sig("A", 0.70)], equity=1e5).intents) == 1  # long, edge 2 * 0.7 - 1 = 0.4
+    # a short at p_up 0.28: p_win 0.72, edge 0.44 <= 0.4 + 0.05 -> a whipsaw, suppressed as a conflict
+    weak = proc.process([sig("A", 0.28, ts=T0 + timedelta(minutes=10))], equity=1e5)
+    assert weak.intents == () and weak.rejected[0].kind == "conflict" and "needs an edge above 0.450, has 0.440" in weak.rejected[0].reason
+    # p_up 0.2: edge 0.6 > 0.45 -> the reversal goes through
+    assert len(proc.process([sig("A", 0.2, ts=T0 + timedelta(minutes=11))], equity=1e5).intents) == 1
+    # after the cooldown of that short, a long needs no extra edge
+    assert len(proc.process([sig("A", 0.7, ts=T0 + timedelta(minutes=42))], equity=1e5).intents) == 1
+
+
+def test_every_rejection_names_its_kind():
+    proc = SignalProcessor(SignalConfig(cooldown=timedelta(minutes=30), allow_short=False), SIZER)
+    proc.process([sig("A", 0.7)], equity=1e5)
+    res = proc.process([sig("A", 0.7, ts=T0 + timedelta(minutes=1)), sig("B", 0.52), sig("C", 0.2), sig("D", 0.7, regime=Regime.CRISIS)], equity=1e5)
+    assert {r.signal.symbol: r.kind for r in res.rejected} == {"A": "duplicate", "B": "threshold", "C": "threshold", "D": "regime"}

@@ -14,6 +14,7 @@ import pytest
 from core.backtest.run import run_backtest
 from core.clock import FixedClock
 from core.config import NotifySettings, load_settings
+from core.engine import StopPolicy
 from core.notify.notifier import Notifier
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
@@ -108,7 +109,7 @@ def test_paper_on_the_live_ccxt_feed_matches_the_backtester_over_the_stored_bars
         assert tuple(bars.iloc[i]) == pytest.approx(truth[i], rel=1e-8)
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
     bt = run_backtest({SYMBOL: bars}, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=WARMUP, baseline=False,
-                      lot_size=1e-6)  # the loop trades crypto in 1e-6 lots (core.engine.default_lot)
+                      lot_size=1e-6, stop=StopPolicy.from_settings(risk_limits(ctx).stop))  # the loop trades crypto in 1e-6 lots (default_lot)
     ours = _orders(loop.manager.orders())
     assert len(ours) > 4
     assert ours == _orders(bt.orders)

@@ -169,9 +169,9 @@ def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
     r = eq.pct_change().dropna().to_numpy()
     assert book["points"] == len(r)
     assert book["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
-    assert book["var_99_hist"] == pytest.approx(-np.quantile(r, 0.01))
+    assert book["var_99_hist_pct"] == pytest.approx(-100 * np.quantile(r, 0.01))  # a positive percent, as the key says
     peak = eq.cummax()
-    assert book["max_drawdown_pct"] == pytest.approx(float((1 - eq / peak).max()))
+    assert book["max_drawdown_pct"] == pytest.approx(100 * float((1 - eq / peak).max()))
     assert list(book["correlation"].columns) == ["AAPL", "MSFT"]
     assert book["correlation"].loc["AAPL", "MSFT"] == pytest.approx(
         services.load_bars("AAPL", ctx=ctx)["close"].loc[:book["asof"]].pct_change().tail(250).corr(
@@ -187,3 +187,24 @@ def test_book_risk_is_the_paper_equity_as_of_the_session_clock(ctx):
 def test_edge_verdict_reads_the_interval_against_a_coin_flip(auc, level, start):
     got_level, sentence = services.edge_verdict(auc)
     assert got_level == level and sentence.startswith(start)
+
+
+def test_switching_the_toggle_on_wakes_the_tick_instead_of_waiting_an_interval(ctx):
+    import time
+
+    from jobs.host import SchedulerHost
+
+    toggle.set_enabled(ctx.store, True)
+    ctx.extras["trading_loop"] = _loop(ctx)
+    host = SchedulerHost(ctx, tick_seconds=3600)  # without the wake-up the first tick would be an hour away
+    assert host.wake() is False  # not started: nothing to wake
+    host.start()
+    try:
+        assert toggle.loop_status(ctx.store).get("last_tick_at") is None
+        assert host.wake() is True
+        deadline = time.monotonic() + 120
+        while toggle.loop_status(ctx.store).get("last_tick_at") is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert toggle.loop_status(ctx.store).get("last_tick_at") is not None
+    finally:
+        host.shutdown(wait=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from core.backtest.run import run_backtest
 from core.config import load_settings
+from core.engine import StopPolicy
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
 from core.services import Context, risk_limits, trading_loop
@@ -42,10 +44,12 @@ def test_loop_matches_the_backtester_bar_by_bar(tmp_path, sqlite_url):
     last = loop.last_processed
     frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
-    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=WARMUP, baseline=False)
+    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=WARMUP, baseline=False,
+                      stop=StopPolicy.from_settings(risk_limits(ctx).stop))
     ours = _orders(loop)
     theirs = [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]
     assert len(ours) > 10
+    assert sum(o[0].endswith("-sl") for o in ours) >= 3, "the default risk.stop gives every position a protective stop"
     assert ours == theirs
     assert _fills(loop) == [(f.client_order_id, f.quantity, round(f.price, 9), round(f.fee, 9), f.ts) for f in bt.fills]
     assert loop.broker.portfolio.equity() == pytest.approx(bt.equity.iloc[-1], rel=1e-12)
@@ -166,7 +170,7 @@ def test_ensemble_strategy_same_in_loop_and_backtest(tmp_path, sqlite_url):
     frames = {s: ctx.sample.bars(s).loc[:last] for s in SYMBOLS}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
     bt = run_backtest(frames, services.build_strategy("ensemble", loop.strategy.params, ctx), cash=100_000.0, commission=0.0005, risk=risk,
-                      warmup=400, baseline=False)
+                      warmup=400, baseline=False, stop=StopPolicy.from_settings(risk_limits(ctx).stop))
     ours = _orders(loop)
     assert ours, "with min_probability 0.5 and shorts allowed the strategy trades"
     assert ours == [(o.client_order_id, o.side.value, o.quantity, o.status.value, round(o.avg_fill_price or 0, 9)) for o in bt.orders]
@@ -252,6 +256,22 @@ def test_session_trains_its_own_model_before_the_session_when_a_symbol_has_no_hi
     trading_loop(ctx).tick()
     signals = services.latest_signals(limit=1000, ctx=ctx)
     assert len(signals) == 10 and not signals.duplicated(["symbol", "ts"]).any()
+    # the Dashboard's and the audit's model windows: counted here from the calendar, independently of model_windows
+    (window,) = services.model_windows(ctx)
+    first_traded = calendar[400]  # warm-up bars 0..399; AAPL's calendar is the union's (GOOG's dates are a subset)
+    assert window["model_id"] == pinned.id and window["trades_from"] == first_traded and window["overlap"] is False
+    assert window["trained_to"].date() == pinned.data_end.date()
+    end = pd.Timestamp(pinned.data_end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    assert window["gap_bars"] == ((calendar > end) & (calendar < first_traded)).sum() >= 5
+    # a session forged to trade the late model (trained on the first 500 bars) is flagged, and the leakage audit fails on it
+    session = ctx.store.get_setting("loop.paper.session")
+    ctx.store.set_setting("loop.paper.session", {**session, "params": {**session["params"], "model_id": late}})
+    (forged,) = services.model_windows(ctx)
+    assert forged["overlap"] is True and forged["gap_bars"] < 0
+    audit = services.audit("AAPL", model_id=late, n_points=1, ctx=ctx)
+    assert audit["features_ok"] is True and audit["ok"] is False and audit["overlapping_models"] == [late]
+    ctx.store.set_setting("loop.paper.session", session)
     # an explicitly pinned model that overlaps the traded bars is refused with the dates
     other = _ctx(tmp_path / "b", f"sqlite:///{tmp_path}/b.db", strategy="ensemble", symbols=["AAPL"], warmup_bars=400)
     other.extras["models_dir"] = str(tmp_path / "models")

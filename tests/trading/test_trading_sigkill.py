@@ -15,6 +15,7 @@ import pytest
 
 from core.backtest.run import run_backtest
 from core.config import load_settings
+from core.engine import StopPolicy
 from core.execution import repo as order_repo
 from core.portfolio import repo as portfolio_repo
 from core.risk.limits import RiskEngine, RiskLimits
@@ -68,7 +69,8 @@ def test_sigkill_during_ticks_loses_and_doubles_nothing(tmp_path):
     # None lost, none doubled: the orders and fills are exactly those of an uninterrupted backtest.
     frames = {s: ctx.sample.bars(s).loc[:last] for s in TRADING["symbols"]}
     risk = RiskEngine(RiskLimits.from_settings(risk_limits(ctx)), store=MemoryStore())
-    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=100, baseline=False)
+    bt = run_backtest(frames, "sma_cross", cash=100_000.0, commission=0.0005, risk=risk, warmup=100, baseline=False,
+                      stop=StopPolicy.from_settings(risk_limits(ctx).stop))
     stored = order_repo.load_orders(ctx.store, "paper")
     ids = [o.client_order_id for o in stored]
     assert len(ids) == len(set(ids))

@@ -82,3 +82,18 @@ def streamlit_server(env_extra: dict[str, str], script: str = "server.py", addre
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def full_page_screenshot(page, name: str) -> None:
+    """Save ``test-artifacts/<name>.png`` of the whole page.
+
+    Streamlit scrolls inside its main container, so ``full_page`` alone captures one screen:
+    the viewport grows to the content first (and plotly re-lays out on resize).
+    """
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, [data-testid=stAppViewContainer]')]"
+                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)

@@ -7,11 +7,18 @@ from core.services import Context, trading_loop
 from core.trading import toggle
 
 
-def populate_paper(ctx: Context, symbols: tuple[str, ...] = ("AAPL", "MSFT"), bars: int = 300, cash: float = 100_000.0) -> Context:
-    """Run the paper loop (sma_cross 5/20, risk engine on) over ``bars`` bars of ``symbols`` after a 100-bar warm-up."""
+def populate_paper(ctx: Context, symbols: tuple[str, ...] = ("AAPL", "MSFT"), bars: int = 300, cash: float = 100_000.0,
+                   per_tick: int = 25) -> Context:
+    """Run the paper loop (sma_cross 5/20, risk engine on) over ``bars`` bars of ``symbols`` after a 100-bar warm-up.
+
+    The session keeps ``per_tick`` bars per tick: a server that later resumes it (the browser
+    tests) ticks in steps that small, as a user's session does, not 300 bars at once.
+    """
     cfg = TradingSettings(symbols=list(symbols), strategy="sma_cross", params={"fast": 5, "slow": 20}, cash=cash, commission=0.001,
-                          warmup_bars=100, bars_per_tick=bars)
+                          warmup_bars=100, bars_per_tick=per_tick)
     toggle.set_enabled(ctx.store, True)
-    trading_loop(ctx, settings=cfg).tick()
+    loop = trading_loop(ctx, settings=cfg)
+    for _ in range(-(-bars // per_tick)):
+        loop.tick()
     toggle.set_enabled(ctx.store, False)
     return ctx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, require_browser, streamlit_server
+from tests.ui.browser import ARGS, ARTIFACTS, CHROMIUM, full_page_screenshot, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -49,14 +49,7 @@ def _wait_ready(page) -> None:
 
 
 def _shot(page, name: str) -> None:
-    # Streamlit scrolls inside its main container, so full_page alone captures one screen: grow the viewport to the content first.
-    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, [data-testid=stAppViewContainer]')]"
-                           ".map(e => e.scrollHeight), document.body.scrollHeight)")
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 12_000)})
-    page.wait_for_timeout(1200)  # plotly re-lays out on resize
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size(size)
+    full_page_screenshot(page, name)
 
 
 def test_dashboard_shows_a_candlestick(browser_page):
@@ -76,6 +69,16 @@ def test_settings_page_via_sidebar(browser_page):
     assert page.get_by_text("PAPER mode").count() >= 1
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "settings")
+
+
+def _wait_text(page, text: str, timeout: int, shot: str) -> None:
+    """Wait for ``text``; on a timeout keep a screenshot and say what the sidebar's status strip showed instead."""
+    try:
+        page.wait_for_selector(f"text={text}", timeout=timeout)
+    except Exception as exc:
+        page.screenshot(path=str(ARTIFACTS / f"{shot}-timeout.png"), full_page=True)
+        strip = page.locator("[data-testid='stSidebar']").inner_text(timeout=5_000)
+        raise AssertionError(f"{text!r} did not appear within {timeout / 1000:.0f} s; the sidebar showed: {strip}") from exc
 
 
 def _visit(page, title: str) -> None:
@@ -119,12 +122,12 @@ def test_paper_toggle_starts_the_loop_and_the_dashboard_fills(browser_page):
     page.get_by_text("Paper trading", exact=True).click()
     # the embedded scheduler ticks every second; the live panel refreshes every 10 s
     page.wait_for_selector("text=Equity and drawdown", timeout=60_000)
-    page.wait_for_selector("text=Loop: running", timeout=90_000)  # the strip says running only once a tick has happened
+    _wait_text(page, "Loop: running", 90_000, "dashboard-trading")  # the strip says running only once a tick has happened
     _wait_ready(page)
     assert page.locator("text=Traceback").count() == 0
     _shot(page, "dashboard-trading")
     page.get_by_text("Paper trading", exact=True).click()
-    page.wait_for_selector("text=Loop: stopped", timeout=30_000)
+    _wait_text(page, "Loop: stopped", 30_000, "dashboard-stopped")
 
 
 def test_models_page_trains_and_shows_the_out_of_sample_report(browser_page):

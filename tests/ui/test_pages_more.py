@@ -58,8 +58,8 @@ def test_page_renders_with_paper_history(populated, page):
             assert len(at.get("plotly_chart")) == 3  # the book's correlations, the research rolling VaR and correlations
             book = services.book_risk(ctx=populated)
             metrics = {m.label: m.value for m in at.metric}
-            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist']:.2%}"
-            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2%}"
+            assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist_pct']:.2f} %"
+            assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2f} %"
         if page == "pages/news.py":
             asof = services.paper_asof(ctx=populated)
             assert any(f"Headlines up to the session clock {asof:%Y-%m-%d}" in c.value for c in at.caption)
@@ -88,8 +88,17 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
         at.text_input(key="sw_xs").set_value("5, 10, 20")
         at.text_input(key="sw_ys").set_value("20, 50")
         at.button(key="sw_run").click().run()
+        at.number_input(key="wf_windows").set_value(3)
+        at.button(key="wf_run").click().run()
     finally:
         close_shared_research_executor()  # the page keeps its cluster for the next sweep; this test is done with it
+    # the walk-forward section shows what the facade computes sequentially for the same grid and costs (stitched out-of-sample only)
+    wf = services.walk_forward("sma_cross", "AAPL", {"fast": [5, 10, 20], "slow": [20, 50]}, windows=3, params={}, cash=10_000.0,
+                               commission=0.0, size=1.0, risk="configured", sequential=True)
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Out-of-sample return (stitched)"] == f"{wf.metrics['portfolio']['return_pct']:+.2f}%"
+    assert [len(d.value) for d in at.dataframe if "test_sharpe" in d.value.columns] == [3]
+    assert any("Stitched out-of-sample equity" in c.proto.spec for c in at.get("plotly_chart"))
     assert not at.exception, [e.message for e in at.exception]
     charts = [c.proto.spec for c in at.get("plotly_chart")]
     assert any('"heatmap"' in c and "Sharpe by fast" in c for c in charts)
@@ -98,7 +107,7 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     # 3 x 2 values with fast >= slow once: 5 trials on AAPL, judged by the deflated Sharpe ratio and the PBO.
     assert metrics["Trials"] == "5"
     stored = services.list_sweeps()[0]
-    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo']:.0%}"
+    assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo'] * 100:.0f} %"
     assert any("invalid combinations skipped" in c.value for c in at.caption)
 
 

@@ -146,7 +146,9 @@ def test_backtest_says_when_the_risk_engine_changed_the_run_and_compares_without
     [warning] = [w.value for w in at.warning if "risk engine changed this run" in w.value]
     assert f"{changes['shrink']:,} orders shrunk" in warning
     at.button(key="bt_uncapped").click().run()
-    free = services.lab_backtest(services.lab_frames(["AAPL"]), "sma_cross", rep["params"], cash=10_000.0, commission=0.001, risk="permissive")
+    # the page's commission defaults to trading.commission, the paper loop's setting
+    free = services.lab_backtest(services.lab_frames(["AAPL"]), "sma_cross", rep["params"], cash=10_000.0,
+                                 commission=services.fill_defaults(ctx)["commission"], risk="permissive")
     [table] = [d.value for d in at.dataframe if "without caps" in d.value.columns]
     assert table.loc["Return", "without caps"] == f"{free.report['return_pct']:+.2f} %"
     assert table.loc["Return", "with the configured caps"] == f"{rep['return_pct']:+.2f} %"

@@ -37,7 +37,7 @@ def test_models_page_checks_health_raises_the_alarm_and_the_dashboard_shows_it(a
     assert rep["model_id"] == model and rep["alarm"] and rep["n_live"] == services.model_health(ctx=ctx)["n_live"] > 0
     assert any("Model health alarm" in e.value for e in app.error)
     hit = next(m for m in app.metric if m.label == "Hit rate (live)")
-    assert hit.value == f"{rep['hit_rate']:.1%}"
+    assert hit.value == f"{rep['hit_rate'] * 100:.1f} %"
     assert [r.kind for r in ctx.store.audit_log(kind="model_drift")] == ["model_drift"]
     app.switch_page("pages/dashboard.py").run()
     assert not app.exception

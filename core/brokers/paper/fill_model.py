@@ -66,6 +66,16 @@ class FillModel:
         """Return a model charging ``rate`` of notional on every fill (maker and taker)."""
         return cls(maker_fee=rate, taker_fee=rate, **kw)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_costs(cls, commission: float, slippage_bps: float = 0.0, max_volume_share: float | None = 0.0) -> FillModel:
+        """Return the model of the ``trading`` cost settings (one setting for backtests and the paper loop).
+
+        ``commission`` is the rate on notional of every fill, ``slippage_bps`` the adverse move of
+        market and stop fills, ``max_volume_share`` the share of a bar's volume the fills of one
+        symbol may take (0 or None: no cap; the rest of an order stays working, a partial fill).
+        """
+        return cls.flat_commission(commission, slippage_bps=slippage_bps, max_volume_share=max_volume_share or None)
+
     def fee(self, quantity: float, price: float, maker: bool) -> float:
         """Return the fee for one fill."""
         rate = self.maker_fee if maker else self.taker_fee

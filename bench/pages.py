@@ -1,0 +1,128 @@
+"""Page load times in a real browser: every page, cold (first visit to a freshly started server) and warm (second visit).
+
+    .venv/bin/python bench/pages.py [--runs 3] [--pages dashboard,risk] [--populated]
+
+Starts ``streamlit run server.py`` (what ``make run`` serves) on a throw-away SQLite
+database with the bundled data, opens each page in Debian chromium (headless, Playwright)
+and times from navigation until Streamlit reports the page's script run finished
+(``script_finished`` on its websocket) with the page's title on screen. Cold: a new server per run, the page is the
+first one opened. Warm: the same page opened again in a new tab of the same server.
+Prints a Markdown table (median of ``--runs``) and the machine load (``uptime``).
+Targets (issue 18): cold < 2 s, warm < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAGES = {"dashboard": "Dashboard", "trading": "Trading", "portfolio": "Portfolio", "backtest": "Backtest", "models": "Models", "risk": "Risk",
+         "news": "News", "settings": "Settings"}  # fmt: skip
+
+
+def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[float, float]:
+    """Open ``url`` in a new tab; return the seconds until the page's script run has finished with its title on screen,
+    and the part of it from the browser's first websocket message (its request to run the page) to that end.
+
+    The end is Streamlit's own ``script_finished`` message on the websocket (the full run, not a
+    fragment's), so the time covers app.py, the shell and the whole page script; the second
+    figure leaves out loading the page's HTML and JavaScript.
+    """
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    done: list[float] = []
+    sent: list[float] = []
+
+    def on_frame(payload: bytes | str) -> None:
+        if done or isinstance(payload, str):
+            return
+        try:
+            msg = ForwardMsg.FromString(payload)
+        except Exception:
+            return
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+            done.append(time.perf_counter())
+
+    page = context.new_page()
+    def on_socket(ws) -> None:
+        ws.on("framereceived", on_frame)
+        ws.on("framesent", lambda _payload: sent.append(time.perf_counter()) if not sent else None)
+
+    page.on("websocket", on_socket)
+    try:
+        t0 = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
+        deadline = time.perf_counter() + timeout_s
+        while not done and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        if not done:
+            raise RuntimeError(f"{url}: the script did not finish within {timeout_s:.0f} s")
+        return done[0] - t0, done[0] - (sent[0] if sent else t0)
+    finally:
+        page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
+    parser.add_argument("--populated", action="store_true", help="first run a paper session over 300 bars so the pages show history")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.browser import ARGS, CHROMIUM, free_port, streamlit_server
+
+    tmp = Path(tempfile.mkdtemp())
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    db = tmp / "bench.db"
+    env = {"APP__STORE__DATABASE_URL": f"sqlite:///{db}", "APP__LOG__DIR": str(tmp / "logs"), "APP__DATA__MODELS_DIR": str(tmp / "models")}
+    os.environ.update(env)  # for the populate step below (same store as the servers)
+    if args.populated:
+        from core import services
+        from tests.ui.populate import populate_paper
+
+        populate_paper(services.get_context())
+    names = [p.strip() for p in args.pages.split(",") if p.strip()]
+    cold: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    warm: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        # One throw-away server first: creates the database, so no cold run pays for the schema.
+        with streamlit_server(env, port=free_port()) as url:
+            _visit(browser.new_context(), url + "/", "Dashboard")
+        for _ in range(args.runs):
+            for name in names:
+                with streamlit_server(env, port=free_port()) as url:
+                    context = browser.new_context()
+                    path = "/" if name == "dashboard" else f"/{name}"
+                    cold[name].append(_visit(context, url + path, PAGES[name]))
+                    warm[name].append(_visit(context, url + path, PAGES[name]))
+                    context.close()
+        browser.close()
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"machine: {os.cpu_count()} cores; {load}")
+    print(f"store: {'populated (300 bars of paper trading on AAPL, MSFT)' if args.populated else 'fresh (bundled data only)'}; "
+          f"median of {args.runs}\n")
+    print("| page | cold (s) | warm (s) | cold: script part (s) | warm: script part (s) | cold runs | warm runs |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        c, w = cold[name], warm[name]
+        med = [statistics.median(x[i] for x in runs) for runs in (c, w) for i in (0, 1)]
+        print(f"| {PAGES[name]} | {med[0]:.2f} | {med[2]:.2f} | {med[1]:.2f} | {med[3]:.2f} | {' / '.join(f'{x[0]:.2f}' for x in c)} | "
+              f"{' / '.join(f'{x[0]:.2f}' for x in w)} |")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
