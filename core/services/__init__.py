@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
     from core.services.exposure import forecast_exposure
     from core.services.feeds import check_feed
-    from core.services.venues import check_venue, venue_broker
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
     from core.services.lab import (
         bars_from_csv,
@@ -96,6 +95,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         trading_loop,
         use_model_for_paper,
     )
+    from core.services.venues import check_venue, venue_broker
     from core.services.verdicts import edge_verdict
     from core.services.windows import model_windows
 
