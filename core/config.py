@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -116,7 +116,8 @@ class ZerodhaSettings(_Section):
 
 
 class BrokerSettings(_Section):
-    default: Literal["paper", "binance", "alpaca", "zerodha"] = "paper"
+    default: Literal["paper", "binance", "alpaca", "zerodha", "router"] = "paper"
+    route: list[Literal["binance", "alpaca", "zerodha"]] = []
     binance: BinanceSettings = BinanceSettings()
     alpaca: AlpacaSettings = AlpacaSettings()
     zerodha: ZerodhaSettings = ZerodhaSettings()
@@ -260,6 +261,10 @@ class LogSettings(_Section):
     json_lines: bool = False
 
 
+# What a venue trades when only ``brokers.default`` names it: (symbols in the venue's spelling, bar interval).
+VENUE_MARKETS: dict[str, tuple[tuple[str, ...], str]] = {"binance": (("BTC/USDT",), "1m"), "alpaca": (("AAPL", "MSFT"), "1h")}
+
+
 class Settings(BaseSettings):
     """All settings of the platform; build one with :func:`load_settings`."""
 
@@ -292,6 +297,26 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_mode(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _venue_market(self) -> Settings:
+        """Trade the venue's own market when ``brokers.default`` names one and nothing else was said.
+
+        ``APP__BROKERS__DEFAULT=binance`` alone trades BTC/USDT 1m bars from Binance's market data,
+        ``alpaca`` AAPL and MSFT 1h bars from Alpaca's; a ``trading.symbols``, ``trading.timeframe``
+        or ``data.provider`` that was set (YAML, .env, environment) is kept as it is.
+        """
+        market = VENUE_MARKETS.get(self.brokers.default)
+        if market is None:
+            return self
+        symbols, timeframe = market
+        if "symbols" not in self.trading.model_fields_set:
+            self.trading.symbols = list(symbols)
+        if "timeframe" not in self.trading.model_fields_set:
+            self.trading.timeframe = timeframe
+        if "provider" not in self.data.model_fields_set:
+            self.data.provider = "venue"
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -122,3 +122,13 @@ with st.form("feed_test"):
             st.success(f"{result['source']} {symbol} {timeframe}: last closed bar {services.format_ts(bar['ts'])}, close {bar['close']:g}")
         else:
             st.error(result["error"])
+
+st.subheader("Venues: test connection")
+st.caption(f"The loop trades through **{ctx.settings.brokers.default}** (`brokers.default`). A test reads the account; the error comes in one line.")
+for col, venue in zip(st.columns(4), ["binance", "alpaca", "zerodha", "router"], strict=True):
+    if col.button(f"Test {venue}", key=f"venue_test_{venue}"):
+        result = services.check_venue(venue, ctx=ctx)
+        if result["ok"]:
+            st.success(f"{result['name']} ({result['endpoint']}): cash {result['cash']:g} {result['currency']}, {result['open_orders']} open orders")
+        else:
+            st.error(result["error"])

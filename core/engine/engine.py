@@ -25,7 +25,7 @@ from typing import Any
 from core.brokers.base import Broker
 from core.domain import Bar, Order, OrderType, Side
 from core.engine.history import History
-from core.engine.protect import Protector, StopPolicy
+from core.engine.protect import PROTECTIVE, Protector, StopPolicy
 from core.engine.strategy import Strategy
 from core.execution.manager import OrderManager
 from core.portfolio.portfolio import Portfolio
@@ -81,8 +81,17 @@ class StrategyContext:
         return f"{self._engine.strategy.name}-{symbol}-{stamp}-{self._seq}"
 
     def submit(self, order: Order) -> Order:
-        """Send ``order`` through the order manager (risk check included)."""
-        return self._engine.manager.submit(order)
+        """Send ``order`` through the order manager (risk check included).
+
+        An order against the position first releases the symbol's protective stop: at a real
+        venue the resting stop holds the position (a spot account cannot sell it twice), so the
+        strategy's exit would be refused. The protector re-places a stop for what remains after
+        the strategy's decision, as it does in a backtest.
+        """
+        eng = self._engine
+        if eng.protector is not None and not order.tags.get(PROTECTIVE):
+            eng.protector.release_for(eng, order)
+        return eng.manager.submit(order)
 
     def buy(self, symbol: str, quantity: float, **fields: Any) -> Order:
         """Submit a buy (market unless ``order_type`` etc. say otherwise)."""

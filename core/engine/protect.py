@@ -92,6 +92,18 @@ class Protector:
         for symbol in engine.symbols:
             self._sync_symbol(engine, symbol)
 
+    def release_for(self, engine: Engine, order: Order) -> None:
+        """Cancel ``order.symbol``'s working protective orders when ``order`` reduces or reverses the position."""
+        pos = engine.portfolio.quantity(order.symbol)
+        if abs(pos) <= _EPS or order.side.sign * pos > 0:
+            return
+        manager = engine.manager
+        for guard in manager.open_orders(order.symbol):
+            if guard.tags.get(PROTECTIVE):
+                current = manager.get(guard.client_order_id)
+                if current is not None and not current.status.is_terminal:
+                    manager.cancel(guard.client_order_id)
+
     def _sync_symbol(self, engine: Engine, symbol: str) -> None:
         manager = engine.manager
         pos = engine.portfolio.quantity(symbol)

@@ -110,6 +110,14 @@ class OrderManager:
         if reconcile_on_start and self._orders:
             self.reconcile()
 
+    def restore(self) -> None:
+        """Load this account's stored orders (after a restart) and re-arm the emulated ones (OCO, trailing stops, brackets)."""
+        if self.store is None:
+            return
+        for order in repo.load_orders(self.store, self.account):
+            self._orders[order.client_order_id] = order
+        self.emulator.restore(list(self._orders.values()))
+
     # -- reading ------------------------------------------------------------------
     def get(self, client_order_id: str) -> Order | None:
         """Return the manager's view of one order (None when unknown)."""
@@ -280,7 +288,7 @@ class OrderManager:
                 report.missing.append(cid)
                 continue
             if (venue.status, venue.filled_quantity) != (order.status, order.filled_quantity):
-                self._record(venue, ev.RECONCILED, was=str(order.status), filled=venue.filled_quantity)
+                self._record(self._with_local(venue), ev.RECONCILED, was=str(order.status), filled=venue.filled_quantity)
                 report.updated.append(cid)
         for cid, venue in venue_open.items():
             if cid not in self._orders:
@@ -303,11 +311,25 @@ class OrderManager:
             order = self.broker.get_order(event.client_order_id)
         except OrderNotFound:
             return
+        order = self._with_local(order)
         self._orders[order.client_order_id] = order
         self._persist(order, event)
 
+    def _with_local(self, venue: Order) -> Order:
+        """Return the venue's view of an order with what only we know kept (tags, reason, bracket and OCO links).
+
+        A venue knows status, quantities and prices; our tags (a protective stop, a target's
+        direction) and links would otherwise be lost on the first poll or reconciliation.
+        """
+        local = self._orders.get(venue.client_order_id)
+        if local is None or venue is local:
+            return venue
+        return venue.evolve(tags={**local.tags, **(venue.tags or {})}, reason=venue.reason or local.reason,
+                            parent_id=venue.parent_id or local.parent_id, oco_group=venue.oco_group or local.oco_group)
+
     def _observe(self, venue: Order, event: str | None = None, **detail: object) -> None:
         """Merge the broker's view of one order, recording an event when it changed."""
+        venue = self._with_local(venue)
         local = self._orders.get(venue.client_order_id)
         changed = local is None or (venue.status, venue.filled_quantity) != (local.status, local.filled_quantity)
         if event is None and not changed:

@@ -95,6 +95,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         trading_loop,
         use_model_for_paper,
     )
+    from core.services.venues import check_venue, venue_broker
     from core.services.verdicts import edge_verdict
     from core.services.windows import model_windows
 
@@ -124,6 +125,7 @@ __all__ = [
     "check_feed",
     "check_model_health",
     "check_strategy",
+    "check_venue",
     "compare_strategies",
     "config_view",
     "correlation_matrix",
@@ -243,6 +245,7 @@ __all__ = [
     "train",
     "use_model_for_paper",
     "var_backtests",
+    "venue_broker",
     "walk_forward",
 ]
 
@@ -272,6 +275,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "check_feed": "core.services.feeds",
     "check_model_health": "core.services.health",
     "check_strategy": "core.services.strategies",
+    "check_venue": "core.services.venues",
     "compare_strategies": "core.services.lab",
     "config_view": "core.services.settings",
     "correlation_matrix": "core.services.risk_views",
@@ -391,6 +395,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "train": "core.services.models",
     "use_model_for_paper": "core.services.trading",
     "var_backtests": "core.services.research",
+    "venue_broker": "core.services.venues",
     "walk_forward": "core.services.research",
 }
 

@@ -76,9 +76,10 @@ def pin_params(name: str, params: dict[str, Any], frames: dict[str, Any], cutoff
     ctx = ctx or get_context()
     calendar = pd.DatetimeIndex(sorted(set().union(*(f.index for f in frames.values()))))
     last_warm = int(calendar.searchsorted(_utc(cutoff), side="right")) - 1
-    if last_warm + 1 >= len(calendar):
-        raise ValueError(f"no bar left to trade after the warm-up ending {_day(cutoff)}: lower trading.warmup_bars")
-    first_traded = calendar[last_warm + 1]
+    if last_warm < 0:
+        raise ValueError(f"no bar at or before the warm-up's end {_day(cutoff)}: raise trading.warmup_bars")
+    # A live feed knows no bar after the warm-up yet: the session trades from the next one to close.
+    first_traded = calendar[last_warm + 1] if last_warm + 1 < len(calendar) else _utc(cutoff)
     train_end = calendar[max(last_warm - TRAIN_HORIZON, 0)]
 
     def in_time(row: Any) -> bool:

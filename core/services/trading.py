@@ -133,6 +133,7 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     from core.services.data import load_bars
     from core.services.settings import risk_limits
     from core.services.strategy import build_strategy, pin_params
+    from core.services.venues import venue_broker
 
     ctx = ctx or get_context()
     cfg = settings or ctx.settings.trading
@@ -152,6 +153,8 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         notify=notify,
         build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
         provider=lambda: feed_provider(ctx),
+        venue=lambda: ctx.settings.brokers.default,
+        build_venue=lambda session: venue_broker(ctx, session["broker"], session["symbols"]),
     )
     return TradingLoop(ctx, ports, settings=settings, holder=holder)
 

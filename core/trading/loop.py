@@ -33,19 +33,19 @@ from core.brokers.paper import PaperBroker
 from core.brokers.paper.fill_model import FillModel
 from core.clock import FixedClock
 from core.config import TradingSettings
-from core.domain import Bar, Instrument, Order, OrderType, Side
+from core.domain import Bar, Instrument, Order
 from core.engine import StopPolicy, Strategy, build_engine, default_lot, engine_risk_hook, recorded_decisions
 from core.execution import repo as order_repo
-from core.execution.tickets import ticket_orders
 from core.notify.events import NotifyEvent, data_halt_event
 from core.portfolio import repo as portfolio_repo
 from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
-from core.trading import toggle
+from core.trading import inputs, toggle
 from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
+from core.trading.venue import reconcile_tick, recover_from_venue, venue_book, venue_session
 
 log = logging.getLogger("core.trading")
 _HOST = host_id()
@@ -107,6 +107,10 @@ class LoopPorts:
         ``build_feed(session, account)`` returns the session's feed (``core.trading.feeds.build_feed``).
     provider : callable
         ``provider()`` names the feed a new session pins (``data.provider``).
+    venue : callable
+        ``venue()`` names the venue a new session pins (``brokers.default``: paper, binance, alpaca, zerodha, router).
+    build_venue : callable
+        ``build_venue(session)`` returns the venue adapter (``core.services.venue_broker``); unused for paper.
     """
 
     load_bars: Callable[[str], pd.DataFrame]
@@ -116,6 +120,8 @@ class LoopPorts:
     notify: Callable[[list[NotifyEvent]], None]
     build_feed: Callable[[dict[str, Any], str], Feed]
     provider: Callable[[], str] = lambda: "replay"
+    venue: Callable[[], str] = lambda: "paper"
+    build_venue: Callable[[dict[str, Any]], Any] | None = None
 
 
 def session_fill_model(session: dict[str, Any]) -> FillModel:
@@ -153,6 +159,7 @@ class TradingLoop:
             "slippage_bps": self.cfg.slippage_bps, "max_volume_share": self.cfg.max_volume_share,
             "warmup_bars": self.cfg.warmup_bars, "bars_per_tick": self.cfg.bars_per_tick, "feed": self.ports.provider(),
         }  # fmt: skip
+        session.update(venue_session(self.ports, session))
         session["params"] = self._pin_params(session)
         limits = self.ports.risk_limits()  # the limits at the start: what the backtest-vs-live diff re-runs with
         session["risk_limits"] = limits.model_dump(mode="json") if hasattr(limits, "model_dump") else None
@@ -188,7 +195,13 @@ class TradingLoop:
         start = self.feed.start
         self.clock = FixedClock(start.to_pydatetime())
         instruments = {sym: Instrument(sym, tick_size=0.0, lot_size=default_lot(sym)) for sym in self.symbols}
-        self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=session_fill_model(s), account=self.account, instruments=instruments)
+        self.venue = s.get("broker", "paper") != "paper"  # a real venue: the source of truth, recovered by reconciliation
+        if self.venue:
+            start = self.last_processed or start  # no replay: the strategy sees every stored bar as history
+            self.clock.set(start.to_pydatetime())
+            self.broker = venue_book(self, s)
+        else:
+            self.broker = PaperBroker(self.clock, cash=s["cash"], fill_model=session_fill_model(s), account=self.account, instruments=instruments)
         self.strategy = self.ports.build_strategy(s["strategy"], s["params"])
         self.engine = build_engine(self.strategy, self.symbols, self.broker, risk=risk, clock=self.clock, account=self.account,
                                    capacity=len(self.feed.calendar) + 1, on_bars=self.timer.wrap("match", self.broker.on_bars),
@@ -203,7 +216,13 @@ class TradingLoop:
         self.alerts = LoopAlerts(self)
 
     def recover(self) -> None:
-        """Rebuild the in-memory state by replaying the processed bars, then check it against the store."""
+        """Rebuild the in-memory state by replaying the processed bars, then check it against the store.
+
+        On a real venue: reconcile with the venue instead (it is the source of truth; see :mod:`core.trading.venue`).
+        """
+        if self.ports.build_venue is not None and self.session().get("broker", "paper") != "paper":
+            recover_from_venue(self)
+            return
         stored_orders = {o.client_order_id: o for o in order_repo.load_orders(self.store, self.account)}
         # Replay with the decisions taken at the time (typed OrderDenied records, stored quantities).
         self._build(recorded_decisions(stored_orders, order_repo.load_denials(self.store, stored_orders)))
@@ -252,59 +271,8 @@ class TradingLoop:
 
     # -- one bar ---------------------------------------------------------------------
     def _bars(self, ts: pd.Timestamp) -> list[Bar]:
-        out = []
-        for symbol in self.symbols:
-            frame = self.feed.frames[symbol]
-            if ts in frame.index:
-                row = frame.loc[ts]
-                out.append(Bar(symbol, ts.to_pydatetime(), float(row.open), float(row.high), float(row.low), float(row.close), float(row.volume)))
-        return out
-
-    def _externals(self, ts: pd.Timestamp, replay: bool) -> list[dict[str, Any]]:
-        """Return the outside inputs applied at ``ts``: recorded ones in a replay, else drain them now."""
-        key = f"{self._key}.external.{ts.isoformat()}"
-        if replay:
-            return list(self.store.get_setting(key, []) or [])
-        items: list[dict[str, Any]] = []
-        if self.risk.state.kill_switch().get("engaged"):
-            for symbol, pos in sorted(self.broker.portfolio.positions.items()):
-                if abs(pos.quantity) > 1e-12:
-                    items.append({"kind": "order", "client_order_id": f"kill-{symbol}-{ts:%Y%m%dT%H%M%S}", "symbol": symbol,
-                                  "side": "sell" if pos.quantity > 0 else "buy", "quantity": abs(pos.quantity), "order_type": "market",
-                                  "reason": "kill switch: flatten"})
-            for order in self.manager.open_orders():
-                items.append({"kind": "cancel", "client_order_id": order.client_order_id})
-        queue = self.store.get_setting("manual.queue", []) or []
-        cancels = self.store.get_setting("manual.cancels", []) or []
-        for entry in queue:  # tickets from the Trading page (core.services.manual), risk-checked again here
-            items.append({"kind": "ticket", "client_order_id": entry["client_order_id"], "spec": entry["spec"]})
-        for entry in cancels:
-            items.append({"kind": "cancel", "client_order_id": entry if isinstance(entry, str) else entry["client_order_id"]})
-        if queue:
-            self.store.set_setting("manual.queue", [])
-        if cancels:
-            self.store.set_setting("manual.cancels", [])
-        if items:
-            self.store.set_setting(key, items)
-        return items
-
-    def _apply(self, item: dict[str, Any]) -> None:
-        if item["kind"] == "ticket":
-            for order in ticket_orders(item["spec"], cid=item["client_order_id"]):
-                self.manager.submit(order)
-            return
-        if item["kind"] == "cancel":
-            order = self.manager.get(item["client_order_id"])
-            if order is not None and not order.status.is_terminal:
-                self.manager.cancel(item["client_order_id"])
-            return
-        fields = {k: item[k] for k in ("limit_price", "stop_price", "trail_amount", "trail_percent") if item.get(k) is not None}
-        order = Order(item["client_order_id"], item["symbol"], Side(item["side"]), float(item["quantity"]), OrderType(item.get("order_type", "market")),
-                      reason=item.get("reason"), tags={"source": item.get("source", "external")}, **fields)
-        if item.get("take_profit") is not None or item.get("stop_loss") is not None:
-            self.manager.submit_bracket(order, take_profit=item.get("take_profit"), stop_loss=item.get("stop_loss"))
-        else:
-            self.manager.submit(order)
+        rows = ((symbol, self.feed.row(symbol, ts)) for symbol in self.symbols)
+        return [Bar(symbol, ts.to_pydatetime(), *row) for symbol, row in rows if row is not None]
 
     def _process(self, ts: pd.Timestamp, replay: bool = False) -> None:
         self.clock.set(ts.to_pydatetime())
@@ -314,8 +282,10 @@ class TradingLoop:
         self.risk.state.hold()  # halts and the kill switch are read once per bar, not four times per order
         try:
             self.engine.step(bars)
-            for item in self._externals(ts, replay):
-                self._apply(item)
+            for item in inputs.drain(self, ts, replay):
+                inputs.apply(self.manager, item)
+            if self.venue:
+                self.broker.poll()  # this bar's fills, stored in this bar's transaction
         finally:
             self.risk.state.release()
 
@@ -343,10 +313,12 @@ class TradingLoop:
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         self._refresh_limits()
+        if self.venue:
+            reconcile_tick(self)
         target = self.feed.advance()
         feed_status = self._watch_feed()
         last = self.last_processed or self.clock.now()
-        pending = self.feed.calendar[(self.feed.calendar > pd.Timestamp(last)) & (self.feed.calendar <= target)]
+        pending = self.feed.pending(pd.Timestamp(last), target)
         report = TickReport(self.halt or "running")
         n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
         for ts in pending:
@@ -369,7 +341,7 @@ class TradingLoop:
         self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
         if self.feed.exhausted:
             report.state = "exhausted"
-            self._cancel_queue_at_end()
+            inputs.cancel_queue_at_end(self.store, self.feed.calendar[-1])
         toggle.report_status(
             self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
@@ -402,18 +374,6 @@ class TradingLoop:
     def _refresh_limits(self) -> None:
         """Use the risk limits in force now (saved on the Settings page) from this tick on."""
         self.risk.limits = RiskLimits.from_settings(self.ports.risk_limits())
-
-    def _cancel_queue_at_end(self) -> None:
-        """At the end of the replay no bar will ever send the queued manual orders: cancel them, saying why."""
-        queue = self.store.get_setting("manual.queue", []) or []
-        if not queue:
-            return
-        reason = f"data exhausted: the replay has no bar after {self.feed.calendar[-1]:%Y-%m-%d}"
-        self.store.set_setting("manual.queue", [])
-        done = list(self.store.get_setting("manual.cancelled", []) or [])
-        done += [{"client_order_id": q["client_order_id"], "spec": q["spec"], "reason": reason} for q in queue]
-        self.store.set_setting("manual.cancelled", done[-100:])
-        self.store.audit("manual_order", f"{len(queue)} queued manual order(s) cancelled: {reason}", {"orders": [q["client_order_id"] for q in queue]})
 
     def _save_signals(self) -> None:
         drain = getattr(self.strategy, "drain_signals", None)

@@ -61,6 +61,14 @@ class Feed(Protocol):
         """Return True when no bar will ever come again (a finished replay)."""
         ...
 
+    def pending(self, after: pd.Timestamp, upto: pd.Timestamp) -> list[pd.Timestamp]:
+        """Return the released timestamps in ``(after, upto]``, oldest first (the per-tick path: no scan of the history)."""
+        ...
+
+    def row(self, symbol: str, ts: pd.Timestamp) -> tuple[float, ...] | None:
+        """Return ``(open, high, low, close, volume)`` of ``symbol`` at the released ``ts`` (None when it has no bar there)."""
+        ...
+
     def advance(self) -> pd.Timestamp:
         """Release what is new and return the last released timestamp."""
         ...

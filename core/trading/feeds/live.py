@@ -14,6 +14,7 @@ bar for a released timestamp has arrived.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -59,12 +60,16 @@ class LiveFeed:
         No new closed bar for this many bar intervals (while the market is open) means stale.
     name
         Whose feed this is (the account): keys the persisted cursor.
+    window
+        Bars per symbol kept in memory after the start (at least twice the warm-up). Each tick
+        touches only the new bars, so its cost does not grow with the history; older bars stay
+        in the bar cache, where a rebuild (a restart, a failed tick) reads them.
     """
 
     live = True
 
     def __init__(self, store: Any, source: Any, symbols: list[str], timeframe: str, warmup_bars: int, now: Callable[[], datetime],
-                 stale_after_bars: float = 3.0, name: str = "default") -> None:
+                 stale_after_bars: float = 3.0, name: str = "default", window: int = 5_000) -> None:
         self.store = store
         self.source = source
         self.symbols = list(symbols)
@@ -78,7 +83,13 @@ class LiveFeed:
         self.outages = 0
         self.received = 0
         self.dropped: dict[str, int] = {"forming": 0, "duplicate": 0, "late": 0, "invalid": 0}
-        self._frames = {s: store.load_bars(s, timeframe, source.name) for s in self.symbols}
+        self.window = max(window, 2 * warmup_bars)
+        self.rows_handled = 0  # rows the per-tick path touched (fetched, checked, cached, released): bounded by the new bars
+        # The stored history at start (warm-up and recovery read it once), then a bounded buffer of the bars cached since.
+        self._base = {s: store.load_bars(s, timeframe, source.name) for s in self.symbols}
+        self._recent: dict[str, OrderedDict[pd.Timestamp, tuple[float, ...]]] = {s: OrderedDict() for s in self.symbols}
+        self._last = {s: (f.index[-1] if len(f) else None) for s, f in self._base.items()}
+        self._evicted = False
         if self.store.get_setting(f"{self.key}.start") is None:
             self._first_fill()
 
@@ -96,14 +107,69 @@ class LiveFeed:
 
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Return each symbol's cached bars up to the cursor (never a bar not yet released)."""
+        """Return each symbol's cached bars up to the cursor (never a bar not yet released).
+
+        The whole history: for the warm-up and a rebuild, not for every tick (see :meth:`pending` and :meth:`row`).
+        """
         cursor = self.cursor
-        return {s: f.loc[:cursor] for s, f in self._frames.items()}
+        return {s: f.loc[:cursor] for s, f in self._all().items()}
 
     @property
     def calendar(self) -> pd.DatetimeIndex:
-        """Return the released timestamps of all symbols."""
+        """Return the released timestamps of all symbols (the whole history, like :attr:`frames`)."""
         return pd.DatetimeIndex(sorted(set().union(*(f.index for f in self.frames.values()))))
+
+    def pending(self, after: pd.Timestamp, upto: pd.Timestamp) -> list[pd.Timestamp]:
+        """Return the released timestamps in ``(after, upto]``, oldest first, reading only the bars newer than ``after``."""
+        upto = min(upto, self.cursor)
+        found: set[pd.Timestamp] = set()
+        for symbol, recent in self._recent.items():
+            reached = False
+            for ts in reversed(recent):  # newest first: stop at the first bar already processed
+                self.rows_handled += 1
+                if ts <= after:
+                    reached = True
+                    break
+                if ts <= upto:
+                    found.add(ts)
+            base = self._base[symbol]
+            if not reached and (self._evicted or (len(base) and base.index[-1] > after)):
+                # ``after`` is older than the buffer (a rebuild after a long gap): read the history once.
+                cal = self.calendar
+                return list(cal[(cal > after) & (cal <= upto)])
+        return sorted(found)
+
+    def row(self, symbol: str, ts: pd.Timestamp) -> tuple[float, ...] | None:
+        """Return ``(open, high, low, close, volume)`` of ``symbol`` at the released ``ts`` (None when it has no bar there)."""
+        if ts > self.cursor:
+            return None
+        recent = self._recent[symbol].get(ts)
+        if recent is not None:
+            return recent
+        base = self._base[symbol]
+        pos = base.index.get_indexer([ts])[0]
+        if pos < 0:
+            return self._row_from_store(symbol, ts) if self._evicted else None
+        return tuple(float(x) for x in base.iloc[pos][["open", "high", "low", "close", "volume"]])
+
+    def _row_from_store(self, symbol: str, ts: pd.Timestamp) -> tuple[float, ...] | None:
+        frame = self._all()[symbol]
+        return tuple(float(x) for x in frame.loc[ts, ["open", "high", "low", "close", "volume"]]) if ts in frame.index else None
+
+    def _all(self) -> dict[str, pd.DataFrame]:
+        """Return each symbol's whole cached history (from the bar cache once bars left the buffer)."""
+        if self._evicted:
+            return {s: self.store.load_bars(s, self.timeframe, self.source.name) for s in self.symbols}
+        out = {}
+        for s in self.symbols:
+            recent = self._recent[s]
+            if not recent:
+                out[s] = self._base[s]
+                continue
+            tail = pd.DataFrame(list(recent.values()), index=pd.DatetimeIndex(list(recent.keys()), name=self._base[s].index.name),
+                                columns=["open", "high", "low", "close", "volume"])
+            out[s] = pd.concat([self._base[s], tail]) if len(self._base[s]) else tail
+        return out
 
     @property
     def exhausted(self) -> bool:
@@ -125,7 +191,7 @@ class LiveFeed:
         if failed and self.error is None:
             self.outages += 1
         self.error = failed
-        newest = [f.index[-1] for f in self._frames.values() if len(f)]
+        newest = [ts for ts in self._last.values() if ts is not None]
         if len(newest) == len(self.symbols):
             target = min(newest)
             if target > self.cursor:
@@ -155,26 +221,27 @@ class LiveFeed:
         span = self.step * (self.warmup_bars + 2) * (1 if self.source.calendar is None else 5)
         for symbol in self.symbols:
             self._pull(symbol, now, since=now - span)
-        short = {s: len(f) for s, f in self._frames.items() if len(f) < self.warmup_bars}
+        short = {s: n for s, n in ((s, len(self._base[s]) + len(self._recent[s])) for s in self.symbols) if n < self.warmup_bars}
         if short:
             raise DataError(f"{self.source.name}: need {self.warmup_bars} closed bars of history per symbol, got {short}")
-        start = min(f.index[-1] for f in self._frames.values())  # everything fetched at the first start is warm-up
+        start = min(ts for ts in self._last.values() if ts is not None)  # everything fetched at the first start is warm-up
         self.store.set_setting(f"{self.key}.start", start.isoformat())
         self.store.set_setting(f"{self.key}.cursor", start.isoformat())
 
     def _pull(self, symbol: str, now: pd.Timestamp, since: pd.Timestamp | None = None) -> None:
-        frame = self._frames[symbol]
+        last = self._last[symbol]
         if since is None:
-            since = frame.index[-1] + pd.Timedelta(milliseconds=1) if len(frame) else now - self.step * (self.warmup_bars + 2)
+            since = last + pd.Timedelta(milliseconds=1) if last is not None else now - self.step * (self.warmup_bars + 2)
         raw = self.source.fetch(symbol, self.timeframe, since)
+        self.rows_handled += len(raw)
         if raw.empty:
             return
         raw = raw.sort_values("ts")
         closed = raw[raw["ts"] + self.step <= now]
         self.dropped["forming"] += len(raw) - len(closed)
-        floor = max(frame.index[-1] if len(frame) else pd.Timestamp.min.tz_localize("UTC"),
+        floor = max(last if last is not None else pd.Timestamp.min.tz_localize("UTC"),
                     self.cursor if self.store.get_setting(f"{self.key}.start") else pd.Timestamp.min.tz_localize("UTC"))
-        known = closed["ts"].isin(frame.index)
+        known = self._known(symbol, closed["ts"])
         self.dropped["duplicate"] += int(known.sum())
         late = ~known & (closed["ts"] <= floor)
         self.dropped["late"] += int(late.sum())
@@ -194,8 +261,22 @@ class LiveFeed:
             return
         # Stored before anyone sees them: a restart replays exactly these bars.
         self.store.save_bars(valid, symbol, self.timeframe, self.source.name, valid.index[0].to_pydatetime(), valid.index[-1].to_pydatetime())
-        self._frames[symbol] = pd.concat([frame, valid]) if len(frame) else valid
+        recent = self._recent[symbol]
+        for ts, row in zip(valid.index, valid[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None), strict=True):
+            recent[ts] = tuple(float(x) for x in row)
+        self._last[symbol] = valid.index[-1]
         self.received += len(valid)
+        self.rows_handled += len(valid)
+        cursor = self.cursor if self.store.get_setting(f"{self.key}.start") else None
+        while len(recent) > self.window and cursor is not None and next(iter(recent)) < cursor:
+            recent.popitem(last=False)  # released long ago: the bar cache keeps it
+            self._evicted = True
+
+    def _known(self, symbol: str, ts: pd.Series) -> pd.Series:
+        """Return which of ``ts`` are cached already (hash lookups: the fetched rows only, not the history)."""
+        recent, base = self._recent[symbol], self._base[symbol].index
+        in_base = base.get_indexer(pd.DatetimeIndex(ts)) >= 0 if len(base) else [False] * len(ts)
+        return pd.Series([b or t in recent for t, b in zip(ts, in_base, strict=True)], index=ts.index, dtype=bool)
 
 
 def _rehost(exchange: Any, base_url: str) -> None:

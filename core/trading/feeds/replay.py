@@ -82,6 +82,20 @@ class ReplayFeed:
         self.store.set_setting(self.key, new.isoformat())
         return new
 
+    def pending(self, after: pd.Timestamp, upto: pd.Timestamp) -> list[pd.Timestamp]:
+        """Return the released timestamps in ``(after, upto]`` (a binary search: no scan of the calendar)."""
+        upto = min(upto, self.cursor)
+        lo, hi = self.calendar.searchsorted(after, side="right"), self.calendar.searchsorted(upto, side="right")
+        return list(self.calendar[lo:hi])
+
+    def row(self, symbol: str, ts: pd.Timestamp) -> tuple[float, ...] | None:
+        """Return ``(open, high, low, close, volume)`` of ``symbol`` at the released ``ts`` (None when it has no bar there)."""
+        frame = self.frames[symbol]
+        if ts > self.cursor or ts not in frame.index:
+            return None
+        r = frame.loc[ts]
+        return float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume)
+
     def status(self) -> FeedStatus:
         """Return the replay's state: never stale, the market always "open"."""
         return FeedStatus(provider="replay", live=False, last_bar=self.cursor.isoformat())

@@ -1,0 +1,33 @@
+"""``python -m core venue test --venue binance [--json]``: the venue's account, or a one-line error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli import emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``venue`` command group."""
+    p = sub.add_parser("venue", help="trading venues (brokers)")
+    vsub = p.add_subparsers(dest="venue_command", required=True)
+    test = vsub.add_parser("test", help="connect to a venue and show its account (cash, balances)")
+    test.add_argument("--venue", choices=["binance", "alpaca", "zerodha", "router"], help="default: brokers.default")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(func=_test)
+
+
+def _test(args: argparse.Namespace) -> int:
+    from core import services
+
+    out = services.check_venue(args.venue)
+    if out["ok"]:
+        assets = ", ".join(f"{k} {v:g}" for k, v in sorted(out["balances"].items())) or "no balances"
+        emit(out, args.json, f"{out['name']} ({out['endpoint']}): cash {out['cash']:g} {out['currency']} · {assets} · "
+                             f"{out['open_orders']} open orders")
+        return 0
+    if args.json:
+        emit(out, True)
+    print(f"error: {out['error']}", file=sys.stderr)
+    return 1
