@@ -6,23 +6,10 @@ import pandas as pd
 import pytest
 
 from core import services
-from core.config import load_settings
-from core.services import Context, trading_loop
-from core.trading import toggle
+from core.services import trading_loop
+from tests.trading._loop import WARMUP, loop_ctx
 
-SYMBOLS = ["AAPL", "MSFT"]
-WARMUP = 100
-
-
-def _ctx(tmp_path, db_url, **trading):
-    settings = load_settings(
-        env_file=str(tmp_path / "none.env"), store={"database_url": db_url}, log={"dir": str(tmp_path / "logs")},
-        scheduler={"embedded": False},
-        trading={"strategy": "sma_cross", "symbols": SYMBOLS, "warmup_bars": WARMUP, "bars_per_tick": 40, "commission": 0.0005, **trading},
-    )
-    ctx = Context.create(settings)
-    toggle.set_enabled(ctx.store, True)
-    return ctx
+_ctx = loop_ctx
 
 
 def _run(ctx, ticks, loop=None):

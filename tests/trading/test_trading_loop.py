@@ -6,26 +6,14 @@ import pandas as pd
 import pytest
 
 from core.backtest.run import run_backtest
-from core.config import load_settings
 from core.engine import StopPolicy
 from core.risk.limits import RiskEngine, RiskLimits
 from core.risk.state import MemoryStore
-from core.services import Context, risk_limits, trading_loop
+from core.services import risk_limits, trading_loop
 from core.trading import toggle
+from tests.trading._loop import SYMBOLS, WARMUP, loop_ctx
 
-SYMBOLS = ["AAPL", "MSFT"]
-WARMUP = 100
-
-
-def _ctx(tmp_path, db_url, **trading):
-    settings = load_settings(
-        env_file=str(tmp_path / "none.env"), store={"database_url": db_url}, log={"dir": str(tmp_path / "logs")},
-        scheduler={"embedded": False},
-        trading={"strategy": "sma_cross", "symbols": SYMBOLS, "warmup_bars": WARMUP, "bars_per_tick": 40, "commission": 0.0005, **trading},
-    )
-    ctx = Context.create(settings)
-    toggle.set_enabled(ctx.store, True)
-    return ctx
+_ctx = loop_ctx
 
 
 def _orders(loop):
