@@ -97,12 +97,7 @@ class Protector:
         pos = engine.portfolio.quantity(order.symbol)
         if abs(pos) <= _EPS or order.side.sign * pos > 0:
             return
-        manager = engine.manager
-        for guard in manager.open_orders(order.symbol):
-            if guard.tags.get(PROTECTIVE):
-                current = manager.get(guard.client_order_id)
-                if current is not None and not current.status.is_terminal:
-                    manager.cancel(guard.client_order_id)
+        _cancel(engine.manager, [o for o in engine.manager.open_orders(order.symbol) if o.tags.get(PROTECTIVE)])
 
     def _sync_symbol(self, engine: Engine, symbol: str) -> None:
         manager = engine.manager
@@ -115,10 +110,7 @@ class Protector:
         stops = [o for o in guards if o.tags.get(PROTECTIVE) == "stop"]
         if keep > _EPS and len(stops) == 1 and stops[0].side is side and abs(stops[0].remaining - keep) <= _EPS:
             return  # already protected as it should be
-        for order in guards:
-            current = manager.get(order.client_order_id)
-            if current is not None and not current.status.is_terminal:
-                manager.cancel(order.client_order_id)
+        _cancel(manager, guards)
         if keep > _EPS:
             self._place(engine, symbol, side, keep)
 
@@ -152,6 +144,14 @@ class Protector:
             target = entry + sign * p.take_profit_r * distance
             engine.manager.submit(Order(f"{cid}-tp", symbol, side, quantity, OrderType.LIMIT, limit_price=target,
                                         reason=f"take-profit at {p.take_profit_r:g}R from entry {entry:.4f}", tags={PROTECTIVE: "take_profit"}, **common))
+
+
+def _cancel(manager: Any, guards: list[Order]) -> None:
+    """Cancel the protective orders still working (an OCO leg may have ended with its twin)."""
+    for order in guards:
+        current = manager.get(order.client_order_id)
+        if current is not None and not current.status.is_terminal:
+            manager.cancel(order.client_order_id)
 
 
 def _protected_quantity(position: float, pending: list[Order]) -> float:
