@@ -16,6 +16,7 @@ import json
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 DEBUG_ENV = "CORE_DEBUG"  # set to 1 to see the traceback of an unexpected error
@@ -44,6 +45,17 @@ def emit(payload: Any, as_json: bool, text: str | None = None) -> None:
         print(json.dumps(payload, default=str))
     else:
         print(text if text is not None else json.dumps(payload, indent=2, default=str))
+
+
+def emit_check(out: dict[str, Any], as_json: bool, describe: Callable[[dict[str, Any]], str]) -> int:
+    """Report a connection test (``out["ok"]``, else ``out["error"]``): the JSON or ``describe(out)``; return the exit code."""
+    if out["ok"]:
+        emit(out, as_json, describe(out))
+        return 0
+    if as_json:
+        emit(out, True)
+    print(f"error: {out['error']}", file=sys.stderr)
+    return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from core.cli import emit
+from core.cli import emit_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,13 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _test(args: argparse.Namespace) -> int:
     from core import services
 
-    out = services.check_feed(args.provider, args.symbol, args.timeframe)
-    if out["ok"]:
+    def describe(out: dict) -> str:
         bar = out["bar"]
-        emit(out, args.json, f"{out['source']} {out['symbol']} {out['timeframe']} {bar['ts']}: open {bar['open']:g} high {bar['high']:g} "
-                             f"low {bar['low']:g} close {bar['close']:g} volume {bar['volume']:g}")
-        return 0
-    if args.json:
-        emit(out, True)
-    print(f"error: {out['error']}", file=sys.stderr)
-    return 1
+        return (f"{out['source']} {out['symbol']} {out['timeframe']} {bar['ts']}: open {bar['open']:g} high {bar['high']:g} "
+                f"low {bar['low']:g} close {bar['close']:g} volume {bar['volume']:g}")
+
+    return emit_check(services.check_feed(args.provider, args.symbol, args.timeframe), args.json, describe)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from core.cli import emit
+from core.cli import emit_check
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,13 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _test(args: argparse.Namespace) -> int:
     from core import services
 
-    out = services.check_venue(args.venue)
-    if out["ok"]:
+    def describe(out: dict) -> str:
         assets = ", ".join(f"{k} {v:g}" for k, v in sorted(out["balances"].items())) or "no balances"
-        emit(out, args.json, f"{out['name']} ({out['endpoint']}): cash {out['cash']:g} {out['currency']} · {assets} · "
-                             f"{out['open_orders']} open orders")
-        return 0
-    if args.json:
-        emit(out, True)
-    print(f"error: {out['error']}", file=sys.stderr)
-    return 1
+        return f"{out['name']} ({out['endpoint']}): cash {out['cash']:g} {out['currency']} · {assets} · {out['open_orders']} open orders"
+
+    return emit_check(services.check_venue(args.venue), args.json, describe)
