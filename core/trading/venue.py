@@ -12,6 +12,7 @@ never a replay: the venue is not a deterministic simulation.
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.brokers.base import Broker, BrokerError, OrderNotFound
@@ -22,6 +23,8 @@ from core.portfolio import Portfolio
 from core.store import Store
 
 CASH_CURRENCIES = ("USDT", "USD", "INR", "EUR", "USDC")
+#: How far before the newest applied fill a poll asks the venue again (a fill reported late, clock skew).
+FILL_OVERLAP = timedelta(minutes=5)
 
 
 def venue_kind(broker: Broker) -> str:
@@ -56,15 +59,20 @@ class VenueBook:
         Fill IDs already in the ledger (stored ones).
     store : Store
         Where differences are audited.
+    last_fill : datetime, optional
+        Time of the newest fill in the ledger: polls ask the venue only for fills from
+        :data:`FILL_OVERLAP` before the newest one seen, so a poll's cost does not grow with the
+        account's history (fills are de-duplicated by ID).
     """
 
-    def __init__(self, venue: Broker, portfolio: Portfolio, seen: set[str], store: Store) -> None:
+    def __init__(self, venue: Broker, portfolio: Portfolio, seen: set[str], store: Store, last_fill: datetime | None = None) -> None:
         self.venue = venue
         self.portfolio = portfolio
         self.store = store
         self.name = getattr(venue, "name", "venue")
         self._seen = set(seen)
         self._fills: list[Fill] = []
+        self._last_fill = last_fill
         self.quote: str | None = getattr(venue, "quote", None)
         self._instruments: dict[str, Instrument] = {}
 
@@ -116,16 +124,29 @@ class VenueBook:
 
     # -- driving ---------------------------------------------------------------------------
     def on_bars(self, bars: list[Bar]) -> None:
-        """Collect the fills that happened since the last bar (the engine marks the ledger itself)."""
-        self.poll()
+        """Nothing to do: the fills since the last bar are already applied (the engine marks the ledger itself).
 
-    def poll(self) -> int:
-        """Apply every venue fill not applied yet (once each, by fill ID); return how many were new."""
-        new = [f for f in self.venue.fills() if f.fill_id not in self._seen]
+        The loop polls right after each bar's orders and reconciles at the start of each tick,
+        so a poll here would ask the venue a second time within the same moment (a request
+        per bar the venue's rate limit pays for).
+        """
+
+    def _venue_fills(self) -> list[Fill]:
+        """Return the venue's fills from :data:`FILL_OVERLAP` before the newest one applied (all of them before the first)."""
+        since = self._last_fill - FILL_OVERLAP if self._last_fill is not None else None
+        return self.venue.fills(since=since)
+
+    def poll(self, fills: list[Fill] | None = None) -> int:
+        """Apply every venue fill not applied yet (once each, by fill ID); return how many were new.
+
+        ``fills`` is a list the caller has just fetched (one request per tick, not two).
+        """
+        new = [f for f in (self._venue_fills() if fills is None else fills) if f.fill_id not in self._seen]
         for fill in sorted(new, key=lambda f: (f.ts, f.fill_id)):
             self._seen.add(fill.fill_id)
             self.portfolio.apply_fill(fill)
             self._fills.append(fill)
+            self._last_fill = fill.ts if self._last_fill is None else max(self._last_fill, fill.ts)
         return len(new)
 
     def reconcile(self, manager: OrderManager) -> dict[str, Any]:
@@ -136,9 +157,9 @@ class VenueBook:
         process was not looking (a crash after sending, before storing). Fills: applied once.
         Positions and cash: the venue's numbers replace the ledger's where they differ.
         """
-        report = manager.reconcile()
+        report = manager.reconcile()  # looks up every order it works that the venue no longer lists as open
         adopted: list[str] = []
-        fills = self.venue.fills()
+        fills = self._venue_fills()
         for cid in dict.fromkeys(f.client_order_id for f in fills if f.fill_id not in self._seen):
             if manager.get(cid) is None and manager._known(cid) is None:
                 try:
@@ -146,13 +167,7 @@ class VenueBook:
                     adopted.append(cid)
                 except (OrderNotFound, BrokerError):
                     pass
-        for order in manager.open_orders():  # filled or cancelled at the venue since the last look
-            if not manager.emulator.owns(order.client_order_id) and not order.tags.get("emulated"):
-                try:
-                    manager._observe(self.venue.get_order(order.client_order_id))
-                except OrderNotFound:
-                    pass
-        new_fills = self.poll()
+        new_fills = self.poll(fills)
         differences: list[str] = []
         pf = self.portfolio
         cash, currency = venue_cash(self.venue.balances(), self.quote)
@@ -196,8 +211,8 @@ def venue_book(loop: Any, session: dict[str, Any]) -> VenueBook:
     venue = loop.ports.build_venue(session)
     portfolio = portfolio_repo.load_state(loop.store, loop.account) or Portfolio(cash=float(session["cash"]), account=loop.account,
                                                                                  currency=session.get("currency", "USD"))
-    seen = {f.fill_id for f in portfolio_repo.load_fills(loop.store, loop.account)}
-    return VenueBook(venue, portfolio, seen, loop.store)
+    stored = portfolio_repo.load_fills(loop.store, loop.account)
+    return VenueBook(venue, portfolio, {f.fill_id for f in stored}, loop.store, last_fill=stored[-1].ts if stored else None)
 
 
 def _no_orders(order: Order, context: Any = None) -> Any:
