@@ -11,16 +11,20 @@ never a replay: the venue is not a deterministic simulation.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
 from core.brokers.base import Broker, BrokerError, OrderNotFound
 from core.brokers.events import RECONCILED
+from core.clock import Clock, SystemClock
 from core.domain import Bar, Fill, Instrument, Order, Position
 from core.execution.manager import OrderManager
 from core.portfolio import Portfolio
 from core.store import Store
+
+log = logging.getLogger("core.trading.venue")
 
 CASH_CURRENCIES = ("USDT", "USD", "INR", "EUR", "USDC")
 #: How far before the newest applied fill a poll asks the venue again (a fill reported late, clock skew).
@@ -253,4 +257,33 @@ def reconcile_tick(loop: Any) -> dict[str, Any]:
     with loop.store.transaction():
         changed = loop.broker.reconcile(loop.manager)
         loop.recorder.flush(loop.broker.fills(), loop.clock.now())
+    return changed
+
+
+def reconcile_account(venue: Broker, store: Store, account: str | None = None, *, clock: Clock | None = None) -> dict[str, Any]:
+    """Reconcile a venue account with the store when no loop drives it (a host's start, a check from the CLI).
+
+    The one reconciler: the same :meth:`VenueBook.reconcile` (with the order manager's) that
+    the loop runs on every tick, over the account's stored orders, fills and ledger, written
+    in one transaction. Orders the venue lists that the store lacks are adopted; stored live
+    orders get the venue's state; every new fill is stored once; cash and positions become
+    the venue's. Returns what changed (``updated``, ``missing``, ``adopted``, ``new_fills``,
+    ``differences``); calling it again without news from the venue changes nothing.
+    """
+    from core.portfolio import repo as portfolio_repo
+
+    account = account or str(getattr(venue, "name", "venue"))
+    clock = clock or store.clock or SystemClock()
+    stored = portfolio_repo.load_fills(store, account)
+    portfolio = portfolio_repo.load_state(store, account)
+    if portfolio is None:  # first sight of the account: its cash before the fills we are about to apply is unknown; the venue's wins below
+        cash, currency = venue_cash(venue.balances(), getattr(venue, "quote", None))
+        portfolio = Portfolio(cash=cash, account=account, currency=currency)
+    book = VenueBook(venue, portfolio, {f.fill_id for f in stored}, store, last_fill=stored[-1].ts if stored else None)
+    manager = OrderManager(book, clock, _no_orders, store=store, account=account, reconcile_on_start=False)
+    with store.transaction():
+        changed = book.reconcile(manager)
+        portfolio_repo.PortfolioRecorder(store, portfolio).flush(book.fills(), clock.now())
+    log.info("reconciled %s: %d updated, %d missing, %d adopted, %d new fills, %d differences", account, len(changed["updated"]),
+             len(changed["missing"]), len(changed["adopted"]), changed["new_fills"], len(changed["differences"]))
     return changed
