@@ -348,9 +348,7 @@ class BinanceBroker:
     def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
         """Return fills of every known symbol, oldest first (from the given order's first fill on, if any).
 
-        Binance returns each symbol's most recent trades (500 at most), so one call's cost is
-        bounded whatever the history; ``since`` filters them here (``startTime`` alone would
-        return only the 24 hours after it).
+        Each symbol's latest 500 trades: a bounded call; ``since`` filters here (``startTime`` gives only 24 hours).
         """
         self._markets()
         out: list[Fill] = []
