@@ -53,36 +53,58 @@ STOP_NONE, STOP_PERCENT, STOP_ATR, STOP_TRAILING = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _pairwise_sum(a, lo, n):
-    """Sum ``a[lo:lo+n]`` in numpy's pairwise order (so the mean is numpy's to the last bit)."""
+def _block_sum(a, lo, n):
+    """Numpy's pairwise-sum leaf (n <= 128): eight running sums, then the rest in order."""
     if n < 8:
         r = 0.0
         for k in range(n):
             r += a[lo + k]
         return r
-    if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        k = 8
-        stop = n - (n % 8)
-        while k < stop:
-            r0 += a[lo + k]
-            r1 += a[lo + k + 1]
-            r2 += a[lo + k + 2]
-            r3 += a[lo + k + 3]
-            r4 += a[lo + k + 4]
-            r5 += a[lo + k + 5]
-            r6 += a[lo + k + 6]
-            r7 += a[lo + k + 7]
-            k += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while k < n:
-            res += a[lo + k]
-            k += 1
-        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    k = 8
+    stop = n - (n % 8)
+    while k < stop:
+        r0 += a[lo + k]
+        r1 += a[lo + k + 1]
+        r2 += a[lo + k + 2]
+        r3 += a[lo + k + 3]
+        r4 += a[lo + k + 4]
+        r5 += a[lo + k + 5]
+        r6 += a[lo + k + 6]
+        r7 += a[lo + k + 7]
+        k += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while k < n:
+        res += a[lo + k]
+        k += 1
+    return res
+
+
+@njit(cache=True)
+def _split(n):
     n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2)
+    return n2 - n2 % 8
+
+
+@njit(cache=True)
+def _sum_256(a, lo, n):
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    h = _split(n)
+    return _block_sum(a, lo, h) + _block_sum(a, lo + h, n - h)
+
+
+@njit(cache=True)
+def _pairwise_sum(a, lo, n):
+    """Sum ``a[lo:lo+n]`` (n <= 512) in numpy's pairwise order, so the mean is numpy's to the last bit.
+
+    Written without recursion: numba's on-disk cache of a recursive function crashes when loaded.
+    """
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    h = _split(n)
+    return _sum_256(a, lo, h) + _sum_256(a, lo + h, n - h)
 
 
 @njit(cache=True)
