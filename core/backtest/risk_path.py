@@ -23,7 +23,7 @@ import pandas as pd
 from core.backtest import fast_risk as fr
 from core.brokers.paper import UNSIZED
 from core.brokers.paper.fill_model import FillModel
-from core.domain import Fill, Order, OrderStatus
+from core.domain import Fill, Order, OrderStatus, Side
 from core.engine.protect import StopPolicy
 from core.engine.strategy import Strategy
 from core.risk._window import norm_ppf
@@ -197,3 +197,39 @@ def risk_changes_from(decisions: pd.DataFrame) -> dict[str, Any]:
     counts = changed.groupby(["action", "reason"], sort=False).size()
     return {"shrink": int((changed["action"] == "shrink").sum()), "veto": int((changed["action"] == "veto").sum()),
             "reasons": {(a, r or "no reason given"): int(n) for (a, r), n in counts.items()}}
+
+
+class LazyFills(Sequence):
+    """The compiled path's fills as :class:`~core.domain.Fill` values, built on first access (most runs never read them).
+
+    Client order IDs and fill IDs are the event path's: ``{strategy}-{symbol}-{bar time}-{n}`` with ``n`` counting the
+    bar's orders, ``-sl`` for a protective stop, and ``{order id}-{k}`` for the k-th fill of the run.
+    """
+
+    def __init__(self, decisions: pd.DataFrame, strategy: str, symbol: str) -> None:
+        self._decisions, self._strategy, self._symbol = decisions, strategy, symbol
+        self._fills: list[Fill] | None = None
+
+    def _build(self) -> list[Fill]:
+        if self._fills is None:
+            d = self._decisions
+            seq = d.groupby("ts", sort=False).cumcount() + 1
+            done = d[d["status"] == "filled"].assign(seq=seq).sort_values(["fill_ts"], kind="stable")
+            out = []
+            for k, row in enumerate(done.itertuples(index=False), start=1):
+                cid = f"{self._strategy}-{self._symbol}-{row.ts.strftime('%Y%m%dT%H%M%S')}-{row.seq}"
+                if row.order_type != "market":
+                    cid += "-sl"
+                out.append(Fill(f"{cid}-{k}", cid, self._symbol, Side(row.side), float(row.fill_quantity), float(row.fill_price), float(row.fee),
+                                row.fill_ts.to_pydatetime(), "paper", "taker"))
+            self._fills = out
+        return self._fills
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._build()[i]
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented

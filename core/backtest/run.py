@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.backtest.fast import simulate_targets
-from core.backtest.risk_path import decision_table, kernel_decisions, risk_path_ok, simulate
+from core.backtest.risk_path import LazyFills, decision_table, kernel_decisions, risk_path_ok, simulate
 from core.backtest.stats import compute_report
 from core.brokers.paper import UNSIZED, PaperBroker
 from core.brokers.paper.fill_model import FillModel
@@ -225,7 +225,8 @@ def _run_fast_risk(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: fl
     report = compute_report(equity, trades, cash, fees, exposed)
     report["unsized_orders"] = int(unsized)
     decisions = kernel_decisions(rec[:nr], index, risk.limits, sym)
-    return BacktestResult(report, equity, trades, "fast_risk", unsized=int(unsized), decisions=decisions)
+    fills = LazyFills(decisions, strategy.name, sym)  # Fill values only if someone reads them
+    return BacktestResult(report, equity, trades, "fast_risk", fills=fills, unsized=int(unsized), decisions=decisions)  # type: ignore[arg-type]
 
 
 def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float, lot: float) -> BacktestResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.backtest.risk_path import risk_changes_from
 from core.backtest.run import BacktestResult
 from core.backtest.run import run_backtest as _run
 from core.services.context import Context
@@ -82,7 +83,8 @@ def backtest(
         if repairs:
             result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     result.report["risk"] = risk
-    result.report["risk_changes"] = risk_changes(risk_engine.store.entries)
+    # The compiled risk path writes no audit entries: its decision table has the same decisions and reasons.
+    result.report["risk_changes"] = risk_changes_from(result.decisions) if result.path == "fast_risk" else risk_changes(risk_engine.store.entries)
     stopped = stopped_by(result.report)
     if stopped:
         result.report["warnings"] = [*result.report.get("warnings", []), stopped]
