@@ -539,11 +539,8 @@ def simulate_risk_targets(open_, high, low, close, stamps, days, targets, cash, 
                     rec[stop_rec, R_STATUS] = S_CANCELED
                     stop_rec = -1
                 if keep > 1e-12:
-                    if stop_kind == STOP_ATR:
-                        distance = atr_multiple * _mean_true_range(high, low, close, i, atr_window)
-                    else:
-                        distance = avg * stop_pct
-                    if stop_kind == STOP_TRAILING or distance > 0:
+                    distance = atr_multiple * _mean_true_range(high, low, close, i, atr_window) if stop_kind == STOP_ATR else avg * stop_pct
+                    if distance > 0:  # Protector._place places nothing at a zero distance
                         sp = avg - (-s_side) * distance
                         kind = TRAIL if stop_kind == STOP_TRAILING else STOP
                         rec = _grow(rec, nr)
