@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
     from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
     from core.services.exposure import forecast_exposure
-    from core.services.feeds import check_feed
+    from core.services.feeds import check_feed, close_feeds
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
     from core.services.lab import (
         bars_from_csv,
@@ -126,6 +126,7 @@ __all__ = [
     "check_model_health",
     "check_strategy",
     "check_venue",
+    "close_feeds",
     "compare_strategies",
     "config_view",
     "correlation_matrix",
@@ -276,6 +277,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "check_model_health": "core.services.health",
     "check_strategy": "core.services.strategies",
     "check_venue": "core.services.venues",
+    "close_feeds": "core.services.feeds",
     "compare_strategies": "core.services.lab",
     "config_view": "core.services.settings",
     "correlation_matrix": "core.services.risk_views",
