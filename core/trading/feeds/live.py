@@ -285,15 +285,6 @@ class LiveFeed:
         return pd.Series([b or t in recent for t, b in zip(ts, in_base, strict=True)], index=ts.index, dtype=bool)
 
 
-def _rehost(exchange: Any, base_url: str) -> None:
-    """Point every REST endpoint of a ccxt exchange at ``base_url`` (keeping each path): proxies and local servers."""
-    from urllib.parse import urlparse
-
-    origin = base_url.rstrip("/")
-    api = exchange.urls["api"]
-    exchange.urls["api"] = {k: origin + urlparse(v).path if isinstance(v, str) else v for k, v in api.items()}
-
-
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
@@ -327,7 +318,7 @@ def make_source(ctx: Any, provider: str) -> Any:
         if via_venue and s.brokers.binance.testnet and not base_url:
             exchange.set_sandbox_mode(True)
         if base_url:
-            _rehost(exchange, base_url)
+            sources.rehost(exchange, base_url)
         return sources.CcxtSource(exchange)
     if provider == "alpaca":
         from alpaca.data.historical import StockHistoricalDataClient

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from core.data.providers import TIMEFRAMES, DataError
-from core.trading.feeds.sources import COLUMNS, CcxtSource
+from core.trading.feeds.sources import COLUMNS, CcxtSource, rehost
 from core.trading.feeds.stream import KlineStream
 
 EXTRAS_KEY = "kline_streams"
@@ -106,8 +106,6 @@ def stream_source(ctx: Any, rest: Any, exchange_id: str, sandbox: bool, rest_url
     """
     import ccxt.pro
 
-    from core.trading.feeds.live import _rehost
-
     if not isinstance(rest, CcxtSource):
         raise DataError("data.stream works with the ccxt provider (or venue with brokers.default binance); "
                         "set data.stream to false for this provider")
@@ -127,7 +125,7 @@ def stream_source(ctx: Any, rest: Any, exchange_id: str, sandbox: bool, rest_url
             if sandbox:
                 exchange.set_sandbox_mode(True)
             if rest_url:
-                _rehost(exchange, rest_url)
+                rehost(exchange, rest_url)
             if s.stream_url:
                 _rehost_ws(exchange, s.stream_url)
             return exchange
