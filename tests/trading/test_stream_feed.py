@@ -284,3 +284,27 @@ def test_stream_setting_on_a_provider_without_a_socket_says_how_to_fix(tmp_path,
 
     with pytest.raises(DataError, match="set data.stream to false"):
         build_live_feed(ctx, {"symbols": ["AAPL"], "timeframe": "1d", "warmup_bars": 5}, "default", "yfinance")
+
+
+def test_the_job_host_shutdown_closes_the_socket_and_a_later_tick_opens_it_again(tmp_path, market, contexts):
+    from jobs.host import SchedulerHost
+
+    ctx = contexts("h", market)
+    loop = _loop(ctx, [])
+    loop.tick()
+    _connected(loop)
+    stream = loop.feed.source.stream
+    assert market.ws.subscribers() == 1
+    SchedulerHost(ctx, tick_seconds=3600).shutdown(wait=True)
+    assert not stream._thread.is_alive()  # close() joined the stream's thread
+    _wait(lambda: market.ws.subscribers() == 0, "the fake sees the socket closed")
+    assert "kline_streams" not in ctx.extras
+    # The next tick opens it again (a loop that outlives the host, e.g. in a notebook).
+    market.minutes(2)
+    assert len(loop.tick().bars) == 2  # polled while the socket dials
+    _connected(loop)
+    market.minutes(1)
+    _caught_up(loop, market)
+    assert len(loop.tick().bars) == 1
+    assert loop.feed.status().via == {"rest": 2, "stream": 1} and market.ws.connections == 2
+    stream.close()

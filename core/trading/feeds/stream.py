@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.data.providers import TIMEFRAMES
+from core.data.providers import TIMEFRAMES, DataError
 
 log = logging.getLogger("core.trading.stream")
 
@@ -125,18 +125,24 @@ class KlineStream:
 
     # -- the caller's side (the loop's thread) -------------------------------------------
     def watch(self, symbol: str, timeframe: str) -> None:
-        """Subscribe to ``symbol``'s ``timeframe`` klines (idempotent; starts the thread on first use)."""
+        """Subscribe to ``symbol``'s ``timeframe`` klines (idempotent; starts the thread on first use, again after :meth:`close`)."""
         key = (symbol, timeframe)
         with self._lock:
-            if key in self._tapes:
-                return
-            self._tapes[key] = _Tape(step=int(pd.Timedelta(TIMEFRAMES[timeframe]).total_seconds() * 1000))
-            if self._thread is None:
+            new = key not in self._tapes
+            if new:
+                self._tapes[key] = _Tape(step=int(pd.Timedelta(TIMEFRAMES[timeframe]).total_seconds() * 1000))
+            start = self._thread is None or not self._thread.is_alive()
+            if start:
+                self._ready.clear()
+                self._loop = None
                 self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name="kline-stream", daemon=True)
                 self._thread.start()
+        if not (new or start):
+            return
         if not self._ready.wait(10) or self._loop is None:
-            raise RuntimeError("the kline stream did not start")
-        asyncio.run_coroutine_threadsafe(self._follow(symbol, timeframe), self._loop)
+            raise DataError(f"the kline stream did not start: {self.error or 'no event loop'}")
+        for k in list(self._tapes) if start else [key]:
+            asyncio.run_coroutine_threadsafe(self._follow(*k), self._loop)
 
     def read(self, symbol: str, timeframe: str, since_ms: int) -> tuple[list[tuple[int, tuple[float, ...]]], int] | str:
         """Return the closed klines opened at or after ``since_ms`` (oldest first) and where the tape is complete from.
@@ -207,6 +213,8 @@ class KlineStream:
         try:
             await self._stop.wait()
         finally:
+            with self._lock:
+                self._up = False
             for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
                 task.cancel()
             try:
