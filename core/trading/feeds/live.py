@@ -345,19 +345,8 @@ def build_live_feed(ctx: Any, session: dict[str, Any], account: str, provider: s
     """
     source = make_source(ctx, provider)
     if ctx.settings.data.stream:
-        source = _streaming(ctx, provider, source)
+        from core.trading.feeds.streaming import stream_source
+
+        source = stream_source(ctx, provider, source, session["timeframe"])
     return LiveFeed(ctx.store, source, session["symbols"], session["timeframe"], session["warmup_bars"],
                     now=ctx.clock.now, stale_after_bars=ctx.settings.data.stale_after_bars, name=account)
-
-
-def _streaming(ctx: Any, provider: str, rest: Any) -> Any:
-    from core.trading.feeds.streaming import stream_source
-
-    s = ctx.settings
-    via_venue = provider == "venue"
-    if via_venue and s.brokers.default != "binance":
-        raise DataError("data.stream works with the ccxt provider (or venue with brokers.default binance); set data.stream to false")
-    exchange = getattr(rest, "exchange", None)
-    sandbox = bool(via_venue and s.brokers.binance.testnet and not s.brokers.binance.base_url)
-    rest_url = s.brokers.binance.base_url if via_venue else s.data.base_url
-    return stream_source(ctx, rest, exchange.id if exchange is not None else provider, sandbox, rest_url)

@@ -89,6 +89,7 @@ class TapeStream:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._kicked = False
+        self._closing = False
         self.connects = 0  # connections made (the first one included)
         self.drops = 0  # connections lost (dropped, refused, kicked for silence)
         self.error: str | None = None
@@ -104,7 +105,7 @@ class TapeStream:
             start = self._thread is None or not self._thread.is_alive()
             if start:
                 self._ready.clear()
-                self.error = None
+                self.error, self._closing = None, False
                 self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
                 self._thread.start()
         if not (new or start):
@@ -160,6 +161,7 @@ class TapeStream:
 
     def close(self) -> None:
         """Close the socket and stop the thread."""
+        self._closing = True
         self._shutdown()
         if self._thread is not None:
             self._thread.join(10)
@@ -196,7 +198,7 @@ class TapeStream:
 
     def _lost(self, why: str) -> None:
         with self._lock:
-            if self._up:
+            if self._up and not self._closing:
                 self.drops += 1
                 log.warning("%s lost: %s; polling REST until it is back", self.thread_name, why)
             self._up = False
