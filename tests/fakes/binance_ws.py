@@ -21,14 +21,11 @@ until :meth:`resume`; :meth:`silence` keeps sockets open but sends nothing.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from http import HTTPStatus
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
+from ._ws import WsFake
 from .binance_fake import BinanceFake
 
 INTERVALS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
@@ -45,71 +42,13 @@ class _Sub:
         self.symbol, self.interval, self.next_final = symbol, interval, next_final
 
 
-class BinanceKlineStream:
+class BinanceKlineStream(WsFake):
     """Binance's raw kline stream on ``ws://127.0.0.1:PORT/ws`` over ``rest``'s klines and clock."""
 
     def __init__(self, rest: BinanceFake) -> None:
+        super().__init__()
         self.rest = rest
-        self.lock = threading.RLock()
-        self.subs: dict[ServerConnection, list[_Sub]] = {}
-        self.down = False
-        self.silent = False
-        self.connections = 0  # handshakes accepted
-        self.refused = 0  # handshakes refused while down
-        self.sent: list[dict[str, Any]] = []  # every kline message pushed (any connection)
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------
-    def start(self) -> BinanceKlineStream:
-        """Start serving on a free port of 127.0.0.1."""
-        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._gate, compression=None, ping_interval=None)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut every connection."""
-        self._cut()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
-
-    def __enter__(self) -> BinanceKlineStream:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """Return ``ws://127.0.0.1:PORT`` (an origin: the client keeps Binance's path, ``/ws``)."""
-        assert self._server is not None, "start() the fake first"
-        return f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}"
-
-    # -- faults ----------------------------------------------------------------
-    def drop(self) -> None:
-        """Cut every connection without a close frame and refuse new ones until :meth:`resume`."""
-        with self.lock:
-            self.down = True
-        self._cut()
-
-    def resume(self) -> None:
-        """Accept connections again."""
-        with self.lock:
-            self.down = False
-
-    def silence(self, on: bool = True) -> None:
-        """Keep the sockets open but push nothing (a stalled stream) while ``on``."""
-        with self.lock:
-            self.silent = on
-
-    def subscribers(self) -> int:
-        """Return how many subscribed connections are open."""
-        with self.lock:
-            return sum(1 for subs in self.subs.values() if subs)
-
-    # -- pushing -----------------------------------------------------------------
     def publish(self, start_next: bool = True) -> int:
         """Push what changed up to the REST fake's clock: finals of the klines closed since the last push, then the forming one.
 
@@ -120,11 +59,7 @@ class BinanceKlineStream:
         with self.lock:
             if self.silent:
                 return 0
-            n = 0
-            for conn, subs in list(self.subs.items()):
-                for sub in subs:
-                    n += self._push(conn, sub, start_next)
-            return n
+            return sum(self._push(conn, sub, start_next) for conn, subs in list(self.subs.items()) for sub in subs)
 
     def _push(self, conn: ServerConnection, sub: _Sub, start_next: bool) -> int:
         start_ms, step, bars = self.rest.series[sub.symbol]
@@ -148,63 +83,27 @@ class BinanceKlineStream:
 
     def _send(self, conn: ServerConnection, sub: _Sub, t: int, final: bool) -> int:
         msg = self._kline(sub.symbol, sub.interval, t, final)
-        try:
-            conn.send(json.dumps(msg))
-        except (ConnectionClosed, OSError):
+        if not self.send(conn, json.dumps(msg)):
             return 0
         self.sent.append(msg)
         return 1
 
-    # -- plumbing ----------------------------------------------------------------
-    def _gate(self, conn: ServerConnection, request: Any) -> Any:
-        with self.lock:
-            if self.down:
-                self.refused += 1
-                return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "stream down\n")
-            self.connections += 1
-        return None
-
-    def _handle(self, conn: ServerConnection) -> None:
-        with self.lock:
-            self.subs[conn] = []
-        try:
-            for raw in conn:
-                self._on_request(conn, json.loads(raw))
-        except (ConnectionClosed, OSError, ValueError):
-            pass
-        finally:
-            with self.lock:
-                self.subs.pop(conn, None)
-
-    def _on_request(self, conn: ServerConnection, req: dict[str, Any]) -> None:
-        with self.lock:
-            subs = self.subs.get(conn)
-            if subs is None:  # cut meanwhile
-                return
-            if req.get("method") == "SUBSCRIBE":
-                added = []
-                for name in req.get("params", []):
-                    market, _, kind = name.partition("@")
-                    interval = kind.removeprefix("kline_")
-                    symbol, step = market.upper(), INTERVALS[interval]
-                    start_ms = self.rest.series[symbol][0]
-                    added.append(_Sub(symbol, interval, start_ms + (self.rest.now_ms - start_ms) // step * step))
-                subs.extend(added)
-                conn.send(json.dumps({"result": None, "id": req.get("id")}))
-                for sub in added:
-                    if not self.silent:
-                        self._push(conn, sub, True)  # Binance pushes the current kline soon after subscribing
-            elif req.get("method") == "UNSUBSCRIBE":
-                names = {p.split("@")[0].upper() for p in req.get("params", [])}
-                subs[:] = [s for s in subs if s.symbol not in names]
-                conn.send(json.dumps({"result": None, "id": req.get("id")}))
-
-    def _cut(self) -> None:
-        with self.lock:
-            conns = list(self.subs)
-            self.subs = {}
-        for conn in conns:
-            try:
-                conn.socket.shutdown(socket.SHUT_RDWR)  # no close frame: the network went away
-            except OSError:
-                pass
+    def on_message(self, conn: ServerConnection, raw: str | bytes, subs: list[Any]) -> None:
+        req = json.loads(raw)
+        if req.get("method") == "SUBSCRIBE":
+            added = []
+            for name in req.get("params", []):
+                market, _, kind = name.partition("@")
+                interval = kind.removeprefix("kline_")
+                symbol, step = market.upper(), INTERVALS[interval]
+                start_ms = self.rest.series[symbol][0]
+                added.append(_Sub(symbol, interval, start_ms + (self.rest.now_ms - start_ms) // step * step))
+            subs.extend(added)
+            self.send(conn, json.dumps({"result": None, "id": req.get("id")}))
+            for sub in added:
+                if not self.silent:
+                    self._push(conn, sub, True)  # Binance pushes the current kline soon after subscribing
+        elif req.get("method") == "UNSUBSCRIBE":
+            names = {p.split("@")[0].upper() for p in req.get("params", [])}
+            subs[:] = [s for s in subs if s.symbol not in names]
+            self.send(conn, json.dumps({"result": None, "id": req.get("id")}))

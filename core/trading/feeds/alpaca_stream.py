@@ -88,6 +88,7 @@ class AlpacaBarStream(TapeStream):
         if self._loop() is not None:
             try:
                 self._ds.stop()
+                self._drop_socket()  # alpaca-py looks at the stop request between reads (up to 5 s): end the read now
             except Exception as exc:  # the loop ended meanwhile
                 log.debug("stopping the alpaca bar stream: %s", exc)
 
