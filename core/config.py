@@ -111,6 +111,8 @@ class AlpacaSettings(_Section):
     api_secret: SecretStr | None = None
     paper: bool = True
     base_url: str | None = None
+    # the client's own rate limit (token bucket, average requests per second): Alpaca allows 200 a minute per account
+    requests_per_second: float = Field(3.0, gt=0, le=1000)
 
 
 class ZerodhaSettings(_Section):
@@ -118,6 +120,8 @@ class ZerodhaSettings(_Section):
     api_secret: SecretStr | None = None
     access_token: SecretStr | None = None
     base_url: str | None = None
+    # the client's own rate limit (token bucket, average requests per second): Kite allows 10 a second
+    requests_per_second: float = Field(8.0, gt=0, le=1000)
 
 
 class BrokerSettings(_Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import ccxt
@@ -344,8 +345,11 @@ class BinanceBroker:
         return [self._to_domain(r) for r in self._read(lambda: self.exchange.fetch_open_orders(sym), "open_orders")]
 
     # -- account -------------------------------------------------------------------------
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
-        """Return fills of every known symbol, oldest first (from the given order's first fill on, if any)."""
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
+        """Return fills of every known symbol, oldest first (from the given order's first fill on, if any).
+
+        Each symbol's latest 500 trades: a bounded call; ``since`` filters here (``startTime`` gives only 24 hours).
+        """
         self._markets()
         out: list[Fill] = []
         for symbol in sorted(self._symbols):
@@ -359,7 +363,7 @@ class BinanceBroker:
                     quantity=float(t["amount"]), price=float(t["price"]), fee=float(fee), ts=from_ms(t["timestamp"]), venue=self.name,
                     liquidity="maker" if t.get("takerOrMaker") == "maker" else "taker",
                 ))
-        return fills_since(out, since_client_order_id)
+        return fills_since(out, since_client_order_id, since)
 
     def balances(self) -> list[Balance]:
         """Return every asset balance with a non-zero total."""
