@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own package, or any package of a lower
 layer; packages of the same layer may import each other as long as no cycle forms):
-domain/clock/config/log -> data, features, models, signals, sizing, risk, portfolio,
+domain/clock/config (+ config_sections)/log -> data, features, models, signals, sizing, risk, portfolio,
 store, news, notify, auth -> brokers -> execution -> engine -> strategies -> backtest | trading | research
 -> services -> cli. Pages and jobs import only core.services (plus core.config / core.log).
 Function-level imports count.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    {"domain", "clock", "config", "log"},
+    {"domain", "clock", "config", "config_sections", "log"},
     {"data", "features", "models", "signals", "sizing", "risk", "portfolio", "store", "news", "notify", "auth"},
     {"brokers"},
     {"execution"},
