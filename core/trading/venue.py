@@ -95,8 +95,16 @@ class VenueBook:
         return self.venue.capabilities()
 
     def submit(self, order: Order) -> Order:
-        """Send ``order`` to the venue."""
-        return self.venue.submit(order)
+        """Send ``order`` to the venue; when it comes back (partly) filled, apply its fills to the ledger at once.
+
+        Otherwise the ledger would still hold the position a market exit just sold until the
+        bar's poll, and the protective stop placed for it in between would be refused by the
+        venue (no balance left).
+        """
+        placed = self.venue.submit(order)
+        if placed.filled_quantity > 0:
+            self.poll()
+        return placed
 
     def cancel(self, client_order_id: str) -> Order:
         """Cancel at the venue."""
