@@ -33,313 +33,61 @@ import math
 import numpy as np
 from numba import njit
 
-NO_DECISION = 2
-EPS = 1e-9
-RETURNS_WINDOW = 260  # core.engine.risk_gate.RETURNS_WINDOW
-MINUTE_NS = 60_000_000_000
-
-# Record columns (one row per risk-checked order).
-R_BAR, R_KIND, R_SIDE, R_QTY, R_PRICE, R_ACTION, R_APPROVED, R_MASK, R_EQUITY, R_PEAK, R_RATE = range(11)
-R_STATUS, R_FILL_BAR, R_FILL_QTY, R_FILL_PRICE, R_FEE, R_STOP = range(11, 17)
-N_COLS = 17
-# Kinds, actions, statuses.
-CLOSE, ENTRY, STOP, TRAIL = 0, 1, 2, 3
-APPROVE, SHRINK, VETO = 0, 1, 2
-S_NONE, S_FILLED, S_CANCELED, S_UNSIZED, S_NO_CASH, S_REJECTED, S_OPEN = 0, 1, 2, 3, 4, 5, 6
-# Reason bits, in the order the engine lists its reasons.
-B_INVALID, B_EQUITY, B_RATE, B_NOTIONAL, B_DD_ON, B_DD_NEW, B_DAILY, B_HISTORY, B_POSITION, B_GROSS, B_NET, B_VAR = (1 << k for k in range(12))
-# Stop kinds.
-STOP_NONE, STOP_PERCENT, STOP_ATR, STOP_TRAILING = 0, 1, 2, 3
-
-
-@njit(cache=True)
-def _block_sum(a, lo, n):
-    """Numpy's pairwise-sum leaf (n <= 128): eight running sums, then the rest in order."""
-    if n < 8:
-        r = 0.0
-        for k in range(n):
-            r += a[lo + k]
-        return r
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    k = 8
-    stop = n - (n % 8)
-    while k < stop:
-        r0 += a[lo + k]
-        r1 += a[lo + k + 1]
-        r2 += a[lo + k + 2]
-        r3 += a[lo + k + 3]
-        r4 += a[lo + k + 4]
-        r5 += a[lo + k + 5]
-        r6 += a[lo + k + 6]
-        r7 += a[lo + k + 7]
-        k += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while k < n:
-        res += a[lo + k]
-        k += 1
-    return res
-
-
-@njit(cache=True)
-def _split(n):
-    n2 = n // 2
-    return n2 - n2 % 8
-
-
-@njit(cache=True)
-def _sum_256(a, lo, n):
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    h = _split(n)
-    return _block_sum(a, lo, h) + _block_sum(a, lo + h, n - h)
-
-
-@njit(cache=True)
-def _pairwise_sum(a, lo, n):
-    """Sum ``a[lo:lo+n]`` (n <= 512) in numpy's pairwise order, so the mean is numpy's to the last bit.
-
-    Written without recursion: numba's on-disk cache of a recursive function crashes when loaded.
-    """
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    h = _split(n)
-    return _sum_256(a, lo, h) + _sum_256(a, lo + h, n - h)
-
-
-@njit(cache=True)
-def _abs_linear_max(a, b, c, limit, hi):
-    """:func:`core.risk._bounds.abs_linear_max`."""
-    radius = limit - c
-    tol = EPS * max(1.0, abs(limit))
-    if abs(a + b * hi) <= radius + tol:
-        return hi
-    if radius < 0:
-        return min(hi, max(-a / b, 0.0))
-    x1 = (-radius - a) / b
-    x2 = (radius - a) / b
-    lo_s, hi_s = (x1, x2) if x1 <= x2 else (x2, x1)
-    if hi < lo_s:
-        return hi
-    if hi_s < 0:
-        return 0.0
-    return min(hi, hi_s)
-
-
-@njit(cache=True)
-def _var_at(x, w0, d, mu, var, z):
-    w = w0 + x * d
-    return -(w * mu) - z * math.sqrt(max((w * var) * w, 0.0))
-
-
-@njit(cache=True)
-def _var_max(limit, hi, w0, d, mu, var, z):
-    """:func:`core.risk._bounds.band_max` on the one-symbol parametric VaR (golden section, then bisection)."""
-    tol = EPS * max(1.0, abs(limit))
-    if _var_at(hi, w0, d, mu, var, z) <= limit + tol:
-        return hi
-    lo_, hi_ = 0.0, hi
-    g = (math.sqrt(5) - 1) / 2
-    for _ in range(80):
-        x1, x2 = hi_ - g * (hi_ - lo_), lo_ + g * (hi_ - lo_)
-        if _var_at(x1, w0, d, mu, var, z) <= _var_at(x2, w0, d, mu, var, z):
-            hi_ = x2
-        else:
-            lo_ = x1
-    argmin = 0.5 * (lo_ + hi_)
-    argmin = min(max(argmin, 0.0), hi)
-    if hi - argmin <= EPS * max(1.0, hi):
-        argmin = hi
-    if _var_at(argmin, w0, d, mu, var, z) > limit + tol:
-        return argmin
-    if _var_at(0.0, w0, d, mu, var, z) > limit + tol and argmin >= hi:
-        return hi
-    lo, up = argmin, hi
-    for _ in range(100):
-        mid = 0.5 * (lo + up)
-        if _var_at(mid, w0, d, mu, var, z) <= limit + tol:
-            lo = mid
-        else:
-            up = mid
-    return lo
-
-
-@njit(cache=True)
-def _floor_to_lot(quantity, lot):
-    """:func:`core.portfolio.portfolio.floor_to_lot`."""
-    units = quantity / lot
-    if abs(units - round(units)) <= 1e-9 * max(1.0, abs(units)):
-        return quantity
-    return math.floor(units) * lot
-
-
-@njit(cache=True)
-def _grow(rec, k):
-    if k < rec.shape[0]:
-        return rec
-    out = np.empty((rec.shape[0] * 2, rec.shape[1]))
-    out[: rec.shape[0]] = rec
-    return out
-
-
-@njit(cache=True)
-def _decided(rec, k, action, quantity, mask):
-    rec[k, R_ACTION] = action
-    rec[k, R_APPROVED] = quantity
-    rec[k, R_MASK] = mask
-
-
-@njit(cache=True)
-def _check(rec, k, st, sent, rets, i, ts, day, kind, side, iq, price, pos0, equity, peak, day_start, lim, lot, z):
-    """Decide one order as :meth:`RiskEngine.check` would; write row ``k`` of ``rec``; return the (maybe grown) sent ring.
-
-    ``st``: [drawdown latched, daily-halt day, sent head, sent tail, returns count, returns write slot].
-    ``lim``: [max_position_pct, max_gross, max_net, max_drawdown_pct, daily_loss_cap_pct, var_budget_pct,
-    max_order_notional, max_orders_per_minute, var_window, min_history].
-    """
-    rec[k, R_BAR] = i
-    rec[k, R_KIND] = kind
-    rec[k, R_SIDE] = side
-    rec[k, R_QTY] = iq
-    rec[k, R_PRICE] = price
-    rec[k, R_EQUITY] = equity
-    rec[k, R_PEAK] = math.nan
-    rec[k, R_RATE] = 0.0
-    rec[k, R_STATUS] = S_NONE
-    rec[k, R_FILL_BAR] = -1.0
-    rec[k, R_FILL_QTY] = 0.0
-    rec[k, R_FILL_PRICE] = math.nan
-    rec[k, R_FEE] = 0.0
-    rec[k, R_STOP] = math.nan
-    mask = 0
-    if abs(pos0) <= 1e-12:
-        pos0 = 0.0  # the risk view drops dust positions
-    if not (math.isfinite(iq) and iq > 0 and math.isfinite(price) and price > 0):
-        _decided(rec, k, VETO, 0.0, B_INVALID)
-        return sent
-    if not (math.isfinite(equity) and equity > 0):
-        _decided(rec, k, VETO, 0.0, B_EQUITY)
-        return sent
-    # Halts, detected on every check (closing orders included), latched.
-    dd_bit = 0
-    if st[0] > 0:
-        dd_bit = B_DD_ON
-    else:
-        pk = max(peak, equity)
-        if equity <= pk * (1 - lim[3]):
-            st[0] = 1.0
-            dd_bit = B_DD_NEW
-            rec[k, R_PEAK] = pk
-    daily = st[1] == day
-    if not daily and day_start > 0 and equity <= day_start * (1 - lim[4]):
-        st[1] = day
-        daily = True
-    close_qty = abs(pos0) if pos0 * side < 0 else 0.0
-    q = iq
-    done = False
-    if iq <= close_qty + EPS:
-        done = True  # reducing: always approved
-    if not done:
-        head, tail = int(st[2]), int(st[3])
-        while head < tail and ts - sent[head] >= MINUTE_NS:
-            head += 1
-        st[2] = head
-        if tail - head >= lim[7]:
-            q = close_qty
-            mask = B_RATE
-            rec[k, R_RATE] = tail - head
-            done = True
-    if not done:
-        allowed = max(lim[6] / price, close_qty)
-        if allowed < q - EPS * max(1.0, q):
-            q = allowed
-            mask |= B_NOTIONAL
-        if dd_bit:
-            q = min(q, close_qty)
-            mask |= dd_bit
-        if daily:
-            q = min(q, close_qty)
-            mask |= B_DAILY
-        if q <= close_qty + EPS:
-            done = True
-    if not done:
-        rows = min(st[4], rets.shape[0])  # min(returns so far, RETURNS_WINDOW, var_window)
-        if i < 1 or rows < lim[9]:
-            allowed = close_qty
-            if allowed < q - EPS * max(1.0, q):
-                q = allowed
-                mask |= B_HISTORY
-            if q <= close_qty + EPS:
-                done = True
-    if not done:
-        v0 = pos0 * price if abs(pos0) > 1e-12 else 0.0
-        step = side * price
-        allowed = max(_abs_linear_max(v0, step, 0.0, lim[0] * equity * 1.0 * 1.0, q), close_qty)
-        if allowed < q - EPS * max(1.0, q):
-            q = allowed
-            mask |= B_POSITION
-        allowed = max(_abs_linear_max(v0, step, 0.0, lim[1] * equity, q), close_qty)
-        if allowed < q - EPS * max(1.0, q):
-            q = allowed
-            mask |= B_GROSS
-        allowed = max(_abs_linear_max(v0, step, 0.0, lim[2] * equity, q), close_qty)
-        if allowed < q - EPS * max(1.0, q):
-            q = allowed
-            mask |= B_NET
-        if q > close_qty + EPS:
-            # The last ``rows`` returns, oldest first, as the contiguous column the event path reduces.
-            n = int(rows)
-            cap = rets.shape[0]
-            window = np.empty(n)
-            start = int(st[5]) - n
-            for j in range(n):
-                window[j] = rets[(start + j) % cap]
-            if n == 0:
-                mu, var = 0.0, 0.0
-            else:
-                mu = _pairwise_sum(window, 0, n) / n
-                var = 0.0
-                if n >= 2:
-                    dev = window - mu
-                    var = np.dot(dev, dev) * (1.0 / (n - 1))
-            allowed = max(_var_max(lim[5], q, v0 / equity, step / equity, mu, var, z), close_qty)
-            if allowed < q - EPS * max(1.0, q):
-                q = allowed
-                mask |= B_VAR
-    if q < iq:
-        q = math.floor(q / lot + EPS) * lot
-    if q <= EPS:
-        action, q = VETO, 0.0
-    elif q < iq * (1 - 1e-12):
-        action = SHRINK
-    else:
-        action, q = APPROVE, iq
-    _decided(rec, k, action, q, mask)
-    if action != VETO:
-        tail = int(st[3])
-        if tail >= sent.shape[0]:
-            head = int(st[2])
-            grown = np.empty(max(2 * (tail - head), 64), dtype=np.int64)
-            grown[: tail - head] = sent[head:tail]
-            sent = grown
-            st[2], st[3], tail = 0.0, float(tail - head), tail - head
-        sent[tail] = ts
-        st[3] = tail + 1
-    return sent
-
-
-@njit(cache=True)
-def _mean_true_range(high, low, close, i, window):
-    """:func:`core.engine.protect.mean_true_range` of bars ``0..i``."""
-    n = i + 1
-    start = max(0, n - window)
-    total = 0.0
-    for j in range(start, n):
-        tr = high[j] - low[j]
-        if j > 0:
-            tr = max(tr, abs(high[j] - close[j - 1]), abs(low[j] - close[j - 1]))
-        total += tr
-    return total / (n - start)
+from core.backtest._risk_check import (  # noqa: F401 (the record layout is read through this module)
+    APPROVE,
+    B_DAILY,
+    B_DD_NEW,
+    B_DD_ON,
+    B_EQUITY,
+    B_GROSS,
+    B_HISTORY,
+    B_INVALID,
+    B_NET,
+    B_NOTIONAL,
+    B_POSITION,
+    B_RATE,
+    B_VAR,
+    CLOSE,
+    ENTRY,
+    N_COLS,
+    NO_DECISION,
+    R_ACTION,
+    R_APPROVED,
+    R_BAR,
+    R_EQUITY,
+    R_FEE,
+    R_FILL_BAR,
+    R_FILL_PRICE,
+    R_FILL_QTY,
+    R_KIND,
+    R_MASK,
+    R_PEAK,
+    R_PRICE,
+    R_QTY,
+    R_RATE,
+    R_SIDE,
+    R_STATUS,
+    R_STOP,
+    RETURNS_WINDOW,
+    S_CANCELED,
+    S_FILLED,
+    S_NO_CASH,
+    S_NONE,
+    S_OPEN,
+    S_REJECTED,
+    S_UNSIZED,
+    SHRINK,
+    STOP,
+    STOP_ATR,
+    STOP_NONE,
+    STOP_PERCENT,
+    STOP_TRAILING,
+    TRAIL,
+    VETO,
+    _check,
+    _grow,
+)
+from core.backtest._risk_math import _floor_to_lot, _mean_true_range
 
 
 @njit(cache=True)
@@ -355,7 +103,8 @@ def simulate_risk_targets(open_, high, low, close, stamps, days, targets, cash, 
     trades = np.empty((n + 1, 10))  # a reversal every bar closes a trade every bar
     rec = np.empty((max(n // 8, 64), N_COLS))
     sent = np.empty(64, dtype=np.int64)
-    rets = np.empty(int(min(RETURNS_WINDOW, lim[8])))
+    cap = int(min(RETURNS_WINDOW, lim[8]))
+    rets = np.zeros(2 * cap)  # each return twice (slot and slot + cap): the window is always one slice
     st = np.zeros(6)
     st[1] = -(2**62)  # no daily halt yet
     nr = 0
@@ -380,9 +129,12 @@ def simulate_risk_targets(open_, high, low, close, stamps, days, targets, cash, 
     for i in range(n):
         o, h, lo_, c = open_[i], high[i], low[i], close[i]
         if i > 0:
+            r = (c - close[i - 1]) / close[i - 1]
+            slot = int(st[5])
+            rets[slot] = r
+            rets[slot + cap] = r
             st[4] += 1
-            rets[int(st[5]) % rets.shape[0]] = (c - close[i - 1]) / close[i - 1]
-            st[5] += 1
+            st[5] = slot + 1 if slot + 1 < cap else 0
         # -- the broker sees the bar: mark at the open, match, mark at the close ----------------------------
         if q != 0.0:
             at = (o - avg) * q

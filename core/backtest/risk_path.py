@@ -32,9 +32,12 @@ from core.risk.state import DRIFT_HALT_KEY, KEY_DAILY, KEY_DRAWDOWN, KEY_KILL, M
 
 DECISION_COLUMNS = ["ts", "order_type", "side", "quantity", "price", "action", "approved", "reason", "status", "fill_ts", "fill_quantity",
                     "fill_price", "fee"]
-_KINDS = np.array(["market", "market", "stop", "trailing_stop"])
+_KIND_CODES = np.array([0, 0, 2, 4])  # close, entry, stop, trailing stop -> CATEGORIES["order_type"]
 _ACTIONS = np.array(["approve", "shrink", "veto"])
 _STATUSES = np.array(["vetoed", "filled", "canceled", "unsized", "no_cash", "rejected", "open"])
+# Fixed-vocabulary columns are categoricals (no string conversion of 100,000s of rows); reasons stay Python strings.
+CATEGORIES = {"order_type": ["market", "limit", "stop", "stop_limit", "trailing_stop"], "side": ["buy", "sell"], "action": list(_ACTIONS),
+              "status": list(_STATUSES)}
 _STOP_KINDS = {"percent": fr.STOP_PERCENT, "atr": fr.STOP_ATR, "trailing": fr.STOP_TRAILING}
 
 
@@ -88,18 +91,31 @@ def _per_second(index: pd.DatetimeIndex) -> int:
 def kernel_decisions(rec: np.ndarray, index: pd.DatetimeIndex, limits: RiskLimits, symbol: str) -> pd.DataFrame:
     """Return the kernel's records as the decision table (reasons written as the risk engine writes them)."""
     bars = rec[:, fr.R_BAR].astype(np.int64)
-    action = rec[:, fr.R_ACTION].astype(np.int64)
-    status = rec[:, fr.R_STATUS].astype(np.int64)
     fill_bar = rec[:, fr.R_FILL_BAR].astype(np.int64)
     filled = fill_bar >= 0
-    fill_ts = pd.Series(pd.NaT, index=range(len(rec)), dtype=index.dtype)
-    fill_ts[filled] = index[fill_bar[filled]]
+    stamps = index.asi8
+    fill_ts = np.where(filled, stamps[np.maximum(fill_bar, 0)], np.iinfo(np.int64).min)  # int64 min is NaT
     return pd.DataFrame({
-        "ts": index[bars], "order_type": _KINDS[rec[:, fr.R_KIND].astype(np.int64)], "side": np.where(rec[:, fr.R_SIDE] > 0, "buy", "sell"),
-        "quantity": rec[:, fr.R_QTY], "price": rec[:, fr.R_PRICE], "action": _ACTIONS[action], "approved": rec[:, fr.R_APPROVED],
-        "reason": _reasons(rec, limits, symbol), "status": _STATUSES[status], "fill_ts": fill_ts.to_numpy(),
+        "ts": index[bars], "order_type": _codes("order_type", _KIND_CODES[rec[:, fr.R_KIND].astype(np.int64)]),
+        "side": _codes("side", (rec[:, fr.R_SIDE] < 0).astype(np.int64)), "quantity": rec[:, fr.R_QTY], "price": rec[:, fr.R_PRICE],
+        "action": _codes("action", rec[:, fr.R_ACTION].astype(np.int64)), "approved": rec[:, fr.R_APPROVED],
+        "reason": pd.Series(_reasons(rec, limits, symbol), dtype=object), "status": _codes("status", rec[:, fr.R_STATUS].astype(np.int64)),
+        "fill_ts": pd.DatetimeIndex(fill_ts.view(stamps.dtype if stamps.dtype.kind == "M" else f"M8[{getattr(index, 'unit', 'ns')}]"))
+        .tz_localize(index.tz),
         "fill_quantity": rec[:, fr.R_FILL_QTY], "fill_price": np.where(filled, rec[:, fr.R_FILL_PRICE], np.nan), "fee": rec[:, fr.R_FEE],
     }, columns=DECISION_COLUMNS)
+
+
+def _codes(column: str, codes: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=CATEGORIES[column])
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Give a decision table its column types (categoricals, reasons as Python strings)."""
+    for column, cats in CATEGORIES.items():
+        table[column] = pd.Categorical(table[column], categories=cats)
+    table["reason"] = table["reason"].astype(object)
+    return table
 
 
 def _reasons(rec: np.ndarray, limits: RiskLimits, symbol: str) -> np.ndarray:
@@ -110,15 +126,24 @@ def _reasons(rec: np.ndarray, limits: RiskLimits, symbol: str) -> np.ndarray:
         return out
     sub = rec[changed]
     mask = sub[:, fr.R_MASK].astype(np.int64)
-    eq = sub[:, fr.R_EQUITY]
-    ratio = np.where(mask & fr.B_POSITION, (limits.max_position_pct * eq * 1.0 * 1.0) / eq, 0.0)
-    uses_eq = (mask & (fr.B_DD_NEW | fr.B_EQUITY | fr.B_INVALID)) != 0
-    keys = np.column_stack([mask, ratio, np.where(uses_eq, eq, 0.0), np.where(mask & fr.B_DD_NEW, sub[:, fr.R_PEAK], 0.0),
-                            np.where(mask & fr.B_INVALID, sub[:, fr.R_QTY], 0.0), np.where(mask & fr.B_INVALID, sub[:, fr.R_PRICE], 0.0),
-                            sub[:, fr.R_RATE]])
-    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-    texts = np.array([_reason(limits, symbol, int(k[0]), *k[1:]) for k in uniq], dtype=object)
-    out[changed] = texts[inverse.ravel()]
+    texts = np.empty(len(changed), dtype=object)
+    valued = fr.B_INVALID | fr.B_EQUITY | fr.B_RATE | fr.B_DD_NEW
+    for m in np.unique(mask):
+        rows = np.flatnonzero(mask == m)
+        if m & valued:  # rare (a halt's first check, a rate limit, a broken order): one text per row
+            for r in rows:
+                x = sub[r]
+                eq = x[fr.R_EQUITY]
+                texts[r] = _reason(limits, symbol, int(m), (limits.max_position_pct * eq * 1.0 * 1.0) / eq, eq, x[fr.R_PEAK], x[fr.R_QTY],
+                                   x[fr.R_PRICE], x[fr.R_RATE])
+        elif m & fr.B_POSITION:  # the cap's share of equity is computed per check (equal to the limit up to rounding)
+            eq = sub[rows, fr.R_EQUITY]
+            ratio = (limits.max_position_pct * eq * 1.0 * 1.0) / eq
+            uniq, inverse = np.unique(ratio, return_inverse=True)
+            texts[rows] = np.array([_reason(limits, symbol, int(m), u, 0.0, 0.0, 0.0, 0.0, 0.0) for u in uniq], dtype=object)[inverse]
+        else:
+            texts[rows] = _reason(limits, symbol, int(m), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    out[changed] = texts
     return out
 
 
@@ -174,7 +199,7 @@ def decision_table(audit: Sequence[Mapping[str, Any]], orders: Sequence[Order], 
     table = pd.DataFrame(rows, columns=DECISION_COLUMNS)
     table["ts"] = pd.DatetimeIndex(table["ts"])
     table["fill_ts"] = pd.DatetimeIndex(table["fill_ts"])
-    return table
+    return _typed(table)
 
 
 def _status(action: str, order: Order | None) -> str:
@@ -194,7 +219,7 @@ def _status(action: str, order: Order | None) -> str:
 def risk_changes_from(decisions: pd.DataFrame) -> dict[str, Any]:
     """Return ``services.backtest.risk_changes``' summary from a decision table: shrinks and vetoes by reason."""
     changed = decisions[decisions["action"].isin(["shrink", "veto"])]
-    counts = changed.groupby(["action", "reason"], sort=False).size()
+    counts = changed.groupby(["action", "reason"], sort=False, observed=True).size()
     return {"shrink": int((changed["action"] == "shrink").sum()), "veto": int((changed["action"] == "veto").sum()),
             "reasons": {(a, r or "no reason given"): int(n) for (a, r), n in counts.items()}}
 
