@@ -47,7 +47,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         bars_from_upload,
         buy_and_hold_curve,
         compare_strategies,
-        fill_defaults,
         lab_backtest,
         lab_frames,
         parameter_sweep,
@@ -78,7 +77,15 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         risk_status,
     )
     from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
-    from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+    from core.services.settings import (
+        config_view,
+        configured_fill_model,
+        fill_defaults,
+        risk_limits,
+        safe_database_url,
+        save_fill_costs,
+        save_risk_limits,
+    )
     from core.services.status import STATE_LABELS, LoopState, format_pct, format_ts, loop_state
     from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
     from core.services.strategy import build_strategy, pin_params
@@ -128,6 +135,7 @@ __all__ = [
     "check_venue",
     "compare_strategies",
     "config_view",
+    "configured_fill_model",
     "correlation_matrix",
     "dashboard",
     "diff_days",
@@ -225,6 +233,7 @@ __all__ = [
     "run_diff_job",
     "run_tick",
     "safe_database_url",
+    "save_fill_costs",
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
@@ -278,6 +287,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "check_venue": "core.services.venues",
     "compare_strategies": "core.services.lab",
     "config_view": "core.services.settings",
+    "configured_fill_model": "core.services.settings",
     "correlation_matrix": "core.services.risk_views",
     "dashboard": "core.services.dashboard",
     "diff_days": "core.services.diff",
@@ -290,7 +300,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "fetch_news": "core.services.news",
     "fill_rows": "core.services.orders_view",
     "forecast_exposure": "core.services.exposure",
-    "fill_defaults": "core.services.lab",
+    "fill_defaults": "core.services.settings",
     "format_pct": "core.services.status",
     "format_ts": "core.services.status",
     "get_context": "core.services.context",
@@ -375,6 +385,7 @@ _EXPORTS: dict[str, str] = {  # name -> the module that defines it
     "run_diff_job": "core.services.diff",
     "run_tick": "core.services.trading",
     "safe_database_url": "core.services.settings",
+    "save_fill_costs": "core.services.settings",
     "save_risk_limits": "core.services.settings",
     "score_headline": "core.services.news",
     "send_test_notification": "core.services.notifications",
