@@ -73,10 +73,13 @@ MEANINGS: dict[str, str] = {
     "brokers.alpaca.api_secret": "Alpaca secret key (secret)",
     "brokers.alpaca.paper": "use Alpaca's paper-trading endpoint",
     "brokers.alpaca.base_url": "Alpaca trading API origin; a host other than loopback or `paper-api.alpaca.markets` is live",
+    "brokers.alpaca.requests_per_second": ("the adapter's own rate limit (token bucket, burst 10); Alpaca allows 200 requests a minute per account; "
+                                           "raise it for a plan with more, or for a local server"),
     "brokers.zerodha.api_key": "Kite Connect API key (secret)",
     "brokers.zerodha.api_secret": "Kite Connect API secret (secret)",
     "brokers.zerodha.access_token": "Kite Connect session token, renewed daily (secret)",
     "brokers.zerodha.base_url": "Kite Connect API root (host and port); no sandbox exists, so any non-loopback root is live",
+    "brokers.zerodha.requests_per_second": "the adapter's own rate limit (token bucket, burst 10); Kite allows 10 requests a second",
     "news.rss_feeds": "RSS/Atom feed URLs to collect headlines from",
     "news.newsapi_key": "NewsAPI.org key (secret; the source is off without it)",
     "news.finnhub_key": "Finnhub key (secret; off without it)",
