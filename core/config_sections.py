@@ -40,6 +40,11 @@ class DataSettings(_Section):
     ccxt_exchange: str = "binance"  # which ccxt exchange the ``ccxt`` provider polls
     stale_after_bars: float = Field(3.0, gt=0)  # no new closed bar for this many bar intervals: stale-data halt
     base_url: str | None = None  # the ccxt/alpaca/zerodha data API at a proxy or local server (``venue`` uses the venue's)
+    # ccxt/alpaca (and venue on Binance or Alpaca): closed bars pushed over the WebSocket; REST polling while it is down.
+    stream: bool = False
+    stream_url: str | None = None  # the WebSocket origin at a proxy or local server (each URL keeps its path, e.g. /ws)
+    stream_timeout: float = Field(30.0, gt=0)  # seconds without a message before the socket counts as dropped (then REST)
+    stream_retry: float = Field(5.0, gt=0)  # seconds between attempts to dial a dropped socket again
 
 
 class StopSettings(_Section):

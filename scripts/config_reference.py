@@ -45,6 +45,12 @@ MEANINGS: dict[str, str] = {
     "data.ccxt_exchange": "the ccxt exchange id the `ccxt` provider polls (e.g. `binance`, `kraken`)",
     "data.stale_after_bars": "no new closed bar for this many bar intervals raises the stale-data halt (no new risk) until bars return",
     "data.base_url": "the `ccxt`/`alpaca`/`zerodha` data API at a proxy or a local server (the `venue` provider uses `brokers.<venue>.base_url`)",
+    "data.stream": ("`ccxt`/`alpaca` (and `venue` on Binance or Alpaca): closed bars pushed over the WebSocket (ccxt.pro `watch_ohlcv`, "
+                    "alpaca-py `StockDataStream`, 1m only); REST polling while the socket is down or silent, the gap back-filled once when "
+                    "it is back. Not pinned: same bars either way"),
+    "data.stream_url": "the WebSocket origin at a proxy or a local server (`ws://127.0.0.1:PORT`; each URL keeps its path: `/ws`, `/v2/iex`)",
+    "data.stream_timeout": "seconds without a message before the socket counts as dropped: the feed polls REST and dials again",
+    "data.stream_retry": "seconds between attempts to dial a dropped socket again (ccxt adds its own backoff after refused dials)",
     "risk.max_position_pct": "largest position as a fraction of equity (also caps Kelly sizing)",
     "risk.max_gross_exposure": "sum of absolute position values / equity",
     "risk.max_net_exposure": "absolute net (long minus short) value / equity",

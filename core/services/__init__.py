@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.diff import NoSession, diff_days, diff_status, run_diff_job, session_diff
     from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
     from core.services.exposure import forecast_exposure
-    from core.services.feeds import check_feed
+    from core.services.feeds import check_feed, close_feeds
     from core.services.headlines import news_frame
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
     from core.services.lab import (
@@ -135,6 +135,7 @@ __all__ = [
     "check_model_health",
     "check_strategy",
     "check_venue",
+    "close_feeds",
     "compare_strategies",
     "config_view",
     "configured_fill_model",
@@ -276,7 +277,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
     "core.services.diff": ("NoSession", "diff_days", "diff_status", "run_diff_job", "session_diff"),
     "core.services.execution": ("PaperSession", "list_fills", "list_orders", "order_events", "order_manager", "paper_broker", "paper_session"),
     "core.services.exposure": ("forecast_exposure",),
-    "core.services.feeds": ("check_feed",),
+    "core.services.feeds": ("check_feed", "close_feeds"),
     "core.services.headlines": ("news_frame",),
     "core.services.health": ("check_model_health", "health_status", "model_health", "pinned_model", "retrain_status"),
     "core.services.lab": (
