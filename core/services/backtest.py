@@ -91,13 +91,19 @@ def backtest(
         if repairs:
             result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     result.report["risk"] = risk
-    # The compiled risk path writes no audit entries: its decision table has the same decisions and reasons.
-    result.report["risk_changes"] = risk_changes_from(result.decisions) if result.path == "fast_risk" else risk_changes(risk_engine.store.entries)
+    result.report["risk_changes"] = result_risk_changes(result, risk_engine)
     stopped = stopped_by(result.report)
     if stopped:
         result.report["warnings"] = [*result.report.get("warnings", []), stopped]
     mark_checked(result.report, check)
     return result
+
+
+def result_risk_changes(result: BacktestResult, engine: Any) -> dict[str, Any]:
+    """Return :func:`risk_changes` of one backtest: from the engine's audit, or the compiled path's decision table (it writes no audit)."""
+    if result.path == "fast_risk" and result.decisions is not None:
+        return risk_changes_from(result.decisions)
+    return risk_changes(engine.store.entries)
 
 
 def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
 from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
-from core.services.backtest import backtest_stop, make_backtest_risk, parse_size, risk_changes, stopped_by
+from core.services.backtest import backtest_stop, make_backtest_risk, parse_size, result_risk_changes, stopped_by
 from core.services.context import Context
 from core.services.data import load_bars
 from core.services.strategies import mark_checked, strategy_for_backtest
@@ -70,7 +70,7 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapp
     fill_model = FillModel.from_costs(commission, slippage_bps, max_volume_share)
     result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=fill_model,
                           lot_size=lot_size, path=path, risk=engine, stop=backtest_stop(risk, ctx))
-    result.report["risk_changes"] = risk_changes(engine.store.entries)
+    result.report["risk_changes"] = result_risk_changes(result, engine)
     result.report["risk"] = risk
     stopped = stopped_by(result.report)
     if stopped:

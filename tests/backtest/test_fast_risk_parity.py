@@ -115,3 +115,15 @@ def test_auto_falls_back_to_the_event_path_for_what_the_kernel_does_not_model():
     assert run(RiskEngine(RiskLimits(), MemoryStore()), warmup=30) == "event"
     assert run(UNLIMITED, stop=StopPolicy("percent", 0.05)) == "event"
     assert run(RiskEngine(RiskLimits(), MemoryStore()), path="event") == "event"
+
+
+def test_services_report_the_same_risk_changes_on_both_paths(ctx):
+    from core import services
+
+    frames = {"AAPL": load_bars("AAPL", ctx=ctx)}
+    pairs = [(services.backtest("sma_cross", symbol="AAPL", ctx=ctx), services.backtest("sma_cross", symbol="AAPL", path="event", ctx=ctx)),
+             (services.lab_backtest(frames, "sma_cross", ctx=ctx), services.lab_backtest(frames, "sma_cross", path="event", ctx=ctx))]
+    for auto, event in pairs:
+        assert auto.path == "fast_risk" and event.path == "event"
+        assert auto.report["risk_changes"] == event.report["risk_changes"] and auto.report["risk_changes"]["shrink"] > 0
+        assert auto.report["final_equity"] == event.report["final_equity"]
