@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+CELLS = 2_000_000  # (split, trial) cells computed at once
+
 
 @dataclass
 class PboResult:
@@ -97,18 +99,23 @@ def probability_of_overfitting(returns: np.ndarray, n_splits: int = 16) -> PboRe
     chosen = np.zeros((len(combos), s), dtype=bool)
     for i, c in enumerate(combos):
         chosen[i, list(c)] = True
-    is_sr, oos_sr = _split_sharpes(b_sum, b_sq, b_n, chosen)
-    best = np.argmax(is_sr, axis=1)
-    rows = np.arange(len(combos))
-    picked = oos_sr[rows, best][:, None]
-    rank = (oos_sr < picked).sum(axis=1) + ((oos_sr == picked).sum(axis=1) + 1) / 2.0  # 1 = worst, n = best, ties averaged
-    w = rank / (n + 1.0)
-    logits = np.log(w / (1.0 - w))
+    # In slices of splits: 12,870 splits x 10,000 trials would be ~1 GB per (splits, trials) array.
+    step = max(1, CELLS // n)
+    logits, is_best, oos_best = (np.empty(len(combos)) for _ in range(3))
+    for a in range(0, len(combos), step):
+        is_sr, oos_sr = _split_sharpes(b_sum, b_sq, b_n, chosen[a:a + step])
+        best = np.argmax(is_sr, axis=1)
+        rows = np.arange(len(best))
+        picked = oos_sr[rows, best][:, None]
+        rank = (oos_sr < picked).sum(axis=1) + ((oos_sr == picked).sum(axis=1) + 1) / 2.0  # 1 = worst, n = best, ties averaged
+        w = rank / (n + 1.0)
+        logits[a:a + step] = np.log(w / (1.0 - w))
+        is_best[a:a + step], oos_best[a:a + step] = is_sr[rows, best], oos_sr[rows, best]
     first = np.zeros((1, s), dtype=bool)
     first[0, : s // 2] = True
     h_is, h_oos = _split_sharpes(b_sum, b_sq, b_n, first)
     return PboResult(
         pbo=float(np.mean(logits <= 0)), n_splits=s, n_combinations=len(combos), logits=logits,
-        is_sharpe=is_sr[rows, best], oos_sharpe=oos_sr[rows, best],
+        is_sharpe=is_best, oos_sharpe=oos_best,
         rank_is=stats.rankdata(h_is[0]) / n, rank_oos=stats.rankdata(h_oos[0]) / n,
     )  # fmt: skip

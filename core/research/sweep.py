@@ -23,10 +23,11 @@ from core.research import repo
 from core.research.executor import DaskExecutor, SequentialExecutor
 from core.research.grid import combinations, valid_sets
 from core.research.summary import summarise, trials_frame
-from core.research.trial import TrialSpec, run_trial, trial_key
+from core.research.trial import TrialSpec, run_trials, trial_key
 from core.store import Store
 
 Progress = Callable[[int, int], None]
+CHUNK = 50  # trials per task: ~50 ms of work, so storing, progress and a lost worker's rerun stay fine-grained
 
 
 @dataclass
@@ -125,28 +126,32 @@ def run_sweep(
     sweep_id = sweep_id_for(spec)
     repo.ensure_sweep(store, sweep_id, strategy, symbols, spec)
     done = repo.finished_keys(store, sweep_id)
-    tasks, total = [], len(params_list) * len(symbols)
+    todo: dict[str, list[TrialSpec]] = {sym: [] for sym in symbols}
+    total = len(params_list) * len(symbols)
     for params in params_list:
         for sym in symbols:
             key = trial_key(params, sym)
             if key not in done:
-                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash=cash, commission=commission, size=size,
-                                                                        lot_size=lot_size, slippage_bps=slippage_bps,
-                                                                        max_volume_share=max_volume_share, stop=stop)))
-    reused = total - len(tasks)
+                todo[sym].append(TrialSpec(key, sym, strategy, params, limits, cash=cash, commission=commission, size=size, lot_size=lot_size,
+                                           slippage_bps=slippage_bps, max_volume_share=max_volume_share, stop=stop))
+    n_todo = sum(len(v) for v in todo.values())
+    reused = total - n_todo
     if progress:
         progress(reused, total)
     executor = executor or DaskExecutor()
+    tasks = _chunks(sweep_id, todo, executor.n_workers)
     buffer: list[dict[str, Any]] = []
     last = time.monotonic()
     finished = False
+    i = 0
     try:
         with executor if tasks else contextlib.nullcontext():
-            for i, rec in enumerate(executor.map(run_trial, tasks, frames, None) if tasks else (), 1):
-                buffer.append(rec)
+            for recs in executor.map(run_trials, tasks, frames, None) if tasks else ():
+                buffer.extend(recs)
                 if time.monotonic() - last >= flush_every:
                     repo.save_trials(store, sweep_id, buffer)
                     buffer, last = [], time.monotonic()
+                i += len(recs)
                 if progress:
                     progress(reused + i, total)
         finished = True
@@ -154,7 +159,18 @@ def run_sweep(
         repo.save_trials(store, sweep_id, buffer)  # whatever finished is kept, even on an interrupt
         if not finished:
             repo.set_status(store, sweep_id, "interrupted")
-    return load_sweep(store, sweep_id, skipped=skipped, ran=len(tasks), reused=reused, executor=executor.name, n_splits=n_splits, status="done")
+    return load_sweep(store, sweep_id, skipped=skipped, ran=n_todo, reused=reused, executor=executor.name, n_splits=n_splits, status="done")
+
+
+def _chunks(sweep_id: str, todo: Mapping[str, list[TrialSpec]], n_workers: int) -> list[tuple[str, str, list[TrialSpec]]]:
+    """Return tasks of up to :data:`CHUNK` trials of one symbol each, at least ~4 per worker, keyed by their first trial.
+
+    A task of several trials shares their bars, calendar and indicators (:func:`run_trials`) and costs one Dask task
+    instead of many; a task lost with its worker is rerun whole, and its records are stored once (keys are unique).
+    """
+    n = sum(len(v) for v in todo.values())
+    size = max(1, min(CHUNK, -(-n // (4 * max(n_workers, 1)))))
+    return [(f"trials-{sweep_id}-{specs[k].key}", sym, specs[k:k + size]) for sym, specs in todo.items() for k in range(0, len(specs), size)]
 
 
 def load_sweep(store: Store, sweep_id: str, *, skipped: int | None = None, ran: int = 0, reused: int | None = None, executor: str = "",
