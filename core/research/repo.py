@@ -49,8 +49,10 @@ def save_trials(store: Store, sweep_id: str, records: list[dict[str, Any]]) -> i
     rows = [{"sweep_id": sweep_id, "trial_key": r["key"], "symbol": r["symbol"], "params": r["params"],
              "metrics": r.get("metrics") or {"error": r.get("error")}, "equity": r.get("equity") or {}, "finished": now} for r in records]
     insert = _insert(store.engine.dialect.name)
+    stmt = insert(SweepTrialRow.__table__).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"])
     with store.session() as s:
-        s.exec(insert(SweepTrialRow).values(rows).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"]))
+        # One statement with the rows as parameters (executemany): compiled once, not one VALUES clause per row.
+        s.connection().execute(stmt, rows)
     return len(rows)
 
 

@@ -148,7 +148,7 @@ class _WeekEnds:
         if not (self.ok and np.isfinite(values).all()):  # resample's rules for NaN and unsorted bars are pandas' to apply
             return _summary_by_resample(pd.Series(values, index=self.index), daily)
         out: dict[str, Any] = {"start": self.start, "end": self.end, "final": float(values[-1]) if len(values) else None, "weeks": list(self.weeks),
-                               "weekly": [round(v, 6) for v in values[self.last].tolist()]}
+                               "weekly": np.round(values[self.last], 6).tolist()}
         if daily:
             out["days"] = [t.isoformat() for t in self.index]
             out["daily"] = [float(v) for v in values]
@@ -166,7 +166,7 @@ def _summary_by_resample(series: pd.Series, daily: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "start": index[0].isoformat() if len(index) else None, "end": index[-1].isoformat() if len(index) else None,
         "final": float(series.iloc[-1]) if len(series) else None,
-        "weeks": ((weekly.index - EPOCH) // pd.Timedelta(days=1)).astype(int).tolist(), "weekly": [round(float(v), 6) for v in weekly],
+        "weeks": ((weekly.index - EPOCH) // pd.Timedelta(days=1)).astype(int).tolist(), "weekly": np.round(weekly.to_numpy(dtype=float), 6).tolist(),
     }  # fmt: skip
     if daily:
         out["days"] = [t.isoformat() for t in index]
