@@ -163,7 +163,7 @@ def main() -> None:
              f"in SQLite, the sweep's summary (DSR, PBO) included; trial paths: {'; '.join(sorted(paths)) or 'n/a'}. "
              f"Python {platform.python_version()}, {os.cpu_count()} cores shared with other jobs: `uptime` before: {load_start}; "
              f"after: {load_end}.", "",
-             "| run | trials | seconds | trials/s | CPU s | start + warm-up s (not counted) | summary s (in seconds) | best Sharpe |",
+             "| run | trials | seconds | trials/s | CPU s | start + warm-up s (not counted) | reload + summary s (separate, not counted) | best Sharpe |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for label, n, sec, cpu, started, best, summary_s, _ in rows:
         lines.append(f"| {label} | {n:,} | {sec:.2f} | {n / sec:,.1f} | {'' if cpu is None else f'{cpu:.1f}'} | {started} | "

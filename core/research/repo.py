@@ -56,10 +56,20 @@ def save_trials(store: Store, sweep_id: str, records: list[dict[str, Any]]) -> i
     return len(rows)
 
 
-def load_trials(store: Store, sweep_id: str) -> list[SweepTrialRow]:
-    """Return every stored trial of ``sweep_id`` in insertion order."""
+def load_trials(store: Store, sweep_id: str, upto: int | None = None) -> list[SweepTrialRow]:
+    """Return every stored trial of ``sweep_id`` in insertion order (only rows up to id ``upto`` when given)."""
+    query = select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id)
+    if upto is not None:
+        query = query.where(SweepTrialRow.id <= upto)
     with store.session() as s:
-        return list(s.exec(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id).order_by(SweepTrialRow.id)))
+        return list(s.exec(query.order_by(SweepTrialRow.id)))
+
+
+def finished(store: Store, sweep_id: str) -> tuple[set[str], int]:
+    """Return the keys of the trials of ``sweep_id`` already stored and the highest row id among them (0: none)."""
+    with store.session() as s:
+        rows = list(s.exec(select(SweepTrialRow.trial_key, SweepTrialRow.id).where(SweepTrialRow.sweep_id == sweep_id)))
+    return {k for k, _ in rows}, max((i for _, i in rows), default=0)
 
 
 def finish_sweep(store: Store, sweep_id: str, summary: dict[str, Any], status: str = "done") -> None:

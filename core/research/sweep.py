@@ -52,6 +52,17 @@ def sweep_id_for(spec: Mapping[str, Any]) -> str:
     return "sw-" + hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _as_stored(rec: dict[str, Any]) -> dict[str, Any]:
+    """Return a trial record as :func:`_record` reads it back after :func:`repo.save_trials` (plain JSON values: no copy needed)."""
+    metrics = rec.get("metrics") or {"error": rec.get("error")}
+    out = {"key": rec["key"], "symbol": rec["symbol"], "params": dict(rec["params"]), "equity": dict(rec.get("equity") or {})}
+    if "error" in metrics and metrics.get("sr") is None:
+        out["error"] = metrics["error"]
+    else:
+        out["metrics"] = dict(metrics)
+    return out
+
+
 def _record(row: Any) -> dict[str, Any]:
     metrics = dict(row.metrics or {})
     rec = {"key": row.trial_key, "symbol": row.symbol, "params": dict(row.params), "equity": dict(row.equity or {})}
@@ -125,7 +136,7 @@ def run_sweep(
             "max_volume_share": max_volume_share, "stop": asdict(stop) if stop is not None else None, **dict(describe or {})}
     sweep_id = sweep_id_for(spec)
     repo.ensure_sweep(store, sweep_id, strategy, symbols, spec)
-    done = repo.finished_keys(store, sweep_id)
+    done, upto = repo.finished(store, sweep_id)
     todo: dict[str, list[TrialSpec]] = {sym: [] for sym in symbols}
     total = len(params_list) * len(symbols)
     for params in params_list:
@@ -141,6 +152,7 @@ def run_sweep(
     executor = executor or DaskExecutor()
     tasks = _chunks(sweep_id, todo, executor.n_workers)
     buffer: list[dict[str, Any]] = []
+    fresh: list[dict[str, Any]] = []  # this run's records: the summary reads them from here, not back from the database
     last = time.monotonic()
     finished = False
     i = 0
@@ -148,6 +160,7 @@ def run_sweep(
         with executor if tasks else contextlib.nullcontext():
             for recs in executor.map(run_trials, tasks, frames, None) if tasks else ():
                 buffer.extend(recs)
+                fresh.extend(recs)
                 if time.monotonic() - last >= flush_every:
                     repo.save_trials(store, sweep_id, buffer)
                     buffer, last = [], time.monotonic()
@@ -159,7 +172,8 @@ def run_sweep(
         repo.save_trials(store, sweep_id, buffer)  # whatever finished is kept, even on an interrupt
         if not finished:
             repo.set_status(store, sweep_id, "interrupted")
-    return load_sweep(store, sweep_id, skipped=skipped, ran=n_todo, reused=reused, executor=executor.name, n_splits=n_splits, status="done")
+    return load_sweep(store, sweep_id, skipped=skipped, ran=n_todo, reused=reused, executor=executor.name, n_splits=n_splits, status="done",
+                      fresh=(upto, fresh))
 
 
 def _chunks(sweep_id: str, todo: Mapping[str, list[TrialSpec]], n_workers: int) -> list[tuple[str, str, list[TrialSpec]]]:
@@ -174,12 +188,19 @@ def _chunks(sweep_id: str, todo: Mapping[str, list[TrialSpec]], n_workers: int) 
 
 
 def load_sweep(store: Store, sweep_id: str, *, skipped: int | None = None, ran: int = 0, reused: int | None = None, executor: str = "",
-               n_splits: int = 16, status: str | None = None) -> SweepResult:
-    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary; ``status`` None keeps the stored one)."""
+               n_splits: int = 16, status: str | None = None, fresh: tuple[int, Sequence[dict[str, Any]]] | None = None) -> SweepResult:
+    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary; ``status`` None keeps the stored one).
+
+    ``fresh`` is ``(upto, records)``: the rows up to id ``upto`` were stored before this run, which just stored
+    ``records`` (read as stored, without reading them back).
+    """
     row = repo.get_sweep(store, sweep_id)
     if row is None:
         raise ValueError(f"no sweep {sweep_id!r} in the database (see 'python -m core sweep --list')")
-    records = [_record(r) for r in repo.load_trials(store, sweep_id)]
+    if fresh is None:
+        records = [_record(r) for r in repo.load_trials(store, sweep_id)]
+    else:
+        records = [_record(r) for r in repo.load_trials(store, sweep_id, upto=fresh[0])] + [_as_stored(r) for r in fresh[1]]
     if skipped is None:
         skipped = int((row.summary or {}).get("n_skipped", 0))
     summary = summarise(records, skipped=skipped, n_splits=n_splits)
