@@ -53,7 +53,8 @@ def _drawdown(equity: np.ndarray) -> tuple[float, int, int]:
 def drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[float, int, float]:
     """Return (max drawdown % (negative), longest peak-to-recovery time in bars, in days)."""
     worst, bars, end = _drawdown(np.ascontiguousarray(equity, dtype=np.float64))
-    days = (index[end] - index[end - bars]) / pd.Timedelta(days=1)
+    stamps = index.asi8  # integer ticks: the same quotient as (index[end] - index[end - bars]) / 1 day, without two Timestamps
+    days = (stamps[end] - stamps[end - bars]) / (pd.Timedelta(days=1) / pd.Timedelta(1, unit=getattr(index, "unit", "ns")))
     return worst * 100, int(bars), float(days)
 
 

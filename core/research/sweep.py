@@ -27,7 +27,7 @@ from core.research.trial import TrialSpec, run_trials, trial_key
 from core.store import Store
 
 Progress = Callable[[int, int], None]
-CHUNK = 50  # trials per task: ~50 ms of work, so storing, progress and a lost worker's rerun stay fine-grained
+CHUNK = 200  # trials per task: well under a second of work, so storing, progress and a lost worker's rerun stay fine-grained
 
 
 @dataclass

@@ -79,10 +79,11 @@ def run_trials(frame: pd.DataFrame, specs: Sequence[TrialSpec]) -> list[dict[str
     trial gives on its own.
     """
     shared: dict[tuple[int, int] | None, list[Any]] = {}  # rows -> [SharedBars, its _WeekEnds once a run needs them]
-    return [_run_one(frame, spec, shared) for spec in specs]
+    classes: dict[str, type] = {}  # strategy name -> class, looked up in the catalog once (it scans the user's folder)
+    return [_run_one(frame, spec, shared, classes) for spec in specs]
 
 
-def _run_one(frame: pd.DataFrame, spec: TrialSpec, shared: dict[tuple[int, int] | None, list[Any]]) -> dict[str, Any]:
+def _run_one(frame: pd.DataFrame, spec: TrialSpec, shared: dict[tuple[int, int] | None, list[Any]], classes: dict[str, type]) -> dict[str, Any]:
     from core.backtest import run_backtest
     from core.backtest.batch import SharedBars
     from core.backtest.run import check_amounts
@@ -96,7 +97,11 @@ def _run_one(frame: pd.DataFrame, spec: TrialSpec, shared: dict[tuple[int, int] 
     fill_model = FillModel.from_costs(spec.commission, spec.slippage_bps, spec.max_volume_share)
     try:
         check_amounts(spec.cash, spec.size, spec.lot_size)
-        strategy = make_strategy(spec.strategy, **dict(spec.params))
+        if spec.strategy in classes:
+            strategy = classes[spec.strategy](**dict(spec.params))
+        else:
+            strategy = make_strategy(spec.strategy, **dict(spec.params))
+            classes[spec.strategy] = type(strategy)
         if spec.rows not in shared:
             shared[spec.rows] = [SharedBars(data, spec.symbol), None]
         bars = shared[spec.rows][0]
