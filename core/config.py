@@ -99,6 +99,9 @@ class BinanceSettings(_Section):
     api_secret: SecretStr | None = None
     testnet: bool = True
     base_url: str | None = None
+    # ms per unit of ccxt's request cost (orders and, with data.provider venue, bars); empty = ccxt's pacing of Binance's
+    # published weights. Lower it only for an endpoint without Binance's limits (a local exchange simulator).
+    rate_limit_ms: float | None = Field(None, gt=0)
 
 
 class AlpacaSettings(_Section):
