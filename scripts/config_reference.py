@@ -45,6 +45,12 @@ MEANINGS: dict[str, str] = {
     "data.ccxt_exchange": "the ccxt exchange id the `ccxt` provider polls (e.g. `binance`, `kraken`)",
     "data.stale_after_bars": "no new closed bar for this many bar intervals raises the stale-data halt (no new risk) until bars return",
     "data.base_url": "the `ccxt`/`alpaca`/`zerodha` data API at a proxy or a local server (the `venue` provider uses `brokers.<venue>.base_url`)",
+    "data.stream": ("`ccxt`/`alpaca` (and `venue` on Binance or Alpaca): closed bars pushed over the WebSocket (ccxt.pro `watch_ohlcv`, "
+                    "alpaca-py `StockDataStream`, 1m only); REST polling while the socket is down or silent, the gap back-filled once when "
+                    "it is back. Not pinned: same bars either way"),
+    "data.stream_url": "the WebSocket origin at a proxy or a local server (`ws://127.0.0.1:PORT`; each URL keeps its path: `/ws`, `/v2/iex`)",
+    "data.stream_timeout": "seconds without a message before the socket counts as dropped: the feed polls REST and dials again",
+    "data.stream_retry": "seconds between attempts to dial a dropped socket again (ccxt adds its own backoff after refused dials)",
     "risk.max_position_pct": "largest position as a fraction of equity (also caps Kelly sizing)",
     "risk.max_gross_exposure": "sum of absolute position values / equity",
     "risk.max_net_exposure": "absolute net (long minus short) value / equity",
@@ -76,10 +82,13 @@ MEANINGS: dict[str, str] = {
     "brokers.alpaca.api_secret": "Alpaca secret key (secret)",
     "brokers.alpaca.paper": "use Alpaca's paper-trading endpoint",
     "brokers.alpaca.base_url": "Alpaca trading API origin; a host other than loopback or `paper-api.alpaca.markets` is live",
+    "brokers.alpaca.requests_per_second": ("the adapter's own rate limit (token bucket, burst 10); Alpaca allows 200 requests a minute per account; "
+                                           "raise it for a plan with more, or for a local server"),
     "brokers.zerodha.api_key": "Kite Connect API key (secret)",
     "brokers.zerodha.api_secret": "Kite Connect API secret (secret)",
     "brokers.zerodha.access_token": "Kite Connect session token, renewed daily (secret)",
     "brokers.zerodha.base_url": "Kite Connect API root (host and port); no sandbox exists, so any non-loopback root is live",
+    "brokers.zerodha.requests_per_second": "the adapter's own rate limit (token bucket, burst 10); Kite allows 10 requests a second",
     "news.rss_feeds": "RSS/Atom feed URLs to collect headlines from",
     "news.newsapi_key": "NewsAPI.org key (secret; the source is off without it)",
     "news.finnhub_key": "Finnhub key (secret; off without it)",

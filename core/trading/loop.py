@@ -348,7 +348,7 @@ class TradingLoop:
             equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
             exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
             feed=feed_status["provider"] if feed_status["live"] else "replay",
-            feed_detail=f"live · {feed_status['error'] or 'polling'}" if feed_status["live"] else None,
+            feed_detail=f"live · {feed_status['error'] or feed_status.get('mode') or 'polling'}" if feed_status["live"] else None,
             stale=self._halt_reason if self.halt == "stale data" else None,
             market_closed=self._halt_reason if self.halt == "market closed" else None,
         )  # fmt: skip

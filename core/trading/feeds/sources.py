@@ -26,6 +26,15 @@ def _frame(rows: list[dict[str, Any]] | list[list[Any]]) -> pd.DataFrame:
     return frame
 
 
+def rehost(exchange: Any, base_url: str) -> None:
+    """Point every REST endpoint of a ccxt exchange at ``base_url`` (keeping each path): proxies and local servers."""
+    from urllib.parse import urlparse
+
+    origin = base_url.rstrip("/")
+    api = exchange.urls["api"]
+    exchange.urls["api"] = {k: origin + urlparse(v).path if isinstance(v, str) else v for k, v in api.items()}
+
+
 class CcxtSource:
     """OHLCV from any ccxt exchange: ``fetch_ohlcv(symbol, timeframe, since, limit)``, paginated."""
 
