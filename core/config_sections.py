@@ -81,9 +81,8 @@ class BinanceSettings(_Section):
     api_secret: SecretStr | None = None
     testnet: bool = True
     base_url: str | None = None
-    # the client's own pacing: ms per unit of ccxt's request cost (orders and, with data.provider venue, bars); empty = ccxt's
-    # pacing of Binance's published weights. Lower it only for an endpoint without Binance's limits (a local exchange simulator).
-    rate_limit_ms: float | None = Field(None, gt=0)
+    # ccxt's rate limiter: milliseconds per unit of request weight (unset: ccxt's 50 ms, Binance's 1,200 weight a minute)
+    rate_limit_ms: float | None = Field(None, gt=0, le=10_000)
 
 
 class AlpacaSettings(_Section):

@@ -72,7 +72,7 @@ def build_broker(settings: Settings, name: str | None = None, *, url: str | None
         cfg = settings.brokers.binance
         return BinanceBroker(_need(cfg.api_key, "brokers.binance.api_key"), _need(cfg.api_secret, "brokers.binance.api_secret"),
                              testnet=cfg.testnet, allow_live=allow_live, base_url=url or cfg.base_url,
-                             **({"rate_limit_ms": cfg.rate_limit_ms} if cfg.rate_limit_ms else {}), **options)
+                             **{"rate_limit_ms": cfg.rate_limit_ms, **options})
     if name == "alpaca":
         from core.brokers.alpaca import AlpacaBroker
 

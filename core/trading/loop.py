@@ -284,8 +284,8 @@ class TradingLoop:
             self.engine.step(bars)
             for item in inputs.drain(self, ts, replay):
                 inputs.apply(self.manager, item)
-            if self.venue:
-                self.broker.poll()  # this bar's fills, stored in this bar's transaction
+            if self.venue and self.broker.unpolled:
+                self.broker.poll()  # fills of this bar's orders that did not come back filled, stored in this bar's transaction
         finally:
             self.risk.state.release()
 

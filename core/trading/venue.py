@@ -77,6 +77,7 @@ class VenueBook:
         self._seen = set(seen)
         self._fills: list[Fill] = []
         self._last_fill = last_fill
+        self.unpolled = False  # an order went to the venue unfilled since the last poll: it may have filled since
         self.quote: str | None = getattr(venue, "quote", None)
         self._instruments: dict[str, Instrument] = {}
 
@@ -104,6 +105,8 @@ class VenueBook:
         placed = self.venue.submit(order)
         if placed.filled_quantity > 0:
             self.poll()
+        else:
+            self.unpolled = True
         return placed
 
     def cancel(self, client_order_id: str) -> Order:
@@ -153,6 +156,7 @@ class VenueBook:
 
         ``fills`` is a list the caller has just fetched (one request per tick, not two).
         """
+        self.unpolled = False
         new = [f for f in (self._venue_fills() if fills is None else fills) if f.fill_id not in self._seen]
         for fill in sorted(new, key=lambda f: (f.ts, f.fill_id)):
             self._seen.add(fill.fill_id)

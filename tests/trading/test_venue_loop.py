@@ -165,7 +165,7 @@ def test_three_lines_in_env_trade_btc_usdt_on_the_venue_with_the_default_strateg
     with BinanceFake(api_key=key, api_secret=secret) as fake:
         fake.serve_klines(VENUE_SYMBOL, bars)
         settings = load_settings(config_file=None, env_file=str(env), store={"database_url": sqlite_url}, log={"dir": str(tmp_path / "logs")},
-                                 scheduler={"embedded": False}, brokers={"binance": {"base_url": fake.url}})
+                                 scheduler={"embedded": False}, brokers={"binance": {"base_url": fake.url, "rate_limit_ms": 1}})
         assert (settings.trading.symbols, settings.trading.timeframe, settings.data.provider) == (["BTC/USDT"], "1m", "venue")
         warmup = settings.trading.warmup_bars
         market = Market(fake, bars, warmup)
