@@ -14,8 +14,9 @@ clock, as a real one's is (real Binance also refuses signed requests whose times
 more than ``recvWindow``). So the fake's clock here *is* the wall clock and the session trades
 Binance's 1-second klines (``trading.timeframe: 1s``): a new closed bar every second, and the
 host and the fake agree on which bars are closed by the same rule as against the real
-exchange. The fake's price is the last closed bar's close, so the host's market orders fill at
-the price of the bar that made them. ``brokers.binance.rate_limit_ms`` lifts ccxt's pacing of
+exchange. The bars are real BTC-USD prices (the bundled 15-minute bars, one a second); the
+fake's price is the last closed bar's close, so the host's market orders fill at the price of
+the bar that made them. ``brokers.binance.rate_limit_ms`` lifts ccxt's pacing of
 Binance's request weights, which the fake does not enforce (a restart's reconciliation would
 otherwise take seconds).
 
@@ -59,14 +60,22 @@ from core.trading import toggle
 from tests.fakes._http import Reply, Request
 from tests.fakes.binance_fake import BinanceFake
 from tests.fakes.kits import SECRETS
-from tests.trading._venue import SYMBOL, VENUE_SYMBOL, series
+from tests.trading._venue import SYMBOL, VENUE_SYMBOL
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 10  # hosts killed while trading (plus the ones killed during start-up)
 STEP_MS = 1_000  # Binance 1s klines
 HISTORY = 70  # closed bars before the first start (the warm-up needs 60)
 ACCOUNT = "paper"  # trading.account: the loop's account name, whatever the venue
-PARAMS = {"fast": 2, "slow": 5, "mode": "long_flat"}  # crosses every few bars: many orders
+PARAMS = {"fast": 2, "slow": 4, "mode": "long_flat"}  # on these bars a cross every 3.4 bars on average: many orders
+
+
+def _btc_bars(n: int) -> list[tuple[float, float, float, float, float]]:
+    """Real BTC-USD prices (the bundled 15-minute bars), served as 1-second klines."""
+    from core.data.providers import SampleProvider
+
+    frame = SampleProvider(str(ROOT / "data" / "sample")).bars("BTC-USD", "15m").iloc[:n]
+    return list(frame[["open", "high", "low", "close", "volume"]].itertuples(index=False, name=None))
 
 
 def _ms() -> int:
@@ -113,7 +122,7 @@ class WallClockMarket:
             self.fake.now_ms = now
 
     def _follow(self) -> None:
-        while not self._stop.wait(0.01):
+        while not self._stop.wait(0.02):
             self._move()
 
     def hold(self) -> pd.Timestamp:
@@ -146,7 +155,7 @@ def _env(db: str, tmp_path: Path, fake: BinanceFake) -> dict[str, str]:
         "APP__TRADING__STRATEGY": "sma_cross", "APP__TRADING__SYMBOLS": json.dumps([SYMBOL]), "APP__TRADING__TIMEFRAME": "1s",
         "APP__TRADING__WARMUP_BARS": "60", "APP__TRADING__PARAMS": json.dumps(PARAMS), "APP__TRADING__COMMISSION": "0.001",
         "APP__TRADING__LEASE_SECONDS": "1",
-        # a year's daily prices squeezed into seconds: no daily loss cap, no protective stops (as in the other venue-loop tests)
+        # three days of 15-minute prices squeezed into seconds: no daily loss cap, no protective stops (as in the other venue-loop tests)
         "APP__RISK__DAILY_LOSS_CAP_PCT": "0.5", "APP__RISK__STOP__ENABLED": "false",
     }  # fmt: skip
 
@@ -181,7 +190,7 @@ def _wait(cond: Any, host: Host, what: str, timeout: float = 60.0) -> None:
             pytest.fail(f"the host exited ({host.proc.returncode}) while waiting for {what}:\n{host.tail()}")
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}:\n{host.tail()}")
-        time.sleep(0.02)
+        time.sleep(0.05)
 
 
 def _ticked(ctx: Context, host: Host) -> bool:
@@ -235,8 +244,8 @@ def _compare_with_venue(ctx: Context, fake: BinanceFake) -> dict[str, int]:
     return {"orders": len(venue), "fills": len(trade_ids), "doubled": doubled, "lost": len(unknown) + len(missing)}
 
 
-def _kill_at_next_order(fake: KillingFake, host: Host, delay: float, timeout: float = 4.0) -> bool:
-    """Kill ``host`` ``delay`` s after the venue took its next order (0: before the venue's answer is sent); True if an order came."""
+def _arm_kill_at_next_order(fake: KillingFake, host: Host, delay: float) -> threading.Event:
+    """Have ``host`` killed ``delay`` s after the venue takes its next order (0: before the venue's answer is sent)."""
     fired = threading.Event()
 
     def kill() -> None:
@@ -246,10 +255,14 @@ def _kill_at_next_order(fake: KillingFake, host: Host, delay: float, timeout: fl
         else:
             threading.Timer(delay, host.kill).start()
 
-    fake.on_order = kill
-    deadline = time.monotonic() + timeout
-    while not fired.is_set() and time.monotonic() < deadline and host.proc.poll() is None:
-        time.sleep(0.01)
+    with fake.lock:
+        fake.on_order = kill
+    return fired
+
+
+def _await_kill(fake: KillingFake, host: Host, fired: threading.Event, timeout: float = 6.0) -> bool:
+    """Wait for the armed kill; kill ``host`` anyway when no order came within ``timeout`` s. Return True if an order came."""
+    fired.wait(timeout)
     with fake.lock:
         fake.on_order = None
     if not fired.is_set():
@@ -261,10 +274,10 @@ def _kill_at_next_order(fake: KillingFake, host: Host, delay: float, timeout: fl
 def test_sigkill_while_trading_the_binance_fake_doubles_and_loses_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'loop.db'}"
     key, secret = SECRETS["binance"]
-    bars = series(600)  # 70 s of history, then eight minutes of bars: more than the test lasts
+    bars = _btc_bars(600)  # 70 s of history, then eight minutes of bars: more than the test lasts
     start_ms = (_ms() // STEP_MS - HISTORY) * STEP_MS
     rng = random.Random(20261214)
-    counts = {"random": 0, "at an order": 0, "during start-up": 0}
+    counts = {"random": 0, "before the venue's answer to an order": 0, "just after it": 0, "during start-up": 0}
     hosts: list[Host] = []
     with KillingFake(api_key=key, api_secret=secret) as fake:
         fake.serve_klines(VENUE_SYMBOL, bars, start_ms=start_ms, interval_ms=STEP_MS)
@@ -275,7 +288,7 @@ def test_sigkill_while_trading_the_binance_fake_doubles_and_loses_nothing(tmp_pa
         toggle.set_enabled(ctx.store, True)
         try:
             for round_ in range(KILLS + 1):
-                if round_ and rng.random() < 0.3:  # killed a random moment after its start: start-up, recovery or back-fill
+                if round_ % 3 == 2:  # killed a random moment after its start: start-up, recovery or back-fill
                     hosts.append(host := Host(env, tmp_path / f"host-{round_}-early.log"))
                     time.sleep(rng.uniform(0.3, 3.5))
                     host.kill()
@@ -284,17 +297,21 @@ def test_sigkill_while_trading_the_binance_fake_doubles_and_loses_nothing(tmp_pa
                 hosts.append(host := Host(env, tmp_path / f"host-{round_}.log"))
                 _traded_and_held(ctx, host, market)
                 final = _compare_with_venue(ctx, fake)
-                market.run()
                 if round_ == KILLS:  # the last host is checked like the others, then stopped politely
                     host.proc.send_signal(signal.SIGTERM)
                     assert host.proc.wait(timeout=30) == 0, host.tail()
                     break
-                if rng.random() < 0.5:
-                    time.sleep(rng.uniform(0.0, 1.5))  # the held bars arrive at once: most of these land mid-tick
+                at_order = round_ % 2 == 1  # else at a random moment
+                delay = 0.0 if round_ % 4 == 1 else rng.uniform(0.0, 0.03)
+                fired = _arm_kill_at_next_order(fake, host, delay) if at_order else None
+                market.run()  # the held bars arrive at once
+                if fired is not None:
+                    kind = ("before the venue's answer to an order" if delay == 0 else "just after it") if _await_kill(fake, host, fired) else "random"
+                    counts[kind] += 1
+                else:
+                    time.sleep(rng.uniform(0.0, 1.5))  # most of these land mid-tick
                     host.kill()
                     counts["random"] += 1
-                else:
-                    counts["at an order" if _kill_at_next_order(fake, host, rng.choice([0.0, rng.uniform(0.0, 0.03)])) else "random"] += 1
                 host.reap()
         finally:
             market.stop()
@@ -313,11 +330,11 @@ def test_sigkill_while_trading_the_binance_fake_doubles_and_loses_nothing(tmp_pa
     curve = [t.tz_localize("UTC") if t.tzinfo is None else t for t in curve]
     assert curve == list(pd.date_range(start + pd.Timedelta(seconds=1), _last_bar(ctx), freq="1s"))
     kills = sum(counts.values())
-    assert counts["random"] + counts["at an order"] == KILLS and final["doubled"] == 0 and final["lost"] == 0
+    assert kills - counts["during start-up"] == KILLS and final["doubled"] == 0 and final["lost"] == 0
     assert final["fills"] >= 10, "the hosts should have traded often enough for the kills to matter"
-    # Kills at an order left the venue with orders the store did not have: the restarted hosts adopted them from the venue.
+    # Each kill before the venue's answer left the venue with a (filled) order the store did not have: the next host adopted it.
     adopted = sum(len(a.data.get("adopted") or []) for a in ctx.store.audit_log(kind="reconcile_difference"))
-    assert counts["at an order"] == 0 or adopted >= 1
+    assert adopted >= counts["before the venue's answer to an order"]
     print(f"\nvenue SIGKILL: kills survived {kills} ({', '.join(f'{n} {k}' for k, n in counts.items())}), bars processed {len(curve)}, "
           f"orders at the venue {final['orders']} (fills {final['fills']}), adopted from the venue after a kill {adopted}, "
           f"doubled {final['doubled']}, lost {final['lost']}")
