@@ -136,10 +136,12 @@ MEANINGS: dict[str, str] = {
     "trading.strategy": "`ensemble` (the trained model) or any strategy by name: a built-in (`sma_cross`), the library's (`macd_trend` ...) or your own file's",
     "trading.params": "strategy parameters, e.g. `{fast: 10, slow: 20}`",
     "trading.cash": "starting cash of a paper session",
-    "trading.commission": "commission as a fraction of notional per fill (paper loop; the Backtest page's default)",
-    "trading.slippage_bps": "adverse slippage of market and stop fills in basis points, the same in the paper loop and backtests (the Backtest page's default)",
+    "trading.commission": ("commission as a fraction of notional per fill (paper loop; the Backtest page's default); the Settings page's "
+                           "fill model overrides it and the next paper session starts with it"),
+    "trading.slippage_bps": ("adverse slippage of market and stop fills in basis points, the same in the paper loop, backtests and sweeps "
+                             "(the Backtest page's default; Settings page overrides it)"),
     "trading.max_volume_share": ("largest share of a bar's volume one symbol's fills may take (0 = no cap); the rest of an order keeps working "
-                                 "on later bars (partial fills), in the paper loop and backtests"),
+                                 "on later bars (partial fills), in the paper loop, backtests and sweeps (Settings page overrides it)"),
     "trading.warmup_bars": "bars of history before the first traded bar (visible, never traded)",
     "trading.bars_per_tick": "bars the replay feed releases per tick (1 = one bar per tick)",
     "trading.lease_seconds": "lease time: one host trades an account; another takes over after this",

@@ -48,7 +48,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         bars_from_upload,
         buy_and_hold_curve,
         compare_strategies,
-        fill_defaults,
         lab_backtest,
         lab_frames,
         parameter_sweep,
@@ -79,7 +78,15 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         risk_status,
     )
     from core.services.risk_views import book_exposure, book_risk, correlation_matrix, limit_utilisation, rolling_var
-    from core.services.settings import config_view, risk_limits, safe_database_url, save_risk_limits
+    from core.services.settings import (
+        config_view,
+        configured_fill_model,
+        fill_defaults,
+        risk_limits,
+        safe_database_url,
+        save_fill_costs,
+        save_risk_limits,
+    )
     from core.services.status import STATE_LABELS, LoopState, format_pct, format_ts, loop_state
     from core.services.strategies import check_strategy, new_strategy, require_checked, strategy_catalog
     from core.services.strategy import build_strategy, pin_params
@@ -131,6 +138,7 @@ __all__ = [
     "close_feeds",
     "compare_strategies",
     "config_view",
+    "configured_fill_model",
     "correlation_matrix",
     "dashboard",
     "diff_days",
@@ -228,6 +236,7 @@ __all__ = [
     "run_diff_job",
     "run_tick",
     "safe_database_url",
+    "save_fill_costs",
     "save_risk_limits",
     "score_headline",
     "send_test_notification",
@@ -272,7 +281,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
     "core.services.headlines": ("news_frame",),
     "core.services.health": ("check_model_health", "health_status", "model_health", "pinned_model", "retrain_status"),
     "core.services.lab": (
-        "bars_from_csv", "bars_from_upload", "buy_and_hold_curve", "compare_strategies", "fill_defaults", "lab_backtest", "lab_frames", "parameter_sweep",
+        "bars_from_csv", "bars_from_upload", "buy_and_hold_curve", "compare_strategies", "lab_backtest", "lab_frames", "parameter_sweep",
     ),
     "core.services.manual": (
         "cancelled_manual_orders", "pending_cancels", "pending_manual_orders", "preview_order", "queue_manual_order", "request_cancel", "ticket_orders",
@@ -289,7 +298,8 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
         "engage_kill_switch", "kelly_sizer", "portfolio_risk", "rearm_kill_switch", "reset_drawdown_halt", "risk_engine", "risk_report", "risk_status",
     ),
     "core.services.risk_views": ("book_exposure", "book_risk", "correlation_matrix", "limit_utilisation", "rolling_var"),
-    "core.services.settings": ("config_view", "risk_limits", "safe_database_url", "save_risk_limits"),
+    "core.services.settings": ("config_view", "configured_fill_model", "fill_defaults", "risk_limits", "safe_database_url", "save_fill_costs",
+                               "save_risk_limits"),
     "core.services.status": ("LoopState", "STATE_LABELS", "format_pct", "format_ts", "loop_state"),
     "core.services.strategies": ("check_strategy", "new_strategy", "require_checked", "strategy_catalog"),
     "core.services.strategy": ("build_strategy", "pin_params"),
