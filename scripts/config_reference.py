@@ -75,7 +75,8 @@ MEANINGS: dict[str, str] = {
     "brokers.binance.api_secret": "Binance API secret (secret)",
     "brokers.binance.testnet": "use the Binance spot testnet (set `false` only for real money)",
     "brokers.binance.base_url": "send every Binance request to this origin (proxy, local fake); a host other than loopback or the testnet is live",
-    "brokers.binance.rate_limit_ms": ("ccxt's rate limiter: milliseconds per unit of request weight (a fills call weighs 20); unset = ccxt's 50 ms, "
+    "brokers.binance.rate_limit_ms": ("ccxt's rate limiter for orders and the venue's own bar feed: ms per unit of request weight (a fills call weighs 20); "
+                                      "unset = ccxt's 50 ms, "
                                       "Binance's 1,200 weight a minute; lower it only for a local server"),
     "brokers.alpaca.api_key": "Alpaca key id (secret)",
     "brokers.alpaca.api_secret": "Alpaca secret key (secret)",

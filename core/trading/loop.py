@@ -308,12 +308,13 @@ class TradingLoop:
                              {"ours": self._done.isoformat() if self._done is not None else None,
                               "stored": self.last_processed.isoformat() if self.last_processed is not None else None})
             self.ready = False
-        if not self.ready:
+        recovered = not self.ready
+        if recovered:
             t0 = time.perf_counter()
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         self._refresh_limits()
-        if self.venue:
+        if self.venue and not recovered:  # a recovery on a venue has just reconciled: a second round trip would find nothing new
             reconcile_tick(self)
         target = self.feed.advance()
         feed_status = self._watch_feed()

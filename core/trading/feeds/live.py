@@ -317,6 +317,8 @@ def make_source(ctx: Any, provider: str) -> Any:
                                                     "fetchMargins": False, "adjustForTimeDifference": False}})
         if via_venue and s.brokers.binance.testnet and not base_url:
             exchange.set_sandbox_mode(True)
+        if via_venue and s.brokers.binance.rate_limit_ms:
+            exchange.rateLimit = s.brokers.binance.rate_limit_ms  # the venue's endpoint, paced as its orders are
         if base_url:
             sources.rehost(exchange, base_url)
         return sources.CcxtSource(exchange)

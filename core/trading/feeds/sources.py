@@ -95,7 +95,9 @@ class AlpacaSource:
 
         units = {"1m": (1, TimeFrameUnit.Minute), "5m": (5, TimeFrameUnit.Minute), "15m": (15, TimeFrameUnit.Minute),
                  "1h": (1, TimeFrameUnit.Hour), "4h": (4, TimeFrameUnit.Hour), "1d": (1, TimeFrameUnit.Day)}
-        amount, unit = units[check_timeframe(timeframe)]
+        if check_timeframe(timeframe) not in units:
+            raise DataError(f"alpaca has no {timeframe} bars; use one of {', '.join(units)}")
+        amount, unit = units[timeframe]
         request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TimeFrame(amount, unit), start=since.to_pydatetime())
         try:
             result = self.client.get_stock_bars(request)
