@@ -1,13 +1,15 @@
 """One research trial: a risk-checked backtest of one parameter set on one symbol, returned as a small record.
 
-:func:`run_trial` is what the executor ships to a Dask worker. It takes the bars by
-reference (a scattered frame) and a :class:`TrialSpec`, runs the public
-:func:`core.backtest.run_backtest` with a fresh in-memory risk engine (every order is
-checked, as in paper and live trading), the one fill model of the ``trading`` costs
-(:meth:`FillModel.from_costs`: commission, slippage, volume cap) and the protective stop
-of ``risk.stop``, so a trial equals a single backtest with the same inputs, and returns plain numbers: the report's
-metrics, the per-bar Sharpe ratio with its skew and kurtosis (for the deflated
-Sharpe ratio) and the equity at each week's end (for the overfitting check).
+:func:`run_trials` is what the executor ships to a Dask worker (:func:`run_trial` is one trial).
+It takes the bars by reference (a scattered frame) and :class:`TrialSpec` values, and gives each
+trial what :func:`core.backtest.run_backtest` gives with a fresh in-memory risk engine (every order
+is checked, as in paper and live trading), the one fill model of the ``trading`` costs
+(:meth:`FillModel.from_costs`: commission, slippage, volume cap) and the protective stop of
+``risk.stop``, so a trial equals a single backtest with the same inputs. Trials the compiled risk
+path can run go through :class:`core.backtest.batch.SharedBars` (bars validated once per task,
+indicators shared); the others through ``run_backtest``'s event path. A record holds plain numbers:
+the report's metrics, the per-bar Sharpe ratio with its skew and kurtosis (for the deflated Sharpe
+ratio) and the equity at each week's end (for the overfitting check).
 """
 
 from __future__ import annotations
