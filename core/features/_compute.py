@@ -55,7 +55,31 @@ def _arrays(bars: pd.DataFrame) -> tuple[np.ndarray, ...]:
     if missing:
         raise ValueError(f"bars lack columns {missing}: features need open, high, low, close, volume")
     # TA-Lib's function API rejects anything but contiguous float64.
+    if tuple(bars.columns) == OHLCV:  # the usual frame: one array, transposed so that each series is contiguous
+        return tuple(np.ascontiguousarray(bars.to_numpy(dtype=np.float64).T))
     return tuple(np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64)) for c in OHLCV)
+
+
+def _calendar_fields(idx: pd.DatetimeIndex) -> tuple[np.ndarray, ...]:
+    """Return day of week (Monday 0), month, day of month, hour and minute of each stamp, as floats.
+
+    UTC and naive stamps are split with datetime64 arithmetic (pandas' field accessors cost
+    ~50 µs each, more than the rest of a bar's calendar columns); other zones use pandas.
+    """
+    if idx.tz is not None and str(idx.tz) != "UTC":
+        return tuple(np.asarray(f, dtype=np.float64) for f in (idx.day_of_week, idx.month, idx.day, idx.hour, idx.minute))
+    stamps = idx.tz_localize(None).to_numpy() if idx.tz is not None else idx.to_numpy()
+    days = stamps.astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    minutes = (stamps - days).astype("timedelta64[m]").astype(np.int64)
+    day_number = days.astype(np.int64)
+    return (
+        ((day_number + 3) % 7).astype(np.float64),  # 1970-01-01 was a Thursday
+        (months.astype(np.int64) % 12 + 1).astype(np.float64),
+        ((days - months.astype("datetime64[D]")).astype(np.int64) + 1).astype(np.float64),
+        (minutes // 60).astype(np.float64),
+        (minutes % 60).astype(np.float64),
+    )
 
 
 def _lag_tail(x: np.ndarray, w: int, start: int) -> np.ndarray:
@@ -98,14 +122,13 @@ def compute(bars: pd.DataFrame, config: FeatureConfig | None = None, *, last: in
         cols = _columns(series, logs, cfg, ta, s)
     # --- calendar (known in advance, so causal) -------------------------------------------------------
     index = bars.index if s == 0 else bars.index[s:]
-    idx = pd.DatetimeIndex(index)
+    dow, month, day, hour, minute = _calendar_fields(pd.DatetimeIndex(index))
     tau = 2.0 * np.pi
-    minute = np.asarray(idx.minute, dtype=np.float64)
     for name, value, period in (
-        ("dow", np.asarray(idx.day_of_week, dtype=np.float64), 7.0),
-        ("month", np.asarray(idx.month, dtype=np.float64) - 1.0, 12.0),
-        ("dom", np.asarray(idx.day, dtype=np.float64) - 1.0, 31.0),
-        ("hour", np.asarray(idx.hour, dtype=np.float64) + minute / 60.0, 24.0),
+        ("dow", dow, 7.0),
+        ("month", month - 1.0, 12.0),
+        ("dom", day - 1.0, 31.0),
+        ("hour", hour + minute / 60.0, 24.0),
     ):
         cols[f"{name}_sin"] = np.sin(tau * value / period)
         cols[f"{name}_cos"] = np.cos(tau * value / period)
