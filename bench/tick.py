@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import os
 import sys
 import tempfile
@@ -120,8 +121,13 @@ def main() -> None:
     print("\n| per tick | median | max | total |\n|---|---:|---:|---:|")
     for col in counts:
         print(f"| {col} | {table[col].median():.0f} | {table[col].max():.0f} | {table[col].sum():.0f} |")
-    orders = len(loop.manager.orders())
-    print(f"\norders so far: {orders}, fills: {len(loop.broker.fills())}")
+    orders = loop.manager.orders()
+    fills = loop.broker.fills()
+    # What was traded, as one hash: two versions of the code that trade the same print the same digest.
+    traded = [(o.client_order_id, str(o.status), round(o.filled_quantity, 9), round(o.avg_fill_price or 0.0, 9)) for o in orders]
+    traded += [(f.client_order_id, round(f.quantity, 9), round(f.price, 9), round(f.fee, 9)) for f in fills]
+    digest = hashlib.sha256(repr(traded).encode()).hexdigest()[:16]
+    print(f"\norders so far: {len(orders)}, fills: {len(fills)}, equity {loop.broker.portfolio.equity():,.2f}, orders+fills sha256 {digest}")
 
 
 if __name__ == "__main__":

@@ -48,10 +48,10 @@ def _transactions(engine: sa.engine.Engine) -> Iterator[list[dict[str, Any]]]:
 
     def statement(conn: Any, cursor: Any, sql: str, params: Any, context: Any, executemany: bool) -> None:
         match = _WRITE.match(sql)
-        if match:
+        if match:  # rows written: the driver's count (an executemany's rows summed on SQLite, one multi-row VALUES on PostgreSQL)
             tx = open_.setdefault(id(conn.connection.dbapi_connection), {"tables": set(), "statements": []})
             tx["tables"].add(match.group(1))
-            tx["statements"].append((match.group(1), sql.split(None, 1)[0].upper(), len(params) if executemany else 1))
+            tx["statements"].append((match.group(1), sql.split(None, 1)[0].upper(), cursor.rowcount))
 
     def commit(conn: Any) -> None:
         tx = open_.pop(id(conn.connection.dbapi_connection), None)
@@ -61,7 +61,7 @@ def _transactions(engine: sa.engine.Engine) -> Iterator[list[dict[str, Any]]]:
     def rollback(conn: Any) -> None:
         open_.pop(id(conn.connection.dbapi_connection), None)
 
-    hooks = [("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback)]
+    hooks = [("after_cursor_execute", statement), ("commit", commit), ("rollback", rollback)]
     for name, fn in hooks:
         sa.event.listen(engine, name, fn)
     try:
@@ -77,8 +77,8 @@ def _dump(ctx: Context) -> dict[str, list[tuple]]:
         return {t: sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}"))), key=repr) for t in TABLES}
 
 
-def test_a_tick_writes_its_bar_in_one_bulk_transaction(tmp_path, sqlite_url):
-    ctx = _ctx(tmp_path, sqlite_url)
+def test_a_tick_writes_its_bar_in_one_bulk_transaction(tmp_path, db_url):
+    ctx = _ctx(tmp_path, db_url)
     loop = services.trading_loop(ctx)
     loop.tick()  # T1: two market buys
     t1, t2 = loop.feed.calendar[WARMUP], loop.feed.calendar[WARMUP + 1]
@@ -94,7 +94,7 @@ def test_a_tick_writes_its_bar_in_one_bulk_transaction(tmp_path, sqlite_url):
     assert len(transactions) == 2
     tick = transactions[1]
     assert {"orders", "order_events", "fills", "equity_snapshots", "positions", "accounts", "settings"} <= tick["tables"]
-    # Bulk: one statement per table and kind, the two fills (and the two filled orders, their two events) in one executemany each.
+    # Bulk: one statement per table and kind, the two fills (and the two filled orders, their two events) in one statement each.
     writes = [(table, kind) for table, kind, _ in tick["statements"]]
     assert len(writes) == len(set(writes)), writes
     rows = {(table, kind): n for table, kind, n in tick["statements"]}
