@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from core import services
 from core.services import Context, get_context
 
 log = logging.getLogger("jobs")
@@ -74,6 +75,7 @@ class SchedulerHost:
                 log.info("released the trading lease %s", loop.lease.name)
             except Exception as exc:  # the database may already be gone at exit
                 log.warning("could not release the trading lease: %s", exc)
+        services.close_feeds(self.ctx)  # the loop's kline WebSocket (data.stream), if one was opened
 
     def wake(self, job_id: str = "trading_tick") -> bool:
         """Run ``job_id`` now instead of at its next interval (the toggle was just switched on); False when not running.

@@ -121,7 +121,7 @@ with st.expander("Compare strategies side by side", icon=":material/compare_arro
         if frames_cmp:
             bar = st.progress(0.0, text="Comparing…")
             out = guarded(services.compare_strategies, frames_cmp, chosen, cash=cash, commission=commission, slippage_bps=slippage, size=size,
-                          risk=risk_mode, progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}"), what="the comparison")
+                          risk=risk_mode, max_volume_share=volume_share, progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}"), what="the comparison")
             bar.empty()
             if out is not None:
                 st.session_state["cmp_result"] = out
@@ -158,7 +158,7 @@ if changes.get("shrink") or changes.get("veto"):
     if rep.get("risk") == "configured" and st.button("Compare without caps", key="bt_uncapped", icon=":material/compare_arrows:",
                                                      help="The same run with the risk engine on but limits that never bind"):
         free = guarded(services.lab_backtest, frames, rep["strategy"], rep["params"], cash=run_cash, commission=commission, slippage_bps=slippage,
-                       size=size, risk="permissive", what="the run without caps")
+                       size=size, risk="permissive", max_volume_share=volume_share, what="the run without caps")
         if free is not None:
             st.session_state["bt_uncapped_report"] = free.report
     free_rep = st.session_state.get("bt_uncapped_report")
@@ -193,4 +193,5 @@ else:
 
 st.divider()
 st.subheader("Parameter sweep")
-sweep_ui.render(strategy, strategies.get(strategy, {}), frames, params, cash=run_cash, commission=commission, slippage=slippage, size=size, risk=risk_mode)
+sweep_ui.render(strategy, strategies.get(strategy, {}), frames, params, cash=run_cash, commission=commission, slippage=slippage, size=size, risk=risk_mode,
+                volume_share=volume_share)

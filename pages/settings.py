@@ -84,6 +84,35 @@ if limits is not None:
                                      else f"{inforce.stop.percent * 100:g} %")
         + (f" · take-profit {inforce.stop.take_profit_r:g}R" if inforce.stop.take_profit_r else "")))
 
+st.subheader("Fill model")
+costs = guarded(services.fill_defaults, ctx, what="reading the fill costs")
+if costs is not None:
+    st.caption("How paper fills are priced: the paper loop trades with these (a new paper session keeps the values of its start), "
+               "and they are the Backtest page's defaults.")
+    with st.form("settings_fill_form"):
+        f1, f2, f3 = st.columns(3)
+        fill = {  # shown in percent like every percentage on screen; no widget bounds (the validation names a bad value)
+            "commission": f1.number_input("Commission (% of notional per fill)", value=costs["commission"] * 100, step=0.01, format="%.3f",
+                                          key="set_fill_commission") / 100,
+            "slippage_bps": f2.number_input("Slippage (bps against each market and stop fill)", value=costs["slippage_bps"], step=1.0,
+                                            format="%.1f", key="set_fill_slippage_bps"),
+            "max_volume_share": f3.number_input("Max share of a bar's volume (%, 0 = no cap)", value=costs["max_volume_share"] * 100, step=1.0,
+                                                format="%.2f", key="set_fill_max_volume_share") / 100,
+        }
+        fill = {k: round(v, 12) for k, v in fill.items()}  # 0.05 % shown is 0.0005 stored, not 0.0005000000000000001
+        if st.form_submit_button("Save fill model"):
+            try:
+                services.save_fill_costs(fill, actor=actor(), ctx=ctx)
+                st.session_state["settings_fill_msg"] = ("success", "Fill model saved; the next paper session and backtest use it.")
+            except (ConfigError, ValueError) as exc:
+                st.session_state["settings_fill_msg"] = ("error", f"Not saved: {exc}")
+    kind, text = st.session_state.pop("settings_fill_msg", (None, None))
+    if kind:
+        (st.success if kind == "success" else st.error)(text)
+    now = services.fill_defaults(ctx)
+    st.caption(f"Fill model in force: commission {now['commission'] * 100:g} % · slippage {now['slippage_bps']:g} bps · "
+               + ("no volume cap" if not now["max_volume_share"] else f"at most {now['max_volume_share'] * 100:g} % of a bar's volume"))
+
 st.subheader("Brokers and keys")
 st.caption("Keys come only from the environment or `.env` (e.g. APP__BROKERS__ALPACA__API_KEY); they are shown masked and never stored.")
 brokers = view["brokers"]

@@ -45,6 +45,12 @@ MEANINGS: dict[str, str] = {
     "data.ccxt_exchange": "the ccxt exchange id the `ccxt` provider polls (e.g. `binance`, `kraken`)",
     "data.stale_after_bars": "no new closed bar for this many bar intervals raises the stale-data halt (no new risk) until bars return",
     "data.base_url": "the `ccxt`/`alpaca`/`zerodha` data API at a proxy or a local server (the `venue` provider uses `brokers.<venue>.base_url`)",
+    "data.stream": ("`ccxt`/`alpaca` (and `venue` on Binance or Alpaca): closed bars pushed over the WebSocket (ccxt.pro `watch_ohlcv`, "
+                    "alpaca-py `StockDataStream`, 1m only); REST polling while the socket is down or silent, the gap back-filled once when "
+                    "it is back. Not pinned: same bars either way"),
+    "data.stream_url": "the WebSocket origin at a proxy or a local server (`ws://127.0.0.1:PORT`; each URL keeps its path: `/ws`, `/v2/iex`)",
+    "data.stream_timeout": "seconds without a message before the socket counts as dropped: the feed polls REST and dials again",
+    "data.stream_retry": "seconds between attempts to dial a dropped socket again (ccxt adds its own backoff after refused dials)",
     "risk.max_position_pct": "largest position as a fraction of equity (also caps Kelly sizing)",
     "risk.max_gross_exposure": "sum of absolute position values / equity",
     "risk.max_net_exposure": "absolute net (long minus short) value / equity",
@@ -69,14 +75,20 @@ MEANINGS: dict[str, str] = {
     "brokers.binance.api_secret": "Binance API secret (secret)",
     "brokers.binance.testnet": "use the Binance spot testnet (set `false` only for real money)",
     "brokers.binance.base_url": "send every Binance request to this origin (proxy, local fake); a host other than loopback or the testnet is live",
+    "brokers.binance.rate_limit_ms": ("ccxt's rate limiter for orders and the venue's own bar feed: ms per unit of request weight (a fills call weighs 20); "
+                                      "unset = ccxt's 50 ms, "
+                                      "Binance's 1,200 weight a minute; lower it only for a local server"),
     "brokers.alpaca.api_key": "Alpaca key id (secret)",
     "brokers.alpaca.api_secret": "Alpaca secret key (secret)",
     "brokers.alpaca.paper": "use Alpaca's paper-trading endpoint",
     "brokers.alpaca.base_url": "Alpaca trading API origin; a host other than loopback or `paper-api.alpaca.markets` is live",
+    "brokers.alpaca.requests_per_second": ("the adapter's own rate limit (token bucket, burst 10); Alpaca allows 200 requests a minute per account; "
+                                           "raise it for a plan with more, or for a local server"),
     "brokers.zerodha.api_key": "Kite Connect API key (secret)",
     "brokers.zerodha.api_secret": "Kite Connect API secret (secret)",
     "brokers.zerodha.access_token": "Kite Connect session token, renewed daily (secret)",
     "brokers.zerodha.base_url": "Kite Connect API root (host and port); no sandbox exists, so any non-loopback root is live",
+    "brokers.zerodha.requests_per_second": "the adapter's own rate limit (token bucket, burst 10); Kite allows 10 requests a second",
     "news.rss_feeds": "RSS/Atom feed URLs to collect headlines from",
     "news.newsapi_key": "NewsAPI.org key (secret; the source is off without it)",
     "news.finnhub_key": "Finnhub key (secret; off without it)",
@@ -125,10 +137,12 @@ MEANINGS: dict[str, str] = {
     "trading.strategy": "`ensemble` (the trained model) or any strategy by name: a built-in (`sma_cross`), the library's (`macd_trend` ...) or your own file's",
     "trading.params": "strategy parameters, e.g. `{fast: 10, slow: 20}`",
     "trading.cash": "starting cash of a paper session",
-    "trading.commission": "commission as a fraction of notional per fill (paper loop; the Backtest page's default)",
-    "trading.slippage_bps": "adverse slippage of market and stop fills in basis points, the same in the paper loop and backtests (the Backtest page's default)",
+    "trading.commission": ("commission as a fraction of notional per fill (paper loop; the Backtest page's default); the Settings page's "
+                           "fill model overrides it and the next paper session starts with it"),
+    "trading.slippage_bps": ("adverse slippage of market and stop fills in basis points, the same in the paper loop, backtests and sweeps "
+                             "(the Backtest page's default; Settings page overrides it)"),
     "trading.max_volume_share": ("largest share of a bar's volume one symbol's fills may take (0 = no cap); the rest of an order keeps working "
-                                 "on later bars (partial fills), in the paper loop and backtests"),
+                                 "on later bars (partial fills), in the paper loop, backtests and sweeps (Settings page overrides it)"),
     "trading.warmup_bars": "bars of history before the first traded bar (visible, never traded)",
     "trading.bars_per_tick": "bars the replay feed releases per tick (1 = one bar per tick)",
     "trading.lease_seconds": "lease time: one host trades an account; another takes over after this",

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own package, or any package of a lower
 layer; packages of the same layer may import each other as long as no cycle forms):
-domain/clock/config/log -> data, features, models, signals, sizing, risk, portfolio,
+domain/clock/config (+ config_sections)/log -> data, features, models, signals, sizing, risk, portfolio,
 store, news, notify, auth -> brokers -> execution -> engine -> strategies -> backtest | trading | research
 -> services -> cli. Pages and jobs import only core.services (plus core.config / core.log).
 Function-level imports count.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    {"domain", "clock", "config", "log"},
+    {"domain", "clock", "config", "config_sections", "log"},
     {"data", "features", "models", "signals", "sizing", "risk", "portfolio", "store", "news", "notify", "auth"},
     {"brokers"},
     {"execution"},
@@ -159,3 +159,35 @@ def test_the_checker_sees_upward_and_function_level_imports(tmp_path):
     found = dict(_imports(src, {"core.services", "core.services.backtest", "core.engine", "core.engine.build"}))
     assert found == {"core.services.backtest": 2, "core.engine.build": 3}
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+MAX_LINES = 400  # issue 13: one file, one idea; a file past this is asking to be split
+
+
+def _long_files(root: Path, limit: int = MAX_LINES) -> list[str]:
+    """Return ``"path: N lines"`` for every .py file under ``root`` longer than ``limit`` lines."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > limit:
+            out.append(f"{path.relative_to(root.parent)}: {n} lines")
+    return out
+
+
+def test_no_core_file_over_400_lines():
+    assert _long_files(ROOT / "core") == [], "split these along a natural seam (a private sibling module, re-exported)"
+
+
+def test_the_length_check_counts_lines_and_names_the_offenders(tmp_path):
+    pkg = tmp_path / "core"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "at_limit.py").write_text("x = 1\n" * 400)
+    (pkg / "sub" / "over.py").write_text("x = 1\n" * 400 + "y = 2")  # 401 lines, the last without a newline
+    (pkg / "notes.txt").write_text("z\n" * 1000)
+    assert _long_files(pkg) == [f"{Path('core', 'sub', 'over.py')}: 401 lines"]
+
+
+def test_the_services_facade_lists_every_name_it_resolves():
+    import core.services as services
+
+    assert sorted(services.__all__) == sorted(services._EXPORTS)

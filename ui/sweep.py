@@ -41,8 +41,11 @@ def _start(defaults: dict, params: dict, px: str, py: str, xs: str, ys: str) -> 
 
 
 def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: float, commission: float, slippage: float, size: float,
-           risk: str) -> None:
-    """Draw the sweep inputs, run a sweep on the research executor, and show its trials, DSR, PBO and warnings."""
+           risk: str, volume_share: float = 0.0) -> None:
+    """Draw the sweep inputs, run a sweep on the research executor, and show its trials, DSR, PBO and warnings.
+
+    Every trial uses the page's costs (commission, slippage, volume cap) and risk mode, as the single backtest above.
+    """
     numeric = [k for k, v in defaults.items() if isinstance(v, int | float) and not isinstance(v, bool)]
     if len(numeric) < 2:
         st.caption("A sweep needs a strategy with two numeric parameters (e.g. sma_cross fast × slow).")
@@ -61,7 +64,8 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
             return
         grid, fixed, executor, bar = started
         result = executor and guarded(services.sweep, strategy, list(frames), grid, frames=frames, params=fixed, random=int(sample) or None,
-                                      cash=cash, commission=commission, slippage_bps=slippage, size=size, risk=risk, executor=executor,
+                                      cash=cash, commission=commission, slippage_bps=slippage, max_volume_share=volume_share, size=size, risk=risk,
+                                      executor=executor,
                                       progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Trial {i} of {n}"), what="the sweep")
         bar.empty()
         if result:
@@ -69,11 +73,12 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
     stored = st.session_state.get("sw_result")
     if stored is not None:
         _show(*stored)
-    _walk_forward(strategy, defaults, frames, params, px, py, xs, ys, sample, cash=cash, commission=commission, size=size, risk=risk)
+    _walk_forward(strategy, defaults, frames, params, px, py, xs, ys, sample, cash=cash, commission=commission, slippage=slippage,
+                  volume_share=volume_share, size=size, risk=risk)
 
 
 def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px: str, py: str, xs: str, ys: str, sample: int, *,
-                  cash: float, commission: float, size: float, risk: str) -> None:
+                  cash: float, commission: float, slippage: float, volume_share: float, size: float, risk: str) -> None:
     """Walk-forward optimisation over the same grid: choose on each training window, trade the next; only the stitched out-of-sample result."""
     st.markdown("**Walk-forward optimisation**")
     st.caption("Each symbol's bars are cut into windows + 1 chunks: the grid's best Sharpe on the training part picks the parameters the next "
@@ -87,8 +92,9 @@ def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px:
             return
         grid, fixed, executor, bar = started
         result = executor and guarded(services.walk_forward, strategy, list(frames), grid, frames=frames, params=fixed, windows=windows,
-                                      anchored=anchored, random=int(sample) or None, cash=cash, commission=commission, size=size, risk=risk,
-                                      executor=executor, progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Backtest {i} of {n}"),
+                                      anchored=anchored, random=int(sample) or None, cash=cash, commission=commission, slippage_bps=slippage,
+                                      max_volume_share=volume_share, size=size, risk=risk, executor=executor,
+                                      progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Backtest {i} of {n}"),
                                       what="the walk-forward optimisation")
         bar.empty()
         if result:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.backtest.fast import simulate_targets
+from core.backtest.risk_path import LazyFills, decision_table, kernel_decisions, risk_path_ok, simulate
 from core.backtest.stats import compute_report
 from core.brokers.paper import UNSIZED, PaperBroker
 from core.brokers.paper.fill_model import FillModel
@@ -40,6 +41,9 @@ class BacktestResult:
     fills: list[Fill] = field(default_factory=list)
     baseline: dict[str, Any] | None = None
     unsized: int = 0
+    # One row per risk-checked order (time, side, quantity, approve/shrink/veto, reason, what became of it);
+    # None without a RiskEngine. See core.backtest.risk_path.
+    decisions: pd.DataFrame | None = None
 
 
 def _frames(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None) -> dict[str, pd.DataFrame]:
@@ -130,11 +134,14 @@ def run_backtest(
         raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
                          "use a longer date range or shorter windows")
     fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store, stop) and warmup == 0
-    if path == "fast" and not fast_ok:
-        raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission and no risk hook, store or stop; use path='event'")
-    use_fast = path == "fast" or (path == "auto" and fast_ok)
-    if use_fast:
+    risk_ok = not fast_ok and path != "event" and risk_path_ok(strategy, frames, fill_model, risk, store, stop, warmup)
+    if path == "fast" and not (fast_ok or risk_ok):
+        raise ValueError("the fast path needs one symbol, a strategy with fast_targets, a plain commission, no store or warm-up, and either "
+                         "no risk hook or a fresh RiskEngine (percent, ATR or trailing stops, no take-profit); use path='event'")
+    if fast_ok and path != "event":
         result = _run_fast(frames, strategy, cash, fill_model.taker_fee, size, lot_size)
+    elif risk_ok:
+        result = _run_fast_risk(frames, strategy, cash, fill_model.taker_fee, size, lot_size, risk, stop)  # type: ignore[arg-type]
     else:
         result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup, stop)
     if result.report.pop("unsized_orders", 0):
@@ -192,7 +199,34 @@ def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float,
     report = compute_report(equity, trades, cash, pf.fees_paid, exposed[warmup:])
     unsized = sum(1 for o in manager.orders() if o.reason == UNSIZED)
     report["unsized_orders"] = unsized
-    return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills(), unsized=unsized)
+    decisions = decision_table(risk.store.entries, broker.orders(), broker.fills()) if isinstance(risk, RiskEngine) else None
+    return BacktestResult(report, equity, trades, "event", manager.orders(), broker.fills(), unsized=unsized, decisions=decisions)
+
+
+def _trades_from(raw: np.ndarray, nt: int, index: pd.DatetimeIndex, sym: str) -> pd.DataFrame:
+    raw = raw[:nt]
+    entry_i, exit_i = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
+    trades = pd.DataFrame({
+        "symbol": sym, "quantity": raw[:, 2], "entry_ts": index[entry_i], "exit_ts": index[exit_i], "entry_price": raw[:, 3],
+        "exit_price": raw[:, 4], "pnl": raw[:, 5], "fees": raw[:, 6], "mae": raw[:, 7], "mfe": raw[:, 8], "return_pct": raw[:, 9],
+    }, columns=TRADE_COLUMNS[:-1])
+    trades["duration"] = trades["exit_ts"] - trades["entry_ts"]
+    return trades
+
+
+def _run_fast_risk(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float, lot: float,
+                   risk: RiskEngine, stop: StopPolicy | None) -> BacktestResult:
+    sym, frame = next(iter(frames.items()))
+    targets = strategy.fast_targets(np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64)))
+    eq, exposed, raw, nt, fees, unsized, rec, nr = simulate(frame, targets, cash, fee_rate, size, lot, risk.limits, stop)
+    index = frame.index
+    equity = pd.Series(eq, index=index.rename("ts"), name="equity")
+    trades = _trades_from(raw, nt, index, sym)
+    report = compute_report(equity, trades, cash, fees, exposed)
+    report["unsized_orders"] = int(unsized)
+    decisions = kernel_decisions(rec[:nr], index, risk.limits, sym)
+    fills = LazyFills(decisions, strategy.name, sym)  # Fill values only if someone reads them
+    return BacktestResult(report, equity, trades, "fast_risk", fills=fills, unsized=int(unsized), decisions=decisions)  # type: ignore[arg-type]
 
 
 def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fee_rate: float, size: float, lot: float) -> BacktestResult:

@@ -143,12 +143,13 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
-def fills_since(fills: list[Fill], since_client_order_id: str | None) -> list[Fill]:
+def fills_since(fills: list[Fill], since_client_order_id: str | None, since: datetime | None = None) -> list[Fill]:
     """Return ``fills`` in time order, starting at the first fill of ``since_client_order_id``.
 
-    All fills when it is None; none when that order has no fill.
+    All fills when it is None; none when that order has no fill. ``since`` (a time) drops
+    fills before it.
     """
-    out = sorted(fills, key=lambda f: (f.ts, f.fill_id))
+    out = sorted((f for f in fills if since is None or f.ts >= since), key=lambda f: (f.ts, f.fill_id))
     if since_client_order_id is None:
         return out
     first = next((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), len(out))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -49,6 +49,7 @@ _STATUS = {
     "partially_filled": OrderStatus.PARTIALLY_FILLED, "filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED,
     "expired": OrderStatus.EXPIRED, "done_for_day": OrderStatus.EXPIRED, "rejected": OrderStatus.REJECTED,
 }
+_PAGE = 100  # Alpaca's largest page of account activities
 _REPLACED = "~r"  # suffix of the client ID given to a replacement order
 
 
@@ -266,9 +267,26 @@ class AlpacaBroker:
         return out
 
     # -- account --------------------------------------------------------------------------------
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
+    def _fill_activities(self, since: datetime | None) -> list[dict[str, Any]]:
+        """Return the FILL activities (from ``since`` on), oldest first, every page of them.
+
+        Alpaca pages activities 100 at a time (``page_token`` = the last ID of the page); one
+        page from the beginning would stop seeing fills after the account's hundredth.
+        """
+        query: dict[str, Any] = {"direction": "asc", "page_size": _PAGE}
+        if since is not None:  # ``after`` is exclusive: ask from a second earlier, fills are de-duplicated by ID
+            query["after"] = (since - timedelta(seconds=1)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        rows: list[dict[str, Any]] = []
+        while True:
+            page = self._read(lambda q=dict(query): self.client.get("/account/activities/FILL", q), "fills")
+            rows += page
+            if len(page) < _PAGE:
+                return rows
+            query["page_token"] = page[-1]["id"]
+
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
         """Return fills from the account activities (FILL), oldest first."""
-        rows = self._read(lambda: self.client.get("/account/activities/FILL", {"direction": "asc", "page_size": 100}), "fills")
+        rows = self._fill_activities(since)
         out: list[Fill] = []
         for a in rows:
             oid = a["order_id"]
@@ -279,7 +297,7 @@ class AlpacaBroker:
                 quantity=float(a["qty"]), price=float(a["price"]), fee=0.0, ts=datetime.fromisoformat(a["transaction_time"].replace("Z", "+00:00")),
                 venue=self.name,
             ))
-        return fills_since(out, since_client_order_id)
+        return fills_since(out, since_client_order_id, since)
 
     def positions(self) -> list[Position]:
         """Return open positions (short ones negative)."""

@@ -10,6 +10,7 @@ the other :class:`BrokerError` subclasses never are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from core.domain import AssetClass, Fill, Order, OrderType, Position, TimeInForce
@@ -105,8 +106,12 @@ class Broker(Protocol):
         """Return the venue's open orders."""
         ...
 
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
-        """Return fills known to the venue (for reconciliation)."""
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
+        """Return fills known to the venue (for reconciliation), oldest first.
+
+        ``since`` (a time) asks only for fills at or after it: the loop polls with the time of
+        the last fill it has, so a poll's cost does not grow with the account's history.
+        """
         ...
 
     def positions(self) -> list[Position]:

@@ -13,57 +13,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import ccxt
 from pydantic import SecretStr
 
-from core.brokers._venue import fills_since, from_ms, guard_live, is_live_endpoint, plain, retry_after_seconds, venue_client_id
-from core.brokers.base import Balance, BrokerError, Capabilities, InsufficientFunds, OrderNotFound, OrderRejected, RetryableBrokerError
-from core.brokers.retry import RetryPolicy, VenueUnavailable, call_with_retry, submit_idempotent
+from core.brokers._binance_wire import fill_from_wire, map_ccxt_error, order_from_wire
+from core.brokers._venue import fills_since, guard_live, is_live_endpoint, plain, venue_client_id
+from core.brokers.base import Balance, Capabilities, OrderNotFound, OrderRejected
+from core.brokers.retry import RetryPolicy, call_with_retry, submit_idempotent
 from core.domain import AssetClass, Fill, Order, OrderStatus, OrderType, Position, Side, TimeInForce
 
 log = logging.getLogger("core.brokers.binance")
 
-_STATUS = {
-    "NEW": OrderStatus.ACCEPTED, "PENDING_NEW": OrderStatus.ACCEPTED, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
-    "FILLED": OrderStatus.FILLED, "CANCELED": OrderStatus.CANCELED, "PENDING_CANCEL": OrderStatus.ACCEPTED,
-    "REJECTED": OrderStatus.REJECTED, "EXPIRED": OrderStatus.EXPIRED, "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
-}
-_TYPES = {
-    "MARKET": OrderType.MARKET, "LIMIT": OrderType.LIMIT, "LIMIT_MAKER": OrderType.LIMIT, "STOP_LOSS": OrderType.STOP,
-    "STOP_LOSS_LIMIT": OrderType.STOP_LIMIT, "TAKE_PROFIT": OrderType.STOP, "TAKE_PROFIT_LIMIT": OrderType.STOP_LIMIT,
-}
 _CID_CHARS = r"A-Za-z0-9._:/\-"
-
-
-def map_ccxt_error(exc: Exception, venue: str = "binance", headers: dict[str, str] | None = None, status: int | None = None) -> BrokerError:
-    """Map a ccxt exception onto the broker error classes (retryable or not).
-
-    Binance says a 5xx, ``-1000`` (unknown) or ``-1007`` (backend timeout) leaves the
-    execution status unknown: those are retryable, and a submit is looked up before any resend.
-    """
-    msg = f"{venue}: {exc}"
-    if (status is not None and (status >= 500 or status == 429)) or '"code": -1000' in str(exc) or '"code":-1000' in str(exc) or "-1007" in str(exc):
-        return RetryableBrokerError(msg, retry_after=retry_after_seconds((headers or {}).get("Retry-After")))
-    if isinstance(exc, ccxt.InsufficientFunds):
-        return InsufficientFunds(msg)
-    if isinstance(exc, ccxt.OrderNotFound):
-        return OrderNotFound(msg)
-    if isinstance(exc, ccxt.DDoSProtection):  # 418/429 and RateLimitExceeded
-        return RetryableBrokerError(msg, retry_after=retry_after_seconds((headers or {}).get("Retry-After")))
-    if isinstance(exc, ccxt.RequestTimeout | ccxt.ExchangeNotAvailable):
-        return RetryableBrokerError(msg)
-    if isinstance(exc, ccxt.NetworkError):
-        cause = repr(exc.__cause__)
-        if "Failed to establish a new connection" in cause or "Connection refused" in cause:
-            return VenueUnavailable(f"{venue} is unreachable")
-        return RetryableBrokerError(msg)
-    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
-        return BrokerError(f"{venue}: the API key was refused; check BINANCE key/secret and testnet setting ({exc})")
-    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest | ccxt.OperationRejected | ccxt.BadSymbol):
-        return OrderRejected(msg)
-    return BrokerError(msg)
 
 
 #: Binance's sandbox hosts (ccxt's sandbox mode points there); every other non-loopback host is live.
@@ -190,23 +154,7 @@ class BinanceBroker:
         symbol = raw.get("symbol") or self.normalize(info.get("symbol", ""))
         self._sym_of[cid] = symbol
         self._symbols.add(symbol)
-        limit = float(info["price"]) if info.get("price") and float(info["price"]) > 0 else None
-        stop = float(info["stopPrice"]) if info.get("stopPrice") and float(info["stopPrice"]) > 0 else None
-        filled = float(info.get("executedQty") or raw.get("filled") or 0.0)
-        quote_qty = float(info.get("cummulativeQuoteQty") or 0.0)
-        avg = raw.get("average") or (quote_qty / filled if filled else None)
-        tif = (info.get("timeInForce") or "GTC").lower()
-        return Order(
-            client_order_id=cid, symbol=symbol, side=Side(info.get("side", raw.get("side", "buy")).lower()),
-            quantity=float(info.get("origQty") or raw.get("amount") or 0.0), order_type=_TYPES.get(info.get("type", "LIMIT"), OrderType.LIMIT),
-            limit_price=limit, stop_price=stop, time_in_force=TimeInForce(tif) if tif in TimeInForce._value2member_map_ else TimeInForce.GTC,
-            status=_STATUS.get(info.get("status", "NEW"), OrderStatus.ACCEPTED), filled_quantity=filled, avg_fill_price=float(avg) if avg else None,
-            created_at=from_ms(info.get("time") or info.get("transactTime") or raw.get("timestamp")),
-            updated_at=from_ms(info.get("updateTime") or info.get("transactTime") or raw.get("timestamp")),
-            broker_order_id=oid, venue=self.name,
-            oco_group=f"list:{info['orderListId']}" if str(info.get("orderListId", -1)) != "-1" else None,
-            parent_id=cid.rsplit(":", 1)[0] if cid.endswith(":stop_loss") else None,
-        )
+        return order_from_wire(raw, client_order_id=cid, broker_order_id=oid, symbol=symbol, venue=self.name)
 
     # -- orders ------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -344,8 +292,11 @@ class BinanceBroker:
         return [self._to_domain(r) for r in self._read(lambda: self.exchange.fetch_open_orders(sym), "open_orders")]
 
     # -- account -------------------------------------------------------------------------
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
-        """Return fills of every known symbol, oldest first (from the given order's first fill on, if any)."""
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
+        """Return fills of every known symbol, oldest first (from the given order's first fill on, if any).
+
+        Each symbol's latest 500 trades: a bounded call; ``since`` filters here (``startTime`` gives only 24 hours).
+        """
         self._markets()
         out: list[Fill] = []
         for symbol in sorted(self._symbols):
@@ -353,13 +304,8 @@ class BinanceBroker:
                 oid = str(t["order"])
                 if oid not in self._cid_of_oid:
                     self._to_domain(self._read(lambda o=oid, s=symbol: self.exchange.fetch_order(o, s), "fill order"))
-                fee = (t.get("fee") or {}).get("cost") or 0.0
-                out.append(Fill(
-                    fill_id=f"{self.name}:{t['id']}", client_order_id=self._cid_of_oid[oid], symbol=symbol, side=Side(t["side"]),
-                    quantity=float(t["amount"]), price=float(t["price"]), fee=float(fee), ts=from_ms(t["timestamp"]), venue=self.name,
-                    liquidity="maker" if t.get("takerOrMaker") == "maker" else "taker",
-                ))
-        return fills_since(out, since_client_order_id)
+                out.append(fill_from_wire(t, client_order_id=self._cid_of_oid[oid], symbol=symbol, venue=self.name))
+        return fills_since(out, since_client_order_id, since)
 
     def balances(self) -> list[Balance]:
         """Return every asset balance with a non-zero total."""

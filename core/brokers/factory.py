@@ -71,19 +71,20 @@ def build_broker(settings: Settings, name: str | None = None, *, url: str | None
 
         cfg = settings.brokers.binance
         return BinanceBroker(_need(cfg.api_key, "brokers.binance.api_key"), _need(cfg.api_secret, "brokers.binance.api_secret"),
-                             testnet=cfg.testnet, allow_live=allow_live, base_url=url or cfg.base_url, **options)
+                             testnet=cfg.testnet, allow_live=allow_live, base_url=url or cfg.base_url,
+                             **{"rate_limit_ms": cfg.rate_limit_ms, **options})
     if name == "alpaca":
         from core.brokers.alpaca import AlpacaBroker
 
         cfg = settings.brokers.alpaca
         return AlpacaBroker(_need(cfg.api_key, "brokers.alpaca.api_key"), _need(cfg.api_secret, "brokers.alpaca.api_secret"),
-                            paper=cfg.paper, allow_live=allow_live, base_url=url or cfg.base_url, **options)
+                            paper=cfg.paper, allow_live=allow_live, base_url=url or cfg.base_url, **{"rate": cfg.requests_per_second, **options})
     if name == "zerodha":
         from core.brokers.zerodha import ZerodhaBroker
 
         cfg = settings.brokers.zerodha
         return ZerodhaBroker(_need(cfg.api_key, "brokers.zerodha.api_key"), _need(cfg.access_token, "brokers.zerodha.access_token"),
-                             api_secret=cfg.api_secret, allow_live=allow_live, root=url or cfg.base_url, **options)
+                             api_secret=cfg.api_secret, allow_live=allow_live, root=url or cfg.base_url, **{"rate": cfg.requests_per_second, **options})
     raise BrokerError(f"unknown broker {name!r}: choose one of paper, {', '.join(VENUES)}")
 
 

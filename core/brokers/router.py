@@ -32,6 +32,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.brokers.base import Balance, Broker, BrokerError, Capabilities, OrderNotFound
 from core.brokers.retry import VenueUnavailable
@@ -223,9 +224,9 @@ class Router:
         """Return open orders of every venue (each order's ``venue`` says where)."""
         return [o for st in self.venues.values() for o in st.broker.open_orders(symbol)]
 
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
         """Return fills of every venue, oldest first."""
-        return sorted((f for st in self.venues.values() for f in st.broker.fills(since_client_order_id)), key=lambda f: f.ts)
+        return sorted((f for st in self.venues.values() for f in st.broker.fills(since_client_order_id, since=since)), key=lambda f: f.ts)
 
     def positions(self) -> list[Position]:
         """Return positions of every venue (not netted: venues hold them separately)."""

@@ -338,7 +338,7 @@ class ZerodhaBroker:
         )
 
     # -- account -------------------------------------------------------------------------------------
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
         """Return today's trades (Kite keeps the trade book for the day), oldest first."""
         trades = self._read(self.kite.trades, "trades")
         unknown = {str(t["order_id"]) for t in trades} - set(self._cid_of_oid)
@@ -354,7 +354,7 @@ class ZerodhaBroker:
                  price=float(t["average_price"]), fee=0.0, ts=_ist(t.get("fill_timestamp") or t.get("exchange_timestamp")), venue=self.name)
             for t in trades
         ]
-        return fills_since(out, since_client_order_id)
+        return fills_since(out, since_client_order_id, since)
 
     def positions(self) -> list[Position]:
         """Return net positions with a non-zero quantity."""

@@ -17,7 +17,7 @@ import pandas as pd
 
 from core.data.validate import DataValidationError, validate_ohlcv
 
-TIMEFRAMES = {"1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "1D"}
+TIMEFRAMES = {"1s": "1s", "1m": "1min", "5m": "5min", "15m": "15min", "1h": "1h", "4h": "4h", "1d": "1D"}
 
 
 class DataError(ValueError):

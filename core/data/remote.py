@@ -110,7 +110,9 @@ class AlpacaProvider:
             "15m": TimeFrame(15, TimeFrameUnit.Minute), "1h": TimeFrame(1, TimeFrameUnit.Hour),
             "4h": TimeFrame(4, TimeFrameUnit.Hour), "1d": TimeFrame(1, TimeFrameUnit.Day),
         }
-        request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=units[check_timeframe(timeframe)], start=start, end=end)
+        if check_timeframe(timeframe) not in units:
+            raise DataError(f"alpaca has no {timeframe} bars; use one of {', '.join(units)}")
+        request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=units[timeframe], start=start, end=end)
         try:
             result = self.client.get_stock_bars(request)
         except APIError as exc:

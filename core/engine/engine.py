@@ -25,7 +25,7 @@ from typing import Any
 from core.brokers.base import Broker
 from core.domain import Bar, Order, OrderType, Side
 from core.engine.history import History
-from core.engine.protect import PROTECTIVE, Protector, StopPolicy
+from core.engine.protect import PROTECTIVE, Protector, StopPolicy, standing_tif
 from core.engine.strategy import Strategy
 from core.execution.manager import OrderManager
 from core.portfolio.portfolio import Portfolio
@@ -116,7 +116,8 @@ class StrategyContext:
             return
         if current != 0:
             side = Side.SELL if qty > 0 else Side.BUY
-            self.submit(Order(self.next_id(symbol), symbol, side, abs(qty), OrderType.MARKET, tags={"intent": "target", "direction": direction}))
+            self.submit(Order(self.next_id(symbol), symbol, side, abs(qty), OrderType.MARKET, time_in_force=standing_tif(eng.broker),
+                              tags={"intent": "target", "direction": direction}))
         if direction != 0:
             self._enter(symbol, direction)
 
@@ -134,7 +135,8 @@ class StrategyContext:
         elif estimate <= 0:
             return
         side = Side.BUY if direction > 0 else Side.SELL
-        self.submit(Order(self.next_id(symbol), symbol, side, float(estimate if estimate > 0 else lot), OrderType.MARKET, tags=tags))
+        self.submit(Order(self.next_id(symbol), symbol, side, float(estimate if estimate > 0 else lot), OrderType.MARKET,
+                          time_in_force=standing_tif(eng.broker), tags=tags))
 
 
 class Engine:

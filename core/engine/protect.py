@@ -66,6 +66,14 @@ class StopPolicy:
         return cls(**{k: values[k] for k in ("kind", "percent", "atr_multiple", "atr_window", "take_profit_r") if k in values})
 
 
+def standing_tif(broker: Any) -> TimeInForce:
+    """Return GTC where ``broker`` keeps orders until cancelled, else DAY (Kite's regular orders are DAY or IOC only).
+
+    The engine's own orders (entries, exits, protective stops) use it, so a venue never refuses them for their validity.
+    """
+    return TimeInForce.GTC if TimeInForce.GTC in broker.capabilities().time_in_force else TimeInForce.DAY
+
+
 def mean_true_range(high: Any, low: Any, close: Any, window: int) -> float:
     """Return the mean true range of the last ``window`` bars (the first bar counts its high - low)."""
     n = len(close)
@@ -118,8 +126,7 @@ class Protector:
         p = self.policy
         position = engine.portfolio.positions[symbol]
         entry = position.avg_price
-        caps = engine.broker.capabilities()
-        tif = TimeInForce.GTC if TimeInForce.GTC in caps.time_in_force else TimeInForce.DAY
+        tif = standing_tif(engine.broker)
         if p.kind == "atr":
             hist = engine.histories[symbol]
             distance = p.atr_multiple * mean_true_range(hist.high, hist.low, hist.close, p.atr_window)

@@ -37,7 +37,9 @@ def summarise(records: Sequence[dict[str, Any]], skipped: int = 0, n_splits: int
     Every (parameter set, symbol) backtest is one trial. The best is the highest
     annualised Sharpe ratio; its DSR uses the per-bar Sharpe ratios of all trials.
     """
-    ok = [r for r in records if r.get("metrics") and r["metrics"].get("sr") is not None and math.isfinite(r["metrics"]["sr"])]
+    # In key order: the summary must not depend on the order trials finished or were stored (sums of floats do).
+    ok = sorted((r for r in records if r.get("metrics") and r["metrics"].get("sr") is not None and math.isfinite(r["metrics"]["sr"])),
+                key=lambda r: (r["key"], r["symbol"]))
     failed = len(records) - len(ok)
     out: dict[str, Any] = {"n_trials": len(ok), "n_failed": failed, "n_skipped": int(skipped), "best": None, "dsr": None, "pbo": None,
                            "warnings": []}

@@ -1,7 +1,7 @@
 """Parameter sweeps: every parameter set x symbol is a risk-checked backtest, stored as it finishes, resumable.
 
 The sweep id is a hash of what is swept (strategy, symbols, grid, sampling, dates,
-costs, risk limits), so running the same sweep again resumes it: trials already in
+costs, volume cap, risk limits, protective stop), so running the same sweep again resumes it: trials already in
 the database are not rerun. Results are written by this process only (the workers
 return records), with "on conflict do nothing" on the trial key, so a task that
 Dask reruns after a worker died can never store a duplicate.
@@ -77,6 +77,8 @@ def run_sweep(
     size: float = 1.0,
     lot_size: float = 1.0,
     slippage_bps: float = 0.0,
+    max_volume_share: float = 0.0,
+    stop: Any = None,
     executor: DaskExecutor | SequentialExecutor | None = None,
     progress: Progress | None = None,
     describe: Mapping[str, Any] | None = None,
@@ -93,6 +95,10 @@ def run_sweep(
         Bars per symbol (sent to the workers once, by reference).
     limits
         The :class:`core.risk.limits.RiskLimits` every order of every trial is checked against.
+    commission, slippage_bps, max_volume_share
+        The fill model of every trial (:meth:`FillModel.from_costs`, as a single backtest and the paper loop).
+    stop
+        The :class:`core.engine.protect.StopPolicy` every trial's positions carry (None: no protective stops).
     sets
         Explicit parameter sets to run instead of the combinations of ``grid``.
     sample, seed
@@ -115,7 +121,7 @@ def run_sweep(
     limits_desc = asdict(limits) if is_dataclass(limits) else repr(limits)
     spec = {"strategy": strategy, "symbols": symbols, "grid": {k: list(v) for k, v in grid.items()}, "base": dict(base or {}), "sample": sample,
             "seed": seed, "cash": cash, "commission": commission, "size": size, "lot_size": lot_size, "slippage_bps": slippage_bps, "limits": limits_desc,
-            **dict(describe or {})}
+            "max_volume_share": max_volume_share, "stop": asdict(stop) if stop is not None else None, **dict(describe or {})}
     sweep_id = sweep_id_for(spec)
     repo.ensure_sweep(store, sweep_id, strategy, symbols, spec)
     done = repo.finished_keys(store, sweep_id)
@@ -124,7 +130,9 @@ def run_sweep(
         for sym in symbols:
             key = trial_key(params, sym)
             if key not in done:
-                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash, commission, size, lot_size, slippage_bps)))
+                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash=cash, commission=commission, size=size,
+                                                                        lot_size=lot_size, slippage_bps=slippage_bps,
+                                                                        max_volume_share=max_volume_share, stop=stop)))
     reused = total - len(tasks)
     if progress:
         progress(reused, total)

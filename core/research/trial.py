@@ -3,7 +3,9 @@
 :func:`run_trial` is what the executor ships to a Dask worker. It takes the bars by
 reference (a scattered frame) and a :class:`TrialSpec`, runs the public
 :func:`core.backtest.run_backtest` with a fresh in-memory risk engine (every order is
-checked, as in paper and live trading) and returns plain numbers: the report's
+checked, as in paper and live trading), the one fill model of the ``trading`` costs
+(:meth:`FillModel.from_costs`: commission, slippage, volume cap) and the protective stop
+of ``risk.stop``, so a trial equals a single backtest with the same inputs, and returns plain numbers: the report's
 metrics, the per-bar Sharpe ratio with its skew and kurtosis (for the deflated
 Sharpe ratio) and the equity at each week's end (for the overfitting check).
 """
@@ -40,6 +42,8 @@ class TrialSpec:
     size: float = 1.0
     lot_size: float = 1.0
     slippage_bps: float = 0.0
+    max_volume_share: float = 0.0  # 0 = no cap
+    stop: Any = None  # core.engine.protect.StopPolicy of risk.stop, or None (no protective stops)
     rows: tuple[int, int] | None = None
     warmup: int = 0
     daily: bool = False  # also return the daily equity (walk-forward test windows)
@@ -72,7 +76,8 @@ def run_trial(frame: pd.DataFrame, spec: TrialSpec) -> dict[str, Any]:
     try:
         result = run_backtest(data, spec.strategy, symbol=spec.symbol, params=spec.params, cash=spec.cash, commission=spec.commission,
                               size=spec.size, lot_size=spec.lot_size, risk=RiskEngine(spec.limits, store=MemoryStore()), baseline=False,
-                              warmup=spec.warmup, fill_model=FillModel.flat_commission(spec.commission, slippage_bps=spec.slippage_bps))
+                              warmup=spec.warmup, stop=spec.stop,
+                              fill_model=FillModel.from_costs(spec.commission, spec.slippage_bps, spec.max_volume_share))
     except ValueError as exc:
         record["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return record

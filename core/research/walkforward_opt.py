@@ -84,17 +84,25 @@ def walk_forward_optimise(
     commission: float = 0.0,
     size: float = 1.0,
     lot_size: float = 1.0,
+    slippage_bps: float = 0.0,
+    max_volume_share: float = 0.0,
+    stop: Any = None,
     executor: DaskExecutor | SequentialExecutor | None = None,
     progress: Progress | None = None,
 ) -> WalkForwardResult:
-    """Optimise ``grid`` on each training window and return only the stitched out-of-sample result."""
+    """Optimise ``grid`` on each training window and return only the stitched out-of-sample result.
+
+    Every training and test backtest uses the same fill model (``commission``, ``slippage_bps``,
+    ``max_volume_share``) and protective ``stop`` as a single backtest with these inputs.
+    """
     if windows < 1:
         raise ValueError(f"walk-forward needs at least 1 window, not {windows}")
     params_list, skipped = combinations(strategy, grid, base=base, sample=sample, seed=seed)
     if not params_list:
         raise ValueError(f"no valid parameter set in the grid ({skipped} combinations refused by {strategy})")
     bounds = {sym: _bounds(len(f), windows, anchored) for sym, f in frames.items()}
-    common = dict(limits=limits, cash=cash, commission=commission, size=size, lot_size=lot_size)
+    common = dict(limits=limits, cash=cash, commission=commission, size=size, lot_size=lot_size, slippage_bps=slippage_bps,
+                  max_volume_share=max_volume_share, stop=stop)
     train = [(f"wf-train-{sym}-{k}-{trial_key(p, sym)}", sym, TrialSpec(trial_key(p, sym, f"train{k}"), sym, strategy, p, rows=(a, b),
               tags={"window": k}, **common)) for sym, bs in bounds.items() for k, (a, b, _) in enumerate(bs) for p in params_list]
     total = len(train) + windows * len(frames)

@@ -261,7 +261,12 @@ def concentration(weights: Mapping[str, float] | Iterable[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class MetricsReport:
-    """The headline metrics of one return series (drawdown as a positive fraction)."""
+    """The headline metrics of one return series (drawdown as a positive fraction).
+
+    ``max_drawdown_duration`` is the longest time under water of any drawdown (peak bar to
+    recovery bar), not the duration of the deepest one: the "Max. Drawdown Duration" of
+    backtesting.py and the ``max_drawdown_bars`` of ``python -m core backtest``.
+    """
 
     sharpe: float
     sortino: float
@@ -292,7 +297,7 @@ def summary(returns: Iterable[float], risk_free: float = 0.0, periods_per_year: 
         volatility_ann=annual_volatility(r, periods_per_year),
         cagr=cagr(r, periods_per_year),
         max_drawdown_pct=dd.depth,
-        max_drawdown_duration=dd.duration,
+        max_drawdown_duration=dd.longest,  # the longest time under water, as backtesting.py and our backtest report
         calmar=calmar_ratio(r, periods_per_year),
         win_rate=win_rate(r),
         profit_factor=profit_factor(r),

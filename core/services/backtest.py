@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from core.backtest.risk_path import risk_changes_from
 from core.backtest.run import BacktestResult
 from core.backtest.run import run_backtest as _run
 from core.services.context import Context
@@ -39,6 +40,8 @@ def backtest(
     params: Mapping[str, Any] | None = None,
     cash: float = 10_000.0,
     commission: float = 0.0,
+    slippage_bps: float = 0.0,
+    max_volume_share: float = 0.0,
     size: str | float = "all-in",
     lot_size: float = 1.0,
     timeframe: str = "1d",
@@ -62,32 +65,45 @@ def backtest(
     engine in the path with limits that never bind (100 % positions, no halts), to compare
     with libraries that have no risk engine (e.g. backtesting.py's all-in example).
     With ``repair`` a ``data`` file's offending rows are dropped; each repair is listed in
-    ``report["warnings"]``.
+    ``report["warnings"]``. Fills follow the paper loop's fill model
+    (:meth:`FillModel.from_costs`): ``commission`` on notional, ``slippage_bps`` against every
+    market and stop fill, at most ``max_volume_share`` of a bar's volume (0 = no cap); with
+    ``risk="configured"`` every position carries the ``risk.stop`` protective stop.
     """
+    from core.brokers.paper.fill_model import FillModel
+
     risk_engine = make_backtest_risk(risk, ctx)
     stop = backtest_stop(risk, ctx)
+    fill_model = FillModel.from_costs(commission, slippage_bps, max_volume_share)
     if symbol and "," in symbol:
         frames = {s.strip().upper(): load_bars(s.strip(), timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbol.split(",") if s.strip()}
         inst, check = strategy_for_backtest(strategy, params, frames, ctx)
-        result = _run(frames, inst, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
+        result = _run(frames, inst, cash=cash, fill_model=fill_model, size=parse_size(size), lot_size=lot_size, path=path,  # type: ignore[arg-type]
                       risk=risk_engine, stop=stop)
     else:
         notes: list[str] = []
         frame = load_bars(symbol, data=data, timeframe=timeframe, start=start, end=end, repair=repair, notes=notes, ctx=ctx)
         name = (symbol or "").upper() or (data or "DATA").rsplit("/", 1)[-1].split(".")[0]
         inst, check = strategy_for_backtest(strategy, params, {name: frame}, ctx)
-        result = _run(frame, inst, symbol=name, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
+        result = _run(frame, inst, symbol=name, cash=cash, fill_model=fill_model, size=parse_size(size), lot_size=lot_size,
                       path=path, risk=risk_engine, stop=stop)  # type: ignore[arg-type]
         repairs = [n for n in notes if n.startswith("repaired: ")]
         if repairs:
             result.report["warnings"] = [*result.report.get("warnings", []), *repairs]
     result.report["risk"] = risk
-    result.report["risk_changes"] = risk_changes(risk_engine.store.entries)
+    result.report["risk_changes"] = result_risk_changes(result, risk_engine)
     stopped = stopped_by(result.report)
     if stopped:
         result.report["warnings"] = [*result.report.get("warnings", []), stopped]
     mark_checked(result.report, check)
     return result
+
+
+def result_risk_changes(result: BacktestResult, engine: Any) -> dict[str, Any]:
+    """Return :func:`risk_changes` of one backtest: from the engine's audit, or the compiled path's decision table (it writes no audit)."""
+    if result.path == "fast_risk" and result.decisions is not None:
+        return risk_changes_from(result.decisions)
+    return risk_changes(engine.store.entries)
 
 
 def risk_changes(audit: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

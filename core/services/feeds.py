@@ -57,3 +57,10 @@ def check_feed(provider: str | None = None, symbol: str | None = None, timeframe
         out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300] if not isinstance(exc, DataError) else str(exc).splitlines()[0]
     return out
 
+
+
+def close_feeds(ctx: Context | None = None) -> None:
+    """Close the live feeds' background connections (the kline WebSocket of ``data.stream``); the next tick opens them again."""
+    from core.trading.feeds.streaming import close_streams
+
+    close_streams(ctx or get_context())

@@ -13,7 +13,7 @@ from core.backtest.run import BacktestResult, run_backtest
 from core.brokers.paper.fill_model import FillModel
 from core.data.providers import DataError, read_table
 from core.data.validate import validate_ohlcv
-from core.services.backtest import backtest_stop, make_backtest_risk, parse_size, risk_changes, stopped_by
+from core.services.backtest import backtest_stop, make_backtest_risk, parse_size, result_risk_changes, stopped_by
 from core.services.context import Context
 from core.services.data import load_bars
 from core.services.strategies import mark_checked, strategy_for_backtest
@@ -49,41 +49,28 @@ def lab_frames(symbols: Sequence[str], timeframe: str = "1d", start: str | None 
     return {s.upper(): load_bars(s, timeframe=timeframe, start=start, end=end, ctx=ctx) for s in symbols}
 
 
-def _fill_model(commission: float, slippage_bps: float, max_volume_share: float = 0.0) -> FillModel:
-    return FillModel.from_costs(commission, slippage_bps, max_volume_share)
-
-
-def fill_defaults(ctx: Context | None = None) -> dict[str, float]:
-    """Return the configured costs (``trading.commission``, ``slippage_bps``, ``max_volume_share``).
-
-    They are the paper loop's fill model and the Backtest page's defaults.
-    """
-    from core.services.context import get_context
-
-    t = (ctx or get_context()).settings.trading
-    return {"commission": t.commission, "slippage_bps": t.slippage_bps, "max_volume_share": t.max_volume_share}
-
-
 def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapping[str, Any] | None = None, *, cash: float = 10_000.0,
                  commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
-                 path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured", max_volume_share: float = 0.0) -> BacktestResult:
+                 path: Literal["auto", "event", "fast"] = "auto", risk: str = "configured", max_volume_share: float = 0.0,
+                 ctx: Context | None = None) -> BacktestResult:
     """Run ``strategy`` on one or several symbols' bars on one portfolio; every order passes the risk engine.
 
     ``commission`` is a rate on notional per fill; ``slippage_bps`` moves every
     market fill against the order by that many basis points (the event path runs
     then, as the compiled path has no slippage); ``max_volume_share`` caps each bar's fills
     of a symbol at that share of its volume (0 = no cap). The paper loop uses the same
-    model from the ``trading`` settings (:func:`fill_defaults`). With ``risk="configured"``
+    model from the ``trading`` settings (:func:`core.services.settings.fill_defaults`, config plus the Settings page). With ``risk="configured"``
     every position carries the ``risk.stop`` protective stop, as in the paper loop. A signals strategy is checked for
     look-ahead on ``frames`` first (``report["check"]``; a failure adds a warning).
     """
     data: Any = dict(frames) if len(frames) > 1 else next(iter(frames.values()))
     symbol = None if len(frames) > 1 else next(iter(frames))
-    inst, check = strategy_for_backtest(strategy, params, frames)
-    engine = make_backtest_risk(risk)
-    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=_fill_model(commission, slippage_bps, max_volume_share),
-                          lot_size=lot_size, path=path, risk=engine, stop=backtest_stop(risk))
-    result.report["risk_changes"] = risk_changes(engine.store.entries)
+    inst, check = strategy_for_backtest(strategy, params, frames, ctx)
+    engine = make_backtest_risk(risk, ctx)
+    fill_model = FillModel.from_costs(commission, slippage_bps, max_volume_share)
+    result = run_backtest(data, inst, symbol=symbol, cash=cash, size=parse_size(size), fill_model=fill_model,
+                          lot_size=lot_size, path=path, risk=engine, stop=backtest_stop(risk, ctx))
+    result.report["risk_changes"] = result_risk_changes(result, engine)
     result.report["risk"] = risk
     stopped = stopped_by(result.report)
     if stopped:
@@ -93,7 +80,7 @@ def lab_backtest(frames: Mapping[str, pd.DataFrame], strategy: Any, params: Mapp
 
 
 def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str], *, cash: float = 10_000.0, commission: float = 0.0,
-                       slippage_bps: float = 0.0, size: str | float = "all-in", risk: str = "configured",
+                       slippage_bps: float = 0.0, size: str | float = "all-in", risk: str = "configured", max_volume_share: float = 0.0,
                        progress: Callable[[int, int], None] | None = None) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """Backtest each strategy in ``names`` with its default parameters on the same bars and costs.
 
@@ -104,7 +91,8 @@ def compare_strategies(frames: Mapping[str, pd.DataFrame], names: Sequence[str],
     for i, name in enumerate(names, 1):
         row: dict[str, Any] = {"strategy": name}
         try:
-            res = lab_backtest(frames, name, None, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, risk=risk)
+            res = lab_backtest(frames, name, None, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, risk=risk,
+                               max_volume_share=max_volume_share)
             row.update({k: v for k, v in res.report.items() if isinstance(v, int | float) and not isinstance(v, bool)})
             check = res.report.get("check")
             row["check"] = "—" if check is None else ("ok" if check["ok"] else "LOOKS AHEAD" if check["lookahead"] else "fails")
@@ -125,7 +113,7 @@ def buy_and_hold_curve(frames: Mapping[str, pd.DataFrame], cash: float) -> pd.Se
 
 def parameter_sweep(frames: Mapping[str, pd.DataFrame], strategy: str, grid: Mapping[str, Sequence[Any]], *, base: Mapping[str, Any] | None = None,
                     cash: float = 10_000.0, commission: float = 0.0, slippage_bps: float = 0.0, size: str | float = "all-in", lot_size: float = 1.0,
-                    progress: Callable[[int, int], None] | None = None, risk: str = "configured") -> pd.DataFrame:
+                    progress: Callable[[int, int], None] | None = None, risk: str = "configured", max_volume_share: float = 0.0) -> pd.DataFrame:
     """Backtest every combination of ``grid`` and return one row per run: the parameters and the report's numbers.
 
     Invalid combinations (e.g. fast >= slow) are skipped with their error in ``error``.
@@ -139,7 +127,7 @@ def parameter_sweep(frames: Mapping[str, pd.DataFrame], strategy: str, grid: Map
         row: dict[str, Any] = dict(zip(names, values, strict=True))
         try:
             rep = lab_backtest(frames, strategy, params, cash=cash, commission=commission, slippage_bps=slippage_bps, size=size, lot_size=lot_size,
-                               risk=risk).report
+                               risk=risk, max_volume_share=max_volume_share).report
             row.update({k: v for k, v in rep.items() if isinstance(v, int | float) and not isinstance(v, bool)})
         except ValueError as exc:
             row["error"] = str(exc)

@@ -1,7 +1,9 @@
 """Research services: parameter sweeps with the deflated Sharpe ratio and the PBO, walk-forward optimisation, on Dask.
 
 Every trial is a backtest whose orders pass the risk engine (``risk="configured"``:
-the limits in force; ``"permissive"``: engine on, limits never bind). Trials run on
+the limits in force and the ``risk.stop`` protective stop; ``"permissive"``: engine on,
+limits never bind, no stop) and whose fills follow the one fill model (commission,
+slippage, volume cap), so a trial equals :func:`core.services.lab.lab_backtest` with the same inputs. Trials run on
 the research executor: an in-process Dask ``LocalCluster`` by default, or the
 cluster at ``research.scheduler_address``.
 """
@@ -19,7 +21,7 @@ from core.research import repo
 from core.research.executor import DaskExecutor, SequentialExecutor, executor_from_settings
 from core.research.sweep import SweepResult, load_sweep, run_sweep
 from core.research.walkforward_opt import WalkForwardResult, walk_forward_optimise
-from core.services.backtest import make_backtest_risk, parse_size
+from core.services.backtest import backtest_stop, make_backtest_risk, parse_size
 from core.services.context import Context, get_context
 from core.services.data import load_bars
 
@@ -98,6 +100,7 @@ def sweep(
     size: str | float = "all-in",
     lot_size: float = 1.0,
     slippage_bps: float = 0.0,
+    max_volume_share: float = 0.0,
     risk: str = "configured",
     workers: int | None = None,
     sequential: bool = False,
@@ -120,6 +123,7 @@ def sweep(
                 "data": {s: [str(f.index[0]), str(f.index[-1]), len(f)] for s, f in data.items()}}
     return run_sweep(ctx.store, data, strategy, parse_grid(grid), limits=limits, base=params, sample=random, seed=seed, cash=cash,
                      commission=commission, size=parse_size(size), lot_size=lot_size, slippage_bps=slippage_bps,
+                     max_volume_share=max_volume_share, stop=backtest_stop(risk, ctx),
                      executor=executor or research_executor(ctx, workers=workers, sequential=sequential), progress=progress, describe=describe)
 
 
@@ -184,6 +188,8 @@ def walk_forward(
     commission: float = 0.0,
     size: str | float = "all-in",
     lot_size: float = 1.0,
+    slippage_bps: float = 0.0,
+    max_volume_share: float = 0.0,
     risk: str = "configured",
     workers: int | None = None,
     sequential: bool = False,
@@ -196,4 +202,5 @@ def walk_forward(
     data = _frames(symbols, frames, timeframe, start, end, ctx)
     return walk_forward_optimise(data, strategy, parse_grid(grid), limits=make_backtest_risk(risk, ctx).limits, windows=windows, anchored=anchored,
                                  base=params, sample=random, seed=seed, cash=cash, commission=commission, size=parse_size(size), lot_size=lot_size,
+                                 slippage_bps=slippage_bps, max_volume_share=max_volume_share, stop=backtest_stop(risk, ctx),
                                  executor=executor or research_executor(ctx, workers=workers, sequential=sequential), progress=progress)

@@ -131,12 +131,12 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     ``load(symbol)`` replaces the bar source (default: the context's data for the session's timeframe).
     """
     from core.services.data import load_bars
-    from core.services.settings import risk_limits
+    from core.services.settings import risk_limits, with_saved_costs
     from core.services.strategy import build_strategy, pin_params
     from core.services.venues import venue_broker
 
     ctx = ctx or get_context()
-    cfg = settings or ctx.settings.trading
+    cfg = with_saved_costs(settings or ctx.settings.trading, ctx)  # the fill costs saved on the Settings page start a new session
 
     def notify(events: list[NotifyEvent]) -> None:
         from core.services.notifications import notify_event
@@ -156,7 +156,7 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         venue=lambda: ctx.settings.brokers.default,
         build_venue=lambda session: venue_broker(ctx, session["broker"], session["symbols"]),
     )
-    return TradingLoop(ctx, ports, settings=settings, holder=holder)
+    return TradingLoop(ctx, ports, settings=cfg, holder=holder)
 
 
 def get_loop(ctx: Context) -> TradingLoop:

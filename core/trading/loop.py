@@ -284,8 +284,8 @@ class TradingLoop:
             self.engine.step(bars)
             for item in inputs.drain(self, ts, replay):
                 inputs.apply(self.manager, item)
-            if self.venue:
-                self.broker.poll()  # this bar's fills, stored in this bar's transaction
+            if self.venue and self.broker.unpolled:
+                self.broker.poll()  # fills of this bar's orders that did not come back filled, stored in this bar's transaction
         finally:
             self.risk.state.release()
 
@@ -308,14 +308,15 @@ class TradingLoop:
                              {"ours": self._done.isoformat() if self._done is not None else None,
                               "stored": self.last_processed.isoformat() if self.last_processed is not None else None})
             self.ready = False
-        if not self.ready:
+        recovered = not self.ready
+        if recovered:
             t0 = time.perf_counter()
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
         # Everything the tick writes is one transaction: one commit per bar, the last bar's also holding the status.
         with self.store.transaction():
             self._refresh_limits()
-            if self.venue:
+            if self.venue and not recovered:  # a recovery on a venue has just reconciled: a second round trip would find nothing new
                 reconcile_tick(self)
                 self.store.commit()  # the venue's view is stored whether or not a bar follows
             target = self.feed.advance()
@@ -352,7 +353,7 @@ class TradingLoop:
                 equity=report.equity, timings_ms={k: round(v, 3) for k, v in self.timer.ms.items()}, waiting_for_lease=None,
                 host=self.lease.holder, exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
                 feed=feed_status["provider"] if feed_status["live"] else "replay",
-                feed_detail=f"live · {feed_status['error'] or 'polling'}" if feed_status["live"] else None,
+                feed_detail=f"live · {feed_status['error'] or feed_status.get('mode') or 'polling'}" if feed_status["live"] else None,
                 stale=self._halt_reason if self.halt == "stale data" else None,
                 market_closed=self._halt_reason if self.halt == "market closed" else None,
             )  # fmt: skip

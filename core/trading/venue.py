@@ -11,17 +11,24 @@ never a replay: the venue is not a deterministic simulation.
 
 from __future__ import annotations
 
+import logging
 import math
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.brokers.base import Broker, BrokerError, OrderNotFound
 from core.brokers.events import RECONCILED
+from core.clock import Clock, SystemClock
 from core.domain import Bar, Fill, Instrument, Order, Position
 from core.execution.manager import OrderManager
 from core.portfolio import Portfolio
 from core.store import Store
 
+log = logging.getLogger("core.trading.venue")
+
 CASH_CURRENCIES = ("USDT", "USD", "INR", "EUR", "USDC")
+#: How far before the newest applied fill a poll asks the venue again (a fill reported late, clock skew).
+FILL_OVERLAP = timedelta(minutes=5)
 
 
 def venue_kind(broker: Broker) -> str:
@@ -56,15 +63,21 @@ class VenueBook:
         Fill IDs already in the ledger (stored ones).
     store : Store
         Where differences are audited.
+    last_fill : datetime, optional
+        Time of the newest fill in the ledger: polls ask the venue only for fills from
+        :data:`FILL_OVERLAP` before the newest one seen, so a poll's cost does not grow with the
+        account's history (fills are de-duplicated by ID).
     """
 
-    def __init__(self, venue: Broker, portfolio: Portfolio, seen: set[str], store: Store) -> None:
+    def __init__(self, venue: Broker, portfolio: Portfolio, seen: set[str], store: Store, last_fill: datetime | None = None) -> None:
         self.venue = venue
         self.portfolio = portfolio
         self.store = store
         self.name = getattr(venue, "name", "venue")
         self._seen = set(seen)
         self._fills: list[Fill] = []
+        self._last_fill = last_fill
+        self.unpolled = False  # an order went to the venue unfilled since the last poll: it may have filled since
         self.quote: str | None = getattr(venue, "quote", None)
         self._instruments: dict[str, Instrument] = {}
 
@@ -83,8 +96,18 @@ class VenueBook:
         return self.venue.capabilities()
 
     def submit(self, order: Order) -> Order:
-        """Send ``order`` to the venue."""
-        return self.venue.submit(order)
+        """Send ``order`` to the venue; when it comes back (partly) filled, apply its fills to the ledger at once.
+
+        Otherwise the ledger would still hold the position a market exit just sold until the
+        bar's poll, and the protective stop placed for it in between would be refused by the
+        venue (no balance left).
+        """
+        placed = self.venue.submit(order)
+        if placed.filled_quantity > 0:
+            self.poll()
+        else:
+            self.unpolled = True
+        return placed
 
     def cancel(self, client_order_id: str) -> Order:
         """Cancel at the venue."""
@@ -116,16 +139,30 @@ class VenueBook:
 
     # -- driving ---------------------------------------------------------------------------
     def on_bars(self, bars: list[Bar]) -> None:
-        """Collect the fills that happened since the last bar (the engine marks the ledger itself)."""
-        self.poll()
+        """Nothing to do: the fills since the last bar are already applied (the engine marks the ledger itself).
 
-    def poll(self) -> int:
-        """Apply every venue fill not applied yet (once each, by fill ID); return how many were new."""
-        new = [f for f in self.venue.fills() if f.fill_id not in self._seen]
+        The loop polls right after each bar's orders and reconciles at the start of each tick,
+        so a poll here would ask the venue a second time within the same moment (a request
+        per bar the venue's rate limit pays for).
+        """
+
+    def _venue_fills(self) -> list[Fill]:
+        """Return the venue's fills from :data:`FILL_OVERLAP` before the newest one applied (all of them before the first)."""
+        since = self._last_fill - FILL_OVERLAP if self._last_fill is not None else None
+        return self.venue.fills(since=since)
+
+    def poll(self, fills: list[Fill] | None = None) -> int:
+        """Apply every venue fill not applied yet (once each, by fill ID); return how many were new.
+
+        ``fills`` is a list the caller has just fetched (one request per tick, not two).
+        """
+        self.unpolled = False
+        new = [f for f in (self._venue_fills() if fills is None else fills) if f.fill_id not in self._seen]
         for fill in sorted(new, key=lambda f: (f.ts, f.fill_id)):
             self._seen.add(fill.fill_id)
             self.portfolio.apply_fill(fill)
             self._fills.append(fill)
+            self._last_fill = fill.ts if self._last_fill is None else max(self._last_fill, fill.ts)
         return len(new)
 
     def reconcile(self, manager: OrderManager) -> dict[str, Any]:
@@ -136,9 +173,9 @@ class VenueBook:
         process was not looking (a crash after sending, before storing). Fills: applied once.
         Positions and cash: the venue's numbers replace the ledger's where they differ.
         """
-        report = manager.reconcile()
+        report = manager.reconcile()  # looks up every order it works that the venue no longer lists as open
         adopted: list[str] = []
-        fills = self.venue.fills()
+        fills = self._venue_fills()
         for cid in dict.fromkeys(f.client_order_id for f in fills if f.fill_id not in self._seen):
             if manager.get(cid) is None and manager._known(cid) is None:
                 try:
@@ -146,13 +183,7 @@ class VenueBook:
                     adopted.append(cid)
                 except (OrderNotFound, BrokerError):
                     pass
-        for order in manager.open_orders():  # filled or cancelled at the venue since the last look
-            if not manager.emulator.owns(order.client_order_id) and not order.tags.get("emulated"):
-                try:
-                    manager._observe(self.venue.get_order(order.client_order_id))
-                except OrderNotFound:
-                    pass
-        new_fills = self.poll()
+        new_fills = self.poll(fills)
         differences: list[str] = []
         pf = self.portfolio
         cash, currency = venue_cash(self.venue.balances(), self.quote)
@@ -196,8 +227,8 @@ def venue_book(loop: Any, session: dict[str, Any]) -> VenueBook:
     venue = loop.ports.build_venue(session)
     portfolio = portfolio_repo.load_state(loop.store, loop.account) or Portfolio(cash=float(session["cash"]), account=loop.account,
                                                                                  currency=session.get("currency", "USD"))
-    seen = {f.fill_id for f in portfolio_repo.load_fills(loop.store, loop.account)}
-    return VenueBook(venue, portfolio, seen, loop.store)
+    stored = portfolio_repo.load_fills(loop.store, loop.account)
+    return VenueBook(venue, portfolio, {f.fill_id for f in stored}, loop.store, last_fill=stored[-1].ts if stored else None)
 
 
 def _no_orders(order: Order, context: Any = None) -> Any:
@@ -238,4 +269,33 @@ def reconcile_tick(loop: Any) -> dict[str, Any]:
     with loop.store.transaction():
         changed = loop.broker.reconcile(loop.manager)
         loop.recorder.flush(loop.broker.fills(), loop.clock.now())
+    return changed
+
+
+def reconcile_account(venue: Broker, store: Store, account: str | None = None, *, clock: Clock | None = None) -> dict[str, Any]:
+    """Reconcile a venue account with the store when no loop drives it (a host's start, a check from the CLI).
+
+    The one reconciler: the same :meth:`VenueBook.reconcile` (with the order manager's) that
+    the loop runs on every tick, over the account's stored orders, fills and ledger, written
+    in one transaction. Orders the venue lists that the store lacks are adopted; stored live
+    orders get the venue's state; every new fill is stored once; cash and positions become
+    the venue's. Returns what changed (``updated``, ``missing``, ``adopted``, ``new_fills``,
+    ``differences``); calling it again without news from the venue changes nothing.
+    """
+    from core.portfolio import repo as portfolio_repo
+
+    account = account or str(getattr(venue, "name", "venue"))
+    clock = clock or store.clock or SystemClock()
+    stored = portfolio_repo.load_fills(store, account)
+    portfolio = portfolio_repo.load_state(store, account)
+    if portfolio is None:  # first sight of the account: its cash before the fills we are about to apply is unknown; the venue's wins below
+        cash, currency = venue_cash(venue.balances(), getattr(venue, "quote", None))
+        portfolio = Portfolio(cash=cash, account=account, currency=currency)
+    book = VenueBook(venue, portfolio, {f.fill_id for f in stored}, store, last_fill=stored[-1].ts if stored else None)
+    manager = OrderManager(book, clock, _no_orders, store=store, account=account, reconcile_on_start=False)
+    with store.transaction():
+        changed = book.reconcile(manager)
+        portfolio_repo.PortfolioRecorder(store, portfolio).flush(book.fills(), clock.now())
+    log.info("reconciled %s: %d updated, %d missing, %d adopted, %d new fills, %d differences", account, len(changed["updated"]),
+             len(changed["missing"]), len(changed["adopted"]), changed["new_fills"], len(changed["differences"]))
     return changed

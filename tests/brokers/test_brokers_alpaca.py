@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes.kits import Kit, make_kit
@@ -134,3 +134,18 @@ def test_paper_is_default_and_live_is_refused_without_confirmation() -> None:
     assert AlpacaBroker("k", "s").client._base_url.startswith("https://paper-api.alpaca.markets")
     with pytest.raises(LiveTradingNotAllowed):
         AlpacaBroker("k", "s", paper=False)
+
+
+def test_fills_page_past_the_hundredth_and_since_asks_only_for_the_recent_ones(kit: Kit) -> None:
+    """Alpaca pages account activities 100 at a time: a single page would stop seeing fills after the account's 100th."""
+    b = kit.broker()
+    for i in range(230):  # 230 market orders, one fill each, the fake's clock one second apart
+        b.submit(Order(f"m{i}", "AAPL", Side.BUY if i % 2 == 0 else Side.SELL, 1, time_in_force=TimeInForce.DAY))
+        kit.fake.now += timedelta(seconds=1)
+    fills = b.fills()
+    assert [f.client_order_id for f in fills] == [f"m{i}" for i in range(230)]  # every one, oldest first
+    assert kit.fake.count("GET", "/v2/account/activities/FILL") == 3  # 100 + 100 + 30
+    since = fills[200].ts
+    recent = b.fills(since=since)
+    assert [f.client_order_id for f in recent] == [f"m{i}" for i in range(200, 230)]
+    assert kit.fake.count("GET", "/v2/account/activities/FILL") == 4  # one page: only the fills after ``since`` travel

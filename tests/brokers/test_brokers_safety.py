@@ -17,8 +17,8 @@ from core.brokers.factory import build_broker, build_router, live_allowed
 from core.brokers.retry import VenueUnavailable
 from core.config import load_settings
 from core.domain import Order, OrderType, Side, TimeInForce
-from core.execution.reconcile import reconcile
 from core.services import Context
+from core.trading.venue import reconcile_account
 
 
 def _settings(tmp_path: Path, **over):
@@ -133,7 +133,7 @@ def test_no_secret_in_logs_or_database_after_a_full_fake_venue_session(tmp_path:
             router.venues["zerodha"].broker.submit(Order("zer3", "INFY", Side.BUY, 1, time_in_force=TimeInForce.DAY))
         for st in router.venues.values():
             if st.broker.name != "zerodha":
-                reconcile(st.broker, ctx.store)
+                reconcile_account(st.broker, ctx.store)
         logging.getLogger("core.brokers").error("a deliberate traceback", exc_info=BrokerError("boom"))
     finally:
         for k in kits.values():

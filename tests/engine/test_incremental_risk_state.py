@@ -109,7 +109,7 @@ class BatchRisk(RiskEngine):
 
 
 def _run(frames, risk: RiskEngine):
-    res = run_backtest(frames, "sma_cross", params={"fast": 5, "slow": 12}, cash=100_000.0, commission=0.0005, risk=risk, baseline=False)
+    res = run_backtest(frames, "sma_cross", params={"fast": 5, "slow": 12}, cash=100_000.0, commission=0.0005, risk=risk, baseline=False, path="event")
     orders = [(o.client_order_id, o.side, o.quantity, str(o.status), o.reason) for o in res.orders]
     fills = [(f.client_order_id, f.quantity, f.price, f.fee) for f in res.fills]
     decisions = [(e["data"]["action"], e["data"]["quantity"], e["data"]["reason"], tuple(e["data"]["checks"]))

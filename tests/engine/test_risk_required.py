@@ -55,6 +55,15 @@ def _assert_all_checked(sent, checked):
     assert sorted(set(sent) - set(checked)) == []
 
 
+def _assert_compiled_checks_every_order(res):
+    """The compiled risk path sends no order to a broker: each order it fills has a risk decision that allowed it."""
+    assert res.path == "fast_risk" and len(res.fills) > 0
+    d = res.decisions
+    filled = d[d["status"] == "filled"]
+    assert len(filled) == len(res.fills) and (filled["action"] != "veto").all()
+    assert (d.loc[d["action"] == "veto", "status"] == "vetoed").all()
+
+
 def _risk():
     return RiskEngine(RiskLimits(), store=MemoryStore())
 
@@ -88,16 +97,18 @@ def test_build_engine_and_run_backtest_check_every_order(spies):
     engine.manager.submit(Order("manual-1", "GOOG", Side.BUY, 1.0))
     _assert_all_checked(sent, checked)
     sent.clear(), checked.clear()
-    run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk=_risk(), baseline=False)
+    run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk=_risk(), baseline=False, path="event")
     _assert_all_checked(sent, checked)
+    _assert_compiled_checks_every_order(run_backtest(GOOG.iloc[:300], "sma_cross", symbol="GOOG", risk=_risk(), baseline=False))
 
 
 def test_services_backtest_and_paper_session_check_every_order(spies, ctx):
     sent, checked = spies
-    services.backtest("sma_cross", symbol="AAPL", ctx=ctx)  # default: the limits in force
+    services.backtest("sma_cross", symbol="AAPL", path="event", ctx=ctx)  # default limits, on the event path
     _assert_all_checked(sent, checked)
-    services.backtest("sma_cross", symbol="AAPL", risk="permissive", ctx=ctx)  # limits that never bind, still checked
+    services.backtest("sma_cross", symbol="AAPL", risk="permissive", path="event", ctx=ctx)  # limits that never bind, still checked
     _assert_all_checked(sent, checked)
+    _assert_compiled_checks_every_order(services.backtest("sma_cross", symbol="AAPL", ctx=ctx))  # the default: the compiled risk path
     sent.clear(), checked.clear()
     data = GOOG.iloc[:300]
     clock = FixedClock(data.index[0].tz_localize(UTC).to_pydatetime())

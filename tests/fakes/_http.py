@@ -18,6 +18,7 @@ matching request:
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -63,6 +64,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away mid-request (a killed process, a timeout): what the venue sees, not a fault of the fake
+        super().handle_error(request, client_address)
 
 
 class FakeVenue:

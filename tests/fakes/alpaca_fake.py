@@ -101,12 +101,27 @@ class AlpacaFake(FakeVenue):
         if p == "/v2/positions":
             return Reply(200, [self._position(s) for s, (q, _) in sorted(self.positions.items()) if q])
         if p == "/v2/account/activities/FILL":
-            return Reply(200, list(reversed(self.activities)))  # Alpaca lists newest first
+            return Reply(200, self._activities(req.query))
         if p == "/v2/stocks/bars":
             return Reply(200, self._bars(req.query))
         return self._err(404, 40410000, f"endpoint not found {m} {p}")
 
     # -- model -------------------------------------------------------------------
+    def _activities(self, q: dict[str, str]) -> list[dict[str, Any]]:
+        """Account activities as Alpaca pages them: ``direction`` (default desc), ``after``/``until`` (exclusive), ``page_size`` (max 100), ``page_token``."""
+        def at(text: str) -> datetime:
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        rows = list(reversed(self.activities)) if q.get("direction", "desc") == "desc" else list(self.activities)
+        if "after" in q:
+            rows = [a for a in rows if at(a["transaction_time"]) > at(q["after"])]
+        if "until" in q:
+            rows = [a for a in rows if at(a["transaction_time"]) < at(q["until"])]
+        if "page_token" in q:
+            ids = [a["id"] for a in rows]
+            rows = rows[ids.index(q["page_token"]) + 1:] if q["page_token"] in ids else []
+        return rows[: min(int(q.get("page_size", 100)), 100)]
+
     def _account(self) -> dict[str, Any]:
         mv = sum(q * self.prices[s] for s, (q, _) in self.positions.items())
         return {

@@ -47,11 +47,11 @@ class BinanceFake(FakeVenue):
         self._trade_ids = itertools.count(5001)
 
     # -- helpers for tests -------------------------------------------------------
-    def set_price(self, symbol: str, price: float) -> None:
-        """Move the price of ``symbol`` and fill whatever resting orders it reaches."""
+    def set_price(self, symbol: str, price: float, advance_ms: int = 1000) -> None:
+        """Move the price of ``symbol`` and fill whatever resting orders it reaches (the clock moves ``advance_ms`` on)."""
         with self.lock:
             self.prices[symbol] = price
-            self.now_ms += 1000
+            self.now_ms += advance_ms
             for order in self.orders:
                 if order["symbol"] == symbol and order["status"] in {"NEW", "PARTIALLY_FILLED"}:
                     self._work(order)

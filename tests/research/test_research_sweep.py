@@ -15,7 +15,7 @@ from core.backtest import run_backtest
 from core.cli import main as cli_main
 from core.research import DaskExecutor, parse_grid
 from core.research import repo as sweep_repo
-from core.services.backtest import make_backtest_risk
+from core.services.backtest import backtest_stop, make_backtest_risk
 
 GRID = ["fast=5:15:5", "slow=10:30:10"]  # 9 combinations, 2 invalid (fast >= slow)
 WINDOW = {"start": "2011-06-01", "end": "2012-12-31"}
@@ -52,11 +52,13 @@ def test_sweep_counts_invalid_combinations_stores_trials_and_matches_a_direct_ba
     s = res.summary
     assert s["n_skipped"] == 2 and s["n_trials"] == 14 and res.ran == 14 and res.reused == 0
     assert len(_stored(ctx, res.sweep_id)) == 14
-    # The best trial is the one with the highest Sharpe ratio, and its numbers are those of the public backtest with the risk engine on.
+    # The best trial is the one with the highest Sharpe ratio, and its numbers are those of the public backtest with the risk engine
+    # and the configured protective stop on.
     assert s["best"]["metrics"]["sharpe"] == res.trials["sharpe"].max()
     best = s["best"]
     frame = services.load_bars(best["symbol"], **WINDOW)
-    ref = run_backtest(frame, "sma_cross", symbol=best["symbol"], params=best["params"], risk=make_backtest_risk("configured"), baseline=False)
+    ref = run_backtest(frame, "sma_cross", symbol=best["symbol"], params=best["params"], risk=make_backtest_risk("configured"), baseline=False,
+                       stop=backtest_stop("configured"))
     assert best["metrics"]["sharpe"] == ref.report["sharpe"] and best["metrics"]["trades"] == ref.report["trades"]
     assert s["dsr"]["n_trials"] == 14 and 0.0 <= s["dsr"]["dsr"] <= 1.0
     assert s["pbo"]["pbo"] is not None and len(s["pbo"]["rank_is"]) == 14
@@ -197,7 +199,7 @@ def test_walk_forward_reports_only_out_of_sample_windows(ctx):
         for fast in (5, 10, 15):
             for slow in (20, 40):
                 rep = run_backtest(train, "sma_cross", symbol="AAPL", params={"fast": fast, "slow": slow}, risk=make_backtest_risk(),
-                                   baseline=False).report
+                                   baseline=False, stop=backtest_stop()).report
                 scores[(fast, slow)] = rep["sharpe"] if pd.notna(rep["sharpe"]) else float("-inf")
         assert scores[(w["params"]["fast"], w["params"]["slow"])] == max(scores.values())
     assert set(wf.metrics) == {"AAPL", "portfolio"} and wf.metrics["AAPL"]["return_pct"] is not None

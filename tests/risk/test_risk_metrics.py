@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from core import services
+from core.backtest.stats import drawdown_stats
 from core.risk import metrics as m
 
 REL = 1e-6
@@ -82,6 +83,10 @@ def test_longest_underwater_can_differ_from_deepest():
     assert dd.depth == pytest.approx(0.3)
     assert dd.duration == 2
     assert dd.longest == 5
+    # The report's drawdown duration is the longest time under water, as the backtest's report counts it.
+    assert m.summary(r).max_drawdown_duration == 5
+    wealth = np.concatenate([[1.0], np.cumprod(1.0 + np.asarray(r))])
+    assert drawdown_stats(wealth, pd.date_range("2020-01-01", periods=wealth.size))[1] == 5
 
 
 def test_trade_statistics_by_hand():

@@ -62,7 +62,8 @@ def venue_settings(tmp_path: Any, db_url: str, fake: BinanceFake, venue: str = "
         # minute bars of a year's prices: let it trade all day; these tests are about the venue's plumbing, so no protective stops
         # (the default-settings test below keeps them on)
         risk={"daily_loss_cap_pct": 0.5, "stop": {"enabled": False}},
-        brokers={"default": venue, "binance": {"api_key": key, "api_secret": secret, "base_url": fake.url}},
+        # the fake has no rate limit: ccxt's limiter (50 ms per weight unit, a second per fills call) would only slow the test
+        brokers={"default": venue, "binance": {"api_key": key, "api_secret": secret, "base_url": fake.url, "rate_limit_ms": 1}},
         data={"provider": "venue" if venue != "paper" else "ccxt", "ccxt_exchange": "binance", "base_url": fake.url, "stale_after_bars": 3},
         trading={"strategy": "sma_cross", "symbols": [SYMBOL], "timeframe": "1m", "warmup_bars": WARMUP, "commission": 0.001},
         **extra,

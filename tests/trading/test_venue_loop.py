@@ -165,7 +165,7 @@ def test_three_lines_in_env_trade_btc_usdt_on_the_venue_with_the_default_strateg
     with BinanceFake(api_key=key, api_secret=secret) as fake:
         fake.serve_klines(VENUE_SYMBOL, bars)
         settings = load_settings(config_file=None, env_file=str(env), store={"database_url": sqlite_url}, log={"dir": str(tmp_path / "logs")},
-                                 scheduler={"embedded": False}, brokers={"binance": {"base_url": fake.url}})
+                                 scheduler={"embedded": False}, brokers={"binance": {"base_url": fake.url, "rate_limit_ms": 1}})
         assert (settings.trading.symbols, settings.trading.timeframe, settings.data.provider) == (["BTC/USDT"], "1m", "venue")
         warmup = settings.trading.warmup_bars
         market = Market(fake, bars, warmup)
@@ -188,4 +188,7 @@ def test_three_lines_in_env_trade_btc_usdt_on_the_venue_with_the_default_strateg
     # every order we sent is at the venue and nothing else is (matched by the venue's order ID: a protective stop's longer
     # client ID is sent as its stable hash, core.brokers._venue.venue_client_id)
     assert sent and {str(o["orderId"]) for o in fake.orders} == {o.broker_order_id for o in sent}
+    # no protective stop was placed for a position an exit had already sold (the venue would refuse it: no balance left)
+    rejected = [o for o in ours.values() if o.status.value == "rejected"]
+    assert rejected == [], [(o.client_order_id, o.reason) for o in rejected]
     print(f"\nthree lines: bars processed {processed}, orders {len(ours)}, at the venue {len(fake.orders)}")

@@ -21,4 +21,6 @@ def populate_paper(ctx: Context, symbols: tuple[str, ...] = ("AAPL", "MSFT"), ba
     for _ in range(-(-bars // per_tick)):
         loop.tick()
     toggle.set_enabled(ctx.store, False)
+    loop.tick()  # the tick after the switch-off gives the account's lease up, as a user's loop does: a server started next need not wait lease_seconds
+    assert loop.lease.current() is None, "the stopped loop kept the account's lease"
     return ctx

@@ -17,6 +17,7 @@ the convention of backtesting.py (and of notional orders at real venues).
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from core.brokers import events as ev
 from core.brokers.base import Balance, Capabilities, OrderNotFound, OrderRejected
@@ -158,12 +159,13 @@ class PaperBroker(PaperRules):
         """Return every order the book has seen, oldest first."""
         return list(self._orders.values())
 
-    def fills(self, since_client_order_id: str | None = None) -> list[Fill]:
-        """Return fills, optionally only those after the last fill of ``since_client_order_id``."""
-        if since_client_order_id is None:
-            return list(self._fills)
-        idx = max((i for i, f in enumerate(self._fills) if f.client_order_id == since_client_order_id), default=-1)
-        return self._fills[idx + 1 :]
+    def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
+        """Return fills, optionally only those after the last fill of ``since_client_order_id`` and at/after the time ``since``."""
+        out = self._fills
+        if since_client_order_id is not None:
+            idx = max((i for i, f in enumerate(out) if f.client_order_id == since_client_order_id), default=-1)
+            out = out[idx + 1 :]
+        return [f for f in out if f.ts >= since] if since is not None else list(out)
 
     def positions(self) -> list[Position]:
         """Return the open positions marked at the last price."""

@@ -11,7 +11,7 @@ market is open.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
@@ -30,6 +30,8 @@ class FeedStatus:
     error: str | None = None
     bars_received: int = 0
     outages: int = 0
+    mode: str = "polling"  # "streaming" (bars pushed over the WebSocket) or "polling (why)"
+    via: dict[str, int] = field(default_factory=dict)  # bars received per path ("stream", "rest")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""

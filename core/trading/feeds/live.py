@@ -82,6 +82,7 @@ class LiveFeed:
         self.error: str | None = None
         self.outages = 0
         self.received = 0
+        self.received_via: dict[str, int] = {}  # bars cached per path: "stream" (the WebSocket) or "rest" (polled)
         self.dropped: dict[str, int] = {"forming": 0, "duplicate": 0, "late": 0, "invalid": 0}
         self.window = max(window, 2 * warmup_bars)
         self.rows_handled = 0  # rows the per-tick path touched (fetched, checked, cached, released): bounded by the new bars
@@ -206,7 +207,8 @@ class LiveFeed:
         is_open = market_open(self.source.calendar, now)
         stale = is_open and age > self.stale_after
         return FeedStatus(provider=self.source.name, live=True, last_bar=cursor.isoformat(), age_seconds=round(age.total_seconds(), 3),
-                          stale=bool(stale), market_open=is_open, error=self.error, bars_received=self.received, outages=self.outages)
+                          stale=bool(stale), market_open=is_open, error=self.error, bars_received=self.received, outages=self.outages,
+                          mode=getattr(self.source, "mode", "polling"), via=dict(self.received_via))
 
     # -- fetching ------------------------------------------------------------------------
     def _provider_now(self) -> pd.Timestamp:
@@ -248,6 +250,7 @@ class LiveFeed:
         fresh = closed[~known & ~late].drop_duplicates("ts", keep="last")
         if fresh.empty:
             return
+        paths = dict(zip(fresh["ts"], fresh.pop("via"), strict=True)) if "via" in fresh else {}
         try:
             valid, report = validate_ohlcv(fresh, repair=True, source=f"{self.source.name} {symbol}")
         except DataValidationError as exc:
@@ -266,6 +269,9 @@ class LiveFeed:
             recent[ts] = tuple(float(x) for x in row)
         self._last[symbol] = valid.index[-1]
         self.received += len(valid)
+        for ts in valid.index:
+            path = paths.get(ts, "rest")
+            self.received_via[path] = self.received_via.get(path, 0) + 1
         self.rows_handled += len(valid)
         cursor = self.cursor if self.store.get_setting(f"{self.key}.start") else None
         while len(recent) > self.window and cursor is not None and next(iter(recent)) < cursor:
@@ -277,15 +283,6 @@ class LiveFeed:
         recent, base = self._recent[symbol], self._base[symbol].index
         in_base = base.get_indexer(pd.DatetimeIndex(ts)) >= 0 if len(base) else [False] * len(ts)
         return pd.Series([b or t in recent for t, b in zip(ts, in_base, strict=True)], index=ts.index, dtype=bool)
-
-
-def _rehost(exchange: Any, base_url: str) -> None:
-    """Point every REST endpoint of a ccxt exchange at ``base_url`` (keeping each path): proxies and local servers."""
-    from urllib.parse import urlparse
-
-    origin = base_url.rstrip("/")
-    api = exchange.urls["api"]
-    exchange.urls["api"] = {k: origin + urlparse(v).path if isinstance(v, str) else v for k, v in api.items()}
 
 
 def _secret(value: Any) -> str | None:
@@ -320,8 +317,10 @@ def make_source(ctx: Any, provider: str) -> Any:
                                                     "fetchMargins": False, "adjustForTimeDifference": False}})
         if via_venue and s.brokers.binance.testnet and not base_url:
             exchange.set_sandbox_mode(True)
+        if via_venue and s.brokers.binance.rate_limit_ms:
+            exchange.rateLimit = s.brokers.binance.rate_limit_ms  # the venue's endpoint, paced as its orders are
         if base_url:
-            _rehost(exchange, base_url)
+            sources.rehost(exchange, base_url)
         return sources.CcxtSource(exchange)
     if provider == "alpaca":
         from alpaca.data.historical import StockHistoricalDataClient
@@ -340,6 +339,16 @@ def make_source(ctx: Any, provider: str) -> Any:
 
 
 def build_live_feed(ctx: Any, session: dict[str, Any], account: str, provider: str) -> LiveFeed:
-    """Return the live feed of a session (its symbols and timeframe) over ``provider``."""
-    return LiveFeed(ctx.store, make_source(ctx, provider), session["symbols"], session["timeframe"], session["warmup_bars"],
+    """Return the live feed of a session (its symbols and timeframe) over ``provider``.
+
+    With ``data.stream`` the bars come over the exchange's WebSocket, REST polling while it is
+    down (:mod:`core.trading.feeds.streaming`); the setting is read at every build, not pinned:
+    the bars are the same either way.
+    """
+    source = make_source(ctx, provider)
+    if ctx.settings.data.stream:
+        from core.trading.feeds.streaming import stream_source
+
+        source = stream_source(ctx, provider, source, session["timeframe"])
+    return LiveFeed(ctx.store, source, session["symbols"], session["timeframe"], session["warmup_bars"],
                     now=ctx.clock.now, stale_after_bars=ctx.settings.data.stale_after_bars, name=account)

@@ -26,6 +26,15 @@ def _frame(rows: list[dict[str, Any]] | list[list[Any]]) -> pd.DataFrame:
     return frame
 
 
+def rehost(exchange: Any, base_url: str) -> None:
+    """Point every REST endpoint of a ccxt exchange at ``base_url`` (keeping each path): proxies and local servers."""
+    from urllib.parse import urlparse
+
+    origin = base_url.rstrip("/")
+    api = exchange.urls["api"]
+    exchange.urls["api"] = {k: origin + urlparse(v).path if isinstance(v, str) else v for k, v in api.items()}
+
+
 class CcxtSource:
     """OHLCV from any ccxt exchange: ``fetch_ohlcv(symbol, timeframe, since, limit)``, paginated."""
 
@@ -86,7 +95,9 @@ class AlpacaSource:
 
         units = {"1m": (1, TimeFrameUnit.Minute), "5m": (5, TimeFrameUnit.Minute), "15m": (15, TimeFrameUnit.Minute),
                  "1h": (1, TimeFrameUnit.Hour), "4h": (4, TimeFrameUnit.Hour), "1d": (1, TimeFrameUnit.Day)}
-        amount, unit = units[check_timeframe(timeframe)]
+        if check_timeframe(timeframe) not in units:
+            raise DataError(f"alpaca has no {timeframe} bars; use one of {', '.join(units)}")
+        amount, unit = units[timeframe]
         request = StockBarsRequest(symbol_or_symbols=symbol, timeframe=TimeFrame(amount, unit), start=since.to_pydatetime())
         try:
             result = self.client.get_stock_bars(request)
