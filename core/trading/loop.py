@@ -42,6 +42,7 @@ from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import inputs, toggle
+from core.trading._timer import Timer as _Timer
 from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
@@ -65,26 +66,6 @@ class TickReport:
     fills: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     equity: float | None = None
-
-
-class _Timer:
-    """Accumulate wall time per pipeline stage (for the dashboard and bench/tick.py)."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.add(name, (time.perf_counter() - t0) * 1000)
-
-        return timed
-
-    def add(self, name: str, ms: float) -> None:
-        self.ms[name] = self.ms.get(name, 0.0) + ms
 
 
 @dataclass(frozen=True)
