@@ -71,11 +71,23 @@ def limits_vector(limits: RiskLimits) -> np.ndarray:
 def simulate(frame: pd.DataFrame, targets: np.ndarray, cash: float, fee_rate: float, weight: float, lot: float, limits: RiskLimits,
              stop: StopPolicy | None) -> tuple:
     """Run the kernel on one symbol's bars; return its raw outputs (see :func:`simulate_risk_targets`)."""
+    return simulate_arrays(kernel_inputs(frame), targets, cash, fee_rate, weight, lot, limits, stop)
+
+
+def kernel_inputs(frame: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Return the kernel's view of one symbol's bars: open, high, low, close, times in ns and UTC day numbers."""
     o, h, lo, c = (np.ascontiguousarray(frame[k].to_numpy(dtype=np.float64)) for k in ("open", "high", "low", "close"))
     stamps = np.ascontiguousarray(frame.index.asi8, dtype=np.int64)
     per_second = _per_second(frame.index)
     days = np.floor_divide(stamps, 86_400 * per_second)
     stamps_ns = stamps * (1_000_000_000 // per_second)
+    return o, h, lo, c, stamps_ns, days
+
+
+def simulate_arrays(inputs: tuple[np.ndarray, ...], targets: np.ndarray, cash: float, fee_rate: float, weight: float, lot: float,
+                    limits: RiskLimits, stop: StopPolicy | None) -> tuple:
+    """Run the kernel on :func:`kernel_inputs` (prepared once for many runs on the same bars); return its raw outputs."""
+    o, h, lo, c, stamps_ns, days = inputs
     kind = _STOP_KINDS[stop.kind] if stop is not None else fr.STOP_NONE
     pct, mult, window = (stop.percent, stop.atr_multiple, stop.atr_window) if stop is not None else (0.05, 3.0, 14)
     return fr.simulate_risk_targets(o, h, lo, c, stamps_ns, days, np.ascontiguousarray(targets, dtype=np.int8), float(cash), float(fee_rate), float(weight),

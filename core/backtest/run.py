@@ -70,6 +70,37 @@ def _frames(data: pd.DataFrame | Mapping[str, pd.DataFrame], symbol: str | None)
     return out
 
 
+def check_amounts(cash: float, size: float, lot_size: float) -> None:
+    """Raise ValueError (saying what would be right) for a lot size, cash or size a backtest cannot use."""
+    if not lot_size > 0 or not np.isfinite(lot_size):
+        raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
+    if not cash > 0 or not np.isfinite(cash):
+        raise ValueError(f"cash must be a positive finite amount, not {cash}")
+    if not 0 < size <= 1:
+        raise ValueError(f"size must be in (0, 1] (a fraction of equity, 1 = all-in), not {size}")
+
+
+def check_length(strategy: Strategy, frames: Mapping[str, pd.DataFrame], warmup: int, risk: Any = UNLIMITED) -> None:
+    """Raise when the warm-up or the number of bars does not fit ``strategy`` (or no risk argument was given)."""
+    if warmup < 0 or warmup >= min(len(f) for f in frames.values()):
+        raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
+    if risk is None:
+        raise TypeError("run_backtest needs risk=: a RiskEngine, a risk-check callable, or core.risk.hook.UNLIMITED")
+    need = max(strategy.min_bars(), warmup + 2)
+    short = {s: len(f) for s, f in frames.items() if len(f) < need}
+    if short:
+        sym, n = next(iter(short.items()))
+        raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
+                         "use a longer date range or shorter windows")
+
+
+def finish_report(report: dict[str, Any], unsized: int, lot_size: float) -> None:
+    """Turn the run's count of unsized entries into the report's warning (as every path reports it)."""
+    if report.pop("unsized_orders", 0):
+        report["warnings"] = [f"{unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
+                              "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
+
+
 def _trades_frame(trades: list[ClosedTrade]) -> pd.DataFrame:
     rows = [(t.symbol, t.quantity, t.entry_ts, t.exit_ts, t.entry_price, t.exit_price, t.pnl, t.fees, t.mae, t.mfe, t.return_pct, t.duration) for t in trades]
     return pd.DataFrame(rows, columns=TRADE_COLUMNS)
@@ -113,26 +144,12 @@ def run_backtest(
     history the strategy can see but never trades (the paper loop's warm-up). ``stop`` gives every
     position a protective stop (:mod:`core.engine.protect`, the paper loop's ``risk.stop``; None: none).
     """
-    if not lot_size > 0 or not np.isfinite(lot_size):
-        raise ValueError(f"lot_size must be positive (1 for whole shares, 0.0001 for fractions), not {lot_size}")
-    if not cash > 0 or not np.isfinite(cash):
-        raise ValueError(f"cash must be a positive finite amount, not {cash}")
-    if not 0 < size <= 1:
-        raise ValueError(f"size must be in (0, 1] (a fraction of equity, 1 = all-in), not {size}")
+    check_amounts(cash, size, lot_size)
     if isinstance(strategy, str):
         strategy = make_strategy(strategy, **dict(params or {}))
     frames = _frames(data, symbol)
     fill_model = fill_model or FillModel.flat_commission(commission)
-    if warmup < 0 or warmup >= min(len(f) for f in frames.values()):
-        raise ValueError(f"warmup must be between 0 and the number of bars - 1, not {warmup}")
-    if risk is None:
-        raise TypeError("run_backtest needs risk=: a RiskEngine, a risk-check callable, or core.risk.hook.UNLIMITED")
-    need = max(strategy.min_bars(), warmup + 2)
-    short = {s: len(f) for s, f in frames.items() if len(f) < need}
-    if short:
-        sym, n = next(iter(short.items()))
-        raise ValueError(f"{sym}: {n} bars, but {strategy!r} needs at least {need} to place and fill one order; "
-                         "use a longer date range or shorter windows")
+    check_length(strategy, frames, warmup, risk)
     fast_ok = fast_path_ok(strategy, frames, fill_model, risk, store, stop) and warmup == 0
     risk_ok = not fast_ok and path != "event" and risk_path_ok(strategy, frames, fill_model, risk, store, stop, warmup)
     if path == "fast" and not (fast_ok or risk_ok):
@@ -144,9 +161,7 @@ def run_backtest(
         result = _run_fast_risk(frames, strategy, cash, fill_model.taker_fee, size, lot_size, risk, stop)  # type: ignore[arg-type]
     else:
         result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup, stop)
-    if result.report.pop("unsized_orders", 0):
-        result.report["warnings"] = [f"{result.unsized} entries could not be sized: equity was below one lot of {lot_size:g}; "
-                                     "use a smaller lot size (e.g. --lot 0.0001) to trade fractions"]
+    finish_report(result.report, result.unsized, lot_size)
     if baseline and (strategy.name != "buy_and_hold" or risk is not UNLIMITED):
         # The baseline holds from the first bar without risk limits (a capped or vetoed entry is not "buy & hold").
         base = run_backtest(frames, "buy_and_hold", risk=UNLIMITED, cash=cash, size=size, fill_model=fill_model,

@@ -53,16 +53,23 @@ def _drawdown(equity: np.ndarray) -> tuple[float, int, int]:
 def drawdown_stats(equity: np.ndarray, index: pd.DatetimeIndex) -> tuple[float, int, float]:
     """Return (max drawdown % (negative), longest peak-to-recovery time in bars, in days)."""
     worst, bars, end = _drawdown(np.ascontiguousarray(equity, dtype=np.float64))
-    days = (index[end] - index[end - bars]) / pd.Timedelta(days=1)
+    stamps = index.asi8  # integer ticks: the same quotient as (index[end] - index[end - bars]) / 1 day, without two Timestamps
+    days = (stamps[end] - stamps[end - bars]) / (pd.Timedelta(days=1) / pd.Timedelta(1, unit=getattr(index, "unit", "ns")))
     return worst * 100, int(bars), float(days)
 
 
 def compute_report(equity: pd.Series, trades: pd.DataFrame, cash: float, fees: float, exposure: np.ndarray | None = None,
                    ppy: float | None = None) -> dict[str, Any]:
     """Return the report dict for an equity curve (indexed by time) and its closed trades."""
-    values = equity.to_numpy(dtype=float)
     index = pd.DatetimeIndex(equity.index)
-    ppy = ppy or periods_per_year(index)
+    pnl = trades["pnl"].to_numpy(dtype=float) if len(trades) else np.array([])
+    rpct = trades["return_pct"].to_numpy(dtype=float) if len(trades) else np.array([])
+    return report_from_arrays(equity.to_numpy(dtype=float), index, pnl, rpct, cash, fees, exposure, ppy or periods_per_year(index))
+
+
+def report_from_arrays(values: np.ndarray, index: pd.DatetimeIndex, pnl: np.ndarray, rpct: np.ndarray, cash: float, fees: float,
+                       exposure: np.ndarray | None, ppy: float) -> dict[str, Any]:
+    """Return :func:`compute_report` from plain arrays: equity values on ``index``, closed trades' P&L and return in percent."""
     final = float(values[-1]) if values.size else cash
     rets = values[1:] / values[:-1] - 1.0 if values.size > 1 else np.array([])
     n = rets.size
@@ -72,8 +79,6 @@ def compute_report(equity: pd.Series, trades: pd.DataFrame, cash: float, fees: f
     growth = final / cash if cash else 0.0
     cagr = growth ** (ppy / n) - 1.0 if n and growth > 0 else (-1.0 if n else 0.0)
     max_dd, dd_bars, dd_days = drawdown_stats(values, index) if values.size else (0.0, 0, 0.0)
-    pnl = trades["pnl"].to_numpy(dtype=float) if len(trades) else np.array([])
-    rpct = trades["return_pct"].to_numpy(dtype=float) if len(trades) else np.array([])
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     nan = float("nan")
     report = {

@@ -10,6 +10,7 @@ ahead is impossible by construction.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Hashable, MutableMapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -56,11 +57,13 @@ class Strategy:
         """Decide on the newest bar: call ``ctx.target(...)`` or ``ctx.submit(...)``."""
         raise NotImplementedError
 
-    def fast_targets(self, close: np.ndarray) -> np.ndarray | None:
+    def fast_targets(self, close: np.ndarray, memo: MutableMapping[Hashable, np.ndarray] | None = None) -> np.ndarray | None:
         """Return per-bar targets for the compiled fast path, or None if this strategy has none.
 
         The targets must be exactly what :meth:`on_bar` would request: +1/-1/0
-        for long/short/flat, 2 for no decision.
+        for long/short/flat, 2 for no decision. ``memo`` (optional) is a mapping that belongs
+        to ``close``, where indicators may be kept for other parameter sets on the same bars
+        (a sweep's trials); a strategy may ignore it.
         """
         return None
 

@@ -106,4 +106,10 @@ def sharpe_moments(returns: np.ndarray) -> dict[str, float]:
     n = int(r.size)
     if n < 3 or not r.std(ddof=1) > 0:
         return {"sr": float("nan"), "skew": float("nan"), "kurtosis": float("nan"), "n_obs": n}
-    return {"sr": float(r.mean() / r.std(ddof=1)), "skew": float(stats.skew(r)), "kurtosis": float(stats.kurtosis(r, fisher=False)), "n_obs": n}
+    # The biased central moments, as scipy.stats.skew and kurtosis(fisher=False) define them, in plain numpy (scipy's
+    # wrappers cost ~1 ms a call, more than a sweep trial's whole backtest).
+    d = r - r.mean()
+    d2 = d * d
+    m2 = float(d2.mean())
+    return {"sr": float(r.mean() / r.std(ddof=1)), "skew": float((d2 * d).mean() / m2**1.5), "kurtosis": float((d2 * d2).mean() / m2**2),
+            "n_obs": n}

@@ -15,10 +15,12 @@ median trial out of sample. Pure noise gives about 0.5; a real edge gives about 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 from scipy import stats
 
 
@@ -69,6 +71,77 @@ def _split_sharpes(blocks_sum: np.ndarray, blocks_sq: np.ndarray, blocks_n: np.n
     return is_sr, oos_sr
 
 
+@njit(cache=True)
+def _sharpe_into(out: np.ndarray, sums: np.ndarray, sumsq: np.ndarray, cnt: float) -> None:
+    """Write :func:`_sharpe` of one split's sums into ``out``."""
+    for j in range(out.shape[0]):
+        mean = sums[j] / cnt
+        var = (sumsq[j] - cnt * mean**2) / max(cnt - 1.0, 1.0)
+        sd = math.sqrt(max(var, 0.0))
+        out[j] = mean / sd if sd > 0 else 0.0
+
+
+@njit(cache=True)
+def _sharpe_into(out: np.ndarray, sums: np.ndarray, sumsq: np.ndarray, cnt: float) -> None:
+    """Write :func:`_sharpe` of one split's sums into ``out``."""
+    for j in range(out.shape[0]):
+        mean = sums[j] / cnt
+        var = (sumsq[j] - cnt * mean**2) / max(cnt - 1.0, 1.0)
+        sd = math.sqrt(max(var, 0.0))
+        out[j] = mean / sd if sd > 0 else 0.0
+
+
+@njit(cache=True)
+def _cscv(b_sum: np.ndarray, b_sq: np.ndarray, b_n: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (logit, in-sample Sharpe of the in-sample winner, its out-of-sample Sharpe) for every split in ``chosen``.
+
+    One pass per split over the trials with :func:`_sharpe`'s arithmetic (block sums added in block order): no
+    (splits x trials) arrays, which 10,000 trials would need ~1 GB each for (12,870 splits of 16 blocks). The winner
+    is the first of equal in-sample maxima (as ``argmax``); its out-of-sample rank averages ties.
+    """
+    n_comb, s = chosen.shape
+    n = b_sum.shape[1]
+    logits, is_best, oos_best = np.empty(n_comb), np.empty(n_comb), np.empty(n_comb)
+    is_s, is_q, oos_s, oos_q = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    is_sr, oos_sr = np.empty(n), np.empty(n)
+    for c in range(n_comb):
+        is_s[:] = 0.0
+        is_q[:] = 0.0
+        oos_s[:] = 0.0
+        oos_q[:] = 0.0
+        n_is = 0.0
+        n_oos = 0.0
+        for k in range(s):
+            if chosen[c, k]:
+                n_is += b_n[k]
+                for j in range(n):
+                    is_s[j] += b_sum[k, j]
+                    is_q[j] += b_sq[k, j]
+            else:
+                n_oos += b_n[k]
+                for j in range(n):
+                    oos_s[j] += b_sum[k, j]
+                    oos_q[j] += b_sq[k, j]
+        _sharpe_into(is_sr, is_s, is_q, n_is)
+        _sharpe_into(oos_sr, oos_s, oos_q, n_oos)
+        best = 0
+        for j in range(1, n):
+            if is_sr[j] > is_sr[best]:
+                best = j
+        picked = oos_sr[best]
+        below = 0
+        ties = 0
+        for j in range(n):
+            if oos_sr[j] < picked:
+                below += 1
+            elif oos_sr[j] == picked:
+                ties += 1
+        w = (below + (ties + 1) / 2.0) / (n + 1.0)  # rank 1 = worst, n = best, ties averaged
+        logits[c] = math.log(w / (1.0 - w))
+        is_best[c], oos_best[c] = is_sr[best], picked
+    return logits, is_best, oos_best
+
+
 def probability_of_overfitting(returns: np.ndarray, n_splits: int = 16) -> PboResult:
     """Return the CSCV probability of backtest overfitting of the trials in ``returns``.
 
@@ -97,18 +170,12 @@ def probability_of_overfitting(returns: np.ndarray, n_splits: int = 16) -> PboRe
     chosen = np.zeros((len(combos), s), dtype=bool)
     for i, c in enumerate(combos):
         chosen[i, list(c)] = True
-    is_sr, oos_sr = _split_sharpes(b_sum, b_sq, b_n, chosen)
-    best = np.argmax(is_sr, axis=1)
-    rows = np.arange(len(combos))
-    picked = oos_sr[rows, best][:, None]
-    rank = (oos_sr < picked).sum(axis=1) + ((oos_sr == picked).sum(axis=1) + 1) / 2.0  # 1 = worst, n = best, ties averaged
-    w = rank / (n + 1.0)
-    logits = np.log(w / (1.0 - w))
+    logits, is_best, oos_best = _cscv(np.ascontiguousarray(b_sum), np.ascontiguousarray(b_sq), b_n, chosen)
     first = np.zeros((1, s), dtype=bool)
     first[0, : s // 2] = True
     h_is, h_oos = _split_sharpes(b_sum, b_sq, b_n, first)
     return PboResult(
         pbo=float(np.mean(logits <= 0)), n_splits=s, n_combinations=len(combos), logits=logits,
-        is_sharpe=is_sr[rows, best], oos_sharpe=oos_sr[rows, best],
+        is_sharpe=is_best, oos_sharpe=oos_best,
         rank_is=stats.rankdata(h_is[0]) / n, rank_oos=stats.rankdata(h_oos[0]) / n,
     )  # fmt: skip

@@ -49,15 +49,27 @@ def save_trials(store: Store, sweep_id: str, records: list[dict[str, Any]]) -> i
     rows = [{"sweep_id": sweep_id, "trial_key": r["key"], "symbol": r["symbol"], "params": r["params"],
              "metrics": r.get("metrics") or {"error": r.get("error")}, "equity": r.get("equity") or {}, "finished": now} for r in records]
     insert = _insert(store.engine.dialect.name)
+    stmt = insert(SweepTrialRow.__table__).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"])
     with store.session() as s:
-        s.exec(insert(SweepTrialRow).values(rows).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"]))
+        # One statement with the rows as parameters (executemany): compiled once, not one VALUES clause per row.
+        s.connection().execute(stmt, rows)
     return len(rows)
 
 
-def load_trials(store: Store, sweep_id: str) -> list[SweepTrialRow]:
-    """Return every stored trial of ``sweep_id`` in insertion order."""
+def load_trials(store: Store, sweep_id: str, upto: int | None = None) -> list[SweepTrialRow]:
+    """Return every stored trial of ``sweep_id`` in insertion order (only rows up to id ``upto`` when given)."""
+    query = select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id)
+    if upto is not None:
+        query = query.where(SweepTrialRow.id <= upto)
     with store.session() as s:
-        return list(s.exec(select(SweepTrialRow).where(SweepTrialRow.sweep_id == sweep_id).order_by(SweepTrialRow.id)))
+        return list(s.exec(query.order_by(SweepTrialRow.id)))
+
+
+def finished(store: Store, sweep_id: str) -> tuple[set[str], int]:
+    """Return the keys of the trials of ``sweep_id`` already stored and the highest row id among them (0: none)."""
+    with store.session() as s:
+        rows = list(s.exec(select(SweepTrialRow.trial_key, SweepTrialRow.id).where(SweepTrialRow.sweep_id == sweep_id)))
+    return {k for k, _ in rows}, max((i for _, i in rows), default=0)
 
 
 def finish_sweep(store: Store, sweep_id: str, summary: dict[str, Any], status: str = "done") -> None:

@@ -11,7 +11,6 @@ import pandas as pd
 
 from core.research.dsr import deflated_sharpe
 from core.research.pbo import probability_of_overfitting
-from core.research.trial import weekly_returns
 
 DSR_OK = 0.95  # the paper's usual confidence level
 PBO_OK = 0.5
@@ -60,12 +59,11 @@ def summarise(records: Sequence[dict[str, Any]], skipped: int = 0, n_splits: int
 
 
 def _pbo(records: Sequence[dict[str, Any]], n_splits: int) -> dict[str, Any]:
-    cols = {r["key"]: weekly_returns(r.get("equity") or {}) for r in records}
-    if len(cols) < 2:
+    keys, matrix = weekly_matrix(records)
+    if len(keys) < 2:
         return {"pbo": None, "reason": "the overfitting check needs at least 2 trials"}
-    matrix = pd.DataFrame(cols).dropna(how="any")
     try:
-        res = probability_of_overfitting(matrix.to_numpy(), n_splits=n_splits)
+        res = probability_of_overfitting(matrix, n_splits=n_splits)
     except ValueError as exc:
         return {"pbo": None, "reason": str(exc)}
     out = res.to_dict()
@@ -73,8 +71,30 @@ def _pbo(records: Sequence[dict[str, Any]], n_splits: int) -> dict[str, Any]:
     for k in ("logits", "is_sharpe", "oos_sharpe"):
         out[k] = out[k][::step]
     out["weeks"] = len(matrix)
-    out["keys"] = list(matrix.columns)
+    out["keys"] = keys
     return out
+
+
+def weekly_matrix(records: Sequence[dict[str, Any]]) -> tuple[list[str], np.ndarray]:
+    """Return the trial keys and their week-over-week returns (weeks x trials) on the weeks every trial has.
+
+    The returns are each trial's own (:func:`core.research.trial.weekly_returns`: a week over the
+    trial's previous stored week), placed on the union of the trials' weeks; weeks some trial lacks
+    are dropped. One numpy pass instead of a pandas Series per trial (a sweep has 10,000s).
+    """
+    cols: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for r in records:
+        eq = r.get("equity") or {}
+        weeks = np.asarray(eq.get("weeks", []), dtype=np.int64)
+        values = np.asarray(eq.get("weekly", []), dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols[r["key"]] = (weeks[1:], values[1:] / values[:-1] - 1.0) if values.size > 1 else (weeks[:0], values[:0])
+    keys = list(cols)
+    union = np.unique(np.concatenate([w for w, _ in cols.values()])) if cols else np.array([], dtype=np.int64)
+    matrix = np.full((union.size, len(keys)), np.nan)
+    for j, (w, rets) in enumerate(cols.values()):
+        matrix[np.searchsorted(union, w), j] = rets
+    return keys, matrix[~np.isnan(matrix).any(axis=1)]
 
 
 def _warnings(summary: dict[str, Any]) -> list[str]:

@@ -23,10 +23,11 @@ from core.research import repo
 from core.research.executor import DaskExecutor, SequentialExecutor
 from core.research.grid import combinations, valid_sets
 from core.research.summary import summarise, trials_frame
-from core.research.trial import TrialSpec, run_trial, trial_key
+from core.research.trial import TrialSpec, run_trials, trial_key
 from core.store import Store
 
 Progress = Callable[[int, int], None]
+CHUNK = 200  # trials per task: well under a second of work, so storing, progress and a lost worker's rerun stay fine-grained
 
 
 @dataclass
@@ -49,6 +50,17 @@ class SweepResult:
 def sweep_id_for(spec: Mapping[str, Any]) -> str:
     """Return the id of the sweep described by ``spec`` (equal specs give equal ids: that is how a sweep resumes)."""
     return "sw-" + hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _as_stored(rec: dict[str, Any]) -> dict[str, Any]:
+    """Return a trial record as :func:`_record` reads it back after :func:`repo.save_trials` (plain JSON values: no copy needed)."""
+    metrics = rec.get("metrics") or {"error": rec.get("error")}
+    out = {"key": rec["key"], "symbol": rec["symbol"], "params": dict(rec["params"]), "equity": dict(rec.get("equity") or {})}
+    if "error" in metrics and metrics.get("sr") is None:
+        out["error"] = metrics["error"]
+    else:
+        out["metrics"] = dict(metrics)
+    return out
 
 
 def _record(row: Any) -> dict[str, Any]:
@@ -124,29 +136,35 @@ def run_sweep(
             "max_volume_share": max_volume_share, "stop": asdict(stop) if stop is not None else None, **dict(describe or {})}
     sweep_id = sweep_id_for(spec)
     repo.ensure_sweep(store, sweep_id, strategy, symbols, spec)
-    done = repo.finished_keys(store, sweep_id)
-    tasks, total = [], len(params_list) * len(symbols)
+    done, upto = repo.finished(store, sweep_id)
+    todo: dict[str, list[TrialSpec]] = {sym: [] for sym in symbols}
+    total = len(params_list) * len(symbols)
     for params in params_list:
         for sym in symbols:
             key = trial_key(params, sym)
             if key not in done:
-                tasks.append((f"trial-{sweep_id}-{key}", sym, TrialSpec(key, sym, strategy, params, limits, cash=cash, commission=commission, size=size,
-                                                                        lot_size=lot_size, slippage_bps=slippage_bps,
-                                                                        max_volume_share=max_volume_share, stop=stop)))
-    reused = total - len(tasks)
+                todo[sym].append(TrialSpec(key, sym, strategy, params, limits, cash=cash, commission=commission, size=size, lot_size=lot_size,
+                                           slippage_bps=slippage_bps, max_volume_share=max_volume_share, stop=stop))
+    n_todo = sum(len(v) for v in todo.values())
+    reused = total - n_todo
     if progress:
         progress(reused, total)
     executor = executor or DaskExecutor()
+    tasks = _chunks(sweep_id, todo, executor.n_workers)
     buffer: list[dict[str, Any]] = []
+    fresh: list[dict[str, Any]] = []  # this run's records: the summary reads them from here, not back from the database
     last = time.monotonic()
     finished = False
+    i = 0
     try:
         with executor if tasks else contextlib.nullcontext():
-            for i, rec in enumerate(executor.map(run_trial, tasks, frames, None) if tasks else (), 1):
-                buffer.append(rec)
+            for recs in executor.map(run_trials, tasks, frames, None) if tasks else ():
+                buffer.extend(recs)
+                fresh.extend(recs)
                 if time.monotonic() - last >= flush_every:
                     repo.save_trials(store, sweep_id, buffer)
                     buffer, last = [], time.monotonic()
+                i += len(recs)
                 if progress:
                     progress(reused + i, total)
         finished = True
@@ -154,16 +172,35 @@ def run_sweep(
         repo.save_trials(store, sweep_id, buffer)  # whatever finished is kept, even on an interrupt
         if not finished:
             repo.set_status(store, sweep_id, "interrupted")
-    return load_sweep(store, sweep_id, skipped=skipped, ran=len(tasks), reused=reused, executor=executor.name, n_splits=n_splits, status="done")
+    return load_sweep(store, sweep_id, skipped=skipped, ran=n_todo, reused=reused, executor=executor.name, n_splits=n_splits, status="done",
+                      fresh=(upto, fresh))
+
+
+def _chunks(sweep_id: str, todo: Mapping[str, list[TrialSpec]], n_workers: int) -> list[tuple[str, str, list[TrialSpec]]]:
+    """Return tasks of up to :data:`CHUNK` trials of one symbol each, at least ~4 per worker, keyed by their first trial.
+
+    A task of several trials shares their bars, calendar and indicators (:func:`run_trials`) and costs one Dask task
+    instead of many; a task lost with its worker is rerun whole, and its records are stored once (keys are unique).
+    """
+    n = sum(len(v) for v in todo.values())
+    size = max(1, min(CHUNK, -(-n // (4 * max(n_workers, 1)))))
+    return [(f"trials-{sweep_id}-{specs[k].key}", sym, specs[k:k + size]) for sym, specs in todo.items() for k in range(0, len(specs), size)]
 
 
 def load_sweep(store: Store, sweep_id: str, *, skipped: int | None = None, ran: int = 0, reused: int | None = None, executor: str = "",
-               n_splits: int = 16, status: str | None = None) -> SweepResult:
-    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary; ``status`` None keeps the stored one)."""
+               n_splits: int = 16, status: str | None = None, fresh: tuple[int, Sequence[dict[str, Any]]] | None = None) -> SweepResult:
+    """Return the stored sweep ``sweep_id`` with a fresh summary (and store that summary; ``status`` None keeps the stored one).
+
+    ``fresh`` is ``(upto, records)``: the rows up to id ``upto`` were stored before this run, which just stored
+    ``records`` (read as stored, without reading them back).
+    """
     row = repo.get_sweep(store, sweep_id)
     if row is None:
         raise ValueError(f"no sweep {sweep_id!r} in the database (see 'python -m core sweep --list')")
-    records = [_record(r) for r in repo.load_trials(store, sweep_id)]
+    if fresh is None:
+        records = [_record(r) for r in repo.load_trials(store, sweep_id)]
+    else:
+        records = [_record(r) for r in repo.load_trials(store, sweep_id, upto=fresh[0])] + [_as_stored(r) for r in fresh[1]]
     if skipped is None:
         skipped = int((row.summary or {}).get("n_skipped", 0))
     summary = summarise(records, skipped=skipped, n_splits=n_splits)

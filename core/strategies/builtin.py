@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, MutableMapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from core.engine import Strategy, StrategyContext, StrategyError
-from core.strategies.indicators import cross_targets, crossing, window_mean
+from core.strategies.indicators import cross_targets, cross_targets_of, crossing, shared_rolling_mean, window_mean
 from core.strategies.registry import register
 
 
@@ -54,9 +55,13 @@ class SmaCross(Strategy):
             if cross:
                 ctx.target(symbol, 1 if cross == 1 else self._down)
 
-    def fast_targets(self, close: np.ndarray) -> np.ndarray:
-        """Return the same decisions as :meth:`on_bar`, for every bar at once."""
-        return cross_targets(np.ascontiguousarray(close, dtype=np.float64), self.params["fast"], self.params["slow"], self._down)
+    def fast_targets(self, close: np.ndarray, memo: MutableMapping[Hashable, np.ndarray] | None = None) -> np.ndarray:
+        """Return the same decisions as :meth:`on_bar`, for every bar at once (averages shared through ``memo``)."""
+        close = np.ascontiguousarray(close, dtype=np.float64)
+        if memo is None:
+            return cross_targets(close, self.params["fast"], self.params["slow"], self._down)
+        return cross_targets_of(shared_rolling_mean(close, self.params["fast"], memo), shared_rolling_mean(close, self.params["slow"], memo),
+                                self._down)
 
 
 @register
@@ -76,6 +81,6 @@ class BuyAndHold(Strategy):
             if len(ctx.history(symbol)) and ctx.position(symbol) == 0:
                 ctx.target(symbol, 1)
 
-    def fast_targets(self, close: np.ndarray) -> np.ndarray:
+    def fast_targets(self, close: np.ndarray, memo: MutableMapping[Hashable, np.ndarray] | None = None) -> np.ndarray:
         """Return a long decision on every bar (a no-op once long), as :meth:`on_bar`."""
         return np.ones(close.shape[0], dtype=np.int8)

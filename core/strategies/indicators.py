@@ -7,6 +7,8 @@ value at ``i`` depends only on inputs up to ``i``.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, MutableMapping
+
 import numpy as np
 from numba import njit
 
@@ -96,14 +98,35 @@ def cross_targets(close: np.ndarray, fast: int, slow: int, down_target: int) -> 
     A cross up at ``i`` means ``fast[i-1] < slow[i-1]`` and ``fast[i] > slow[i]``, each beyond
     a tie (see :func:`crossing`).
     """
-    n = close.shape[0]
+    return cross_targets_of(rolling_mean(close, fast), rolling_mean(close, slow), down_target)
+
+
+@njit(cache=True)
+def cross_targets_of(fm: np.ndarray, sm: np.ndarray, down_target: int) -> np.ndarray:
+    """Return :func:`cross_targets` from the two moving averages already computed (e.g. shared by a sweep's trials)."""
+    n = fm.shape[0]
     out = np.full(n, 2, dtype=np.int8)
-    fm = rolling_mean(close, fast)
-    sm = rolling_mean(close, slow)
     for i in range(1, n):
         cross = crossing(fm[i - 1], sm[i - 1], fm[i], sm[i])
         if cross == 1:
             out[i] = 1
         elif cross == -1:
             out[i] = down_target
+    return out
+
+
+def shared_rolling_mean(values: np.ndarray, n: int, memo: MutableMapping[Hashable, np.ndarray] | None) -> np.ndarray:
+    """Return :func:`rolling_mean` of ``values``, kept in ``memo`` (a mapping that belongs to ``values``) for the next caller.
+
+    Trials of a sweep on one symbol share their averages this way: 1,000 (fast, slow) pairs need
+    only the ~250 distinct windows, each computed once. The array returned is read-only.
+    """
+    if memo is None:
+        return rolling_mean(values, n)
+    key = ("sma", int(n))
+    out = memo.get(key)
+    if out is None:
+        out = rolling_mean(values, n)
+        out.flags.writeable = False
+        memo[key] = out
     return out

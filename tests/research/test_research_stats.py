@@ -94,3 +94,10 @@ def test_pbo_refuses_too_little_data():
         probability_of_overfitting(np.zeros((100, 1)))
     with pytest.raises(ValueError, match="at least 4 common periods"):
         probability_of_overfitting(np.zeros((3, 5)))
+
+
+def test_pbo_with_tied_trials_equals_the_plain_loop():
+    m = np.random.default_rng(2).normal(0, 0.01, size=(200, 6))
+    m[:, 3] = m[:, 1]  # identical trials (e.g. parameter sets that never trade differently): the first one wins
+    m[:, 5] = m[:, 1]
+    assert probability_of_overfitting(m, n_splits=8).pbo == pytest.approx(_naive_pbo(m, 8), abs=1e-12)
