@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+_EPOCH = {None: datetime(1970, 1, 1), UTC: datetime(1970, 1, 1, tzinfo=UTC)}
+_US = timedelta(microseconds=1)
+_MIXED = object()  # timestamps that are not all plain UTC (or all naive) datetimes: build the index from the list
+
 
 class History:
     """Growing OHLCV arrays of one symbol; views end at the newest bar."""
 
-    __slots__ = ("_cap", "_data", "_ts", "n")
+    __slots__ = ("_cap", "_data", "_ts", "_tz", "_us", "n")
 
     def __init__(self, capacity: int = 256) -> None:
         self._cap = max(capacity, 16)
         self._data = np.empty((5, self._cap))
         self._ts: list[Any] = []
+        # The timestamps also as microseconds since the epoch: a frame's index is then a view, not 300 conversions.
+        self._us = np.empty(self._cap, dtype=np.int64)
+        self._tz: Any = _MIXED
         self.n = 0
 
     def append(self, ts: Any, o: float, h: float, lo: float, c: float, v: float) -> None:
@@ -26,8 +34,16 @@ class History:
             grown = np.empty((5, self._cap))
             grown[:, : self.n] = self._data[:, : self.n]
             self._data = grown
+            us = np.empty(self._cap, dtype=np.int64)
+            us[: self.n] = self._us[: self.n]
+            self._us = us
         self._data[:, self.n] = (o, h, lo, c, v)
         self._ts.append(ts)
+        if type(ts) is datetime and (ts.tzinfo is UTC or ts.tzinfo is None) and (self.n == 0 or ts.tzinfo is self._tz):
+            self._tz = ts.tzinfo
+            self._us[self.n] = (ts - _EPOCH[ts.tzinfo]) // _US
+        else:
+            self._tz = _MIXED
         self.n += 1
 
     @property
@@ -76,5 +92,10 @@ class History:
     def frame(self, last: int | None = None) -> pd.DataFrame:
         """Return the history (or its ``last`` bars) as an OHLCV DataFrame (a copy)."""
         start = 0 if last is None else max(0, self.n - last)
-        idx = pd.DatetimeIndex(self._ts[start : self.n], name="ts")
+        if self._tz is _MIXED:
+            idx = pd.DatetimeIndex(self._ts[start : self.n], name="ts")
+        else:  # the same index as from the datetimes themselves (microsecond unit, UTC or naive)
+            idx = pd.DatetimeIndex(self._us[start : self.n].copy().view("M8[us]"), name="ts")
+            if self._tz is not None:
+                idx = idx.tz_localize(self._tz)
         return pd.DataFrame(self._data[:, start : self.n].T.copy(), index=idx, columns=["open", "high", "low", "close", "volume"])

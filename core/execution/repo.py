@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlmodel import select
 
@@ -15,20 +16,19 @@ _FIELDS = ("client_order_id", "broker_order_id", "symbol", "quantity", "limit_pr
            "filled_quantity", "avg_fill_price", "venue", "parent_id", "oco_group", "reason")
 
 
+def order_values(order: Order, account: str) -> dict[str, Any]:
+    """Return the column values of ``order``'s row."""
+    now = order.updated_at or order.created_at
+    return {
+        "account": account, "side": str(order.side), "order_type": str(order.order_type), "time_in_force": str(order.time_in_force),
+        "status": str(order.status), "created_at": order.created_at or now, "updated_at": now or order.created_at, "tags": dict(order.tags),
+        **{f: getattr(order, f) for f in _FIELDS},
+    }  # fmt: skip
+
+
 def order_to_row(order: Order, account: str) -> OrderRow:
     """Return the table row for ``order``."""
-    now = order.updated_at or order.created_at
-    return OrderRow(
-        account=account,
-        side=str(order.side),
-        order_type=str(order.order_type),
-        time_in_force=str(order.time_in_force),
-        status=str(order.status),
-        created_at=order.created_at or now,
-        updated_at=now or order.created_at,
-        tags=dict(order.tags),
-        **{f: getattr(order, f) for f in _FIELDS},
-    )
+    return OrderRow(**order_values(order, account))
 
 
 def row_to_order(row: OrderRow) -> Order:
@@ -47,16 +47,13 @@ def row_to_order(row: OrderRow) -> Order:
 
 def save_order(store: Store, order: Order, account: str) -> None:
     """Insert or update ``order`` (keyed by its client order ID)."""
-    row = order_to_row(order, account)
-    with store.session() as s:
-        s.merge(row)
+    store.upsert(OrderRow, [order_values(order, account)])
 
 
 def load_order(store: Store, client_order_id: str) -> Order | None:
     """Return the stored order with that client ID, or None."""
-    with store.session() as s:
-        row = s.get(OrderRow, client_order_id)
-        return None if row is None else row_to_order(row)
+    row = store.get_row(OrderRow, (client_order_id,))
+    return None if row is None else row_to_order(OrderRow(**row))
 
 
 def load_orders(store: Store, account: str, open_only: bool = False) -> list[Order]:
@@ -70,8 +67,8 @@ def load_orders(store: Store, account: str, open_only: bool = False) -> list[Ord
 
 def save_event(store: Store, event: OrderEvent) -> None:
     """Append one order event."""
-    with store.session() as s:
-        s.add(OrderEventRow(client_order_id=event.client_order_id, ts=event.ts, event=event.event, status=str(event.status), detail=_jsonable(event.detail)))
+    store.insert(OrderEventRow, [{"client_order_id": event.client_order_id, "ts": event.ts, "event": event.event, "status": str(event.status),
+                                  "detail": _jsonable(event.detail)}])
 
 
 def load_events(store: Store, client_order_id: str | None = None) -> list[OrderEvent]:

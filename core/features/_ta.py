@@ -12,6 +12,20 @@ import numpy as np
 import talib
 
 
+def _raw(name: str) -> Any:
+    """Return TA-Lib's compiled function ``name`` without the Python wrapper that looks for pandas/polars inputs.
+
+    ``talib.<name>`` wraps the Cython function to accept Series; with arrays it calls the
+    same function with the same arguments, so the outputs are identical. The wrapper's
+    type checks cost more than the computation itself on a few hundred bars.
+    """
+    fn = getattr(talib, name)
+    return getattr(fn, "__wrapped__", fn)
+
+
+_FUNCS: dict[str, Any] = {}
+
+
 class TaCalls:
     """Call TA-Lib functions by name; optionally record each call for replay."""
 
@@ -22,7 +36,10 @@ class TaCalls:
         """Return ``talib.<name>(*inputs, **params)``; inputs must be float64 arrays."""
         if self.record is not None:
             self.record.append((name, inputs, params))
-        return getattr(talib, name)(*inputs, **params)
+        fn = _FUNCS.get(name)
+        if fn is None:
+            fn = _FUNCS[name] = _raw(name)
+        return fn(*inputs, **params)
 
 
 def replay(calls: list[tuple[str, tuple[np.ndarray, ...], dict[str, Any]]]) -> list[Any]:
@@ -31,4 +48,4 @@ def replay(calls: list[tuple[str, tuple[np.ndarray, ...], dict[str, Any]]]) -> l
     The outputs are kept, as the feature set keeps them: discarding each one at
     once would let the allocator reuse the same pages and flatter the baseline.
     """
-    return [getattr(talib, name)(*inputs, **params) for name, inputs, params in calls]
+    return [_raw(name)(*inputs, **params) for name, inputs, params in calls]

@@ -12,7 +12,9 @@ time order.
 # ruff: noqa: N803, N806
 from __future__ import annotations
 
+import sys
 import warnings
+from contextlib import AbstractContextManager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -25,7 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 MEMBERS = ("rf", "gb", "mlp", "cat")
 MIN_HOLDOUT = 30  # fewer out-of-sample rows than this cannot calibrate anything
@@ -34,6 +36,22 @@ MIN_HOLDOUT = 30  # fewer out-of-sample rows than this cannot calibrate anything
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+_CONTROLLER: tuple[int, ThreadpoolController] | None = None
+
+
+def _controller() -> ThreadpoolController:
+    """Return a controller of the loaded BLAS/OpenMP libraries, found again only after new modules were imported.
+
+    ``threadpool_limits`` looks the libraries up on every call (~3 ms, once per prediction of
+    the trading loop); a native library arrives with an import, so the module count says when to look again.
+    """
+    global _CONTROLLER
+    loaded = len(sys.modules)
+    if _CONTROLLER is None or _CONTROLLER[0] != loaded:
+        _CONTROLLER = (loaded, ThreadpoolController())
+    return _CONTROLLER[1]
 
 
 class EnsembleClassifier(ClassifierMixin, BaseEstimator):
@@ -148,7 +166,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
             return TorchSequenceClassifier(**(self.torch_params or {}), random_state=rs)
         raise ValueError(f"unknown ensemble member {name!r}: choose from {', '.join((*MEMBERS, 'torch'))}")
 
-    def _threads(self) -> threadpool_limits:
+    def _threads(self) -> AbstractContextManager:
         """Run OpenMP and BLAS single-threaded inside the members.
 
         Measured on the shared 2-core machine: HistGradientBoosting with two
@@ -156,7 +174,7 @@ class EnsembleClassifier(ClassifierMixin, BaseEstimator):
         small matrix products ran 5-10x slower with several BLAS threads. The
         forest and CatBoost still use ``n_jobs`` threads of their own.
         """
-        return threadpool_limits(limits={"blas": 1, "openmp": 1})
+        return _controller().limit(limits={"blas": 1, "openmp": 1})
 
     def _fit_members(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> list[BaseEstimator]:
         fitted = []

@@ -29,11 +29,16 @@ def with_sentiment(config: FeatureConfig, on: bool = True) -> FeatureConfig:
     return FeatureConfig(config.ma_windows, config.return_windows, config.vol_windows, config.volume_windows, config.candles, extra)
 
 
-def model_features(bars: pd.DataFrame, config: FeatureConfig, symbol: str | None = None, news: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return the feature frame of ``bars``; with sentiment on, ``news`` (published, symbols, sentiment) is required."""
-    feats = compute(bars, config)
+def model_features(bars: pd.DataFrame, config: FeatureConfig, symbol: str | None = None, news: pd.DataFrame | None = None,
+                   last: int | None = None) -> pd.DataFrame:
+    """Return the feature frame of ``bars`` (or of its ``last`` rows: the same values, see :func:`core.features.compute`).
+
+    With sentiment on, ``news`` (published, symbols, sentiment) is required.
+    """
+    feats = compute(bars, config, last=last)
     if not uses_sentiment(config):
         return feats
     if news is None:
         raise ValueError("this model uses news sentiment: pass the stored headlines (services.news_frame())")
-    return feats.join(sentiment_feature(pd.DatetimeIndex(bars.index), symbol, news))
+    sentiment = sentiment_feature(pd.DatetimeIndex(bars.index), symbol, news)
+    return feats.join(sentiment if last is None else sentiment.iloc[len(sentiment) - len(feats) :])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import select
 
 from core.domain import Fill, Position, Side
@@ -13,11 +14,19 @@ from core.store import Store
 from core.store.tables import AccountRow, EquitySnapshotRow, FillRow, PositionRow, TradeRow
 
 
+def _fill_values(fill: Fill, account: str) -> dict[str, Any]:
+    return {"fill_id": fill.fill_id, "account": account, "client_order_id": fill.client_order_id, "symbol": fill.symbol, "side": str(fill.side),
+            "quantity": fill.quantity, "price": fill.price, "fee": fill.fee, "ts": fill.ts, "venue": fill.venue, "liquidity": fill.liquidity}
+
+
 def save_fill(store: Store, fill: Fill, account: str) -> None:
     """Store one fill (idempotent on ``fill_id``)."""
-    with store.session() as s:
-        s.merge(FillRow(fill_id=fill.fill_id, account=account, client_order_id=fill.client_order_id, symbol=fill.symbol, side=str(fill.side),
-                        quantity=fill.quantity, price=fill.price, fee=fill.fee, ts=fill.ts, venue=fill.venue, liquidity=fill.liquidity))
+    save_fills(store, [fill], account)
+
+
+def save_fills(store: Store, fills: Iterable[Fill], account: str) -> None:
+    """Store fills in one statement (idempotent on ``fill_id``)."""
+    store.upsert(FillRow, [_fill_values(f, account) for f in fills])
 
 
 def load_fills(store: Store, account: str) -> list[Fill]:
@@ -29,10 +38,14 @@ def load_fills(store: Store, account: str) -> list[Fill]:
 
 def save_trade(store: Store, trade: ClosedTrade, account: str) -> None:
     """Append one closed trade."""
-    with store.session() as s:
-        s.add(TradeRow(account=account, symbol=trade.symbol, side=str(trade.side), quantity=abs(trade.quantity), entry_ts=trade.entry_ts,
-                       exit_ts=trade.exit_ts, entry_price=trade.entry_price, exit_price=trade.exit_price, pnl=trade.pnl, fees=trade.fees,
-                       mae=trade.mae, mfe=trade.mfe))
+    save_trades(store, [trade], account)
+
+
+def save_trades(store: Store, trades: Iterable[ClosedTrade], account: str) -> None:
+    """Append closed trades in one statement."""
+    store.insert(TradeRow, [{"account": account, "symbol": t.symbol, "side": str(t.side), "quantity": abs(t.quantity), "entry_ts": t.entry_ts,
+                             "exit_ts": t.exit_ts, "entry_price": t.entry_price, "exit_price": t.exit_price, "pnl": t.pnl, "fees": t.fees,
+                             "mae": t.mae, "mfe": t.mfe} for t in trades])
 
 
 def load_trades(store: Store, account: str) -> list[ClosedTrade]:
@@ -45,9 +58,13 @@ def load_trades(store: Store, account: str) -> list[ClosedTrade]:
 
 def save_snapshot(store: Store, point: EquityPoint, account: str) -> None:
     """Store one equity-curve point (replacing one at the same time)."""
-    with store.session() as s:
-        s.merge(EquitySnapshotRow(account=account, ts=point.ts, equity=point.equity, cash=point.cash, gross_exposure=point.gross_exposure,
-                                  net_exposure=point.net_exposure))
+    save_snapshots(store, [point], account)
+
+
+def save_snapshots(store: Store, points: Iterable[EquityPoint], account: str) -> None:
+    """Store equity-curve points in one statement (each replacing one at the same time)."""
+    store.upsert(EquitySnapshotRow, [{"account": account, "ts": p.ts, "equity": p.equity, "cash": p.cash, "gross_exposure": p.gross_exposure,
+                                      "net_exposure": p.net_exposure} for p in points])
 
 
 def load_equity(store: Store, account: str) -> list[EquityPoint]:
@@ -60,12 +77,13 @@ def load_equity(store: Store, account: str) -> list[EquityPoint]:
 def save_state(store: Store, portfolio: Portfolio, now: datetime) -> None:
     """Store the account's cash and fees and replace its positions with the current ones."""
     acc = portfolio.account
-    with store.session() as s:
-        s.merge(AccountRow(account=acc, cash=portfolio.cash, currency=portfolio.currency, fees_paid=portfolio.fees_paid, updated_at=now))
-        s.exec(sa.delete(PositionRow).where(PositionRow.account == acc))
-        for p in portfolio.positions.values():
-            s.add(PositionRow(account=acc, symbol=p.symbol, quantity=p.quantity, avg_price=p.avg_price, realized_pnl=p.realized_pnl,
-                              last_price=portfolio.last_price(p.symbol), updated_at=now))
+    with store.transaction():
+        store.upsert(AccountRow, [{"account": acc, "cash": portfolio.cash, "currency": portfolio.currency, "fees_paid": portfolio.fees_paid,
+                                   "updated_at": now}])
+        store.delete_where(PositionRow, account=acc)
+        store.insert(PositionRow, [{"account": acc, "symbol": p.symbol, "quantity": p.quantity, "avg_price": p.avg_price,
+                                    "realized_pnl": p.realized_pnl, "last_price": portfolio.last_price(p.symbol), "updated_at": now}
+                                   for p in portfolio.positions.values()])
 
 
 def load_state(store: Store, account: str) -> Portfolio | None:
@@ -97,13 +115,11 @@ class PortfolioRecorder:
     def flush(self, fills: list[Fill], now: datetime) -> None:
         """Persist what is new since the last flush (``fills`` is the broker's full fill list)."""
         acc = self.portfolio.account
-        for fill in fills[self._fills :]:
-            save_fill(self.store, fill, acc)
+        with self.store.transaction():
+            save_fills(self.store, fills[self._fills :], acc)
+            save_trades(self.store, self.portfolio.trades[self._trades :], acc)
+            save_snapshots(self.store, self.portfolio.equity_curve[self._points :], acc)
+            save_state(self.store, self.portfolio, now)
         self._fills = len(fills)
-        for trade in self.portfolio.trades[self._trades :]:
-            save_trade(self.store, trade, acc)
         self._trades = len(self.portfolio.trades)
-        for point in self.portfolio.equity_curve[self._points :]:
-            save_snapshot(self.store, point, acc)
         self._points = len(self.portfolio.equity_curve)
-        save_state(self.store, self.portfolio, now)

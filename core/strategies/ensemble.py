@@ -166,7 +166,8 @@ class EnsembleStrategy(Strategy):
             bars = self._window(ctx, symbol)
             if bars is None or bars.index[-1] != ctx.now:
                 continue
-            full = model_features(bars, art.feature_config, symbol, self.news)
+            # Only the last ``context`` rows are needed: TA-Lib still sees the whole window, the rest runs on those rows.
+            full = model_features(bars, art.feature_config, symbol, self.news, last=context)
             # The model's columns of the last ``context`` rows, as arrays (no frame per selection).
             feats = full.to_numpy(dtype=np.float64)[-context:, self._positions(art, full.columns)]
             if np.isnan(feats[-1]).any():

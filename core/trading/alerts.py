@@ -31,6 +31,12 @@ class LoopAlerts:
 
     def after_tick(self, since_order: int, since_fill: int) -> list[NotifyEvent]:
         """Send (in the background) and return the events of the orders, fills and bars the tick added."""
+        events = self.collect(since_order, since_fill)
+        self.send(events)
+        return events
+
+    def collect(self, since_order: int, since_fill: int) -> list[NotifyEvent]:
+        """Return the events of the orders, fills and bars the tick added (the last summarised day is stored in the tick's transaction)."""
         loop = self.loop
         events = [fill_event(f) for f in loop.broker.fills()[since_fill:]]
         for order in loop.manager.orders()[since_order:]:
@@ -39,12 +45,15 @@ class LoopAlerts:
                 events.append(risk_veto_event(order.symbol, decision, order.updated_at or loop.clock.now(), requested=order.quantity))
         events += self._new_halts()
         events += self._daily_summaries(since_fill)
+        return events
+
+    def send(self, events: list[NotifyEvent]) -> None:
+        """Queue ``events`` on the notifier (after the tick committed, so a rolled-back bar is never announced)."""
         if events:
             try:
-                loop.ports.notify(events)
+                self.loop.ports.notify(events)
             except Exception as exc:  # a notification problem never stops trading
                 log.warning("could not queue notifications: %s", exc)
-        return events
 
     # -- halts ---------------------------------------------------------------------------
     def _halt_stamps(self) -> dict[str, str | None]:

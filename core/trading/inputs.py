@@ -42,6 +42,8 @@ def drain(loop: Any, ts: pd.Timestamp, replay: bool) -> list[dict[str, Any]]:
         store.set_setting("manual.queue", [])
     if cancels:
         store.set_setting("manual.cancels", [])
+    if queue or cancels:
+        store.flush()  # clear what was taken at once, not at the bar's commit: a ticket queued meanwhile is not overwritten
     if items:
         store.set_setting(key, items)
     return items

@@ -42,6 +42,7 @@ from core.risk.hook import RiskCheck
 from core.risk.limits import RiskEngine, RiskLimits
 from core.store import Store
 from core.trading import inputs, toggle
+from core.trading._timer import Timer as _Timer
 from core.trading.alerts import LoopAlerts
 from core.trading.feeds import Feed, data_gate
 from core.trading.lease import Lease, host_id
@@ -65,26 +66,6 @@ class TickReport:
     fills: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     equity: float | None = None
-
-
-class _Timer:
-    """Accumulate wall time per pipeline stage (for the dashboard and bench/tick.py)."""
-
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.add(name, (time.perf_counter() - t0) * 1000)
-
-        return timed
-
-    def add(self, name: str, ms: float) -> None:
-        self.ms[name] = self.ms.get(name, 0.0) + ms
 
 
 @dataclass(frozen=True)
@@ -313,46 +294,66 @@ class TradingLoop:
             t0 = time.perf_counter()
             self.recover()
             self.timer.add("recover", (time.perf_counter() - t0) * 1000)
-        self._refresh_limits()
-        if self.venue and not recovered:  # a recovery on a venue has just reconciled: a second round trip would find nothing new
-            reconcile_tick(self)
-        target = self.feed.advance()
-        feed_status = self._watch_feed()
-        last = self.last_processed or self.clock.now()
-        pending = self.feed.pending(pd.Timestamp(last), target)
-        report = TickReport(self.halt or "running")
-        n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
-        for ts in pending:
-            t0 = time.perf_counter()
-            with self.store.transaction():
+        # Everything the tick writes is one transaction: one commit per bar, the last bar's also holding the status.
+        with self.store.transaction():
+            self._refresh_limits()
+            if self.venue and not recovered:  # a recovery on a venue has just reconciled: a second round trip would find nothing new
+                reconcile_tick(self)
+                self.store.commit()  # the venue's view is stored whether or not a bar follows
+            target = self.feed.advance()
+            feed_status = self._watch_feed()
+            last = self.last_processed or self.clock.now()
+            pending = self.feed.pending(pd.Timestamp(last), target)
+            report = TickReport(self.halt or "running")
+            n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
+            done = self._done
+            for ts in pending:
+                if report.bars:
+                    self._commit_bar()  # the previous bar is durable before this one starts
+                    self._done = done
+                t0 = time.perf_counter()
                 self._process(ts)
                 t1 = time.perf_counter()
                 self.recorder.flush(self.broker.fills(), ts.to_pydatetime())
                 self._save_signals()
                 self.store.set_setting(f"{self._key}.last_bar", ts.isoformat())
-            self._done = ts
-            self.timer.add("store", (time.perf_counter() - t1) * 1000)
-            self.timer.add("bars", (time.perf_counter() - t0) * 1000)
-            report.bars.append(ts.isoformat())
-        report.orders = len(self.manager.orders()) - n_orders
-        report.fills = len(self.broker.fills()) - n_fills
-        report.equity = self.broker.portfolio.equity()
-        self.timer.add("total", (time.perf_counter() - t_all) * 1000)
+                done = ts  # becomes _done once committed
+                self.timer.add("store", (time.perf_counter() - t1) * 1000)
+                self.timer.add("bars", (time.perf_counter() - t0) * 1000)
+                report.bars.append(ts.isoformat())
+            report.orders = len(self.manager.orders()) - n_orders
+            report.fills = len(self.broker.fills()) - n_fills
+            report.equity = self.broker.portfolio.equity()
+            events = self.alerts.collect(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries: sent once committed
+            if self.feed.exhausted:
+                report.state = "exhausted"
+                inputs.cancel_queue_at_end(self.store, self.feed.calendar[-1])
+            self.timer.add("total", (time.perf_counter() - t_all) * 1000)
+            toggle.report_status(
+                self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
+                equity=report.equity, timings_ms={k: round(v, 3) for k, v in self.timer.ms.items()}, waiting_for_lease=None,
+                host=self.lease.holder, exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
+                feed=feed_status["provider"] if feed_status["live"] else "replay",
+                feed_detail=f"live · {feed_status['error'] or feed_status.get('mode') or 'polling'}" if feed_status["live"] else None,
+                stale=self._halt_reason if self.halt == "stale data" else None,
+                market_closed=self._halt_reason if self.halt == "market closed" else None,
+            )  # fmt: skip
+            t_commit = time.perf_counter()
+        commit_ms = (time.perf_counter() - t_commit) * 1000  # the last bar's writes are sent and committed here
+        if report.bars:
+            self._done = done
+        self.timer.add("store", commit_ms)
+        self.timer.add("total", commit_ms)
         report.timings_ms = {k: round(v, 3) for k, v in self.timer.ms.items()}
-        self.alerts.after_tick(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries
-        if self.feed.exhausted:
-            report.state = "exhausted"
-            inputs.cancel_queue_at_end(self.store, self.feed.calendar[-1])
-        toggle.report_status(
-            self.store, last_tick_at=self.ctx.clock.now().isoformat(), last_bar=report.bars[-1] if report.bars else None,
-            equity=report.equity, timings_ms=report.timings_ms, waiting_for_lease=None, host=self.lease.holder,
-            exhausted=self.feed.exhausted, last_error=None, halt=self.halt, feed_status=feed_status,
-            feed=feed_status["provider"] if feed_status["live"] else "replay",
-            feed_detail=f"live · {feed_status['error'] or feed_status.get('mode') or 'polling'}" if feed_status["live"] else None,
-            stale=self._halt_reason if self.halt == "stale data" else None,
-            market_closed=self._halt_reason if self.halt == "market closed" else None,
-        )  # fmt: skip
+        self.alerts.send(events)
         return report
+
+    def _commit_bar(self) -> None:
+        t0 = time.perf_counter()
+        self.store.commit()
+        ms = (time.perf_counter() - t0) * 1000
+        self.timer.add("store", ms)
+        self.timer.add("bars", ms)
 
     def _watch_feed(self) -> dict[str, Any]:
         """Raise or lift the data halts from the feed's status (audited; a stale-data change is notified)."""
@@ -382,7 +383,6 @@ class TradingLoop:
             return
         from core.store.tables import SignalRow
 
-        with self.store.session() as s:
-            for sig in drain():
-                s.add(SignalRow(symbol=sig.symbol, ts=sig.ts, p_up=sig.p_up, regime=sig.regime.value if sig.regime else None,
-                                model_id=sig.model_id, direction=sig.direction, confidence=sig.confidence, reason=sig.reason))
+        self.store.insert(SignalRow, [{"symbol": sig.symbol, "ts": sig.ts, "p_up": sig.p_up, "regime": sig.regime.value if sig.regime else None,
+                                       "model_id": sig.model_id, "direction": sig.direction, "confidence": sig.confidence, "reason": sig.reason}
+                                      for sig in drain()])

@@ -89,3 +89,19 @@ def test_feature_hash_changes_with_the_configuration(feats):
     cols = list(feats.columns)
     assert feature_hash(cols) == feature_hash(cols)
     assert feature_hash(cols) != feature_hash(cols, FeatureConfig(ma_windows=(5, 10)))
+
+
+@pytest.mark.parametrize(("symbol", "timeframe"), [("AAPL", "1d"), ("BTC-USD", "15m")])
+def test_last_rows_are_the_full_frames_last_rows_bit_for_bit(symbol, timeframe):
+    """The trading loop asks for the newest rows only; they must be exactly those of the whole window."""
+    bars = services.load_bars(symbol, timeframe=timeframe).iloc[:400].copy()
+    # A flat bar with no volume (divisions by zero: the 0 and inf clean-ups) inside the last rows.
+    bars.iloc[-3, :4] = bars["close"].iloc[-4]
+    bars.iloc[-3, 4] = 0.0
+    window = bars.iloc[-300:]
+    whole = compute(window)
+    for last in (1, 4, 60, 300, 500):
+        tail = compute(window, last=last)
+        expected = whole.iloc[-last:]
+        assert tail.index.equals(expected.index) and tail.columns.equals(expected.columns)
+        assert np.array_equal(tail.to_numpy(), expected.to_numpy(), equal_nan=True), last

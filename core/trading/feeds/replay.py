@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from core.store import Store
 from core.trading.feeds.base import FeedStatus
 
 CURSOR_KEY = "replay.cursor"
+OHLCV = ("open", "high", "low", "close", "volume")
 
 
 class ReplayFeed:
@@ -56,12 +58,18 @@ class ReplayFeed:
         self.start_at = start_at
         self.bars_per_tick = bars_per_tick
         self.key = f"{CURSOR_KEY}.{name}"
+        self._parsed: tuple[str, pd.Timestamp] | None = None  # the stored cursor and its Timestamp (read per symbol per bar)
+        self._rows: dict[str, tuple[pd.Index, np.ndarray]] = {}
 
     @property
     def cursor(self) -> pd.Timestamp:
         """Return the last released timestamp."""
         stored = self.store.get_setting(self.key)
-        return pd.Timestamp(stored) if stored else self.start
+        if not stored:
+            return self.start
+        if self._parsed is None or self._parsed[0] != stored:
+            self._parsed = (stored, pd.Timestamp(stored))
+        return self._parsed[1]
 
     @property
     def start(self) -> pd.Timestamp:
@@ -90,11 +98,19 @@ class ReplayFeed:
 
     def row(self, symbol: str, ts: pd.Timestamp) -> tuple[float, ...] | None:
         """Return ``(open, high, low, close, volume)`` of ``symbol`` at the released ``ts`` (None when it has no bar there)."""
-        frame = self.frames[symbol]
-        if ts > self.cursor or ts not in frame.index:
+        if ts > self.cursor:
             return None
-        r = frame.loc[ts]
-        return float(r.open), float(r.high), float(r.low), float(r.close), float(r.volume)
+        rows = self._rows.get(symbol)
+        if rows is None:  # the frame's OHLCV once as an array: a Series per symbol per bar costs more than the rest of the lookup
+            frame = self.frames[symbol]
+            rows = self._rows[symbol] = (frame.index, frame[list(OHLCV)].to_numpy(dtype=np.float64))
+        index, values = rows
+        try:
+            pos = index.get_loc(ts)
+        except KeyError:
+            return None
+        o, h, lo, c, v = values[pos].tolist()
+        return o, h, lo, c, v
 
     def status(self) -> FeedStatus:
         """Return the replay's state: never stale, the market always "open"."""
