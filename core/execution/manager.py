@@ -3,17 +3,16 @@
 Every new order passes the pre-trade ``risk_check`` hook, a required argument (a veto
 is recorded as rejected with a typed :class:`~core.brokers.events.OrderDenied` and
 never sent; a shrink is sent with the smaller quantity). Running without limits means
-passing :data:`core.risk.hook.UNLIMITED` explicitly. Client
-order IDs are idempotency keys: submitting an ID the manager (or the store, so
-across restarts) already knows returns the existing order. Order types and
-order lists the venue lacks (see its :class:`~core.brokers.base.Capabilities`)
-are emulated here (:mod:`core.execution.emulation`). :meth:`OrderManager.reconcile`
-treats the broker as the source of truth. A send whose outcome is unknown (it
-may have reached the venue, which then could not be asked) is never sent again:
-the order stays open, marked pending reconciliation, until :meth:`OrderManager.sync`
-or :meth:`OrderManager.reconcile` finds it at the venue (or confirms it is not
-there). Every transition is persisted to
-``order_events`` with the injected clock's timestamp when a store is given.
+passing :data:`core.risk.hook.UNLIMITED` explicitly. Client order IDs are idempotency
+keys: submitting an ID the manager (or the store, so across restarts) already knows
+returns the existing order. Order types and order lists the venue lacks (see its
+:class:`~core.brokers.base.Capabilities`) are emulated here (:mod:`core.execution.emulation`).
+:meth:`OrderManager.reconcile` treats the broker as the source of truth. A send whose
+outcome is unknown (it may have reached the venue, which then could not be asked) is
+never sent again: the order stays open, marked pending reconciliation, until
+:meth:`OrderManager.sync` or :meth:`OrderManager.reconcile` finds it at the venue (or
+confirms it is not there). Every transition is persisted to ``order_events`` with the
+injected clock's timestamp when a store is given.
 """
 
 from __future__ import annotations
@@ -123,9 +122,12 @@ class OrderManager:
         """Return the manager's view of one order (None when unknown)."""
         return self._orders.get(client_order_id)
 
-    def orders(self) -> list[Order]:
-        """Return every order this manager knows, oldest first."""
-        return list(self._orders.values())
+    def orders(self, since: int = 0) -> list[Order]:
+        """Return the orders this manager knows, oldest first, from the ``since``-th on (O(new orders)); ``len(manager)`` counts them."""
+        return self._orders.since(since)
+
+    def __len__(self) -> int:
+        return len(self._orders)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Return orders that are not in a terminal state."""

@@ -38,8 +38,8 @@ class LoopAlerts:
     def collect(self, since_order: int, since_fill: int) -> list[NotifyEvent]:
         """Return the events of the orders, fills and bars the tick added (the last summarised day is stored in the tick's transaction)."""
         loop = self.loop
-        events = [fill_event(f) for f in loop.broker.fills()[since_fill:]]
-        for order in loop.manager.orders()[since_order:]:
+        events = [fill_event(f) for f in loop.broker.fill_log[since_fill:]]
+        for order in loop.manager.orders(since_order):
             if order.status.value == "rejected" and (order.reason or "").startswith("risk: "):
                 decision = RiskDecision(RiskAction.VETO, 0.0, order.reason[len("risk: "):])
                 events.append(risk_veto_event(order.symbol, decision, order.updated_at or loop.clock.now(), requested=order.quantity))
@@ -104,7 +104,7 @@ class LoopAlerts:
         end = next(p for p in reversed(pf.equity_curve) if p.ts.date() <= day)
         start = next((p.equity for p in reversed(pf.equity_curve) if p.ts.date() < day), pf.equity_curve[0].equity)
         fills = 0
-        for fill in reversed(self.loop.broker.fills()):
+        for fill in reversed(self.loop.broker.fill_log):
             if fill.ts.date() < day:
                 break
             fills += fill.ts.date() == day

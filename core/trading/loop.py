@@ -215,7 +215,7 @@ class TradingLoop:
         self.manager.store = self.store
         self.manager.risk_check = self.timer.wrap("risk", data_gate(engine_risk_hook(self.risk, self.engine), lambda: self.halt,
                                                                    self.broker.portfolio))
-        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fills()))
+        self.recorder = portfolio_repo.PortfolioRecorder(self.store, self.broker.portfolio, fills_seen=len(self.broker.fill_log))
         drain = getattr(self.strategy, "drain_signals", None)
         if drain is not None:
             drain()  # the replayed bars' signals were stored when those bars were first processed
@@ -305,7 +305,7 @@ class TradingLoop:
             last = self.last_processed or self.clock.now()
             pending = self.feed.pending(pd.Timestamp(last), target)
             report = TickReport(self.halt or "running")
-            n_orders, n_fills = len(self.manager.orders()), len(self.broker.fills())
+            n_orders, n_fills = len(self.manager), len(self.broker.fill_log)  # counts, not copies: a tick's cost must not grow with history
             done = self._done
             for ts in pending:
                 if report.bars:
@@ -314,15 +314,15 @@ class TradingLoop:
                 t0 = time.perf_counter()
                 self._process(ts)
                 t1 = time.perf_counter()
-                self.recorder.flush(self.broker.fills(), ts.to_pydatetime())
+                self.recorder.flush(self.broker.fill_log, ts.to_pydatetime())
                 self._save_signals()
                 self.store.set_setting(f"{self._key}.last_bar", ts.isoformat())
                 done = ts  # becomes _done once committed
                 self.timer.add("store", (time.perf_counter() - t1) * 1000)
                 self.timer.add("bars", (time.perf_counter() - t0) * 1000)
                 report.bars.append(ts.isoformat())
-            report.orders = len(self.manager.orders()) - n_orders
-            report.fills = len(self.broker.fills()) - n_fills
+            report.orders = len(self.manager) - n_orders
+            report.fills = len(self.broker.fill_log) - n_fills
             report.equity = self.broker.portfolio.equity()
             events = self.alerts.collect(n_orders, n_fills)  # fills, risk vetoes, new halts, daily summaries: sent once committed
             if self.feed.exhausted:

@@ -137,6 +137,11 @@ class VenueBook:
         """Return the venue fills this process applied to the ledger, in order (the recorder stores the new ones)."""
         return list(self._fills)
 
+    @property
+    def fill_log(self) -> list[Fill]:
+        """The applied fills themselves, not a copy (read only): per-tick code slices the new ones off the end."""
+        return self._fills
+
     # -- driving ---------------------------------------------------------------------------
     def on_bars(self, bars: list[Bar]) -> None:
         """Nothing to do: the fills since the last bar are already applied (the engine marks the ledger itself).
@@ -259,7 +264,7 @@ def recover_from_venue(loop: Any) -> None:
     if drain is not None:
         drain()
     loop.store.audit("recovery", f"{loop.broker.name}: reconciled with the venue" + (f" after bar {last.isoformat()}" if last is not None else ""),
-                     {"orders": len(loop.manager.orders()), "cash": loop.broker.portfolio.cash})
+                     {"orders": len(loop.manager), "cash": loop.broker.portfolio.cash})
     loop._done = last
     loop.ready = True
 
@@ -268,7 +273,7 @@ def reconcile_tick(loop: Any) -> dict[str, Any]:
     """Reconcile the loop's orders, fills, positions and cash with the venue and store the result in one transaction."""
     with loop.store.transaction():
         changed = loop.broker.reconcile(loop.manager)
-        loop.recorder.flush(loop.broker.fills(), loop.clock.now())
+        loop.recorder.flush(loop.broker.fill_log, loop.clock.now())
     return changed
 
 

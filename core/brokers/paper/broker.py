@@ -159,6 +159,11 @@ class PaperBroker(PaperRules):
         """Return every order the book has seen, oldest first."""
         return list(self._orders.values())
 
+    @property
+    def fill_log(self) -> list[Fill]:
+        """The fills themselves, not a copy (read only): per-tick code slices the new ones off the end."""
+        return self._fills
+
     def fills(self, since_client_order_id: str | None = None, *, since: datetime | None = None) -> list[Fill]:
         """Return fills, optionally only those after the last fill of ``since_client_order_id`` and at/after the time ``since``."""
         out = self._fills
