@@ -6,8 +6,10 @@ result that arrives twice (a Dask task rerun after its worker died) is stored on
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -41,15 +43,38 @@ def finished_keys(store: Store, sweep_id: str) -> set[str]:
         return set(s.exec(select(SweepTrialRow.trial_key).where(SweepTrialRow.sweep_id == sweep_id)))
 
 
+def _json(value: Any) -> str:
+    """Encode a record's JSON column with orjson (a tenth of ``json.dumps``' time on a trial's weekly equity).
+
+    orjson writes NaN as null (trial metrics are already None where not finite); what it
+    refuses (e.g. non-string keys) goes through the standard encoder.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
+
+
+_JSON_COLUMNS = ("params", "metrics", "equity")
+
+
 def save_trials(store: Store, sweep_id: str, records: list[dict[str, Any]]) -> int:
-    """Store finished trial records of ``sweep_id`` (a key stored before is skipped); return the rows offered."""
+    """Store finished trial records of ``sweep_id`` (a key stored before is skipped); return the rows offered.
+
+    The JSON columns are encoded here and bound as text (SQLite stores JSON as text; PostgreSQL
+    casts the untyped literal to ``json``); they read back through the column's JSON type.
+    """
     if not records:
         return 0
     now = store.clock.now()
-    rows = [{"sweep_id": sweep_id, "trial_key": r["key"], "symbol": r["symbol"], "params": r["params"],
-             "metrics": r.get("metrics") or {"error": r.get("error")}, "equity": r.get("equity") or {}, "finished": now} for r in records]
+    rows = [{"sweep_id": sweep_id, "trial_key": r["key"], "symbol": r["symbol"], "params": _json(r["params"]),
+             "metrics": _json(r.get("metrics") or {"error": r.get("error")}), "equity": _json(r.get("equity") or {}), "finished": now}
+            for r in records]
     insert = _insert(store.engine.dialect.name)
-    stmt = insert(SweepTrialRow.__table__).on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"])
+    table = SweepTrialRow.__table__
+    stmt = insert(table).values({c: sa.bindparam(c, type_=sa.Text) if c in _JSON_COLUMNS else sa.bindparam(c, type_=table.c[c].type)
+                                 for c in ("sweep_id", "trial_key", "symbol", *_JSON_COLUMNS, "finished")})
+    stmt = stmt.on_conflict_do_nothing(index_elements=["sweep_id", "trial_key"])
     with store.session() as s:
         # One statement with the rows as parameters (executemany): compiled once, not one VALUES clause per row.
         s.connection().execute(stmt, rows)
