@@ -110,30 +110,38 @@ alarm_banner()
 account_panel()
 live_vs_backtest_panel()
 
-st.subheader("Prices")
-series = guarded(services.list_series, what="listing the bundled data") or []
-if not series:
-    st.info("No market data found. The bundled files live in data/sample/; see its README.")
-    st.stop()
-choices = sorted({f"{s.symbol} · {s.timeframe}" for s in series})
-default = choices.index("AAPL · 1d") if "AAPL · 1d" in choices else 0
-picked = st.selectbox("Symbol", choices, index=default, key="dash_symbol")
-symbol, timeframe = (part.strip() for part in picked.split("·"))
-bars = guarded(_bars, symbol, timeframe, what=f"loading {symbol}")
-asof = services.paper_asof()
-full = asof is None or st.toggle("Full history (research view)", key="dash_full_history",
-                                 help=f"Off: bars up to the paper session's current bar ({services.format_ts(asof)}). On: every bundled bar.")
-if bars is not None and not full:
-    bars = bars[bars.index <= asof]
-if bars is not None and len(bars) < 2:
-    st.caption(f"No {symbol} bars up to the session clock {services.format_ts(asof)}.")
-elif bars is not None:
-    window = bars.tail(250)
-    last, prev = window["close"].iloc[-1], window["close"].iloc[-2]
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Last close", f"{last:,.2f}", f"{(last / prev - 1) * 100:+.2f}%")
-    c2.metric("Bars", f"{len(bars):,}")
-    c3.metric("Range", f"{bars.index[0]:%Y-%m} → {bars.index[-1]:%Y-%m}")
-    label = "full bundled history (research)" if asof is not None and full else (
-        f"as of the session clock {services.format_ts(asof)}" if asof is not None else "no paper session yet: full bundled history")
-    st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars · {label}"), width="stretch")
+
+@st.fragment(run_every=10)
+def prices_panel() -> None:
+    """Candles up to the paper session's clock, refreshed with the live panels (a session started after the page loaded
+    must not leave it showing bars from its future)."""
+    st.subheader("Prices")
+    series = guarded(services.list_series, what="listing the bundled data") or []
+    if not series:
+        st.info("No market data found. The bundled files live in data/sample/; see its README.")
+        return
+    choices = sorted({f"{s.symbol} · {s.timeframe}" for s in series})
+    default = choices.index("AAPL · 1d") if "AAPL · 1d" in choices else 0
+    picked = st.selectbox("Symbol", choices, index=default, key="dash_symbol")
+    symbol, timeframe = (part.strip() for part in picked.split("·"))
+    bars = guarded(_bars, symbol, timeframe, what=f"loading {symbol}")
+    asof = services.paper_asof()
+    full = asof is None or st.toggle("Full history (research view)", key="dash_full_history",
+                                     help=f"Off: bars up to the paper session's current bar ({services.format_ts(asof)}). On: every bundled bar.")
+    if bars is not None and not full:
+        bars = bars[bars.index <= asof]
+    if bars is not None and len(bars) < 2:
+        st.caption(f"No {symbol} bars up to the session clock {services.format_ts(asof)}.")
+    elif bars is not None:
+        window = bars.tail(250)
+        last, prev = window["close"].iloc[-1], window["close"].iloc[-2]
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Last close", f"{last:,.2f}", f"{(last / prev - 1) * 100:+.2f}%")
+        c2.metric("Bars", f"{len(bars):,}")
+        c3.metric("Range", f"{bars.index[0]:%Y-%m} → {bars.index[-1]:%Y-%m}")
+        label = "full bundled history (research)" if asof is not None and full else (
+            f"as of the session clock {services.format_ts(asof)}" if asof is not None else "no paper session yet: full bundled history")
+        st.plotly_chart(candlestick(window, f"{symbol} ({timeframe}), last {len(window)} bars · {label}"), width="stretch")
+
+
+prices_panel()

@@ -18,8 +18,16 @@ DEFAULT_CASH = 100_000.0  # what paper_session starts an account with
 
 
 def paper_asof(account: str = "paper", ctx: Context | None = None) -> pd.Timestamp | None:
-    """Return the time of the account's latest equity point (the replay clock), None without history."""
+    """Return the paper session's clock: its last processed bar, or, before the first, the end of its warm-up.
+
+    Without a session, the time of the account's latest equity point; None without history.
+    A session that has not traded yet must not be shown bars after its start (they are its future).
+    """
     ctx = ctx or get_context()
+    for value in (ctx.store.get_setting(f"loop.{account}.last_bar"), (ctx.store.get_setting(f"loop.{account}.session") or {}).get("warmup_end")):
+        if value:
+            ts = pd.Timestamp(value)
+            return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     curve = portfolio_repo.load_equity(ctx.store, account)
     return pd.Timestamp(curve[-1].ts).tz_convert("UTC") if curve else None
 
