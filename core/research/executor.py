@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import CancelledError
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,32 @@ class DaskExecutor:
         scattered = self.client.scatter([shared[r] for r in refs], broadcast=True, hash=False)
         by_ref = dict(zip(refs, scattered, strict=True))
         futures = [self.client.submit(fn, by_ref[ref], arg, key=key, retries=self.retries, pure=False) for key, ref, arg in tasks]
+        task_of = {f.key: task for f, task in zip(futures, tasks, strict=True)}
+        resubmitted: dict[str, int] = {}
+        done = 0
         try:
-            for i, (_, result) in enumerate(as_completed(futures, with_results=True, loop=self.client.loop), 1):
+            pending = as_completed(futures, loop=self.client.loop)
+            for future in pending:
+                try:
+                    result = future.result()
+                except CancelledError:
+                    # A killed worker can take the scattered data a task needs with it, and the scheduler then cancels the
+                    # task instead of rerunning it: scatter its data again and resubmit it (a result is still stored once).
+                    key, ref, arg = task_of[future.key]
+                    n = resubmitted[key] = resubmitted.get(key, 0) + 1
+                    if n > self.retries + 1:
+                        raise
+                    log.warning("research task %s was cancelled (a worker died?): resubmitting it (%d)", key, n)
+                    data = self.client.scatter(shared[ref], broadcast=True, hash=False)
+                    again = self.client.submit(fn, data, arg, key=f"{key}-again{n}", retries=self.retries, pure=False)
+                    task_of[again.key] = (key, ref, arg)
+                    futures.append(again)
+                    scattered.append(data)
+                    pending.add(again)
+                    continue
+                done += 1
                 if progress:
-                    progress(i, len(futures))
+                    progress(done, len(tasks))
                 yield result
         finally:
             self.client.cancel(futures + scattered)
