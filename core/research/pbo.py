@@ -82,16 +82,6 @@ def _sharpe_into(out: np.ndarray, sums: np.ndarray, sumsq: np.ndarray, cnt: floa
 
 
 @njit(cache=True)
-def _sharpe_into(out: np.ndarray, sums: np.ndarray, sumsq: np.ndarray, cnt: float) -> None:
-    """Write :func:`_sharpe` of one split's sums into ``out``."""
-    for j in range(out.shape[0]):
-        mean = sums[j] / cnt
-        var = (sumsq[j] - cnt * mean**2) / max(cnt - 1.0, 1.0)
-        sd = math.sqrt(max(var, 0.0))
-        out[j] = mean / sd if sd > 0 else 0.0
-
-
-@njit(cache=True)
 def _cscv(b_sum: np.ndarray, b_sq: np.ndarray, b_n: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (logit, in-sample Sharpe of the in-sample winner, its out-of-sample Sharpe) for every split in ``chosen``.
 
