@@ -251,13 +251,7 @@ def _run_fast(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, 
     eq, exposed, raw, nt, fees, unsized = simulate_targets(o, h, lo, c, targets, float(cash), float(fee_rate), float(size), float(lot))
     index = frame.index
     equity = pd.Series(eq, index=index.rename("ts"), name="equity")
-    raw = raw[:nt]
-    entry_i, exit_i = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
-    trades = pd.DataFrame({
-        "symbol": sym, "quantity": raw[:, 2], "entry_ts": index[entry_i], "exit_ts": index[exit_i], "entry_price": raw[:, 3],
-        "exit_price": raw[:, 4], "pnl": raw[:, 5], "fees": raw[:, 6], "mae": raw[:, 7], "mfe": raw[:, 8], "return_pct": raw[:, 9],
-    }, columns=TRADE_COLUMNS[:-1])
-    trades["duration"] = trades["exit_ts"] - trades["entry_ts"]
+    trades = _trades_from(raw, nt, index, sym)
     report = compute_report(equity, trades, cash, fees, exposed)
     report["unsized_orders"] = int(unsized)
     return BacktestResult(report, equity, trades, "fast", unsized=int(unsized))
