@@ -212,7 +212,21 @@ def retrain_models(ctx: Context | None = None) -> None:
 def report_job_error(name: str, exc: BaseException, ctx: Context | None = None) -> None:
     """Record in the loop status that job ``name`` failed with ``exc`` (the dashboard shows it)."""
     ctx = ctx or get_context()
-    toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+    toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}{user_frame(exc)}", last_error_at=ctx.clock.now().isoformat())
+
+
+def user_frame(exc: BaseException) -> str:
+    """Return `` (at FILE:LINE)`` for the innermost frame of ``exc`` in the user's strategies folder, else ``""``.
+
+    A user's event-driven strategy that raises in the loop is then named by file and line, as its import errors are.
+    """
+    import traceback
+
+    from core.strategies.user import strategies_dir
+
+    folders = tuple({str(strategies_dir()), str(strategies_dir().resolve())})
+    mine = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folders)]
+    return f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else ""
 
 
 def use_model_for_paper(model_id: str, actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:

@@ -134,6 +134,19 @@ def test_a_session_whose_file_is_edited_to_look_ahead_trades_nothing_and_says_wh
     assert services.loop_state(ctx).state == "running" and ctx.store.get_setting(key) > done
 
 
+def test_an_event_driven_file_that_raises_while_trading_is_named_by_file_and_line(tmp_path, folder):
+    # It passes the start-up smoke run (the last 300 bundled bars, 2012-2013) and raises on a bar of 2000 in the paper replay.
+    (folder / "crashy.py").write_text("from core.engine import Strategy\n\n\nclass Crashy(Strategy):\n    def on_bar(self, ctx):\n"
+                                      "        if ctx.now.year == 2000 and ctx.now.month == 9:\n            raise ZeroDivisionError('bad idea')\n")
+    ctx = context(tmp_path, "crashy")
+    assert services.paper_start(ctx=ctx)["enabled"]
+    for _ in range(2):  # the failed bar is rolled back; the next tick meets it again and says the same
+        tasks.trading_tick()
+        state = services.loop_state(ctx)
+        assert state.state == "error" and state.reason == f"trading_tick: ZeroDivisionError: bad idea (at {folder}/crashy.py:7)"
+    assert ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.last_bar") < "2000-09"
+
+
 def test_a_venue_symbol_without_bundled_bars_is_checked_on_the_default_symbol(ctx, tmp_path):
     folder = tmp_path / "strategies"
     folder.mkdir()
