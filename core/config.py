@@ -55,7 +55,15 @@ ENV_PREFIX = "APP__"
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message says how to fix it."""
+    """A configuration value is missing or invalid; the message says how to fix it.
+
+    ``problems`` holds pydantic's error dicts (``loc``, ``input``, ``type``, ``ctx``) when a form's
+    values were refused, so a page can name its own fields in its own units.
+    """
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 # What a venue trades when only ``brokers.default`` names it: (symbols in the venue's spelling, bar interval).
