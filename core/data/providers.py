@@ -138,6 +138,17 @@ def _head(source: str | Path | IO[bytes], size: int = 4) -> bytes:
         return b""
 
 
+def _first_bad_byte(source: str | Path | IO[bytes]) -> str:
+    """Return `` (byte 0xe9 on line 2)`` for the first byte of ``source`` that is not UTF-8 ('' when it cannot be read again)."""
+    head = _head(source, 1 << 30)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = head.count(b"\n", 0, exc.start) + 1
+        return f" (byte 0x{head[exc.start]:02x} on line {line})"
+    return ""
+
+
 def read_table(source: str | Path | IO[bytes], name: str) -> pd.DataFrame:
     """Return the raw table of a CSV or Parquet file (by ``name``'s suffix), the time index as a column.
 
@@ -159,11 +170,10 @@ def read_table(source: str | Path | IO[bytes], name: str) -> pd.DataFrame:
         raw = pd.read_parquet(source) if kind == "Parquet" else pd.read_csv(source)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; it needs a header line and rows of OHLCV bars") from None
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
         if head.startswith(b"PAR1"):
             raise DataError(f"{name}: this is a Parquet file named .csv; rename it to .parquet") from None
-        raise DataError(f"{name}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at position {exc.start}); "
-                        "save it as UTF-8 CSV") from None
+        raise DataError(f"{name}: not UTF-8 text{_first_bad_byte(source)}; save it as UTF-8 CSV") from None
     except Exception as exc:  # parser, arrow and OS errors all mean "cannot read this file"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise DataError(f"{name}: cannot read it as {kind} ({type(exc).__name__}: {first}); check the file type and contents") from None

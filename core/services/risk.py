@@ -180,6 +180,8 @@ def portfolio_risk(
     if len(returns) < 100:
         raise ValueError(f"the symbols share only {len(returns)} return dates; need at least 100")
     w = {s.upper(): float(v) for s, v in weights.items()}
+    if not any(w.values()):
+        raise ValueError("the portfolio is empty: give at least one non-zero weight")
     port = returns[list(w)] @ pd.Series(w)
     _need_variation(port, "the book")
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
