@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from bad_inputs import CSV_ONLY, FRAME_DEFECTS, good_frame, write
+from bad_inputs import CSV_ONLY, FRAME_DEFECTS, PARQUET_ONLY, good_frame, parquet_bytes, write
 from streamlit.testing.v1 import AppTest
 
 from core import services
@@ -71,7 +71,9 @@ def test_backtest_upload_refuses_every_malformed_file(ctx, tmp_path):
     base = good_frame()
     uploads = [(f"{name}.{fmt}", _bytes(mutate(base), f".{fmt}", tmp_path)) for name, (mutate, _) in FRAME_DEFECTS.items() for fmt in ("csv", "parquet")]
     uploads += [(f"{name}.csv", content) for name, content in CSV_ONLY.items() if content]  # the uploader itself refuses empty files
+    uploads += [(f"{name}.parquet", parquet_bytes(mutate(base))) for name, mutate in PARQUET_ONLY.items()]
     uploads.append(("corrupt.parquet", _bytes(base, ".parquet", tmp_path)[:300]))
+    uploads.append(("csv_text.parquet", _bytes(base, ".csv", tmp_path)))
     tally = dict.fromkeys(("inputs", "clear_errors", "tracebacks", "silent_accepts"), 0)
     problems: list[str] = []
     before = _snapshot(ctx)
@@ -85,7 +87,7 @@ def test_backtest_upload_refuses_every_malformed_file(ctx, tmp_path):
     assert _snapshot(ctx) == before, "nothing may be stored"
     _write_tally("backtest_upload", tally)
     assert not problems, "\n".join(problems)
-    assert tally["inputs"] >= 80
+    assert tally["inputs"] >= 130
 
     # The control: the good frame runs, and --repair's twin on the page drops and lists a bad tick.
     at.file_uploader(key="bt_upload").set_value(("good.parquet", _bytes(base, ".parquet", tmp_path), "application/octet-stream"))
@@ -206,6 +208,11 @@ TICKETS = [
     {"tk_type": "trailing_stop", "tk_trail": 0.0},
     {"tk_class": "bracket", "tk_tp": 0.0, "tk_sl": 0.0},
     {"tk_class": "oco", "tk_oco_limit": 0.0},
+    # added by a later audit: both were queued silently
+    {"tk_type": "trailing_stop", "tk_trail": 150.0},
+    {"tk_type": "trailing_stop", "tk_trail": 100.0},
+    {"tk_class": "bracket", "tk_tp": 10.0, "tk_sl": 1000.0},
+    {"tk_class": "bracket", "tk_type": "limit", "tk_limit": 50.0, "tk_tp": 100.0, "tk_sl": 60.0},
 ]
 
 
@@ -230,3 +237,23 @@ def test_manual_ticket_refuses_malformed_orders(ctx):
     assert services.pending_manual_orders(ctx) == []
     _write_tally("manual_ticket", tally)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("setup", "must"), [
+    (lambda at: at.multiselect(key="bt_symbols").set_value([]), "symbol"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_fast").set_value(30), "fast < slow"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_slow").set_value(5000), "needs at least"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_fast").set_value(20), "fast < slow"),
+], ids=["no_symbol", "fast_above_slow", "slow_longer_than_the_data", "equal_windows"])
+def test_backtest_page_refuses_bad_parameters_without_a_result(ctx, setup, must):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/backtest.py").run()
+    before = _snapshot(ctx)
+    setup(at)
+    at.button(key="bt_run").click().run()
+    tally = dict.fromkeys(("inputs", "clear_errors", "tracebacks", "silent_accepts"), 0)
+    problems: list[str] = []
+    _check(at, must, tally, problems)
+    assert not problems, problems
+    assert any(must in e for e in _errors(at)), _errors(at)
+    assert "bt_result" not in at.session_state and _snapshot(ctx) == before
