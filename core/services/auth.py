@@ -2,11 +2,14 @@
 
 Stored in the settings table: ``auth.password`` holds the user name and an
 argon2id hash (never the password), ``auth.failures.<client>`` the wrong
-attempts of one client address, so a restart does not reset the back-off.
+attempts of one client (an IPv4 address or an IPv6 /64), so a restart does not
+reset the back-off. Password attempts are checked one at a time in this process,
+so parallel attempts cannot all slip through before the first failure is counted.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +18,7 @@ from core.auth import (
     FAILURE_MEMORY,
     backoff_seconds,
     check_user_name,
+    client_key,
     hash_password,
     login_required,
     needs_rehash,
@@ -25,6 +29,7 @@ from core.services.context import Context, get_context
 
 PASSWORD_KEY = "auth.password"
 FAILURES_PREFIX = "auth.failures."
+_attempts = threading.Lock()  # one password check at a time: read the failures, verify, count the failure, as one step
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def remove_password(actor: str = "cli", ctx: Context | None = None) -> bool:
 
 
 def _client_key(client: str) -> str:
-    return FAILURES_PREFIX + (client or "unknown")[:100]
+    return FAILURES_PREFIX + client_key(client)[:100]
 
 
 def _failures(ctx: Context, client: str, now: datetime) -> tuple[int, datetime | None]:
@@ -102,8 +107,16 @@ def login(password: str, client: str, ctx: Context | None = None) -> LoginResult
 
     An attempt made while the client must still wait is refused without
     looking at the password. Every outcome is audited (never the password).
+    Attempts are serialised: without that, parallel attempts (several browser
+    tabs or scripted sessions) would all read the same failure count, all be
+    checked, and count as one failure.
     """
     ctx = ctx or get_context()
+    with _attempts:
+        return _login(password, client, ctx)
+
+
+def _login(password: str, client: str, ctx: Context) -> LoginResult:
     now = ctx.clock.now()
     stored = ctx.store.get_setting(PASSWORD_KEY) or {}
     if not stored.get("hash"):
