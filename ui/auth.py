@@ -10,9 +10,10 @@ configured, the only thing served is a screen that says how to configure one.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from typing import NoReturn, ParamSpec
 
 import streamlit as st
 
@@ -22,6 +23,7 @@ from ui.common import context
 LOCAL_ACTOR = "ui"  # who a loopback session without sign-in is in the audit log
 USER, METHOD, SEEN = "auth_user", "auth_method", "auth_seen"
 README_HINT = "README, section *Run it on a server*"
+P = ParamSpec("P")
 
 
 def bind_address() -> str:
@@ -71,6 +73,22 @@ def session_valid() -> bool:
     if not login_needed(ctx):
         return True
     return bool(st.session_state.get(USER)) and not services.auth_session_expired(st.session_state.get(SEEN), ctx)
+
+
+def signed_in_only(callback: Callable[P, None]) -> Callable[P, None]:
+    """Wrap a widget callback that changes state so that it does nothing unless this session may act.
+
+    Streamlit runs ``on_click``/``on_change`` callbacks before the script, so
+    before the gate: a tab left open past the session timeout would otherwise
+    still act through its buttons (audited under the expired user's name).
+    """
+
+    @functools.wraps(callback)
+    def guarded_callback(*args: P.args, **kwargs: P.kwargs) -> None:
+        if session_valid():
+            callback(*args, **kwargs)
+
+    return guarded_callback
 
 
 def require_login(pages: Sequence[st.Page] = ()) -> str:

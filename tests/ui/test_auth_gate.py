@@ -128,6 +128,69 @@ def test_idle_session_times_out_and_a_stale_toggle_does_nothing(app, ctx, clock,
     assert "session timed out" in ctx.store.audit_log(kind="auth")[0].message
 
 
+def test_a_timed_out_tab_cannot_cancel_an_order_through_its_row_button(app, ctx, clock, bind):
+    bind("0.0.0.0")
+    services.set_password(PASSWORD, user="alice", ctx=ctx)
+    app.run()
+    _sign_in(app, PASSWORD)
+    app.switch_page("pages/trading.py").run()
+    app.number_input(key="tk_qty").set_value(1000.0)
+    app.button(key="tk_submit").click().run()
+    cancel = next(b for b in app.button if (b.key or "").startswith("tr_cancel_"))
+    clock.advance(timedelta(minutes=ctx.settings.auth.session_minutes, seconds=1))
+    cancel.click().run()  # on_click runs before the gate: it must not act for an expired session
+    assert app.title[0].value.endswith("Sign in")
+    assert [r.message.split(" ")[0] for r in ctx.store.audit_log(kind="manual")] == ["queued"]  # no "removed queued ticket"
+
+
+def _module_functions(tree):
+    import ast
+
+    return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def _ui_sources():
+    root = Path(APP).parent
+    return sorted([*(root / "pages").glob("*.py"), *(root / "ui").glob("*.py")])
+
+
+def test_every_widget_callback_checks_the_session_first():
+    """Callbacks run before app.py's gate: each must be @signed_in_only or ask session_valid() itself."""
+    import ast
+
+    seen = []
+    for path in _ui_sources():
+        tree = ast.parse(path.read_text())
+        functions = _module_functions(tree)
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            for kw in call.keywords:
+                if kw.arg not in ("on_click", "on_change", "on_submit"):
+                    continue
+                assert isinstance(kw.value, ast.Name) and kw.value.id in functions, f"{path.name}: a callback that is not a named function"
+                fn = functions[kw.value.id]
+                decorated = any(isinstance(d, ast.Name) and d.id == "signed_in_only" for d in fn.decorator_list)
+                asks = any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", None)) == "session_valid" for n in ast.walk(fn))
+                assert decorated or asks, f"{path.name}: {fn.name} acts without checking the sign-in"
+                seen.append(fn.name)
+    assert {"_on_toggle", "_cancel"} <= set(seen)
+
+
+def test_every_audited_action_from_the_ui_names_the_signed_in_user():
+    """No page or panel passes a fixed actor ("ui", "user"): the audit log would lose who did it."""
+    import ast
+
+    found = 0
+    for path in _ui_sources():
+        for call in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)):
+            for kw in call.keywords:
+                if kw.arg == "actor":
+                    found += 1
+                    value = kw.value
+                    ok = isinstance(value, ast.Call) and getattr(value.func, "attr", getattr(value.func, "id", None)) == "actor"
+                    assert ok, f"{path.name}:{kw.lineno}: actor={ast.unparse(value)}"
+    assert found >= 12  # toggle on/off, risk limits, fill costs, kill switch, re-arm, preview, queue, cancel, train, pin, health, diff
+
+
 def test_oidc_configured_offers_the_provider_and_a_signed_in_user_is_audited(app, ctx, bind):
     bind("0.0.0.0")
     app.secrets["auth"] = OIDC
@@ -233,6 +296,8 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     app.number_input(key="models_folds").set_value(3)
     app.button(key="models_train").click().run()
     assert not app.exception and services.list_models(ctx=ctx)
+    page("pages/models.py")
+    app.button(key="models_use_paper").click().run()  # pinned, or refused with a reason: audited either way
 
     log = ctx.store.audit_log(limit=500)
     by_kind = {}
@@ -243,3 +308,4 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     assert {r.data["event"] for r in kills} == {"kill_switch_engaged", "kill_switch_re-armed"} and {r.actor for r in kills} == {"alice"}
     assert by_kind["manual"] == {"alice"} and len([r for r in log if r.kind == "manual"]) == 2  # queued, then removed
     assert by_kind["model"] == {"alice"}
+    assert by_kind["models"] == {"alice"}
