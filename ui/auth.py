@@ -148,6 +148,11 @@ def _signed_in_user(ctx: services.Context, providers: list[str]) -> str | None:
         return name
     if providers and st.user.get("is_logged_in"):
         name = str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "oidc-user")[:64]
+        if services.identity_too_old(st.user.get("iat"), ctx):  # Streamlit's identity cookie lives 30 days: not past the timeout
+            services.record_sign_out(name, f"identity from the provider is older than {ctx.settings.auth.session_minutes:g} minutes: "
+                                           "signed out, the provider must be asked again", ctx)
+            st.logout()
+            st.stop()
         services.record_sign_in(name, "OpenID Connect", client_address(), ctx)
         st.session_state[USER], st.session_state[METHOD] = name, "oidc"
         return name

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core.auth import (
@@ -168,3 +168,18 @@ def auth_session_expired(last_seen: datetime | None, ctx: Context | None = None)
     """Return True when a session last used at ``last_seen`` is past ``auth.session_minutes`` of idleness."""
     ctx = ctx or get_context()
     return session_expired(last_seen, ctx.clock.now(), ctx.settings.auth.session_minutes)
+
+
+def identity_too_old(issued_at: Any, ctx: Context | None = None) -> bool:
+    """Return True when an identity provider sign-in issued at ``issued_at`` is past ``auth.session_minutes``.
+
+    ``issued_at`` is the id token's ``iat`` claim (seconds since the epoch).
+    Streamlit keeps that identity in a cookie for 30 days; a new browser session
+    (a reload, another tab) may reuse it only within the session timeout. A
+    token without ``iat`` (which OpenID Connect requires) cannot be dated: it is
+    refused too.
+    """
+    ctx = ctx or get_context()
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        return True
+    return session_expired(datetime.fromtimestamp(float(issued_at), UTC), ctx.clock.now(), ctx.settings.auth.session_minutes)

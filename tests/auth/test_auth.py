@@ -200,6 +200,15 @@ def test_idle_expiry_uses_the_configured_minutes(ctx, clock):
     assert services.auth_session_expired(seen, ctx)
 
 
+def test_a_provider_identity_is_reusable_only_within_the_session_timeout(ctx):
+    now = 1_704_153_600  # the clock fixture, 2024-01-02 00:00 UTC
+    limit = int(ctx.settings.auth.session_minutes * 60)  # 3,600 s
+    assert not services.identity_too_old(now - limit, ctx)  # exactly 60 minutes: still valid, as for the idle timeout
+    assert services.identity_too_old(now - limit - 1, ctx)
+    assert not services.identity_too_old(float(now), ctx)
+    assert all(services.identity_too_old(v, ctx) for v in (None, "1704153600", True))  # undated: refused
+
+
 def _cli(tmp_path, *args, stdin=None):
     env = {"PATH": "/usr/bin:/bin", "APP__STORE__DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "APP__LOG__DIR": str(tmp_path)}
     return subprocess.run([sys.executable, "-m", "core", "auth", *args], cwd=ROOT, capture_output=True, text=True, env=env, input=stdin, timeout=120)

@@ -13,6 +13,7 @@ from core import services
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PASSWORD = "correct horse battery"
+NOW = 1_704_153_600  # the clock fixture, 2024-01-02 00:00 UTC, in seconds since the epoch (an id token's iat)
 OIDC = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "app",
         "client_secret": "s" * 16, "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
 
@@ -198,7 +199,7 @@ def test_oidc_configured_offers_the_provider_and_a_signed_in_user_is_audited(app
     app.run()
     assert app.title[0].value.endswith("Sign in")
     assert [b.label for b in app.button] == ["Sign in with your identity provider"] and not app.text_input  # no password set
-    app.user = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob"}
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob", "iat": NOW - 60}
     app.run()
     assert app.title[0].value == "Dashboard"
     app.toggle(key="sidebar_paper_toggle").set_value(True).run()
@@ -246,7 +247,7 @@ def test_loopback_is_unchanged_even_with_a_password_unless_required(app, ctx, bi
 def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
     bind("0.0.0.0")
     app.secrets["auth"] = OIDC
-    app.user = {"is_logged_in": True, "email": "bob@example.com"}
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "iat": NOW}
     app.run()
     assert app.title[0].value == "Dashboard"
     clock.advance(timedelta(minutes=ctx.settings.auth.session_minutes, seconds=1))
@@ -255,6 +256,20 @@ def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
     app.run()
     assert app.title[0].value.endswith("Sign in") and app.info[0].value == "Your session timed out: sign in again."
     assert ctx.store.audit_log(kind="auth")[0].message.startswith("bob@example.com session timed out")
+
+
+def test_a_new_session_does_not_reuse_a_provider_sign_in_older_than_the_timeout(app, ctx, bind):
+    """Streamlit keeps the identity cookie 30 days; a reload or new tab past auth.session_minutes must go to the provider again."""
+    bind("0.0.0.0")
+    app.secrets["auth"] = OIDC
+    minutes = ctx.settings.auth.session_minutes
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "iat": NOW - int(minutes * 60) - 1}
+    app.run()  # st.logout() clears the identity
+    assert app.user == {"is_logged_in": False} and not app.toggle
+    app.run()
+    assert app.title[0].value.endswith("Sign in")
+    assert ctx.store.audit_log(kind="auth")[0].message.startswith(f"bob@example.com identity from the provider is older than {minutes:g} minutes")
+    assert not [r for r in ctx.store.audit_log(kind="auth") if "signed in" in r.message]
 
 
 def test_every_page_imports_ui_before_it_renders():

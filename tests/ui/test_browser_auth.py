@@ -40,7 +40,7 @@ def _browser(env, address, **server):
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_server(env, address=address, **server) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()  # a context: tests open more tabs with its cookies
         page.set_default_timeout(30_000)
         frames: list[bytes] = []
         page.on("websocket", lambda ws: ws.on("framereceived", lambda p: frames.append(p if isinstance(p, bytes) else p.encode())))
@@ -221,6 +221,45 @@ def test_oidc_sign_in_through_a_local_provider(tmp_path):
             assert page.get_by_test_id("stCheckbox").count() == 0
     messages = [r.message for r in ctx.store.audit_log(kind="auth")]
     assert messages[0] == "carol@example.com logged out" and "carol@example.com signed in with OpenID Connect from local" in messages
+
+
+def test_oidc_identity_cookie_is_not_reused_past_the_session_timeout(tmp_path):
+    """Streamlit's identity cookie lives 30 days: with auth.session_minutes = 0.2 (12 s), a new tab within the timeout is signed in
+    from the cookie, a new tab after it goes back to the sign-in screen (and the provider signs in afresh)."""
+    from fakes.oidc_fake import FakeOidcProvider
+
+    ctx = _context(tmp_path)
+    port, client_secret = free_port(), "client-secret-0123456789"
+    with FakeOidcProvider("trading-app", client_secret) as idp:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(f'[auth]\nredirect_uri = "http://127.0.0.1:{port}/oauth2callback"\ncookie_secret = "{"5" * 48}"\n'
+                           f'client_id = "trading-app"\nclient_secret = "{client_secret}"\n'
+                           f'server_metadata_url = "{idp.url}/.well-known/openid-configuration"\n')
+        env = _env(tmp_path, APP__AUTH__SESSION_MINUTES="0.2")
+        with _browser(env, "0.0.0.0", port=port, extra_args=("--secrets.files", str(secrets))) as (page, url, _):
+            page.goto(f"{url}/")
+            _settle(page, "Sign in")
+            page.get_by_role("button", name="Sign in with your identity provider").click()
+            _settle(page, "Dashboard")
+            signed_at = time.monotonic()
+            second = page.context.new_page()  # a new tab: a new Streamlit session with the same cookie
+            second.goto(f"{url}/risk")
+            _settle(second, "Risk")
+            assert idp.count("POST", "/token") == 1  # no second trip to the provider
+            page.close()
+            second.close()
+            time.sleep(max(0.0, 13.5 - (time.monotonic() - signed_at)))
+            third = page.context.new_page()
+            third.goto(f"{url}/risk")
+            third.wait_for_selector("h1:has-text('Sign in')", timeout=10_000)  # at once: not after this tab's own 12 s idle timeout
+            _settle(third, "Sign in")
+            assert third.get_by_test_id("stCheckbox").count() == 0
+            third.get_by_role("button", name="Sign in with your identity provider").click()
+            _settle(third, "Dashboard")
+            assert idp.count("POST", "/token") == 2
+    messages = [r.message for r in ctx.store.audit_log(kind="auth")]
+    assert sum(m == "carol@example.com signed in with OpenID Connect from local" for m in messages) == 3
+    assert any(m.startswith("carol@example.com identity from the provider is older than 0.2 minutes") for m in messages)
 
 
 def test_oidc_with_the_wrong_client_secret_signs_nobody_in(tmp_path):
