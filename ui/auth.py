@@ -11,6 +11,7 @@ configured, the only thing served is a screen that says how to configure one.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn, ParamSpec
@@ -18,17 +19,39 @@ from typing import NoReturn, ParamSpec
 import streamlit as st
 
 from core import services
-from ui.common import context
+from core.auth import is_loopback
+from ui.common import context, guarded
 
 LOCAL_ACTOR = "ui"  # who a loopback session without sign-in is in the audit log
 USER, METHOD, SEEN = "auth_user", "auth_method", "auth_seen"
 README_HINT = "README, section *Run it on a server*"
 P = ParamSpec("P")
+log = logging.getLogger("pages")
 
 
 def bind_address() -> str:
     """Return the address the server listens on (Streamlit's ``server.address``; empty = every interface)."""
     return str(st.get_option("server.address") or "")
+
+
+def start_up() -> bool:
+    """Create the core context; return False (after an ``st.error``) when that fails.
+
+    On loopback the error says what is wrong, as before. A server reachable
+    beyond this machine must not show configuration details (paths, host names,
+    database URLs) to visitors who have not signed in: it says only that the
+    app could not start, and the reason goes to the server's log.
+    """
+    if is_loopback(bind_address()):
+        return guarded(context, what="start-up") is not None
+    try:
+        context()
+    except Exception:  # any start-up failure: the details stay on the server
+        log.exception("the app could not start")
+        st.error("The app could not start. The reason is in the server's log; it is not shown to browsers on a server "
+                 "reachable beyond this machine.")
+        return False
+    return True
 
 
 def login_needed(ctx: services.Context | None = None) -> bool:

@@ -72,6 +72,23 @@ def test_exposed_without_auth_shows_only_the_setup_screen_on_every_page(app, ctx
     assert [r.kind for r in ctx.store.audit_log()] == []
 
 
+@pytest.mark.parametrize(("address", "detail_shown"), [("0.0.0.0", False), ("127.0.0.1", True)])
+def test_a_start_up_failure_shows_its_reason_only_on_loopback(app, bind, monkeypatch, address, detail_shown):
+    from core.config import ConfigError
+
+    def broken():
+        raise ConfigError("cannot open database postgresql+psycopg2://trader@db.internal.example:5432/trading")
+
+    monkeypatch.setattr(services, "get_context", broken)
+    bind(address)
+    app.run()
+    assert not app.exception and not app.title and not app.toggle and not app.sidebar.children
+    shown = " ".join(e.value for e in app.error)
+    assert ("db.internal.example" in shown) is detail_shown
+    if not detail_shown:
+        assert shown.startswith("The app could not start. The reason is in the server's log")
+
+
 def test_unset_address_means_every_interface_and_asks_too(app, bind):
     bind(None)
     app.run()
