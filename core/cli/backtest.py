@@ -77,12 +77,15 @@ def _run(args: argparse.Namespace) -> int:
         trades["duration"] = trades["duration"].astype(str)
         report["trade_list"] = trades.to_dict(orient="records")
     lines = [f"{result.report['strategy']} {result.report['params']} on {', '.join(result.report['symbols'])}  {report['start'][:10]} -> {report['end'][:10]}"]
+    warnings = list(report.get("warnings") or [])
+    if warnings and not (report.get("check") or {}).get("ok", True):
+        lines.append(f"  WARNING: {warnings.pop(0)}")  # a failed look-ahead check first: the figures below are not tradable
     for key, label, fmt in _ROWS:
         value = report.get(key)
         lines.append(f"  {label:32s} {'n/a' if value is None else fmt.format(value)}")
     rc = report["risk_changes"]
     lines.append(f"  {'Risk engine':30s} {rc['veto']} orders vetoed, {rc['shrink']} shrunk")
     lines += [f"    {row['count']:>5d} x {row['action']}: {row['reason']}" for row in rc["reasons"][:5]]
-    lines += [f"  warning: {w}" for w in report.get("warnings", [])]
+    lines += [f"  warning: {w}" for w in warnings]
     emit(report, args.json, "\n".join(lines))
     return 0
