@@ -12,14 +12,16 @@ classified by its most likely cause.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
+from core.data.providers import TIMEFRAMES
 from core.domain import Fill, Order, OrderStatus
 from core.engine import StopPolicy, Strategy, default_lot
 from core.execution import repo as order_repo
@@ -39,6 +41,7 @@ CAUSES = {
     "data_difference": "data difference",
 }
 PRICE_TOL = 1e-9  # relative: two fills at the same price differ by rounding only
+_STAMP = re.compile(r"-(\d{8}T\d{6})-\d+$")  # the bar in a strategy's client order ID (core.engine StrategyContext.next_id)
 
 
 class NoSession(LookupError):
@@ -101,14 +104,49 @@ def _ts(t: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def is_venue(session: dict[str, Any]) -> bool:
+    """Return True when the session traded a real venue (its fills are the venue's, timed by the wall clock)."""
+    return session.get("broker", "paper") != "paper"
+
+
 def replay_backtest(session: dict[str, Any], last: pd.Timestamp, load: Callable[[str], pd.DataFrame], strategy: Strategy,
                     risk_settings: Any) -> BacktestResult:
-    """Backtest ``strategy`` over the session's bars up to ``last`` with its cash, commission, lot and warm-up."""
+    """Backtest ``strategy`` over the session's bars up to ``last`` with its cash, commission, lot and warm-up.
+
+    On a venue the loop sends a market order right after the bar closes and the venue fills it at
+    its price then: the backtest fills market orders at that bar's close, with the venue's lot sizes.
+    """
     frames = {s: load(s).loc[:last] for s in session["symbols"]}
     risk = RiskEngine(RiskLimits.from_settings(risk_settings), store=MemoryStore())
-    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), fill_model=session_fill_model(session),
+    fill_model = session_fill_model(session)
+    if is_venue(session):
+        fill_model = replace(fill_model, market_fill="close")
+    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), fill_model=fill_model,
                         warmup=int(session["warmup_bars"]), baseline=False, lot_size=default_lot(session["symbols"][0]), path="event",
-                        stop=StopPolicy.from_settings(session.get("stop")))
+                        stop=StopPolicy.from_settings(session.get("stop")), lots=session.get("lots") or None)
+
+
+def bar_of(order: Order, externals: dict[str, pd.Timestamp]) -> pd.Timestamp:
+    """Return the bar ``order`` was decided on: an outside input's bar, the bar in a strategy's client ID, else its creation time.
+
+    On the paper broker the creation time is the bar; at a venue it is the wall clock when the
+    order went out, which may be later than the bar (a tick that caught up on several bars).
+    """
+    if order.client_order_id in externals:
+        return externals[order.client_order_id]
+    m = _STAMP.search(order.client_order_id)
+    return pd.Timestamp(m.group(1)).tz_localize("UTC") if m else _ts(order.created_at)
+
+
+def venue_fill_bars(fills: list[Fill], calendar: pd.DatetimeIndex, timeframe: str) -> list[Fill]:
+    """Return venue ``fills`` timed by the bar they follow: the last bar that had closed when the venue filled (its backtest fill bar)."""
+    step = pd.Timedelta(TIMEFRAMES.get(timeframe, "1D"))
+    closes = calendar + step
+    out = []
+    for f in fills:
+        i = int(closes.searchsorted(_ts(f.ts), side="right")) - 1
+        out.append(replace(f, ts=calendar[i].to_pydatetime()) if i >= 0 else f)
+    return out
 
 
 def external_ids(store: Store, account: str) -> dict[str, pd.Timestamp]:
@@ -185,7 +223,7 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
     matched: set[str] = set()
     for cid in list(dict.fromkeys([*live, *theirs])):
         mine, other = live.get(cid), theirs.get(cid)
-        ts = _ts((mine or other).created_at)  # type: ignore[union-attr]
+        ts = _ts(other.created_at) if other is not None else bar_of(mine, externals)  # type: ignore[arg-type]
         if mine is not None and other is None:
             if _is_external(cid, mine, externals):
                 out.append(Divergence(ts, "manual_action", f"{mine.side.value} {mine.quantity:g} {mine.symbol} placed from outside the strategy "
@@ -214,13 +252,13 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
 
 
 def _days(live_eq: pd.Series, bt_eq: pd.Series, divs: list[Divergence], live: dict[str, Order], theirs: dict[str, Order],
-          matched: set[str], cash: float) -> list[dict[str, Any]]:
+          matched: set[str], cash: float, externals: dict[str, pd.Timestamp]) -> list[dict[str, Any]]:
     """Return one row per UTC day: orders, matching %, P&L live/backtest/difference, that day's first divergence."""
     rows = []
     def by_day(orders: dict[str, Order]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for cid, o in orders.items():
-            out.setdefault(f"{_ts(o.created_at):%Y-%m-%d}", set()).add(cid)
+            out.setdefault(f"{bar_of(o, externals):%Y-%m-%d}", set()).add(cid)
         return out
 
     lday, bday = by_day(live), by_day(theirs)
@@ -267,6 +305,8 @@ def diff_session(store: Store, account: str, load: Callable[[str], pd.DataFrame]
     start = _ts(calendar[int(session["warmup_bars"]) - 1])
     live_orders = order_repo.load_orders(store, account)
     live_fills = portfolio_repo.load_fills(store, account)
+    if is_venue(session):
+        live_fills = venue_fill_bars(live_fills, calendar, session.get("timeframe", "1d"))
     denials = order_repo.load_denials(store, [o.client_order_id for o in live_orders])
     points = portfolio_repo.load_equity(store, account)
     live_eq = pd.Series([p.equity for p in points], index=pd.DatetimeIndex([_ts(p.ts) for p in points]), dtype=float)
@@ -274,12 +314,13 @@ def diff_session(store: Store, account: str, load: Callable[[str], pd.DataFrame]
     bt_eq = bt.equity.copy()
     bt_eq.index = pd.DatetimeIndex([_ts(t) for t in bt_eq.index])
     bt_eq = bt_eq[bt_eq.index > start]
-    divs, matched, union = compare(live_orders, live_fills, denials, pd.DatetimeIndex(live_eq.index), external_ids(store, account), bt, start)
+    externals = external_ids(store, account)
+    divs, matched, union = compare(live_orders, live_fills, denials, pd.DatetimeIndex(live_eq.index), externals, bt, start)
     live = {o.client_order_id: o for o in live_orders}
     theirs = {o.client_order_id: o for o in bt.orders}
     result = SessionDiff(account, start, last, len(set(live_eq.index) | set(bt_eq.index)), len(live), len(theirs), len(matched), len(union),
                          divs, live_eq, bt_eq)
-    result.days = _days(live_eq, bt_eq, divs, live, theirs, matched, float(session["cash"]))
+    result.days = _days(live_eq, bt_eq, divs, live, theirs, matched, float(session["cash"]), externals)
     return result
 
 
