@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         ticket_orders,
     )
     from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline
-    from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
+    from core.services.news import ensure_news, fetch_news, headline_scorer, list_news, news_features, news_to_records, score_headline
     from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
     from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
     from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
@@ -157,6 +157,7 @@ __all__ = [
     "get_context",
     "get_loop",
     "get_notifier",
+    "headline_scorer",
     "health_status",
     "kelly_sizer",
     "lab_backtest",
@@ -287,7 +288,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
         "cancelled_manual_orders", "pending_cancels", "pending_manual_orders", "preview_order", "queue_manual_order", "request_cancel", "ticket_orders",
     ),
     "core.services.models": ("audit", "list_models", "load_model", "model_report", "predict", "predict_history", "regime_timeline"),
-    "core.services.news": ("ensure_news", "fetch_news", "list_news", "news_features", "news_to_records", "score_headline"),
+    "core.services.news": ("ensure_news", "fetch_news", "headline_scorer", "list_news", "news_features", "news_to_records", "score_headline"),
     "core.services.notifications": ("get_notifier", "notify", "notify_error", "notify_event", "send_test_notification"),
     "core.services.orders_view": ("fill_rows", "open_order_rows", "ticket_prices", "trade_rows"),
     "core.services.performance": ("equity_returns", "monthly_returns", "performance_summary", "rolling_sharpe"),
