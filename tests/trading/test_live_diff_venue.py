@@ -5,7 +5,7 @@ closed; the diff's backtest fills it at that bar's close with the venue's lot si
 the live feed stored. Untouched, the session and its backtest agree order by order; slippage, a
 venue reject, a partial fill and a late tick (latency: a missed bar) injected at the fake are each
 found and classified at the bar of the order they hit. The expected bars come from the moving
-averages recomputed with pandas, not from the loop.
+averages recomputed with pandas, not from the loop. A paper session on the same live feed diffs empty too.
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ def fake():
         yield venue
 
 
-def _session(tmp_path, db_url, fake, inject=None):
+def _session(tmp_path, db_url, fake, inject=None, venue="binance"):
     """Trade MINUTES one-minute bars at the fake, a tick a minute; ``inject(m, fake)`` runs before tick m and returns True to skip it."""
     market = Market(fake, series(), WARMUP)
-    settings = venue_settings(tmp_path, db_url, fake)
+    settings = venue_settings(tmp_path, db_url, fake, venue=venue)
     settings.trading.params = {"fast": FAST, "slow": SLOW, "mode": "long_flat"}  # a spot account cannot go short
     ctx = Context.create(settings, clock=market.clock)
     toggle.set_enabled(ctx.store, True)
@@ -93,6 +93,16 @@ def test_venue_session_matches_its_backtest_order_by_order(tmp_path, sqlite_url,
     last_close = series()[WARMUP + MINUTES - 1][3]
     assert out["equity"]["live"][-1] == pytest.approx(fake.free["USDT"] + fake.free["BTC"] * last_close, abs=1e-5)
     print(f"venue diff: {out['n_divergences']} divergences over {out['bars']} bars and {out['orders_live']} orders")
+
+
+def test_paper_session_on_the_live_feed_matches_its_backtest(tmp_path, sqlite_url, fake):
+    """The paper broker on the venue's live bars (``brokers.default: paper``): the diff replays the bars the feed stored."""
+    ctx, loop = _session(tmp_path, sqlite_url, fake, venue="paper")
+    session = ctx.store.get_setting("loop.paper.session")
+    assert (session["broker"], session["feed"]) == ("paper", "ccxt") and fake.orders == []
+    out = services.session_diff(ctx=ctx)
+    assert out["n_divergences"] == 0 and out["bars"] == MINUTES and out["orders_live"] == out["orders_backtest"] == len(loop.manager.orders()) > 4
+    assert out["pnl_diff"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_slippage_at_the_venue_is_a_fill_price_divergence_at_its_bar(tmp_path, sqlite_url, fake):
