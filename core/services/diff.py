@@ -43,7 +43,7 @@ def session_diff(account: str | None = None, *, load: Callable[[str], pd.DataFra
     session = ctx.store.get_setting(f"loop.{account}.session") or {}
     if not session:
         raise NoSession(f"account {account!r} has no trading session yet; start paper trading first")
-    loader = load or _session_bars(session, account, ctx)
+    loader = load or _session_bars(session, ctx)
     diff = diff_session(ctx.store, account, loader, lambda name, params: build_strategy(name, params, ctx), _risk_at_start(session, ctx))
     out = diff.summary()
     out["gap_pct"] = _gap(diff, float(session["cash"]))
@@ -66,18 +66,17 @@ def session_diff(account: str | None = None, *, load: Callable[[str], pd.DataFra
     return out
 
 
-def _session_bars(session: dict[str, Any], account: str, ctx: Context) -> Callable[[str], pd.DataFrame]:
+def _session_bars(session: dict[str, Any], ctx: Context) -> Callable[[str], pd.DataFrame]:
     """Return the bars the session's feed released: the stored history on the replay, the bar cache of a live feed or venue."""
     from core.services.data import load_bars
-    from core.trading.feeds import build_feed
+    from core.trading.feeds.live import make_source
 
-    def stored(symbol: str) -> pd.DataFrame:
-        return load_bars(symbol, timeframe=session.get("timeframe", "1d"), ctx=ctx)
-
+    timeframe = session.get("timeframe", "1d")
     if session.get("feed", "replay") in ("replay", "sample"):
-        return stored
-    frames = build_feed(ctx, session, account, stored).frames  # a live feed reads its bar cache; no request goes out
-    return lambda symbol: frames[symbol]
+        return lambda symbol: load_bars(symbol, timeframe=timeframe, ctx=ctx)
+    # A live feed stores every bar before the loop sees it, under its source's name (polled or streamed alike); no request goes out.
+    source = make_source(ctx, session["feed"]).name
+    return lambda symbol: ctx.store.load_bars(symbol, timeframe, source)
 
 
 def _store(account: str, diff: SessionDiff, ctx: Context) -> None:
