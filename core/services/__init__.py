@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
     from core.services.exposure import forecast_exposure
     from core.services.feeds import check_feed, close_feeds
+    from core.services.forecast_session import session_forecast_summary, session_forecasts
     from core.services.headlines import news_frame
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
     from core.services.lab import (
@@ -243,6 +244,8 @@ __all__ = [
     "send_test_notification",
     "sentiment_ablation",
     "session_diff",
+    "session_forecast_summary",
+    "session_forecasts",
     "set_context",
     "set_password",
     "shared_research_executor",
@@ -278,6 +281,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
     "core.services.diff": ("NoSession", "diff_days", "diff_status", "run_diff_job", "session_diff"),
     "core.services.execution": ("PaperSession", "list_fills", "list_orders", "order_events", "order_manager", "paper_broker", "paper_session"),
     "core.services.exposure": ("forecast_exposure",),
+    "core.services.forecast_session": ("session_forecast_summary", "session_forecasts"),
     "core.services.feeds": ("check_feed", "close_feeds"),
     "core.services.headlines": ("news_frame",),
     "core.services.health": ("check_model_health", "health_status", "model_health", "pinned_model", "retrain_status"),
