@@ -329,7 +329,9 @@ def audit_panel(model_id: str, options: list[str]) -> None:
                      "Do not trade this model; fix those features and retrain.")  # fmt: skip
             st.json(res["details"], expanded=False)
         ex = res.get("exposure")
-        if ex is not None and ex["ok"]:
+        if ex is not None and ex.get("skipped"):
+            st.caption(f"Forecast-driven exposure not audited: {ex['skipped']}.")
+        elif ex is not None and ex["ok"]:
             st.success(f"Forecast-driven exposure ({ex['model']}, budget {ex['budget']:.1%}): forecast VaR, exposure scale and equity identical "
                        f"on the series cut at {len(ex['points'])} bars.")  # fmt: skip
         elif ex is not None:

@@ -32,8 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         text = "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in res["details"].items())
     ex = res["exposure"]
-    text += (f"\nforecast exposure ({ex['model']}, budget {ex['budget']:.1%}): " + ("OK: forecast VaR, scale and equity identical on truncated "
-             f"series at {len(ex['points'])} points" if ex["ok"] else "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in ex["details"].items())))
+    text += (f"\nforecast exposure ({ex['model']}, budget {ex['budget']:.1%}): " + (f"not audited: {ex['skipped']}" if ex.get("skipped") else
+             f"OK: forecast VaR, scale and equity identical on truncated series at {len(ex['points'])} points" if ex["ok"] else
+             "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in ex["details"].items())))
     for w in res["session_models"]:
         verdict = "OVERLAP: trades bars it was trained on" if w["overlap"] else "no overlap"
         text += (f"\npaper session model {w['model_id']}: trained {str(w['trained_from'])[:10]} to {str(w['trained_to'])[:10]}, "

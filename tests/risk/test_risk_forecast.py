@@ -170,3 +170,10 @@ def test_exposure_audit_names_a_planted_lookahead_in_the_scaling():
 
     rep = exposure_audit(load_bars("SPX").loc[:"2008-12-31"], "SPX", budget=0.02, n_points=3, make_strategy=_CentredVol)
     assert not rep["ok"] and {"forecast_var", "exposure_scale"} <= set(rep["offending"])
+
+
+def test_exposure_audit_of_a_series_too_short_to_forecast_says_so():
+    from core.services.exposure import exposure_audit
+
+    rep = exposure_audit(load_bars("SPX").iloc[:200], "SPX")
+    assert rep["ok"] and rep["points"] == [] and "200 bars" in rep["skipped"]
