@@ -79,6 +79,8 @@ class SessionDiff:
     live_equity: pd.Series
     backtest_equity: pd.Series
     days: list[dict[str, Any]] = field(default_factory=list)
+    signals: int = 0  # model signals (symbol, bar) either side produced
+    signals_matched: int = 0
 
     @property
     def match_pct(self) -> float:
@@ -96,6 +98,7 @@ class SessionDiff:
         return {"account": self.account, "first_bar": self.first_bar.isoformat(), "last_bar": self.last_bar.isoformat(), "bars": self.bars,
                 "orders_live": self.orders_live, "orders_backtest": self.orders_backtest, "matched": self.matched,
                 "match_pct": round(self.match_pct, 6), "pnl_diff": self.pnl_diff, "n_divergences": len(self.divergences),
+                "signals": self.signals, "signals_matched": self.signals_matched,
                 "first_divergence": first, "divergences": [d.to_dict() for d in self.divergences[:500]]}  # fmt: skip
 
 
@@ -244,11 +247,49 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
             if found[0] in ("fill_price", "partial_fill", "missed_bar") and first:
                 ts = min(_ts(f.ts) for f in first)  # the bar the fills part ways
             out.append(Divergence(ts, found[0], found[1], cid))
-    order = {c: i for i, c in enumerate(CAUSES)}
-    # at one bar, the outside cause explains the others (a manual order changes what the strategy sizes next)
-    prio = {"manual_action": 0, "missed_bar": 1, "venue_reject": 2, "risk_decision": 3, "partial_fill": 4, "fill_price": 5, "data_difference": 6}
-    out.sort(key=lambda d: (d.ts, prio.get(d.cause, order[d.cause])))
+    out.sort(key=_rank)
     return out, matched, set(live) | set(theirs)
+
+
+# At one bar the upstream cause explains the others: an outside input or a missed bar, then the model's signal (decided before
+# any order of the bar), then the venue, the risk engine and the fills.
+_PRIO = {"manual_action": 0, "missed_bar": 1, "venue_reject": 2, "risk_decision": 3, "partial_fill": 4, "fill_price": 5, "data_difference": 6}
+
+
+def _rank(d: Divergence) -> tuple[pd.Timestamp, float]:
+    signal = d.cause == "data_difference" and d.client_order_id is None and "signal" in d.detail
+    return d.ts, 1.5 if signal else _PRIO[d.cause]
+
+
+def live_signals(store: Store, symbols: list[str], start: pd.Timestamp, last: pd.Timestamp) -> list[tuple[str, pd.Timestamp, float, int, str | None]]:
+    """Return the stored model signals of ``symbols`` on the bars in ``(start, last]``: (symbol, bar, p_up, direction, model)."""
+    from sqlmodel import select
+
+    from core.store.tables import SignalRow
+
+    with store.session() as s:
+        rows = s.exec(select(SignalRow.symbol, SignalRow.ts, SignalRow.p_up, SignalRow.direction, SignalRow.model_id)
+                      .where(SignalRow.symbol.in_(symbols), SignalRow.ts > start.to_pydatetime(), SignalRow.ts <= last.to_pydatetime())).all()
+    return [(sym, _ts(ts), float(p), int(d), m) for sym, ts, p, d, m in rows]
+
+
+def compare_signals(live: Iterable[tuple], backtest: Iterable[tuple], missed: set[pd.Timestamp]) -> tuple[list[Divergence], int, int]:
+    """Compare the model signals (p_up, direction, model) bar by bar; return the divergences, the signals compared and those that match."""
+    mine = {(s, t): (p, d, m) for s, t, p, d, m in live}
+    theirs = {(s, t): (p, d, m) for s, t, p, d, m in backtest}
+    out, ok = [], 0
+    for key in sorted(set(mine) | set(theirs), key=lambda k: (k[1], k[0])):
+        a, b = mine.get(key), theirs.get(key)
+        if a is not None and b is not None and math.isclose(a[0], b[0], rel_tol=1e-9, abs_tol=1e-12) and a[1:] == b[1:]:
+            ok += 1
+        elif key[1] in missed:
+            continue  # the bar itself is the divergence
+        elif a is None or b is None:
+            out.append(Divergence(key[1], "data_difference", f"{key[0]}: a model signal only {'live' if b is None else 'in the backtest'}"))
+        else:
+            out.append(Divergence(key[1], "data_difference", f"{key[0]}: signal p(up) {a[0]:.4f} live vs {b[0]:.4f} in the backtest "
+                                                              f"(direction {a[1]:+d} vs {b[1]:+d}, model {a[2]} vs {b[2]})"))
+    return out, len(set(mine) | set(theirs)), ok
 
 
 def _days(live_eq: pd.Series, bt_eq: pd.Series, divs: list[Divergence], live: dict[str, Order], theirs: dict[str, Order],
@@ -316,11 +357,19 @@ def diff_session(store: Store, account: str, load: Callable[[str], pd.DataFrame]
     bt_eq = bt_eq[bt_eq.index > start]
     externals = external_ids(store, account)
     divs, matched, union = compare(live_orders, live_fills, denials, pd.DatetimeIndex(live_eq.index), externals, bt, start)
+    drain = getattr(strategy, "drain_signals", None)
+    n_sig = sig_ok = 0
+    if drain is not None:
+        theirs_sig = [(g.symbol, _ts(g.ts), float(g.p_up), int(g.direction), g.model_id) for g in drain() if _ts(g.ts) > start]
+        missed = set(live_eq.index).symmetric_difference(set(bt_eq.index))
+        sig_divs, n_sig, sig_ok = compare_signals(live_signals(store, session["symbols"], start, last), theirs_sig, missed)
+        divs = sorted([*divs, *sig_divs], key=_rank)
     live = {o.client_order_id: o for o in live_orders}
     theirs = {o.client_order_id: o for o in bt.orders}
     result = SessionDiff(account, start, last, len(set(live_eq.index) | set(bt_eq.index)), len(live), len(theirs), len(matched), len(union),
                          divs, live_eq, bt_eq)
     result.days = _days(live_eq, bt_eq, divs, live, theirs, matched, float(session["cash"]), externals)
+    result.signals, result.signals_matched = n_sig, sig_ok
     return result
 
 
