@@ -56,6 +56,15 @@ class History:
         start = 0 if last is None else max(0, self.n - last)
         return self._ts[start : self.n]
 
+    def same_recent(self, other: History, last: int) -> bool:
+        """Return True when the last ``last`` timestamps of both histories are equal (one array compare when both are UTC/naive)."""
+        a0, b0 = max(0, self.n - last), max(0, other.n - last)
+        if self.n - a0 != other.n - b0:
+            return False
+        if self._tz is not _MIXED and self._tz is other._tz:
+            return bool(np.array_equal(self._us[a0 : self.n], other._us[b0 : other.n]))
+        return self._ts[a0 : self.n] == other._ts[b0 : other.n]
+
     def __len__(self) -> int:
         return self.n
 

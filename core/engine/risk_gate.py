@@ -54,7 +54,7 @@ def market_state(engine: Engine, window: int = RETURNS_WINDOW) -> MarketState:
     prices: dict[str, float] = {}
     cols: list[str] = []
     rets: list[np.ndarray] = []
-    stamps: list[list] = []
+    hists = []
     for symbol, hist in engine.histories.items():
         n = len(hist)
         if n == 0:
@@ -64,12 +64,13 @@ def market_state(engine: Engine, window: int = RETURNS_WINDOW) -> MarketState:
         if len(close) > 1:
             cols.append(symbol)
             rets.append(np.diff(close) / close[:-1])
-            stamps.append(hist.timestamps(last=window + 1))
+            hists.append(hist)
     if not cols:
         return MarketState(returns=None, prices=prices)
-    if all(ts == stamps[0] for ts in stamps[1:]):
+    if all(hists[0].same_recent(h, window + 1) for h in hists[1:]):
         # One aligned array; the checks read it directly and a DataFrame is built only if someone asks for one.
-        return MarketState(prices=prices, window=ReturnsWindow(np.column_stack(rets), tuple(cols), stamps[0][1:]))
+        return MarketState(prices=prices, window=ReturnsWindow(np.column_stack(rets), tuple(cols), hists[0].timestamps(last=window + 1)[1:]))
+    stamps = [h.timestamps(last=window + 1) for h in hists]
     series = {s: pd.Series(r, index=pd.DatetimeIndex(ts[1:])) for s, r, ts in zip(cols, rets, stamps, strict=True)}
     return MarketState(returns=pd.DataFrame(series), prices=prices)
 

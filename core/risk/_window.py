@@ -40,3 +40,38 @@ def window_stats(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return mu, cov
     sub = pd.DataFrame(arr)
     return np.nan_to_num(sub.mean().to_numpy()), np.atleast_2d(sub.cov(min_periods=2).fillna(0.0).to_numpy())
+
+
+def corr_with(arr: np.ndarray, min_periods: int) -> np.ndarray:
+    """Return the Pearson correlation of column 0 of ``arr`` with each other column (pairwise-complete rows).
+
+    The same numbers as ``pd.DataFrame(arr).corr(min_periods=min_periods)[0].drop(0)`` (NaN where
+    fewer than ``min_periods`` rows have both values or a variance is 0), computed for one column
+    instead of the whole matrix: O(k) per order instead of O(k^2) for a book of k symbols.
+    """
+    y, x = arr[:, :1], arr[:, 1:]
+    both = ~np.isnan(x) & ~np.isnan(y)
+    n = both.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.where(both, x, 0.0)
+        ym = np.where(both, y, 0.0)
+        dx = np.where(both, x - xm.sum(axis=0) / n, 0.0)
+        dy = np.where(both, y - ym.sum(axis=0) / n, 0.0)
+        sxy, sxx, syy = (dx * dy).sum(axis=0), (dx * dx).sum(axis=0), (dy * dy).sum(axis=0)
+        out = sxy / np.sqrt(sxx * syy)
+    out[(n < max(min_periods, 1)) | ~(sxx * syy > 0)] = np.nan
+    return out
+
+
+def var_terms(arr: np.ndarray, w0: np.ndarray, j: int) -> tuple[float, float, float, float, float]:
+    """Return ``(w0'mu, mu_j, w0'C w0, (C w0)_j, C_jj)`` for the returns ``arr`` (no NaN), C = ``np.cov(arr, ddof=1)``.
+
+    A book ``w = w0 + t*e_j`` (an order in column ``j``) then has mean ``w0'mu + t*mu_j`` and variance
+    ``w0'Cw0 + 2t(Cw0)_j + t^2 C_jj``: three dot products over the window, O(k * rows) per order
+    instead of building the k x k covariance matrix, O(k^2 * rows).
+    """
+    mu = arr.mean(axis=0)
+    dev = arr - mu
+    book = dev @ w0
+    n1 = arr.shape[0] - 1
+    return float(w0 @ mu), float(mu[j]), float(book @ book) / n1, float(dev[:, j] @ book) / n1, float(dev[:, j] @ dev[:, j]) / n1

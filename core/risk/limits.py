@@ -51,6 +51,7 @@ from core.clock import Clock, SystemClock
 from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
 from core.risk._bounds import EPS, abs_linear_max, band_max
+from core.risk._window import corr_with, var_terms
 from core.risk._window import norm_ppf as _norm_ppf
 from core.risk._window import window_stats as _window_stats
 from core.risk.state import MemoryStore, RiskState, RiskStore
@@ -263,21 +264,14 @@ class RiskEngine:
                 checks.append(f"{rule}: pass")
         return out
 
-    def _history(self, ctx: _Ctx, symbols: list[str], window: int) -> pd.DataFrame | None:
-        market = ctx.market
-        if any(not market.has_returns(s) for s in symbols):
-            return None
-        if market.window is not None:
-            # The same numbers as ``returns[symbols].tail(window)``; correlations do not read the index.
-            return pd.DataFrame(market.returns_array(symbols, window), columns=symbols)
-        return market.returns[symbols].tail(window)
-
     def _history_rule(self, ctx: _Ctx, bind: Callable[[str, float, str], None]) -> None:
         market = ctx.market
         need = [ctx.intent.symbol, *(s for s in ctx.values if s != ctx.intent.symbol)]
         window = self.limits.var_window
-        short = [s for s in need if not market.has_returns(s)
-                 or np.count_nonzero(~np.isnan(market.returns_array([s], window))) < self.limits.min_history]
+        have = [s for s in need if market.has_returns(s)]
+        counts = np.count_nonzero(~np.isnan(market.returns_array(have, window)), axis=0) if have else np.zeros(0)
+        short = [s for s in need if not market.has_returns(s)]
+        short += [s for s, n in zip(have, counts, strict=True) if n < self.limits.min_history]
         if short:
             bind(
                 "history",
@@ -294,10 +288,11 @@ class RiskEngine:
         if not held:
             bind("correlation", math.inf, "")
             return 1.0
-        sub = self._history(ctx, [sym, *held], lim.correlation_window)
-        corr = sub.corr(min_periods=lim.min_history)[sym].drop(sym) if sub is not None else pd.Series(dtype=float)
+        market = ctx.market
+        corr = (corr_with(market.returns_array([sym, *held], lim.correlation_window), lim.min_history)
+                if all(market.has_returns(s) for s in (sym, *held)) else np.full(len(held), np.nan))
         # The added risk has the order's direction; a short against a correlated long is a hedge.
-        adjusted = {s: float(corr[s]) * ctx.sign * float(np.sign(ctx.values[s])) for s in held if s in corr.index and np.isfinite(corr[s])}
+        adjusted = {s: float(c) * ctx.sign * float(np.sign(ctx.values[s])) for s, c in zip(held, corr, strict=True) if np.isfinite(c)}
         worst = max(adjusted.values(), default=-1.0)
         factor = 1.0
         if worst > lim.veto_correlation:
@@ -335,16 +330,27 @@ class RiskEngine:
         sym = ctx.intent.symbol
         equity = ctx.portfolio.equity
         cols = sorted({*ctx.values, sym})
-        mu, cov = _window_stats(ctx.market.returns_array(cols, lim.var_window))
+        arr = ctx.market.returns_array(cols, lim.var_window)
         z = _norm_ppf(1 - lim.var_level)
         w0 = np.array([ctx.values.get(c, 0.0) / equity for c in cols])
-        d = np.zeros(len(cols))
-        d[cols.index(sym)] = ctx.step / equity
+        j, step = cols.index(sym), ctx.step / equity
+        if len(cols) > 1 and arr.shape[0] >= 2 and not np.isnan(arr).any():
+            # w = w0 + x*step*e_j, so w'Cw = a + 2*x*step*b + (x*step)^2*c with a = w0'Cw0, b = (Cw0)_j, c = C_jj:
+            # three dot products over the window, O(k*window) per check instead of the k x k covariance.
+            m0, mj, a, b, c = var_terms(arr, w0, j)
 
-        # The same formula as portfolio_var, on statistics computed once per check.
-        def var_at(x: float) -> float:
-            w = w0 + x * d
-            return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
+            def var_at(x: float) -> float:
+                t = x * step
+                return -(m0 + t * mj) - z * math.sqrt(max(a + 2 * t * b + t * t * c, 0.0))
+        else:
+            mu, cov = _window_stats(arr)
+            d = np.zeros(len(cols))
+            d[j] = step
+
+            # The same formula as portfolio_var, on statistics computed once per check.
+            def var_at(x: float) -> float:
+                w = w0 + x * d
+                return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
 
         # VaR is convex in the quantity (a norm minus a linear term).
         return band_max(var_at, lim.var_budget_pct, q)

@@ -100,12 +100,14 @@ class ReturnsWindow:
     columns: tuple[str, ...]
     index: Sequence[Any]
 
+    where: dict[str, int] = field(init=False, repr=False)  # column of each symbol: a check reads many columns
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "where", {s: i for i, s in enumerate(self.columns)})
+
     def position(self, symbol: str) -> int | None:
         """Return the column of ``symbol`` (None when it has no returns)."""
-        try:
-            return self.columns.index(symbol)
-        except ValueError:
-            return None
+        return self.where.get(symbol)
 
     def frame(self) -> pd.DataFrame:
         """Return the window as a DataFrame (DatetimeIndex rows, one column per symbol)."""
@@ -144,14 +146,15 @@ class MarketState:
     def has_returns(self, symbol: str) -> bool:
         """Return True when ``symbol`` has a returns column."""
         if self.window is not None:
-            return symbol in self.window.columns
+            return symbol in self.window.where
         return self._returns is not None and symbol in self._returns.columns
 
     def returns_array(self, symbols: Sequence[str], rows: int) -> np.ndarray:
         """Return the last ``rows`` returns of ``symbols`` as a float array (columns in the given order)."""
         if self.window is not None:
             arr = self.window.values
-            pos = [self.window.columns.index(s) for s in symbols]
+            where = self.window.where
+            pos = [where[s] for s in symbols]
             return arr[max(arr.shape[0] - rows, 0) :, pos] if rows > 0 else arr[:0, pos]
         return frame_window(self._returns, list(symbols), rows)
 

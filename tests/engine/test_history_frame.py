@@ -46,3 +46,26 @@ def test_frame_is_a_copy():
     frame = hist.frame()
     hist.append(datetime(2024, 1, 4, tzinfo=UTC), 1.0, 1.0, 1.0, 1.0, 1.0)
     assert len(frame) == 3 and np.isfinite(frame.to_numpy()).all()
+
+
+def test_same_recent_compares_the_last_timestamps_like_the_lists_do():
+    from datetime import UTC, datetime, timedelta
+
+    from core.engine.history import History
+
+    def hist(stamps):
+        h = History(capacity=4)
+        for ts in stamps:
+            h.append(ts, 1.0, 1.0, 1.0, 1.0, 1.0)
+        return h
+
+    t0 = datetime(2020, 1, 1, tzinfo=UTC)
+    days = [t0 + timedelta(days=i) for i in range(30)]
+    a, b = hist(days), hist(days[5:])
+    gap = hist(days[5:17] + days[18:])  # one bar missing in the middle, same length as c below
+    c = hist(days[4:17] + days[18:])
+    naive = hist([d.replace(tzinfo=None) for d in days])
+    for x, y, last in [(a, b, 10), (a, b, 25), (a, b, 26), (gap, c, 10), (gap, c, 13), (gap, c, 14), (a, naive, 5), (a, hist([]), 3)]:
+        expected = x.timestamps(last=last) == y.timestamps(last=last)
+        assert x.same_recent(y, last) is expected, (last, expected)
+    assert a.same_recent(b, 25) and not a.same_recent(b, 26) and not a.same_recent(naive, 5)

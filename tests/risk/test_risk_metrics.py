@@ -110,3 +110,46 @@ def test_summary_collects_the_headline_numbers(rets):
     assert s.sharpe == pytest.approx(ep.sharpe_ratio(rets["AAPL"]), rel=REL)
     assert s.max_drawdown_pct == pytest.approx(-ep.max_drawdown(rets["AAPL"]), rel=REL)
     assert s.periods == len(rets["AAPL"]) and s.periods_per_year == 252
+
+
+def test_correlation_with_one_column_equals_pandas_pairwise_corr_and_a_hand_case():
+    """The risk engine's correlation rule reads one column of the correlation matrix (core.risk._window.corr_with)."""
+    import numpy as np
+    import pandas as pd
+
+    from core.risk._window import corr_with
+
+    # Hand case: y = 1,2,3,4; x1 = 2,4,6,8 (r = 1); x2 = 4,3,2,1 (r = -1); x3 = 1,3,2,4:
+    # dx = -1.5, .5, -.5, 1.5; dy = -1.5, -.5, .5, 1.5 -> sxy = 2.25 - .25 - .25 + 2.25 = 4, sxx = syy = 5 -> r = 0.8
+    arr = np.array([[1, 2, 4, 1], [2, 4, 3, 3], [3, 6, 2, 2], [4, 8, 1, 4]], dtype=float)
+    assert np.allclose(corr_with(arr, 2), [1.0, -1.0, 0.8], atol=1e-15)
+    assert np.isnan(corr_with(arr, 5)).all()  # fewer than min_periods rows
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        a = rng.normal(size=(int(rng.integers(0, 80)), int(rng.integers(2, 10))))
+        a[:, -1] = 3.0  # no variance -> NaN, as pandas
+        a[rng.random(a.shape) < 0.2] = np.nan  # gaps: pairwise-complete rows
+        ref = pd.DataFrame(a).corr(min_periods=20)[0].drop(0).to_numpy()
+        got = corr_with(a, 20)
+        assert np.array_equal(np.isnan(ref), np.isnan(got))
+        assert np.allclose(ref, got, rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_var_terms_give_the_covariance_quadratic_form():
+    """The VaR check's O(k) terms equal w'Cw and w'mu with C = np.cov, for a book w = w0 + t*e_j."""
+    import numpy as np
+
+    from core.risk._window import var_terms
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        k = int(rng.integers(2, 40))
+        arr = rng.normal(0.0005, 0.02, size=(int(rng.integers(2, 260)), k)) @ rng.normal(size=(k, k)) * 0.3
+        w0, j = rng.normal(size=k) * 0.05, int(rng.integers(0, k))
+        m0, mj, a, b, c = var_terms(arr, w0, j)
+        cov, mu = np.atleast_2d(np.cov(arr, rowvar=False, ddof=1)), arr.mean(axis=0)
+        for t in (0.0, 0.01, -0.2, 1.5):
+            w = w0.copy()
+            w[j] += t
+            assert np.isclose(a + 2 * t * b + t * t * c, w @ cov @ w, rtol=1e-10, atol=1e-16)
+            assert np.isclose(m0 + t * mj, w @ mu, rtol=1e-10, atol=1e-16)
