@@ -7,12 +7,14 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 TORCH_STAMP := $(VENV)/.installed-torch
 PORT ?= 8501
+# Any other bind address (make run ADDRESS=0.0.0.0) makes the app ask for a sign-in: README, "Run it on a server".
+ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test setup setup-dev setup-torch browser lint bench jobs clean
 
 run: setup
-	$(BIN)/streamlit run server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run server.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
 test: setup-dev setup-torch browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

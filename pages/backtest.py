@@ -117,7 +117,10 @@ with st.expander("Compare strategies side by side", icon=":material/compare_arro
     chosen = st.multiselect("Strategies (each with its default parameters, on the data and costs above)", list(strategies), default=library,
                             key="cmp_strategies")
     if st.button("Compare", key="cmp_run", icon=":material/compare_arrows:") and chosen:
-        frames_cmp = guarded(_frames, what="loading the data")
+        cmp_notes: list[str] = []
+        frames_cmp = guarded(_frames, cmp_notes, what="loading the data")
+        for note in cmp_notes:
+            st.warning(note)
         if frames_cmp:
             bar = st.progress(0.0, text="Comparing…")
             out = guarded(services.compare_strategies, frames_cmp, chosen, cash=cash, commission=commission, slippage_bps=slippage, size=size,

@@ -114,6 +114,12 @@ def _check_04(text: str, tmp: Path) -> None:
     bars = services.load_bars("SPX", start="2005-01-01", end="2009-12-31")
     n = len(bars) - 1 - 500  # returns minus the first estimation window
     assert re.search(rf"historical\s+{n}\s+\d+\s+{n * 0.01:.1f}", text), "Kupiec table: n and expected count n * 1%"
+    # Your own strategy: the causal function passes the check and backtests; the peeking one is caught at a named bar.
+    assert re.search(r"^breakout ok$", text, re.M)
+    assert re.search(r"^peeking looks ahead: the value at bar \d{4}-\d\d-\d\d", text, re.M)
+    assert "'look-ahead check passed': True" in text
+    for name in ("rsi_reversion", "bollinger_reversion", "donchian_breakout", "ts_momentum", "macd_trend", "vol_target_trend"):
+        assert re.search(rf"^{name}\s.*\sok$", text, re.M), f"{name} in the side-by-side table, check ok"
 
 
 def _check_05(text: str, tmp: Path) -> None:

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
@@ -17,7 +18,7 @@ def live_vs_backtest_panel() -> None:
     ctx = context()
     if st.button("Run the diff now", key="dash_diff_run", help="Re-run the backtest over the bars the session processed and compare"):
         try:
-            services.session_diff(actor="user", ctx=ctx)
+            services.session_diff(actor=actor(), ctx=ctx)
         except services.NoSession as exc:
             st.info(str(exc))
             return

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import services
 from core.services import format_pct as pct
+from ui.auth import actor
 from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
@@ -38,7 +39,7 @@ def health_panel() -> None:
     if st.button("Check model health now", key="models_health_check", icon=":material/monitor_heart:"):
         with st.spinner("checking the pinned model"):
             try:
-                st.session_state["models_health"] = services.check_model_health(actor="ui", ctx=ctx)
+                st.session_state["models_health"] = services.check_model_health(actor=actor(), ctx=ctx)
             except services.ModelNotFound as exc:
                 st.info(f"{exc}")
             except (ValueError, KeyError, RuntimeError) as exc:

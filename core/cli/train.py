@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sentiment", action=argparse.BooleanOptionalAction, default=None,
                    help="add (or leave out) the causal news-sentiment features; default models.features.sentiment")
     p.add_argument("--importance-rows", type=_args.count("--importance-rows", 0), default=1000, help="validation rows for permutation importance (0: skip)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for folds and the final fit (-1: all cores)")
+    p.add_argument("--jobs", type=_args.jobs, default=1, help="worker processes for folds and the final fit (-1: all cores)")
     p.add_argument("--dask", action="store_true", help="run the folds and the final fit on the research cluster (research.scheduler_address, "
                    "or a local Dask cluster)")
     p.add_argument("--list", action="store_true", help="list trained models instead of training")

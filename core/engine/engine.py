@@ -74,6 +74,10 @@ class StrategyContext:
         """Return the account's marked equity."""
         return self._engine.portfolio.equity()
 
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Return the orders still working (resting limits, stops, a bracket's exits), of ``symbol`` or of all symbols."""
+        return self._engine.manager.open_orders(symbol)
+
     def next_id(self, symbol: str) -> str:
         """Return a deterministic client order ID: rerunning the same bar gives the same IDs."""
         self._seq += 1

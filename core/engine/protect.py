@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.domain import Order, OrderType, Side, TimeInForce
+from core.domain import Order, OrderStatus, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
     from core.engine.engine import Engine
@@ -113,7 +113,9 @@ class Protector:
         working = manager.open_orders(symbol)
         guards = [o for o in working if o.tags.get(PROTECTIVE)]
         # A venue order working an emulated one ("emulates") is already counted as that order.
-        keep = _protected_quantity(pos, [o for o in working if not o.tags.get(PROTECTIVE) and not o.tags.get("emulates")])
+        # A bracket's exits count once their entry has filled: they then hold the position as a stop would.
+        exits = [o for o in working if not o.tags.get(PROTECTIVE) and not o.tags.get("emulates") and _armed(manager, o)]
+        keep = _protected_quantity(pos, exits)
         side = Side.SELL if pos > 0 else Side.BUY
         stops = [o for o in guards if o.tags.get(PROTECTIVE) == "stop"]
         if keep > _EPS and len(stops) == 1 and stops[0].side is side and abs(stops[0].remaining - keep) <= _EPS:
@@ -161,15 +163,21 @@ def _cancel(manager: Any, guards: list[Order]) -> None:
             manager.cancel(order.client_order_id)
 
 
+def _armed(manager: Any, order: Order) -> bool:
+    """Return False for a bracket exit still waiting for its entry (it cannot fill before that)."""
+    if not order.parent_id:
+        return True
+    parent = manager.get(order.parent_id)
+    return parent is not None and parent.status is OrderStatus.FILLED
+
+
 def _protected_quantity(position: float, pending: list[Order]) -> float:
-    """Return how much of ``position`` survives the pending orders (0 when they close or reverse it)."""
+    """Return how much of ``position`` survives the pending orders (0 when they close or reverse it); pass only armed orders."""
     if abs(position) <= _EPS:
         return 0.0
     after = position
     groups: dict[str, float] = {}
     for order in pending:
-        if order.parent_id:
-            continue  # a bracket exit waits for its entry
         signed = order.side.sign * order.remaining
         if order.oco_group:  # one leg of an OCO pair fills at most
             groups[order.oco_group] = signed if abs(signed) > abs(groups.get(order.oco_group, 0.0)) else groups.get(order.oco_group, 0.0)

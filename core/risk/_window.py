@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from functools import lru_cache
 from statistics import NormalDist
 
@@ -75,3 +77,29 @@ def var_terms(arr: np.ndarray, w0: np.ndarray, j: int) -> tuple[float, float, fl
     book = dev @ w0
     n1 = arr.shape[0] - 1
     return float(w0 @ mu), float(mu[j]), float(book @ book) / n1, float(dev[:, j] @ book) / n1, float(dev[:, j] @ dev[:, j]) / n1
+
+
+def book_var_at(arr: np.ndarray, w0: np.ndarray, j: int, step: float, z: float) -> Callable[[float], float]:
+    """Return ``x -> parametric VaR`` (fraction of equity) of the book ``w0 + x*step*e_j`` on the returns ``arr``.
+
+    The formula of ``RiskEngine.portfolio_var`` (``-(w'mu) - z*sqrt(w'Cw)``), on statistics computed once
+    per check: :func:`var_terms` for a gap-free window of several symbols, else the covariance matrix
+    (pandas' pairwise estimator over gaps).
+    """
+    if arr.shape[1] > 1 and arr.shape[0] >= 2 and not np.isnan(arr).any():
+        m0, mj, a, b, c = var_terms(arr, w0, j)
+
+        def fast(x: float) -> float:
+            t = x * step
+            return -(m0 + t * mj) - z * math.sqrt(max(a + 2 * t * b + t * t * c, 0.0))
+
+        return fast
+    mu, cov = window_stats(arr)
+    d = np.zeros(arr.shape[1])
+    d[j] = step
+
+    def full(x: float) -> float:
+        w = w0 + x * d
+        return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
+
+    return full

@@ -51,7 +51,7 @@ from core.clock import Clock, SystemClock
 from core.config import RiskSettings
 from core.domain import RiskAction, RiskDecision
 from core.risk._bounds import EPS, abs_linear_max, band_max
-from core.risk._window import corr_with, var_terms
+from core.risk._window import book_var_at, corr_with
 from core.risk._window import norm_ppf as _norm_ppf
 from core.risk._window import window_stats as _window_stats
 from core.risk.state import MemoryStore, RiskState, RiskStore
@@ -333,24 +333,7 @@ class RiskEngine:
         arr = ctx.market.returns_array(cols, lim.var_window)
         z = _norm_ppf(1 - lim.var_level)
         w0 = np.array([ctx.values.get(c, 0.0) / equity for c in cols])
-        j, step = cols.index(sym), ctx.step / equity
-        if len(cols) > 1 and arr.shape[0] >= 2 and not np.isnan(arr).any():
-            # w = w0 + x*step*e_j, so w'Cw = a + 2*x*step*b + (x*step)^2*c with a = w0'Cw0, b = (Cw0)_j, c = C_jj:
-            # three dot products over the window, O(k*window) per check instead of the k x k covariance.
-            m0, mj, a, b, c = var_terms(arr, w0, j)
-
-            def var_at(x: float) -> float:
-                t = x * step
-                return -(m0 + t * mj) - z * math.sqrt(max(a + 2 * t * b + t * t * c, 0.0))
-        else:
-            mu, cov = _window_stats(arr)
-            d = np.zeros(len(cols))
-            d[j] = step
-
-            # The same formula as portfolio_var, on statistics computed once per check.
-            def var_at(x: float) -> float:
-                w = w0 + x * d
-                return float(-(w @ mu) - z * math.sqrt(max(w @ cov @ w, 0.0)))
+        var_at = book_var_at(arr, w0, cols.index(sym), ctx.step / equity, z)
 
         # VaR is convex in the quantity (a norm minus a linear term).
         return band_max(var_at, lim.var_budget_pct, q)

@@ -139,7 +139,7 @@ def loop_state(ctx: Context | None = None) -> LoopState:
     if enabled:
         interval = max(ctx.settings.scheduler.tick_seconds * STALE_TICKS, 60.0)
         if status.get("last_error") and (last_tick is None or (error_at is not None and error_at >= last_tick)):
-            state, reason = "error", str(status["last_error"])[:200]
+            state, reason = "error", str(status["last_error"])[:400]  # room for a file path and line
         elif status.get("waiting_for_lease"):
             state, reason = "waiting_for_lease", f"held by {status['waiting_for_lease']}"
         elif halts:

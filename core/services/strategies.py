@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.data.providers import DataError
 from core.services.context import Context, get_context
 from core.services.data import load_bars
 from core.strategies import user as user_files
@@ -138,13 +139,25 @@ def _smoke(inst: Strategy, bars: pd.DataFrame, symbol: str) -> dict[str, Any]:
     return {}
 
 
-def require_checked(strategy: str, params: Mapping[str, Any] | None, symbols: Sequence[str], ctx: Context | None = None) -> None:
-    """Raise ``ValueError`` when ``strategy`` cannot be traded: it fails to load, or fails the look-ahead check on one of ``symbols``."""
+def require_checked(strategy: str, params: Mapping[str, Any] | None, symbols: Sequence[str], ctx: Context | None = None,
+                    timeframe: str = "1d") -> None:
+    """Raise ``ValueError`` when ``strategy`` cannot be traded: it fails to load, or fails the look-ahead check on one of ``symbols``.
+
+    Each symbol is checked on its bundled ``timeframe`` bars; a symbol without bundled bars
+    (a venue's ``BTC/USDT``) is checked on the default symbol's daily bars instead: the check
+    tests the function, which must be causal on any data.
+    """
+    ctx = ctx or get_context()
     for symbol in symbols or [None]:
-        result = check_strategy(strategy, symbol=symbol, params=params, ctx=ctx)
+        try:
+            result = check_strategy(strategy, symbol=symbol, params=params, timeframe=timeframe, ctx=ctx)
+        except DataError:
+            result = check_strategy(strategy, symbol=None, params=params, ctx=ctx)
         if not result["ok"]:
-            first = result["problems"][0]["message"] if result["problems"] else "failed"
-            raise ValueError(f"refusing to trade strategy '{strategy}': it fails the look-ahead check on {result.get('symbol')}: {first} "
+            problem = result["problems"][0] if result["problems"] else {"kind": "error", "message": "failed"}
+            # A file that does not load or breaks the contract says so itself (file and line); a look-ahead names the bar.
+            why = f"it fails the look-ahead check on {result.get('symbol')}: " if problem["kind"] in ("lookahead", "warmup") else ""
+            raise ValueError(f"refusing to trade strategy '{strategy}': {why}{problem['message']} "
                              f"(see: python -m core strategy check {strategy} --symbol {result.get('symbol')})")
 
 

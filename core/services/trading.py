@@ -24,8 +24,9 @@ def paper_start(actor: str = "user", ctx: Context | None = None) -> dict[str, An
     """
     ctx = ctx or get_context()
     strategy, params, symbols = trading_strategy(ctx)
+    session = ctx.store.get_setting(f"loop.{ctx.settings.trading.account}.session") or {}
     try:
-        require_checked(strategy, params, symbols, ctx=ctx)
+        require_checked(strategy, params, symbols, ctx=ctx, timeframe=session.get("timeframe") or ctx.settings.trading.timeframe)
     except ValueError as exc:
         ctx.store.audit("toggle", f"paper trading refused: {exc}", {"strategy": strategy}, actor=actor)
         raise
@@ -132,7 +133,7 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     """
     from core.services.data import load_bars
     from core.services.settings import risk_limits, with_saved_costs
-    from core.services.strategy import build_strategy, pin_params
+    from core.services.strategy import pin_params
     from core.services.venues import venue_broker
 
     ctx = ctx or get_context()
@@ -148,7 +149,7 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
     ports = LoopPorts(
         load_bars=bar_source,
         risk_limits=lambda: risk_limits(ctx),
-        build_strategy=lambda name, params: build_strategy(name, params, ctx),
+        build_strategy=lambda name, params: checked_strategy(name, params, cfg, ctx),
         pin_params=lambda name, params, frames, cutoff: pin_params(name, params, frames, cutoff, ctx),
         notify=notify,
         build_feed=lambda session, account: build_feed(ctx, session, account, bar_source),
@@ -157,6 +158,20 @@ def trading_loop(ctx: Context | None = None, settings: TradingSettings | None = 
         build_venue=lambda session: venue_broker(ctx, session["broker"], session["symbols"]),
     )
     return TradingLoop(ctx, ports, settings=cfg, holder=holder)
+
+
+def checked_strategy(name: str, params: dict[str, Any], cfg: TradingSettings, ctx: Context) -> Any:
+    """Return the loop's strategy, refusing one that fails to load or fails the look-ahead check on the session's symbols.
+
+    The toggle refuses such a strategy at the start; this also covers a session that resumes
+    (a restarted host, a rebuilt loop) after its file was changed. The tick then fails with
+    the reason, which the status strip shows, and trades nothing until the file is fixed.
+    """
+    from core.services.strategy import build_strategy
+
+    session = ctx.store.get_setting(f"loop.{cfg.account}.session") or {}
+    require_checked(name, params, session.get("symbols") or [s.upper() for s in cfg.symbols], ctx=ctx, timeframe=session.get("timeframe") or cfg.timeframe)
+    return build_strategy(name, params, ctx)
 
 
 def get_loop(ctx: Context) -> TradingLoop:
@@ -197,7 +212,21 @@ def retrain_models(ctx: Context | None = None) -> None:
 def report_job_error(name: str, exc: BaseException, ctx: Context | None = None) -> None:
     """Record in the loop status that job ``name`` failed with ``exc`` (the dashboard shows it)."""
     ctx = ctx or get_context()
-    toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}", last_error_at=ctx.clock.now().isoformat())
+    toggle.report_status(ctx.store, last_error=f"{name}: {type(exc).__name__}: {exc}{user_frame(exc)}", last_error_at=ctx.clock.now().isoformat())
+
+
+def user_frame(exc: BaseException) -> str:
+    """Return `` (at FILE:LINE)`` for the innermost frame of ``exc`` in the user's strategies folder, else ``""``.
+
+    A user's event-driven strategy that raises in the loop is then named by file and line, as its import errors are.
+    """
+    import traceback
+
+    from core.strategies.user import strategies_dir
+
+    folders = tuple({str(strategies_dir()), str(strategies_dir().resolve())})
+    mine = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(folders)]
+    return f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else ""
 
 
 def use_model_for_paper(model_id: str, actor: str = "user", ctx: Context | None = None) -> dict[str, Any]:

@@ -240,12 +240,20 @@ def _warmup(fn: SignalsFn, bars: pd.DataFrame, params: dict[str, Any], full: np.
         if not _mismatch(np.array([value]), full[t : t + 1])[0]:
             continue
         ts = bars.index[t]
-        enough = next((w for w in (2 * warmup, 4 * warmup, 8 * warmup, 16 * warmup) if w <= t + 1
-                       and not _mismatch(call_signals(fn, bars.iloc[t + 1 - w : t + 1], params)[-1:], full[t : t + 1])[0]), None)
-        hint = (f"{enough} bars reproduce this value: declare a larger warm-up" if enough
+        enough = next((w for w in (2 * warmup, 4 * warmup, 8 * warmup, 16 * warmup) if _reproduces(fn, bars, params, full, points, w)), None)
+        hint = (f"{enough} bars reproduce the values at every tested bar: declare WARMUP = {enough}" if enough
                 else "its value depends on all earlier history (a cumulative or recursive statistic?)")
         diff = _diff(value, full[t])
         msg = (f"depends on history beyond its declared warm-up of {warmup} bars: at bar {ts} the value is {_fmt(value)} with {warmup} bars "
                f"of history but {_fmt(full[t])} with all {t + 1} (difference {diff:g}); {hint} [{where(fn)}]")
         return Problem("warmup", msg, bar=str(ts), difference=diff, where=where(fn))
     return None
+
+
+def _reproduces(fn: SignalsFn, bars: pd.DataFrame, params: dict[str, Any], full: np.ndarray, points: list[int], window: int) -> bool:
+    """Return True when ``window`` bars of history give the full-history value at every tested bar that has more history.
+
+    Three such bars at least: a window that fits almost nowhere proves nothing (a cumulative statistic would be told to declare it).
+    """
+    fits = [t for t in points if t + 1 > window]
+    return len(fits) >= 3 and all(not _mismatch(call_signals(fn, bars.iloc[t + 1 - window : t + 1], params)[-1:], full[t : t + 1])[0] for t in fits)

@@ -167,6 +167,32 @@ def test_strategy_exit_cancels_the_stop_so_both_never_fill():
     assert next(o for o in engine.manager.orders() if o.client_order_id.endswith("-sl")).status is OrderStatus.CANCELED
 
 
+def test_a_strategy_bracket_holds_the_position_so_no_second_stop_is_placed():
+    class Bracket(Strategy):
+        """Bar 0: buy 100 at market with its own exits, a take-profit at 110 and a stop at 96, as one OCO pair."""
+
+        name = "bracket"
+        defaults: ClassVar[dict[str, Any]] = {}
+
+        def on_bar(self, ctx) -> None:
+            if len(ctx.history("X")) == 1:
+                entry = ctx.buy("X", 100)
+                for kind, price in ((OrderType.LIMIT, {"limit_price": 110.0}), (OrderType.STOP, {"stop_price": 96.0})):
+                    ctx.sell("X", 100, order_type=kind, parent_id=entry.client_order_id, oco_group="exits", **price)
+                assert len(ctx.open_orders("X")) == 3
+
+    clock = FixedClock(T0)
+    broker = PaperBroker(clock, cash=10_000.0, instruments={"X": Instrument("X", tick_size=0.0, lot_size=1.0)})
+    engine = build_engine(Bracket(), ["X"], broker, risk=UNLIMITED, clock=clock, stop=StopPolicy("percent", percent=0.05))
+    # entry at bar 1's open 100; bar 3's low 94 reaches both the bracket's stop (96) and where a 5 % stop would sit (95)
+    for i, (o, h, lo, c) in enumerate([*ENTRY, (101.0, 103.0, 97.0, 100.0), (99.0, 100.0, 94.0, 95.0), (95.0, 96.0, 90.0, 91.0)]):
+        clock.set(T0 + timedelta(days=i))
+        engine.step([Bar("X", T0 + timedelta(days=i), o, h, lo, c, 1e6)])
+    assert _exits(broker) == [("sell", 100.0, 96.0, T0 + timedelta(days=3))]  # one exit: never short
+    assert engine.portfolio.quantity("X") == 0
+    assert not [o for o in engine.manager.orders() if o.tags.get("protective")]  # the bracket's stop already protected it
+
+
 def test_run_backtest_with_stops_takes_the_event_path_and_cuts_the_loss():
     idx = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
     frame = pd.DataFrame([(100, 101, 99, 100), (100, 102, 97, 101), (101, 103, 96, 100), (99, 100, 94, 96), (96, 97, 90, 91), (91, 92, 85, 86)],

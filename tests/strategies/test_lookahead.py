@@ -95,6 +95,16 @@ def test_recursive_statistics_fail_the_warm_up_test_but_are_not_look_ahead(aapl)
     assert check_signals(ema_trend, aapl, warmup=1000).ok
 
 
+def test_the_warm_up_hint_names_a_window_that_then_passes(aapl):
+    msft = pd.read_parquet(ROOT / "data/sample/MSFT__1d.parquet")
+    for bars in (aapl, msft):
+        short = check_signals(ema_trend, bars, warmup=20)
+        n = int(re.search(r"declare WARMUP = (\d+)", short.problems[0].message).group(1))
+        assert n > 20 and check_signals(ema_trend, bars, warmup=n).ok
+    # A cumulative sum never settles on MSFT: no window is suggested, the cause is named instead.
+    assert "depends on all earlier history" in check_signals(cumulative, msft, warmup=100).problems[0].message
+
+
 def test_contract_violations_say_what_and_where(aapl):
     def frame(bars):
         return bars[["close"]]

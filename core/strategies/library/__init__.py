@@ -5,7 +5,7 @@ types), ``warmup(**params)`` (bars of history after which the value no longer de
 on older bars) and ``signals(bars, **params) -> pandas.Series`` of target exposures in
 [-1, 1], decided at a bar's close and filled at the next bar's open. Each passes the
 look-ahead check and is reproduced trade for trade by an independent backtesting.py
-implementation (``tests/test_strategies_library_parity.py``).
+implementation (``tests/strategies/test_library_parity.py``).
 """
 
 from __future__ import annotations
