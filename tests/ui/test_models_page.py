@@ -93,3 +93,18 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     app.run()
     assert not app.exception
     assert any("is missing" in e.value and "Train a new model" in e.value for e in app.error)
+
+
+def test_news_sentiment_option_trains_a_model_with_the_news_features(app, ctx):
+    from core import services
+
+    assert ctx.settings.models.features.sentiment is False
+    app.switch_page("pages/models.py").run()
+    assert app.checkbox(key="models_sentiment").value is False  # models.features.sentiment
+    app.multiselect(key="models_members").set_value(["rf"])
+    app.number_input(key="models_folds").set_value(3)
+    app.checkbox(key="models_sentiment").check().run()
+    app.button(key="models_train").click().run()
+    assert not app.exception, app.exception
+    art = services.load_model(services.list_models(ctx=ctx)[0]["id"], ctx)
+    assert {"news_count", "news_sentiment", "news_sentiment_ewm"} <= set(art.columns) and art.feature_config.extra.get("sentiment")
