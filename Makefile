@@ -5,19 +5,24 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+TORCH_STAMP := $(VENV)/.installed-torch
 PORT ?= 8501
+# Any other bind address (make run ADDRESS=0.0.0.0) makes the app ask for a sign-in: README, "Run it on a server".
+ADDRESS ?= 127.0.0.1
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: run test setup setup-dev browser lint bench jobs clean
+.PHONY: run test setup setup-dev setup-torch browser lint bench jobs clean
 
 run: setup
-	$(BIN)/streamlit run server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run server.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
-test: setup-dev browser
+test: setup-dev setup-torch browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(RUN_STAMP)
 setup-dev: $(DEV_STAMP)
+# The optional PyTorch member and the FinBERT scorer: not needed to run the app, but their tests are part of `make test`.
+setup-torch: $(TORCH_STAMP)
 
 $(VENV)/bin/python:
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed: install python3.11 and run make again")'
@@ -29,6 +34,10 @@ $(RUN_STAMP): requirements.txt | $(VENV)/bin/python
 
 $(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+$(TORCH_STAMP): $(RUN_STAMP) requirements-torch.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-torch.txt
 	touch $@
 
 # Debian's chromium for the browser tests; they skip with a reason when it cannot be had.

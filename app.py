@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from ui.auth import require_login
-from ui.common import context, guarded, sidebar
+from ui.auth import require_login, start_up
+from ui.common import sidebar
 
 st.set_page_config(page_title="AI Trading Platform", page_icon=":material/candlestick_chart:", layout="wide")
 
-if guarded(context, what="start-up") is None:
+if not start_up():  # beyond loopback the reason goes to the server log only, not to a visitor who has not signed in
     st.stop()
 
 pages = [

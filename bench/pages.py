@@ -6,7 +6,8 @@ Starts ``streamlit run server.py`` (what ``make run`` serves) on a throw-away SQ
 database with the bundled data, opens each page in Debian chromium (headless, Playwright)
 and times from navigation until Streamlit reports the page's script run finished
 (``script_finished`` on its websocket) with the page's title on screen. Cold: a new server per run, the page is the
-first one opened. Warm: the same page opened again in a new tab of the same server.
+first one opened. Warm: the same page opened again in a new tab of the same server. Sidebar click: in an open
+tab of that server, from another page, a click on the page's sidebar link (how a user moves between pages).
 Prints a Markdown table (median of ``--runs``) and the machine load (``uptime``).
 Targets (issue 18): cold < 2 s, warm < 1 s.
 """
@@ -73,6 +74,47 @@ def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[flo
         page.close()
 
 
+def _switch(context, url: str, title: str, timeout_s: float = 120.0) -> float:
+    """Open the app on another page, then click ``title`` in the sidebar (how a user moves between pages);
+    return the seconds from the click until that page's script run has finished with its title on screen."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    done: list[float] = []
+
+    def on_frame(payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            return
+        try:
+            msg = ForwardMsg.FromString(payload)
+        except Exception:
+            return
+        if msg.WhichOneof("type") == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+            done.append(time.perf_counter())
+
+    page = context.new_page()
+    page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+    start, start_title = ("/settings", "Settings") if title != "Settings" else ("/", "Dashboard")
+    try:
+        page.goto(url + start, wait_until="commit", timeout=timeout_s * 1000)
+        page.get_by_role("heading", name=start_title, exact=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
+        deadline = time.perf_counter() + timeout_s
+        while not done and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        page.wait_for_timeout(300)  # let the first page settle
+        link = page.locator("[data-testid=stSidebarNav] a", has_text=title).first
+        t0 = time.perf_counter()
+        link.click()
+        page.get_by_role("heading", name=title, exact=True).first.wait_for(state="visible", timeout=timeout_s * 1000)
+        while not [t for t in done if t > t0] and time.perf_counter() < deadline:
+            page.wait_for_timeout(10)
+        after = [t for t in done if t > t0]
+        if not after:
+            raise RuntimeError(f"{title}: the script did not finish after the click within {timeout_s:.0f} s")
+        return after[0] - t0
+    finally:
+        page.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -96,6 +138,7 @@ def main() -> None:
     names = [p.strip() for p in args.pages.split(",") if p.strip()]
     cold: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     warm: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
+    switch: dict[str, list[float]] = {n: [] for n in names}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         # One throw-away server first: creates the database, so no cold run pays for the schema.
@@ -108,19 +151,21 @@ def main() -> None:
                     path = "/" if name == "dashboard" else f"/{name}"
                     cold[name].append(_visit(context, url + path, PAGES[name]))
                     warm[name].append(_visit(context, url + path, PAGES[name]))
+                    switch[name].append(_switch(context, url, PAGES[name]))
                     context.close()
         browser.close()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {os.cpu_count()} cores; {load}")
     print(f"store: {'populated (300 bars of paper trading on AAPL, MSFT)' if args.populated else 'fresh (bundled data only)'}; "
           f"median of {args.runs}\n")
-    print("| page | cold (s) | warm (s) | cold: script part (s) | warm: script part (s) | cold runs | warm runs |")
-    print("|---|---|---|---|---|---|---|")
+    print("| page | cold (s) | warm (s) | sidebar click (s) | cold: script part (s) | warm: script part (s) | cold runs | warm runs |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in names:
         c, w = cold[name], warm[name]
         med = [statistics.median(x[i] for x in runs) for runs in (c, w) for i in (0, 1)]
-        print(f"| {PAGES[name]} | {med[0]:.2f} | {med[2]:.2f} | {med[1]:.2f} | {med[3]:.2f} | {' / '.join(f'{x[0]:.2f}' for x in c)} | "
-              f"{' / '.join(f'{x[0]:.2f}' for x in w)} |")
+        click = statistics.median(switch[name])
+        print(f"| {PAGES[name]} | {med[0]:.2f} | {med[2]:.2f} | {click:.2f} | {med[1]:.2f} | {med[3]:.2f} | "
+              f"{' / '.join(f'{x[0]:.2f}' for x in c)} | {' / '.join(f'{x[0]:.2f}' for x in w)} |")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

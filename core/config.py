@@ -11,6 +11,7 @@ masked in ``repr``, in logs (see :mod:`core.log`) and in the UI.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,15 @@ ENV_PREFIX = "APP__"
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing or invalid; the message says how to fix it."""
+    """A configuration value is missing or invalid; the message says how to fix it.
+
+    ``problems`` holds pydantic's error dicts (``loc``, ``input``, ``type``, ``ctx``) when a form's
+    values were refused, so a page can name its own fields in its own units.
+    """
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 # What a venue trades when only ``brokers.default`` names it: (symbols in the venue's spelling, bar interval).
@@ -239,6 +248,33 @@ def _error_line(err: Any) -> str:
     return f"config key '{key}' = {_shown(loc, err.get('input'))}: {msg}. Fix it in config.yaml or set {env} in the environment/.env."
 
 
+def _not_json(error: str, dotenv_path: Path) -> str | None:
+    """Return one line naming the variable whose list or section value is not JSON (pydantic-settings names only the section)."""
+    section = error.split('field "', 1)[1].split('"', 1)[0] if 'field "' in error else ""
+    if not section:
+        return None
+    from dotenv import dotenv_values
+
+    prefix = f"{ENV_PREFIX}{section}__".upper()
+    found = {**(dotenv_values(dotenv_path) if dotenv_path.is_file() else {}), **os.environ}
+    for name, value in found.items():
+        if not name.upper().startswith(prefix) or value is None:
+            continue
+        loc = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        kind = str(_field_type(loc))
+        if not any(word in kind for word in ("list", "dict", "tuple", "set", "Settings")):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            listed = any(word in kind for word in ("list", "tuple", "set["))
+            example = '["AAPL", "MSFT"]' if listed else '{"name": 10}'
+            other = "" if listed else f", or set its keys one by one ({name.upper()}__NAME=10)"
+            return (f"config key '{'.'.join(loc)}' = {_shown(loc, value)}: {_env_hint(loc)} must be JSON, e.g. {name.upper()}='{example}'{other}. "
+                    "Fix it in the environment/.env.")
+    return None
+
+
 def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: str | None = None, **overrides: Any) -> Settings:
     """Build and validate the settings.
 
@@ -274,8 +310,8 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, env_file: s
         settings = _Bound(**overrides)
     except ValidationError as exc:
         raise ConfigError("\n".join(_error_line(err) for err in exc.errors())) from None
-    except (OSError, ValueError) as exc:  # e.g. an unreadable .env
-        raise ConfigError(f"cannot read configuration: {exc}") from None
+    except (OSError, ValueError) as exc:  # e.g. an unreadable .env, or a list given as AAPL,MSFT rather than JSON
+        raise ConfigError(_not_json(str(exc), dotenv_path) or f"cannot read configuration: {exc}") from None
     if settings.mode is Mode.LIVE and not settings.live_confirmed:
         # Live needs two deliberate steps; a single flag is never enough.
         raise ConfigError(

@@ -164,11 +164,11 @@ class TradingSettings(_Section):
     """What the background loop trades (a paper session keeps these from its start)."""
 
     account: str = "paper"
-    symbols: list[str] = ["AAPL", "MSFT", "IBM", "GOOG"]
-    timeframe: str = "1d"
+    symbols: list[str] = Field(["AAPL", "MSFT", "IBM", "GOOG"], min_length=1)
+    timeframe: Literal["1s", "1m", "5m", "15m", "1h", "4h", "1d"] = "1d"  # the bar sizes of core.data.providers.TIMEFRAMES
     strategy: str = "ensemble"
     params: dict[str, Any] = {}
-    cash: float = Field(100_000.0, gt=0)
+    cash: float = Field(100_000.0, gt=0, le=1e12)
     commission: float = Field(0.0005, ge=0, lt=0.1)
     # The fill model of the paper loop and of backtests (the Backtest page's defaults): one setting for both.
     slippage_bps: float = Field(0.0, ge=0, le=500)

@@ -159,7 +159,7 @@ def _start_training() -> None:
         return
     ss = st.session_state
     task = services.start_training(ss["models_symbols"], int(ss["models_horizon"]), preset=ss["models_preset"], members=tuple(ss["models_members"]),
-                                   n_splits=int(ss["models_folds"]), actor=actor())  # fmt: skip
+                                   n_splits=int(ss["models_folds"]), sentiment=bool(ss["models_sentiment"]), actor=actor())  # fmt: skip
     ss["models_training"] = task.key
 
 
@@ -182,6 +182,9 @@ def train_panel(symbols: list[str], expanded: bool) -> bool:
         c4, c5 = st.columns([3, 1])
         members = c4.multiselect("Ensemble members", _members(), default=_members(), format_func=lambda m: MEMBER_NAMES.get(m, m), key="models_members")
         c5.number_input("Walk-forward folds", min_value=2, max_value=10, value=5, step=1, key="models_folds")
+        st.checkbox("News-sentiment features", value=context().settings.models.features.sentiment, key="models_sentiment",
+                    help="Add the causal news features (news_count, news_sentiment, news_sentiment_ewm) for symbols with "
+                         "headlines; default models.features.sentiment. The ablation below shows what they change.")  # fmt: skip
         task = services.task(st.session_state.get("models_training", ""))
         busy = task is not None and task.running
         st.button("Train", type="primary", key="models_train", icon=":material/model_training:", disabled=not picked or not members or busy,
@@ -327,8 +330,8 @@ def regime_panel(model_id: str, options: list[str], own: list[str], has_regime: 
 def audit_panel(model_id: str, options: list[str]) -> None:
     """Render the leakage audit behind a button (a fragment: running it leaves the rest of the page alone)."""
     st.subheader("Leakage audit")
-    st.caption("Recomputes every feature, the ensemble's p(up) and the regime on the series cut at random bars and compares with the full "
-               "series: any difference means a value used a later bar.")  # fmt: skip
+    st.caption("Recomputes every feature, the ensemble's p(up), the regime and the forecast-driven exposure scale on the series cut at "
+               "random bars and compares with the full series: any difference means a value used a later bar.")  # fmt: skip
     a1, a2 = st.columns([1, 3])
     audit_sym = a1.selectbox("Audit symbol", options, key="models_audit_symbol")
     if a2.button("Run leakage audit", key="models_audit", icon=":material/policy:"):
@@ -345,6 +348,14 @@ def audit_panel(model_id: str, options: list[str]) -> None:
             st.error(f"Leakage in {res['symbol']}: {', '.join(res['offending'])} changed when later bars were removed. "
                      "Do not trade this model; fix those features and retrain.")  # fmt: skip
             st.json(res["details"], expanded=False)
+        ex = res.get("exposure")
+        if ex is not None and ex.get("skipped"):
+            st.caption(f"Forecast-driven exposure not audited: {ex['skipped']}.")
+        elif ex is not None and ex["ok"]:
+            st.success(f"Forecast-driven exposure ({ex['model']}, budget {ex['budget']:.1%}): forecast VaR, exposure scale and equity identical "
+                       f"on the series cut at {len(ex['points'])} bars.")  # fmt: skip
+        elif ex is not None:
+            st.error(f"Leakage in forecast-driven exposure: {', '.join(ex['offending'])} changed when later bars were removed.")
         for w in res.get("session_models", []):
             window = (f"Paper session model **{w['model_id']}**: trained on {services.format_ts(w['trained_from'])} → "
                       f"{services.format_ts(w['trained_to'])}, trades from {services.format_ts(w['trades_from'])} "

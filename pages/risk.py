@@ -9,7 +9,7 @@ from core.services import format_pct as pct
 from ui.auth import actor
 from ui.charts import TEMPLATE, heatmap, naive
 from ui.common import context, exposure_metrics, guarded
-from ui.trust import exposure_panel
+from ui.trust import exposure_panel, session_forecast_panel
 
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
 
@@ -136,6 +136,7 @@ if roll is not None:
     st.plotly_chart(fig, width="stretch", key="risk_roll")
 
 exposure_panel(symbols)
+session_forecast_panel()
 
 st.subheader("Research: correlation of daily returns over the full bundled history")
 corr = guarded(_corr, what="the correlation matrix")

@@ -6,7 +6,7 @@ import streamlit as st
 from core import services
 from core.config import ConfigError
 from ui.auth import account_panel, actor
-from ui.common import context, guarded
+from ui.common import context, form_error, guarded
 
 st.title("Settings")
 ctx = context()
@@ -64,13 +64,18 @@ if limits is not None:
             "take_profit_r": s3.number_input("Take-profit (× stop distance, 0 = none; an OCO pair)", value=float(stop.take_profit_r), step=0.5,
                                              key="set_stop_take_profit_r", format="%.2f"),
         }
+        risk_shown = {key: (label, scale) for key, label, _, scale, _ in fields} | {
+            "stop.percent": ("Stop distance (%)", 100), "stop.atr_multiple": ("Stop distance (× ATR)", 1), "stop.atr_window": ("ATR window (bars)", 1),
+            "stop.take_profit_r": ("Take-profit (× stop distance)", 1)}
         if values["stop"]["atr_window"] == int(values["stop"]["atr_window"]):
             values["stop"]["atr_window"] = int(values["stop"]["atr_window"])
         if st.form_submit_button("Save risk limits"):
             try:
                 services.save_risk_limits(values, actor=actor(), ctx=ctx)
                 st.session_state["settings_risk_msg"] = ("success", "Risk limits saved; the risk engine uses them from the next order on.")
-            except (ConfigError, ValueError) as exc:
+            except ConfigError as exc:
+                st.session_state["settings_risk_msg"] = ("error", f"Not saved: {form_error(exc, risk_shown, 'risk')}")
+            except ValueError as exc:
                 st.session_state["settings_risk_msg"] = ("error", f"Not saved: {exc}")
     kind, text = st.session_state.pop("settings_risk_msg", (None, None))
     if kind:  # one message, the latest: an earlier "saved" never stays under a refusal
@@ -99,12 +104,16 @@ if costs is not None:
             "max_volume_share": f3.number_input("Max share of a bar's volume (%, 0 = no cap)", value=costs["max_volume_share"] * 100, step=1.0,
                                                 format="%.2f", key="set_fill_max_volume_share") / 100,
         }
+        fill_shown = {"commission": ("Commission (%)", 100), "slippage_bps": ("Slippage (bps)", 1),
+                      "max_volume_share": ("Max share of a bar's volume (%)", 100)}
         fill = {k: round(v, 12) for k, v in fill.items()}  # 0.05 % shown is 0.0005 stored, not 0.0005000000000000001
         if st.form_submit_button("Save fill model"):
             try:
                 services.save_fill_costs(fill, actor=actor(), ctx=ctx)
                 st.session_state["settings_fill_msg"] = ("success", "Fill model saved; the next paper session and backtest use it.")
-            except (ConfigError, ValueError) as exc:
+            except ConfigError as exc:
+                st.session_state["settings_fill_msg"] = ("error", f"Not saved: {form_error(exc, fill_shown, 'trading')}")
+            except ValueError as exc:
                 st.session_state["settings_fill_msg"] = ("error", f"Not saved: {exc}")
     kind, text = st.session_state.pop("settings_fill_msg", (None, None))
     if kind:

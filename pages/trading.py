@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core import services
-from ui.auth import actor
+from ui.auth import actor, signed_in_only
 from ui.charts import add_overlay, candlestick, mark_points
 from ui.common import context, guarded
 
@@ -91,6 +91,7 @@ def _decision(d: dict) -> None:
         st.markdown("\n".join(f"- {c}" for c in d["checks"]) or "—")
 
 
+@signed_in_only  # a callback runs before app.py's sign-in gate
 def _cancel(cid: str) -> None:
     out = guarded(services.request_cancel, cid, actor=actor(), ctx=context(), what="the cancel")
     if out is not None:

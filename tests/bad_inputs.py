@@ -57,6 +57,29 @@ def _time(values: Callable[[int], object]) -> Callable[[pd.DataFrame], pd.DataFr
     return mutate
 
 
+def _scale_rows(rows: tuple[int, ...], factor: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def mutate(f: pd.DataFrame) -> pd.DataFrame:
+        for row in rows:
+            f = _scale(row, factor)(f)
+        return f
+
+    return mutate
+
+
+def _slashes_both_orders(f: pd.DataFrame) -> pd.DataFrame:
+    """DD/MM/YYYY dates (some with day 13+ first), and one late row written MM/DD/YYYY with its day 13+ second."""
+    dates = [f"{d[8:10]}/{d[5:7]}/{d[:4]}" for d in f["Date"]]
+    row = next(i for i in range(100, len(f)) if int(f["Date"][i][8:10]) > 12)
+    dates[row] = f"{f['Date'][row][5:7]}/{f['Date'][row][8:10]}/{f['Date'][row][:4]}"
+    return f.assign(Date=dates)
+
+
+def _slashes_no_day_above_12(f: pd.DataFrame) -> pd.DataFrame:
+    """DD/MM/YYYY dates on days 1..12 only: no row tells day/month from month/day."""
+    kept = f[f["Date"].str.slice(8, 10).astype(int) <= 12].reset_index(drop=True)
+    return kept.assign(Date=[f"{d[8:10]}/{d[5:7]}/{d[:4]}" for d in kept["Date"]])
+
+
 def _mixed_zones(f: pd.DataFrame) -> pd.DataFrame:
     dates = [f"{d}T09:30:00+00:00" for d in f["Date"]]
     dates[40] = f"{f['Date'][40]}T09:30:00"
@@ -109,6 +132,26 @@ FRAME_DEFECTS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], bool]] = 
     "header_only": (lambda f: f.iloc[:0], True),
     "two_rows": (lambda f: f.iloc[:2], False),
     "fifteen_rows": (lambda f: f.iloc[:15], False),
+    # added by a later audit (each was a silent accept, a misleading message or 'a bug' before)
+    "one_row": (lambda f: f.iloc[:1], False),
+    "high_below_low": (lambda f: f.assign(High=f["Low"] * 0.5), True),
+    "all_same_time": (lambda f: f.assign(Date=f["Date"][0]), True),
+    "bad_tick_two_bars": (_scale_rows((60, 61), 1000.0), True),
+    "bad_tick_three_bars_down": (_scale_rows((60, 61, 62), 0.001), True),
+    "time_without_year": (lambda f: f.assign(Date=f["Date"].str.slice(5)), True),
+    "time_of_day_only": (_time(lambda i: f"09:{i % 60:02d}"), True),
+    "time_year_1": (_set(5, Date="0001-01-01"), True),
+    "time_year_3000": (_time(lambda i: f"{3000 + i}-01-02"), True),
+    "time_year_99999": (_set(119, Date="99999-01-01"), True),
+    "time_feb_30": (_set(3, Date="2000-02-30"), True),
+    "time_hour_24": (lambda f: f.assign(Date=f["Date"] + " 24:00"), True),
+    "time_slashes_ambiguous": (_slashes_no_day_above_12, True),
+    "time_slashes_both_orders": (_slashes_both_orders, True),
+    "time_epoch_1e300": (_time(lambda i: 1e300 + i * 1e290), True),
+    "trailing_total_row": (lambda f: pd.concat([f, pd.DataFrame([{"Date": "Total"}])], ignore_index=True), True),
+    "repeated_header_row": (lambda f: pd.concat([f.iloc[:60], pd.DataFrame([{c: c for c in f.columns}]), f.iloc[60:]], ignore_index=True), True),
+    "volume_in_millions": (lambda f: f.assign(Volume=[f"{v / 1e6:.1f}M" for v in f["Volume"]]), True),
+    "dollar_prices": (lambda f: f.assign(Close=[f"${v:.2f}" for v in f["Close"]]), True),
 }
 
 CSV_ONLY: dict[str, bytes] = {
@@ -118,7 +161,34 @@ CSV_ONLY: dict[str, bytes] = {
     "ragged_rows": (good_frame().head(50).to_csv(index=False) + "2000-12-01,1,2,0.5,1.5,10,99,100\n").encode(),
     "html_page": b"<!doctype html><html><body>404 Not Found</body></html>\n",
     "json_text": b'{"bars": [1, 2, 3]}\n',
+    "latin1_text": good_frame().head(50).assign(Name="Société").to_csv(index=False).encode("latin-1"),
+    "utf16_text": good_frame().head(50).to_csv(index=False).encode("utf-16"),
+    "semicolons_and_decimal_commas": good_frame().head(50).to_csv(index=False, sep=";", decimal=",").encode(),
+    "tab_separated": good_frame().head(50).to_csv(index=False, sep="\t").encode(),
+    "parquet_bytes": b"",  # filled below: a Parquet file named .csv
 }
+
+
+# Parquet files whose columns have the wrong types (a CSV cannot carry these).
+PARQUET_ONLY: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "bool_close": lambda f: f.assign(Close=f["Close"] > 3),
+    "datetime_close": lambda f: f.assign(Close=pd.to_datetime(f["Date"])),
+    "bool_time": lambda f: f.assign(Date=f["Open"] > 3),
+    "list_close": lambda f: f.assign(Close=[[v] for v in f["Close"]]),
+    "epoch_seconds_as_row_numbers": lambda f: f.assign(Date=np.arange(len(f)) * 86_400 // 1000),
+}
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """Return ``frame`` as Parquet bytes."""
+    import io
+
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+CSV_ONLY["parquet_bytes"] = parquet_bytes(good_frame())
 
 
 def write(frame: pd.DataFrame, path: Path) -> Path:
@@ -188,6 +258,37 @@ ARG_CASES: list[tuple[list[str], str]] = [
     (["train"], "--symbols"),
     (["news", "list", "--limit", "0"], "limit"),
     (["dta", "list"], "did you mean"),
+    # added by a later audit (silent accepts, 'a bug' lines or hangs before)
+    (["backtest", "--symbol", "GOOG", "--cash", "1e308"], "at most"),
+    (["backtest", "--symbol", "GOOG", "--lot", "1e12"], "at most"),
+    (["backtest", "--symbol", "GOOG", "--param", "fast=5", "--param", "fast=7"], "twice"),
+    (["backtest", "--symbol", "GOOG", "--param", "fast=10.5"], "an int"),
+    (["backtest", "--symbol", "GOOG", "--param", "fast=1e400"], "an int"),
+    (["backtest", "--symbol", "GOOG", "--param", "mode=sideways"], "long_flat"),
+    (["backtest", "--symbol", "GOOG", "--start", "2010-13-45"], "not a date"),
+    (["backtest", "--symbol", "GOOG", "--end", "1900-01-01"], "no bars"),
+    (["backtest", "--symbol", "GOOG", "--size", "nan"], "size"),
+    (["backtest", "--symbol", "GOOG", "--timeframe", ""], "timeframe"),
+    (["backtest", "--symbol", ""], "--symbol"),
+    (["backtest", "--data", "good.csv", "--timeframe", "7m"], "timeframe"),
+    (["risk", "--symbol", "GOOG", "--timeframe", "7m"], "timeframe"),
+    (["risk", "--symbol", "GOOG", "--benchmark", "NOPE"], "no bundled data"),
+    (["risk", "--weights", "AAPL=abc"], "SYMBOL=FRACTION"),
+    (["risk", "--weights", "AAPL=nan"], "finite"),
+    (["risk", "--weights", "AAPL=1e308"], "between -10 and 10"),
+    (["risk", "--weights", "=0.5"], "SYMBOL=FRACTION"),
+    (["risk", "--weights", "AAPL=0.5,aapl=0.3"], "twice"),
+    (["risk", "--weights", "AAPL=0"], "empty"),
+    (["train", "--symbols", "AAPL", "--jobs", "0"], "--jobs"),
+    (["train", "--symbols", ""], "--symbols"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:10:5", "--cash", "nan"], "finite"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:10:5", "--commission", "5"], "0.1"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:1e9:1", "--sequential"], "larger step"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:nan:1", "--sequential"], "finite"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:1000:1", "--grid", "slow=5:10000:1", "--sequential"], "parameter sets"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=50:5:5", "--sequential"], "start <= stop"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:10:5", "--workers", "-3"], "--workers"),
+    (["sweep", "--symbols", "GOOG", "--grid", "fast=5:10:5", "--top", "-1"], "--top"),
 ]
 
 # Configuration files: (name, YAML text, what the message must mention).
@@ -216,4 +317,12 @@ CONFIG_CASES: list[tuple[str, str, str]] = [
     ("garbage_database", "store:\n  database_url: garbage://x\n", "unsupported database"),
     ("mysql_with_password", f"store:\n  database_url: mysql://bot:{DB_PASSWORD}@db:3306/app\n", "mysql://bot:***@db"),
     ("section_is_list", "risk:\n  - 0.1\n", "risk"),
+    # added by a later audit
+    ("unknown_timeframe", "trading:\n  timeframe: 7m\n", "trading.timeframe"),
+    ("no_symbols", "trading:\n  symbols: []\n", "trading.symbols"),
+    ("cash_1e308", "trading:\n  cash: 1e308\n", "trading.cash"),
+    ("stop_kind_unknown", "risk:\n  stop:\n    kind: nope\n", "risk.stop.kind"),
+    ("stop_percent_100", "risk:\n  stop:\n    percent: 1.0\n", "risk.stop.percent"),
+    ("live_confirmed_maybe", "mode: live\nlive_confirmed: maybe\n", "live_confirmed"),
+    ("duplicate_key", "risk:\n  kelly_fraction: 0.2\n  kelly_fraction: 7\n", "risk.kelly_fraction"),
 ]

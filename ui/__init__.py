@@ -6,8 +6,9 @@ Importing this package also closes a back door. Streamlit treats a folder named
 say, ``/risk`` runs ``pages/risk.py`` directly, without ``app.py`` and its
 sign-in gate. Every page imports ``ui`` before it renders anything, so the
 first such import switches that mode off and reruns the request through
-``app.py`` (``tests/ui/test_browser_auth.py`` opens ``/risk`` first on a fresh
-server to prove it).
+``app.py``. ``server.py`` switches it off at import already; for a plain
+``streamlit run app.py``, ``test_streamlit_run_app_py_on_every_interface_serves_only_the_setup_screen``
+(tests/ui/test_browser_auth.py) opens ``/risk`` first on a fresh server to prove it.
 """
 
 

@@ -10,23 +10,48 @@ configured, the only thing served is a screen that says how to configure one.
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import NoReturn
+from typing import NoReturn, ParamSpec
 
 import streamlit as st
 
 from core import services
-from ui.common import context
+from core.auth import is_loopback
+from ui.common import context, guarded
 
 LOCAL_ACTOR = "ui"  # who a loopback session without sign-in is in the audit log
 USER, METHOD, SEEN = "auth_user", "auth_method", "auth_seen"
 README_HINT = "README, section *Run it on a server*"
+P = ParamSpec("P")
+log = logging.getLogger("pages")
 
 
 def bind_address() -> str:
     """Return the address the server listens on (Streamlit's ``server.address``; empty = every interface)."""
     return str(st.get_option("server.address") or "")
+
+
+def start_up() -> bool:
+    """Create the core context; return False (after an ``st.error``) when that fails.
+
+    On loopback the error says what is wrong, as before. A server reachable
+    beyond this machine must not show configuration details (paths, host names,
+    database URLs) to visitors who have not signed in: it says only that the
+    app could not start, and the reason goes to the server's log.
+    """
+    if is_loopback(bind_address()):
+        return guarded(context, what="start-up") is not None
+    try:
+        context()
+    except Exception:  # any start-up failure: the details stay on the server
+        log.exception("the app could not start")
+        st.error("The app could not start. The reason is in the server's log; it is not shown to browsers on a server "
+                 "reachable beyond this machine.")
+        return False
+    return True
 
 
 def login_needed(ctx: services.Context | None = None) -> bool:
@@ -71,6 +96,22 @@ def session_valid() -> bool:
     if not login_needed(ctx):
         return True
     return bool(st.session_state.get(USER)) and not services.auth_session_expired(st.session_state.get(SEEN), ctx)
+
+
+def signed_in_only(callback: Callable[P, None]) -> Callable[P, None]:
+    """Wrap a widget callback that changes state so that it does nothing unless this session may act.
+
+    Streamlit runs ``on_click``/``on_change`` callbacks before the script, so
+    before the gate: a tab left open past the session timeout would otherwise
+    still act through its buttons (audited under the expired user's name).
+    """
+
+    @functools.wraps(callback)
+    def guarded_callback(*args: P.args, **kwargs: P.kwargs) -> None:
+        if session_valid():
+            callback(*args, **kwargs)
+
+    return guarded_callback
 
 
 def require_login(pages: Sequence[st.Page] = ()) -> str:
@@ -130,6 +171,11 @@ def _signed_in_user(ctx: services.Context, providers: list[str]) -> str | None:
         return name
     if providers and st.user.get("is_logged_in"):
         name = str(st.user.get("email") or st.user.get("name") or st.user.get("sub") or "oidc-user")[:64]
+        if services.identity_too_old(st.user.get("iat"), ctx):  # Streamlit's identity cookie lives 30 days: not past the timeout
+            services.record_sign_out(name, f"identity from the provider is older than {ctx.settings.auth.session_minutes:g} minutes: "
+                                           "signed out, the provider must be asked again", ctx)
+            st.logout()
+            st.stop()
         services.record_sign_in(name, "OpenID Connect", client_address(), ctx)
         st.session_state[USER], st.session_state[METHOD] = name, "oidc"
         return name

@@ -139,3 +139,32 @@ def background_result(state_key: str, what: str) -> Any:
     key = st.session_state.get(state_key)
     task = services.task(key) if key else None
     return None if task is None else task_result(task, what)
+
+
+_BOUNDS = {"le": "at most", "lt": "below", "ge": "at least", "gt": "above"}
+
+
+def form_error(exc: ConfigError, shown: dict[str, tuple[str, float]], section: str) -> str:
+    """Return why a form was refused, in the form's own words: each field's label, the value typed and its bound, in the units shown.
+
+    ``shown`` maps a key (``max_position_pct``, ``stop.percent``) to its label and the factor from the stored
+    value to the shown one (100 for a fraction shown in percent); each line ends with the setting's key
+    (``section.key``, as in config.yaml). Keys without a label keep the service's line.
+    """
+    lines = []
+    for err in exc.problems:
+        key = ".".join(str(p) for p in err.get("loc", ()))
+        if key not in shown:
+            return str(exc)
+        label, scale = shown[key]
+        value = err.get("input")
+        typed = f"{value * scale:g}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+        bound = next(((word, (err.get("ctx") or {})[k]) for k, word in _BOUNDS.items() if k in (err.get("ctx") or {})), None)
+        if bound is not None:
+            rule = f"must be {bound[0]} {bound[1] * scale:g}"
+        elif err.get("type", "").startswith("int"):
+            rule = "must be a whole number"
+        else:
+            rule = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
+        lines.append(f"{label} = {typed}: {rule} ({section}.{key})")
+    return "; ".join(lines) or str(exc)

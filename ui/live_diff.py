@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import services
+from ui.auth import actor
 from ui.charts import TEMPLATE, naive
 from ui.common import context, guarded
 
@@ -17,7 +18,7 @@ def live_vs_backtest_panel() -> None:
     ctx = context()
     if st.button("Run the diff now", key="dash_diff_run", help="Re-run the backtest over the bars the session processed and compare"):
         try:
-            services.session_diff(actor="user", ctx=ctx)
+            services.session_diff(actor=actor(), ctx=ctx)
         except services.NoSession as exc:
             st.info(str(exc))
             return
@@ -31,6 +32,8 @@ def live_vs_backtest_panel() -> None:
     c[1].metric("P&L live − backtest", f"{out['pnl_diff']:+,.2f}")
     c[2].metric("Divergences", f"{out['n_divergences']}")
     c[3].metric("Bars compared", f"{out['bars']}", f"to {out['last_bar'][:10]}", delta_color="off", delta_arrow="off")
+    if out.get("signals"):
+        st.caption(f"Model signals compared: {out['signals_matched']} of {out['signals']} (symbol, bar) match the backtest's p(up) and direction.")
     if out["gap_pct"] > out["threshold_pct"]:
         st.warning(f"Gap {out['gap_pct']:.1f}% is above the alert threshold {out['threshold_pct']:g}% (trading.diff_alert_pct).")
     eq = out["equity"]

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import services
 from core.services import format_pct as pct
+from ui.auth import actor
 from ui.charts import TEMPLATE, naive
 from ui.common import background_result, context, guarded, start_in_background
 
@@ -38,7 +39,7 @@ def health_panel() -> None:
     if st.button("Check model health now", key="models_health_check", icon=":material/monitor_heart:"):
         with st.spinner("checking the pinned model"):
             try:
-                st.session_state["models_health"] = services.check_model_health(actor="ui", ctx=ctx)
+                st.session_state["models_health"] = services.check_model_health(actor=actor(), ctx=ctx)
             except services.ModelNotFound as exc:
                 st.info(f"{exc}")
             except (ValueError, KeyError, RuntimeError) as exc:
@@ -148,3 +149,38 @@ def exposure_panel(symbols: list[str]) -> None:
     fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".1%",
                       title=f"{rep['symbol']}: forecast vs realised (mean exposure {pct(rep['scaled']['mean_scale'], 0)})")  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="risk_fx_chart")
+
+
+def session_forecast_panel() -> None:
+    """Render the paper session's own forecasts against its realised returns (behind a button: a GARCH fit per bar)."""
+    st.markdown("**The paper session's forecasts vs realised**")
+    ctx = context()
+    st.caption("At every processed bar's close, the next-bar VaR forecast of the book the session held (the risk engine's forecaster with the "
+               "limits the session started with) against the next bar's equity return; bars without a position are left out.")  # fmt: skip
+    if st.button("Test the session's forecasts", key="risk_fx_session", icon=":material/fact_check:"):
+        with st.spinner("forecasting the held book at every bar"):
+            try:
+                st.session_state["risk_fx_session_rep"] = services.session_forecasts(ctx=ctx)
+            except services.NoSession as exc:
+                st.info(str(exc))
+    rep = st.session_state.get("risk_fx_session_rep")
+    if not rep:
+        return
+    c = rep["coverage"]
+    used = "used by risk.forecast_var" if rep["used"] else "not used (risk.forecast_var was off when the session started)"
+    if c is None:
+        st.caption(f"Forecasts {used}; not enough bars with a position yet.")
+        return
+    st.dataframe(pd.DataFrame([{"forecaster": rep["model"], "forecasts": used, "breaches": f"{c['breaches']}/{c['n']}", "rate": pct(c["rate"]),
+                                "expected": pct(c["expected_rate"], 1), "Kupiec p": round(c["kupiec_p"], 4),
+                                "Christoffersen ind p": round(c["ind_p"], 4), "conditional coverage p": round(c["cc_p"], 4)}]),
+                 hide_index=True, width="stretch", key="risk_fx_session_table")  # fmt: skip
+    s = rep["series"]
+    fig = go.Figure([go.Scatter(x=naive(s.index), y=-s["realised"], mode="lines", name="realised loss (next bar)", line=dict(color="#78909c", width=0.8)),
+                     go.Scatter(x=naive(s.index), y=s["forecast_var"], mode="lines", name="forecast VaR of the held book",
+                                line=dict(color="#ffca28"))])  # fmt: skip
+    hit = s[-s["realised"] > s["forecast_var"]]
+    fig.add_trace(go.Scatter(x=naive(hit.index), y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
+    fig.update_layout(template=TEMPLATE, height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".2%",
+                      title=f"Paper session {rep['account']}: forecast vs realised")  # fmt: skip
+    st.plotly_chart(fig, width="stretch", key="risk_fx_session_chart")

@@ -4,7 +4,7 @@ The Streamlit gate (``ui/auth.py``) and the CLI (``python -m core auth``) use th
 through :mod:`core.services.auth`; nothing here imports Streamlit.
 """
 
-from core.auth.exposure import is_loopback, login_required
+from core.auth.exposure import client_key, is_loopback, login_required
 from core.auth.password import PasswordError, check_new_password, check_user_name, hash_password, needs_rehash, verify_password
 from core.auth.policy import FAILURE_MEMORY, backoff_seconds, session_expired
 
@@ -14,6 +14,7 @@ __all__ = [
     "backoff_seconds",
     "check_new_password",
     "check_user_name",
+    "client_key",
     "hash_password",
     "is_loopback",
     "login_required",

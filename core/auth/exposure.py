@@ -1,4 +1,4 @@
-"""Is the server reachable beyond this machine? Decided from the address it binds to."""
+"""Is the server reachable beyond this machine (decided from the address it binds to), and who is a client for the back-off."""
 
 from __future__ import annotations
 
@@ -39,3 +39,30 @@ def is_loopback(address: str | None) -> bool:
 def login_required(address: str | None, required: bool = False) -> bool:
     """Return True when the app must ask for a sign-in: any non-loopback bind, or ``auth.required``."""
     return bool(required) or not is_loopback(address)
+
+
+def client_key(address: str | None) -> str:
+    """Return the key a client's wrong passwords are counted under: its IPv4 address, or its IPv6 /64 network.
+
+    One IPv6 host usually owns a whole /64 (SLAAC, privacy addresses), so
+    counting per address would let it try a fresh address at every attempt.
+    An IPv4-mapped IPv6 address counts as the IPv4 address; anything that is
+    not an IP address (``local``, a proxy's name) is kept as it is.
+
+    Examples
+    --------
+    >>> client_key("203.0.113.7"), client_key("::ffff:203.0.113.7"), client_key("local")
+    ('203.0.113.7', '203.0.113.7', 'local')
+    >>> client_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    '2001:db8:1:2::/64'
+    """
+    text = (address or "").strip().strip("[]")
+    try:
+        ip = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return text or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

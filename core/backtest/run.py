@@ -131,6 +131,7 @@ def run_backtest(
     lot_size: float = 1.0,
     warmup: int = 0,
     stop: StopPolicy | None = None,
+    lots: Mapping[str, float] | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``data`` (one frame, or a dict symbol -> frame aligned on time).
 
@@ -143,8 +144,11 @@ def run_backtest(
     :data:`core.risk.hook.UNLIMITED` to run without limits (the backtesting.py comparison). The first ``warmup`` timestamps are
     history the strategy can see but never trades (the paper loop's warm-up). ``stop`` gives every
     position a protective stop (:mod:`core.engine.protect`, the paper loop's ``risk.stop``; None: none).
+    ``lots`` gives symbols their own lot size (a venue's, e.g. 1e-5 BTC), on the event path only.
     """
     check_amounts(cash, size, lot_size)
+    if lots and path != "event":
+        raise ValueError("per-symbol lot sizes (lots) need path='event'")
     if isinstance(strategy, str):
         strategy = make_strategy(strategy, **dict(params or {}))
     frames = _frames(data, symbol)
@@ -160,7 +164,7 @@ def run_backtest(
     elif risk_ok:
         result = _run_fast_risk(frames, strategy, cash, fill_model.taker_fee, size, lot_size, risk, stop)  # type: ignore[arg-type]
     else:
-        result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup, stop)
+        result = _run_event(frames, strategy, cash, fill_model, size, risk, store, lot_size, warmup, stop, lots)
     finish_report(result.report, result.unsized, lot_size)
     if baseline and (strategy.name != "buy_and_hold" or risk is not UNLIMITED):
         # The baseline holds from the first bar without risk limits (a capped or vetoed entry is not "buy & hold").
@@ -176,12 +180,14 @@ def run_backtest(
 
 
 def _run_event(frames: dict[str, pd.DataFrame], strategy: Strategy, cash: float, fill_model: FillModel, size: float,
-               risk: RiskArg, store: Store | None, lot_size: float, warmup: int = 0, stop: StopPolicy | None = None) -> BacktestResult:
+               risk: RiskArg, store: Store | None, lot_size: float, warmup: int = 0, stop: StopPolicy | None = None,
+               lots: Mapping[str, float] | None = None) -> BacktestResult:
     index = frames[next(iter(frames))].index
     for f in list(frames.values())[1:]:
         index = index.union(f.index)
     clock = FixedClock(index[max(warmup - 1, 0)].to_pydatetime())
-    broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=lot_size) for s in frames})
+    broker = PaperBroker(clock, cash=cash, fill_model=fill_model, instruments={s: Instrument(s, tick_size=0.0, lot_size=(lots or {}).get(s, lot_size))
+                                                                          for s in frames})
     # A backtest's orders live under their own account, never mixed with the paper account's.
     if isinstance(risk, RiskEngine):
         risk.clock = risk.state.clock = clock  # halts by simulated day, rate limits in simulated time

@@ -13,6 +13,7 @@ import argparse
 import difflib
 import importlib
 import json
+import logging
 import os
 import pkgutil
 import sys
@@ -74,10 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrNotes(logging.Handler):
+    """Print a logger's warnings as ``note:`` lines on (the current) stderr, masked: e.g. which new database file was created."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from core.log import MASK_FILTER
+
+        print(f"note: {MASK_FILTER.mask(record.getMessage())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    store_log = logging.getLogger("core.store")
+    if not any(isinstance(h, _StderrNotes) for h in store_log.handlers):
+        store_log.addHandler(_StderrNotes(logging.WARNING))
     from core.config import ConfigError
     from core.data.providers import DataError
     from core.data.validate import DataValidationError

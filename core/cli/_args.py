@@ -28,16 +28,35 @@ def _number(text: str) -> float:
     return value
 
 
-def positive(what: str, example: str) -> Callable[[str], float]:
-    """Return a type accepting a finite number > 0."""
+def positive(what: str, example: str, high: float | None = None) -> Callable[[str], float]:
+    """Return a type accepting a finite number > 0 (and at most ``high``)."""
 
     def parse(text: str) -> float:
         value = _number(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"{what} must be a positive number such as {example}, not {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{what} must be at most {high:g} (e.g. {example}), not {text}: a typo or a unit error")
         return value
 
     return parse
+
+
+def jobs(text: str) -> int:
+    """Return a worker count: a whole number >= 1, or -1 for every core (joblib's convention)."""
+    value = count("--jobs", -1)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("--jobs must be at least 1 worker, or -1 for all cores, not 0")
+    return value
+
+
+def timeframe(text: str) -> str:
+    """Return ``text`` if it is a known bar size (1m, 1h, 1d ...)."""
+    from core.data.providers import TIMEFRAMES
+
+    if text not in TIMEFRAMES:
+        raise argparse.ArgumentTypeError(f"unknown timeframe {text!r}: use one of {', '.join(TIMEFRAMES)}")
+    return text
 
 
 def commission(text: str) -> float:

@@ -1,4 +1,4 @@
-"""``python -m core audit [--symbol AAPL] [--json]``: truncation leakage audit of features, model and regime."""
+"""``python -m core audit [--symbol AAPL] [--json]``: truncation leakage audit of features, model, regime and forecast exposure."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def _run(args: argparse.Namespace) -> int:
         text = f"OK: {res['columns_checked']} columns (features, p_up, regime) identical on truncated series at {len(res['points'])} points"
     else:
         text = "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in res["details"].items())
+    ex = res["exposure"]
+    text += (f"\nforecast exposure ({ex['model']}, budget {ex['budget']:.1%}): " + (f"not audited: {ex['skipped']}" if ex.get("skipped") else
+             f"OK: forecast VaR, scale and equity identical on truncated series at {len(ex['points'])} points" if ex["ok"] else
+             "LEAK: " + "; ".join(f"{c} at {', '.join(ts)}" for c, ts in ex["details"].items())))
     for w in res["session_models"]:
         verdict = "OVERLAP: trades bars it was trained on" if w["overlap"] else "no overlap"
         text += (f"\npaper session model {w['model_id']}: trained {str(w['trained_from'])[:10]} to {str(w['trained_to'])[:10]}, "

@@ -7,6 +7,8 @@ import math
 
 from core.cli import CliError, _args, emit
 
+MAX_CASH = 1e12  # as trading.cash: more than any account; 1e308 overflows the equity curve
+MAX_LOT = 1e6  # a forex standard lot is 1e5 units
 _ROWS = [
     ("final_equity", "Final equity", "{:,.2f}"), ("return_pct", "Return [%]", "{:.2f}"),
     ("buy_and_hold_return_pct", "Buy & hold return [%] (no caps)", "{:.2f}"),
@@ -25,12 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (comma-separate several for one portfolio)")
     p.add_argument("--data", help="CSV or Parquet OHLCV file instead of a symbol")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter, repeatable (e.g. fast=10)")
-    p.add_argument("--cash", type=_args.positive("cash", "10000"), default=10_000.0)
+    p.add_argument("--cash", type=_args.positive("cash", "10000", high=MAX_CASH), default=10_000.0)
     p.add_argument("--commission", type=_args.commission, default=0.0, help="rate on notional per fill, e.g. 0.002 (below 0.1)")
     p.add_argument("--size", default="all-in", help="'all-in' or a fraction of equity such as 0.5")
-    p.add_argument("--lot", type=_args.positive("lot", "1 or 0.0001"), default=1.0,
+    p.add_argument("--lot", type=_args.positive("lot", "1 or 0.0001", high=MAX_LOT), default=1.0,
                    help="position unit: 1 = whole shares (default), 0.0001 for fractional crypto")
-    p.add_argument("--timeframe", default="1d")
+    p.add_argument("--timeframe", type=_args.timeframe, default="1d")
     p.add_argument("--start", type=_args.date, help="first bar date, e.g. 2010-01-04")
     p.add_argument("--end", type=_args.date, help="last bar date")
     p.add_argument("--repair", action="store_true", help="drop rows of --data that break OHLCV rules or are likely bad ticks (reported)")
@@ -48,6 +50,8 @@ def _params(pairs: list[str]) -> dict[str, str]:
         if "=" not in pair:
             raise CliError(f"--param needs NAME=VALUE (e.g. --param fast=10), got {pair!r}")
         key, value = pair.split("=", 1)
+        if key.strip() in out:
+            raise CliError(f"--param {key.strip()} is given twice ({out[key.strip()]!r} and {value.strip()!r}); keep one")
         out[key.strip()] = value.strip()
     return out
 

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = dsub.add_parser("show", help="bars of one symbol or file")
     show.add_argument("symbol", nargs="?", help="bundled symbol, e.g. AAPL")
     show.add_argument("--data", help="CSV or Parquet file instead of a symbol")
-    show.add_argument("--timeframe", default="1d")
+    show.add_argument("--timeframe", type=_args.timeframe, default="1d")
     show.add_argument("--start", type=_args.date)
     show.add_argument("--end", type=_args.date)
     show.add_argument("--repair", action="store_true", help="drop rows that break OHLCV rules or are likely bad ticks (reported on stderr)")

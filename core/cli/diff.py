@@ -9,7 +9,7 @@ from core.cli import emit
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``diff`` command."""
-    p = sub.add_parser("diff", help="re-run the backtest over the bars a trading session saw and compare orders, fills and risk decisions bar by bar")
+    p = sub.add_parser("diff", help="re-run the backtest over the bars a trading session saw and compare signals, orders, fills and risk decisions bar by bar")
     who = p.add_mutually_exclusive_group()
     who.add_argument("--session", metavar="ID", help="session id (the account it trades, e.g. paper); default trading.account")
     who.add_argument("--account", metavar="NAME", help="same as --session")
@@ -22,6 +22,8 @@ def _text(out: dict) -> str:
     lines = [f"session {out['account']}: bars {out['first_bar'][:10]} .. {out['last_bar'][:10]} ({out['bars']} bars)",
              f"orders: {out['orders_live']} live, {out['orders_backtest']} backtest, {out['matched']} match ({out['match_pct']:.1f}%)",
              f"P&L live - backtest: {out['pnl_diff']:+,.2f}   gap {out['gap_pct']:.2f}% (alert above {out['threshold_pct']:g}%)"]
+    if out.get("signals"):
+        lines.insert(2, f"model signals: {out['signals']} (symbol, bar), {out['signals_matched']} match")
     first = out["first_divergence"]
     if first is None:
         lines.append("divergences: none (the session did exactly what its backtest does)")

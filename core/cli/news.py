@@ -64,6 +64,7 @@ def _list(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from core import services
 
-    s = services.score_headline(args.text)
-    emit({"text": args.text, "score": s.score, "label": s.label}, args.json, f"{s.score:+.4f} {s.label}")
+    scorer = services.headline_scorer()
+    s = scorer.score(args.text)
+    emit({"text": args.text, "score": s.score, "label": s.label, "scorer": scorer.name}, args.json, f"{s.score:+.4f} {s.label} ({scorer.name})")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import emit
+from core.cli import _args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="latest probability of an up-move and the regime of a symbol")
     p.add_argument("--symbol", required=True, help="symbol, e.g. AAPL")
     p.add_argument("--model", help="model id (default: the latest)")
-    p.add_argument("--timeframe", default="1d")
+    p.add_argument("--timeframe", type=_args.timeframe, default="1d")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from core.cli import _args, emit
+
+MAX_WEIGHT = 10.0  # 10 x equity in one symbol: beyond any margin account; 1e308 overflows the returns
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("risk", help="risk metrics and VaR/CVaR 95/99 (historical, normal, Cornish-Fisher, Monte Carlo, GARCH-t) of a series")
     p.add_argument("--symbol", help="bundled symbol, e.g. GOOG (see 'python -m core data list')")
     p.add_argument("--data", help="CSV or Parquet file of OHLCV bars instead of a symbol")
-    p.add_argument("--timeframe", default="1d")
+    p.add_argument("--timeframe", type=_args.timeframe, default="1d")
     p.add_argument("--periods-per-year", type=_args.count("--periods-per-year", 1, 527_040), default=None,
                    help="annualisation; default from the bar calendar (365 for daily crypto, 252 for daily equities, x bars per day intraday)")
     p.add_argument("--risk-free", type=_args.risk_free, default=0.0, help="annual risk-free rate as a fraction, e.g. 0.02")
@@ -33,13 +36,20 @@ def _fmt(key: str, value: object) -> str:
 def _weights(text: str) -> dict[str, float]:
     from core.cli import CliError
 
-    out = {}
+    out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = part.partition("=")
+        name = name.strip().upper()
         try:
-            out[name.strip()] = float(value)
+            weight = float(value)
         except ValueError:
             raise CliError(f"--weights needs SYMBOL=FRACTION pairs such as AAPL=0.3,MSFT=-0.1, got {part!r}") from None
+        if not name or not math.isfinite(weight) or abs(weight) > MAX_WEIGHT:
+            raise CliError(f"--weights: {part!r} must be SYMBOL=FRACTION with a finite fraction of equity between -{MAX_WEIGHT:g} and "
+                           f"{MAX_WEIGHT:g}, such as AAPL=0.3")
+        if name in out:
+            raise CliError(f"--weights: {name} is given twice; give each symbol once")
+        out[name] = weight
     if not out:
         raise CliError("--weights needs at least one SYMBOL=FRACTION pair, e.g. AAPL=0.3")
     return out

@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Any
 
-from core.cli import CliError, emit
+from core.cli import CliError, _args, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,18 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--walk-forward", type=int, metavar="N", dest="walk_forward",
                    help="walk-forward optimisation over N windows: report only the stitched out-of-sample result")
     p.add_argument("--anchored", action="store_true", help="walk-forward training windows start at the first bar")
-    p.add_argument("--start")
-    p.add_argument("--end")
-    p.add_argument("--timeframe", default="1d")
-    p.add_argument("--cash", type=float, default=10_000.0)
-    p.add_argument("--commission", type=float, default=0.0, help="rate on notional per fill, e.g. 0.001")
+    p.add_argument("--start", type=_args.date)
+    p.add_argument("--end", type=_args.date)
+    p.add_argument("--timeframe", type=_args.timeframe, default="1d")
+    p.add_argument("--cash", type=_args.positive("cash", "10000", high=1e12), default=10_000.0)
+    p.add_argument("--commission", type=_args.commission, default=0.0, help="rate on notional per fill, e.g. 0.001 (below 0.1)")
     p.add_argument("--size", default="all-in", help="'all-in' or a fraction of equity such as 0.5")
     p.add_argument("--risk", choices=["configured", "permissive"], default="configured", help="risk limits every order is checked against")
-    p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: research.n_workers, 0 = one per core)")
+    p.add_argument("--workers", type=_args.count("--workers", 0, 512),
+                   help="worker processes of the local cluster (default: research.n_workers, 0 = one per core)")
     p.add_argument("--sequential", action="store_true", help="run in this process without Dask (for comparison)")
     p.add_argument("--show", metavar="SWEEP_ID", help="print a stored sweep instead of running one")
     p.add_argument("--list", action="store_true", help="list stored sweeps")
-    p.add_argument("--top", type=int, default=10, help="trials to print, best first (default 10)")
+    p.add_argument("--top", type=_args.count("--top", 1), default=10, help="trials to print, best first (default 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_run)
 

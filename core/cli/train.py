@@ -24,8 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", type=_args.date, help="first bar date, e.g. 2004-01-01")
     p.add_argument("--end", type=_args.date, help="last bar date")
     p.add_argument("--no-regime", action="store_true", help="skip the regime classifiers")
+    p.add_argument("--sentiment", action=argparse.BooleanOptionalAction, default=None,
+                   help="add (or leave out) the causal news-sentiment features; default models.features.sentiment")
     p.add_argument("--importance-rows", type=_args.count("--importance-rows", 0), default=1000, help="validation rows for permutation importance (0: skip)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for folds and the final fit (-1: all cores)")
+    p.add_argument("--jobs", type=_args.jobs, default=1, help="worker processes for folds and the final fit (-1: all cores)")
     p.add_argument("--dask", action="store_true", help="run the folds and the final fit on the research cluster (research.scheduler_address, "
                    "or a local Dask cluster)")
     p.add_argument("--list", action="store_true", help="list trained models instead of training")
@@ -38,7 +40,8 @@ def _fmt(m: dict) -> str:
 
 
 def _text(res: dict) -> str:
-    lines = [f"model {res['model_id']}  symbols {','.join(res['symbols'])}  horizon {res['horizon']}  rows {res['n_samples']}  features {res['n_features']}"]
+    lines = [f"model {res['model_id']}  symbols {','.join(res['symbols'])}  horizon {res['horizon']}  rows {res['n_samples']}  features {res['n_features']}"
+             + (" (with news sentiment)" if res.get("sentiment") else "")]
     lines.append("out-of-sample walk-forward (95% CI, effective n = n / horizon):")
     lines.append(f"{'':12s} {'n':>6s}  {'accuracy':28s} {'balanced acc':28s} {'ROC AUC':28s} {'log loss':28s} {'Brier':28s}")
 
@@ -76,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         embargo=args.embargo, method=args.method,
         calibration=None if args.calibration == "none" else args.calibration, preset=args.preset, regime=not args.no_regime,
         start=args.start, end=args.end, n_jobs=args.jobs, dask=args.dask, importance_rows=args.importance_rows, progress=progress, actor="cli",
+        sentiment=args.sentiment,
     )  # fmt: skip
     emit(res, args.json, _text(res))
     return 0

@@ -118,6 +118,37 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".txt", ".gz")
 
 
+def short_path(path: str | Path, keep: int = 60) -> str:
+    """Return ``path`` for a message: whole when short, else its start and end around an ellipsis."""
+    text = str(path)
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
+
+
+def _head(source: str | Path | IO[bytes], size: int = 4) -> bytes:
+    """Return the first ``size`` bytes of a file or stream (the stream's position is kept)."""
+    try:
+        if isinstance(source, str | Path):
+            with open(source, "rb") as fh:
+                return fh.read(size)
+        pos = source.tell()
+        head = source.read(size)
+        source.seek(pos)
+        return head
+    except (OSError, AttributeError, ValueError):
+        return b""
+
+
+def _first_bad_byte(source: str | Path | IO[bytes]) -> str:
+    """Return `` (byte 0xe9 on line 2)`` for the first byte of ``source`` that is not UTF-8 ('' when it cannot be read again)."""
+    head = _head(source, 1 << 30)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = head.count(b"\n", 0, exc.start) + 1
+        return f" (byte 0x{head[exc.start]:02x} on line {line})"
+    return ""
+
+
 def read_table(source: str | Path | IO[bytes], name: str) -> pd.DataFrame:
     """Return the raw table of a CSV or Parquet file (by ``name``'s suffix), the time index as a column.
 
@@ -127,16 +158,27 @@ def read_table(source: str | Path | IO[bytes], name: str) -> pd.DataFrame:
         One line naming the file and what is wrong with it (unsupported type, empty, unreadable).
     """
     suffix = Path(name).suffix.lower()
+    name = short_path(name)
     if suffix not in PARQUET_SUFFIXES + CSV_SUFFIXES:
         raise DataError(f"{name}: unsupported file type '{suffix or '(none)'}'; use .csv or .parquet")
     kind = "Parquet" if suffix in PARQUET_SUFFIXES else "CSV"
+    head = _head(source, 8)
+    if kind == "Parquet" and head and not head.startswith(b"PAR1"):
+        looks = " (it starts like text: if it is CSV, rename it to .csv)" if head.decode("utf-8", "replace").isprintable() else ""
+        raise DataError(f"{name}: not a Parquet file{looks}")
     try:
         raw = pd.read_parquet(source) if kind == "Parquet" else pd.read_csv(source)
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; it needs a header line and rows of OHLCV bars") from None
-    except Exception as exc:  # parser, arrow, decoding and OS errors all mean "cannot read this file"
+    except UnicodeDecodeError:
+        if head.startswith(b"PAR1"):
+            raise DataError(f"{name}: this is a Parquet file named .csv; rename it to .parquet") from None
+        raise DataError(f"{name}: not UTF-8 text{_first_bad_byte(source)}; save it as UTF-8 CSV") from None
+    except Exception as exc:  # parser, arrow and OS errors all mean "cannot read this file"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise DataError(f"{name}: cannot read it as {kind} ({type(exc).__name__}: {first}); check the file type and contents") from None
+    if kind == "CSV" and raw.shape[1] == 1 and (sep := next((c for c in ";\t|" if c in str(raw.columns[0])), None)):
+        raise DataError(f"{name}: the columns are separated by {sep!r}, not commas; save it as CSV with ',' between columns and '.' in numbers")
     if isinstance(raw.index, pd.DatetimeIndex) or raw.index.name:
         raw = raw.reset_index()
     return raw
@@ -161,10 +203,15 @@ class FileProvider:
     def frame(self) -> pd.DataFrame:
         """Read and validate the file once."""
         if self._frame is None:
-            if not self.path.exists():
-                raise DataError(f"data file {self.path} does not exist")
-            if self.path.is_dir():
-                raise DataError(f"data file {self.path} is a directory; give a .csv or .parquet file")
+            shown = short_path(self.path)
+            try:
+                exists, is_dir = self.path.exists(), self.path.is_dir()
+            except OSError as exc:  # e.g. a name longer than the file system allows
+                raise DataError(f"data file {shown}: cannot open it ({exc.strerror or type(exc).__name__}); check the path") from None
+            if not exists:
+                raise DataError(f"data file {shown} does not exist")
+            if is_dir:
+                raise DataError(f"data file {shown} is a directory; give a .csv or .parquet file")
             raw = read_table(self.path, self.path.name)
             self._frame, self.report = validate_ohlcv(raw, repair=self.repair, source=self.path.name)
         return self._frame
@@ -225,4 +272,5 @@ __all__ = [
     "SeriesInfo",
     "check_timeframe",
     "read_table",
+    "short_path",
 ]

@@ -3,17 +3,14 @@
 A valid frame has a ``DatetimeIndex`` named ``ts`` (tz-aware UTC, sorted,
 unique) and float columns ``open, high, low, close, volume`` with prices > 0,
 ``high >= max(open, close)``, ``low <= min(open, close)``, ``volume >= 0``, no
-NaN or infinity, prices within ``[PRICE_MIN, PRICE_MAX]`` and no bad tick (a bar
-``SPIKE_RATIO`` times above or below both neighbours). A violation raises
+NaN or infinity, prices within ``[PRICE_MIN, PRICE_MAX]`` and no bad tick (a bar,
+or a run of up to ``MAX_TICK_RUN`` bars, ``SPIKE_RATIO`` times above or below both
+neighbours). A violation raises
 :class:`DataValidationError` naming the row and the rule; with ``repair=True``
 offending rows are dropped (or the frame sorted) and every repair is listed in
 the returned :class:`ValidationReport`. Never a silent accept.
 
-Time columns: strings (any ISO-like format; rows with different UTC offsets are
-each converted exactly, and this is noted), or epoch numbers in seconds,
-milliseconds, microseconds or nanoseconds. Small numbers such as row counters
-(``0..399``) would read as 1970 and are refused, as is a mix of times with and
-without a UTC offset.
+Time columns: see :mod:`core.data.times` (what is read, what is refused and why).
 """
 
 from __future__ import annotations
@@ -23,17 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.data.errors import DataValidationError
+from core.data.times import check_time_range, parse_times
+
 OHLCV = ["open", "high", "low", "close", "volume"]
 TIME_COLUMNS = ("ts", "timestamp", "time", "date", "datetime", "open_time")
 PRICE_MIN, PRICE_MAX = 1e-9, 1e12  # outside this no traded asset is quoted: a unit or parsing error
 VOLUME_MAX = 1e18
 SPIKE_RATIO = 50.0  # a bar this many times above (or below) both neighbours is a bad tick, not a move
-EPOCH_MIN = 1e8  # epoch seconds below this are before 1973-03: row numbers, not times
+MAX_TICK_RUN = 3  # up to this many bad bars in a row (a feed glitch) are found as well; a longer run is a level, not a tick
 HOW_TO_REPAIR = "Fix the row, or pass --repair (repair=True) to drop such rows."
-
-
-class DataValidationError(ValueError):
-    """Market data breaks a rule; the message names the row and the rule."""
 
 
 @dataclass
@@ -78,7 +74,7 @@ def normalize_frame(raw: pd.DataFrame, source: str = "data") -> tuple[pd.DataFra
         time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
         if time_col is None:
             raise DataValidationError(f"{source}: no time column; name one of {', '.join(TIME_COLUMNS)} or use a DatetimeIndex")
-        index, note = _parse_times(frame[time_col], time_col, source)
+        index, note = parse_times(frame[time_col], time_col, source)
         if note:
             notes.append(note)
         frame = frame.drop(columns=[time_col])
@@ -92,9 +88,13 @@ def normalize_frame(raw: pd.DataFrame, source: str = "data") -> tuple[pd.DataFra
         notes.append(f"{source}: timestamps had no time zone and were taken as UTC")
     else:
         index = index.tz_convert("UTC")
+    check_time_range(index, source)
     frame.index = index.rename("ts")
     frame = frame[OHLCV]
     for col in OHLCV:
+        kind = "true/false values" if pd.api.types.is_bool_dtype(frame[col]) else "dates" if pd.api.types.is_datetime64_any_dtype(frame[col]) else ""
+        if kind:
+            raise DataValidationError(f"{source}: column '{col}' holds {kind}, not numbers (a column in the wrong place?)")
         if not pd.api.types.is_numeric_dtype(frame[col]):
             coerced = pd.to_numeric(frame[col], errors="coerce")
             bad = (coerced.isna() & frame[col].notna()).to_numpy()
@@ -103,77 +103,6 @@ def normalize_frame(raw: pd.DataFrame, source: str = "data") -> tuple[pd.DataFra
                 raise DataValidationError(f"{source}: row {pos} ({frame.index[pos]}): column '{col}' value {frame[col].iloc[pos]!r} is not a number")
             frame[col] = coerced
     return frame.astype("float64"), notes
-
-
-def _parse_times(column: pd.Series, name: str, source: str) -> tuple[pd.DatetimeIndex, str | None]:
-    """Return the times of ``column`` and a note when they needed converting; raise naming the first bad row."""
-    note = None
-    if pd.api.types.is_bool_dtype(column):
-        raise DataValidationError(f"{source}: time column '{name}' holds true/false values, not times")
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.to_numpy(dtype="float64")
-        bad = ~np.isfinite(values)
-        if bad.any():
-            pos = int(np.argmax(bad))
-            raise DataValidationError(f"{source}: row {pos}: time column '{name}' is empty or not a number ({column.iloc[pos]!r})")
-        low, high = float(values.min()), float(values.max())
-        if low < 0 or high < EPOCH_MIN:
-            looks = ("dates written as YYYYMMDD numbers: write them as 2024-01-02" if low >= 1e7 and high < 3e7
-                     else "a row counter. Give real times (e.g. 2024-01-02 or 2024-01-02T09:30:00Z) or epoch seconds/milliseconds")
-            raise DataValidationError(
-                f"{source}: time column '{name}' holds small numbers ({low:.10g} .. {high:.10g}) that would read as seconds after "
-                f"1970-01-01: they look like {looks}"
-            )
-        unit = "ns" if high > 1e17 else "us" if high > 1e14 else "ms" if high > 1e11 else "s"
-        index = pd.DatetimeIndex(pd.to_datetime(values, unit=unit, utc=True))
-    else:
-        try:
-            index = pd.DatetimeIndex(pd.to_datetime(column, utc=False, format="mixed"))
-        except (ValueError, TypeError, OverflowError) as exc:
-            if "Mixed timezones" not in str(exc) and "mixed time" not in str(exc).lower():
-                bad_row = _first_unparsable(column)
-                raise DataValidationError(
-                    f"{source}: cannot parse time column '{name}' at row {bad_row} ({column.iloc[bad_row]!r}); use a format like 2024-01-02 or "
-                    "2024-01-02T09:30:00Z"
-                ) from None
-            index, note = _mixed_offsets(column, name, source)
-    missing = np.asarray(index.isna())
-    if missing.any():
-        pos = int(np.argmax(missing))
-        raise DataValidationError(f"{source}: row {pos}: time column '{name}' is empty; every row needs a time")
-    return index, note
-
-
-def _mixed_offsets(column: pd.Series, name: str, source: str) -> tuple[pd.DatetimeIndex, str]:
-    """Convert times with different UTC offsets exactly; refuse a mix of zoned and unzoned times."""
-    stamps = []
-    for pos, value in enumerate(column):
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError, OverflowError):
-            raise DataValidationError(f"{source}: cannot parse time column '{name}' at row {pos} ({value!r}); use a format like 2024-01-02") from None
-        if ts is pd.NaT:
-            raise DataValidationError(f"{source}: row {pos}: time column '{name}' is empty; every row needs a time")
-        if stamps and (ts.tzinfo is None) != (stamps[0].tzinfo is None):
-            state = "has no UTC offset but row 0 has one" if ts.tzinfo is None else "has a UTC offset but row 0 has none"
-            raise DataValidationError(
-                f"{source}: row {pos} ({value!r}): the time {state}; a mix of zoned and unzoned times is ambiguous. "
-                "Give every time an offset (e.g. +00:00), or none (then UTC is assumed)"
-            )
-        stamps.append(ts)
-    first = stamps[0].utcoffset()
-    change = next((pos for pos, ts in enumerate(stamps) if ts.utcoffset() != first), 0)
-    index = pd.DatetimeIndex(pd.to_datetime(column, utc=True, format="mixed"))
-    return index, f"{source}: times carry different UTC offsets (first change at row {change}); each was converted to UTC exactly"
-
-
-def _first_unparsable(column: pd.Series) -> int:
-    for pos, value in enumerate(column):
-        try:
-            pd.Timestamp(value)
-        except (ValueError, TypeError):
-            return pos
-    return 0
 
 
 def _rule_violations(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
@@ -195,8 +124,10 @@ def _rule_violations(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
 def bad_ticks(frame: pd.DataFrame, ratio: float = SPIKE_RATIO) -> np.ndarray:
     """Return a mask of bars ``ratio`` times above or below the closes of both neighbours (one neighbour at the ends).
 
-    A real move does not reverse by that factor on the next bar; a level shift (a split
-    in unadjusted data) differs from one neighbour only, so it is not flagged.
+    A run of 2..``MAX_TICK_RUN`` such bars between two normal ones (a feed glitch that lasted
+    more than one bar) is flagged whole. A real move does not reverse by that factor within
+    a few bars; a level shift (a split in unadjusted data) differs from one side only, so it
+    is not flagged.
     """
     n = len(frame)
     if n < 2:
@@ -209,15 +140,26 @@ def bad_ticks(frame: pd.DataFrame, ratio: float = SPIKE_RATIO) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         up = (top >= ratio * prev_c) & (top >= ratio * next_c)
         down = (bottom * ratio <= prev_c) & (bottom * ratio <= next_c)
-    return up | down
+        flagged = up | down
+        for run in range(2, min(MAX_TICK_RUN, n - 2) + 1):  # bars i .. i+run-1, with bars i-1 and i+run around them
+            low_top = np.lib.stride_tricks.sliding_window_view(top, run).min(axis=1)[1 : n - run]
+            high_bottom = np.lib.stride_tricks.sliding_window_view(bottom, run).max(axis=1)[1 : n - run]
+            before, after = close[: n - run - 1], close[run + 1 :]
+            hit = ((low_top >= ratio * before) & (low_top >= ratio * after)) | ((high_bottom * ratio <= before) & (high_bottom * ratio <= after))
+            for start in np.flatnonzero(hit) + 1:
+                flagged[start : start + run] = True
+    return flagged
 
 
-def _tick_message(frame: pd.DataFrame, pos: int, source: str) -> str:
+def _tick_message(frame: pd.DataFrame, flagged: np.ndarray, source: str) -> str:
     close = frame["close"].to_numpy()
+    pos = int(np.argmax(flagged))
+    end = pos + int(np.argmin(flagged[pos:])) if not flagged[pos:].all() else len(flagged)
     row = frame.iloc[pos]
-    near = [f"{close[j]:g}" for j in (pos - 1, pos + 1) if 0 <= j < len(close)]
+    near = [f"{close[j]:g}" for j in (pos - 1, end) if 0 <= j < len(close)]
     values = ", ".join(f"{k}={row[k]:g}" for k in ("open", "high", "low", "close"))
-    return (f"{source}: row {pos} ({frame.index[pos]}): {values} against neighbouring closes {', '.join(near)}: a likely bad tick; "
+    run = f" (and the next {end - pos - 1} bar(s))" if end - pos > 1 else ""
+    return (f"{source}: row {pos} ({frame.index[pos]}): {values}{run} against neighbouring closes {', '.join(near)}: a likely bad tick; "
             f"rule 'no bar {SPIKE_RATIO:g}x above or below both neighbours' broken. {HOW_TO_REPAIR}")
 
 
@@ -286,7 +228,7 @@ def validate_ohlcv(raw: pd.DataFrame, *, repair: bool = False, source: str = "da
     if ticks.any():
         pos = int(np.argmax(ticks))
         if not repair:
-            raise DataValidationError(_tick_message(frame, pos, source))
+            raise DataValidationError(_tick_message(frame, ticks, source))
         report.repairs.append(f"dropped {int(ticks.sum())} likely bad tick(s) ({SPIKE_RATIO:g}x above or below both neighbours; first: {frame.index[pos]})")
         frame = frame[~ticks]
     if frame.empty:

@@ -160,6 +160,7 @@ class Engine:
         self.size = size
         self.portfolio = portfolio or broker.portfolio  # type: ignore[attr-defined]
         self.histories = {s: History(capacity) for s in self.symbols}
+        self.bars_seen = 0  # bars appended to the histories: the risk gate's per-bar cache key, O(1) per order
         self.ctx = StrategyContext(self)
         fill_model = getattr(broker, "fill_model", None)
         self.fee_rate = fill_model.taker_fee if fill_model is not None else broker.capabilities().taker_fee
@@ -175,6 +176,7 @@ class Engine:
         """Add ``bars`` to the strategy's history without matching or deciding (history before trading starts)."""
         for bar in bars:
             self.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            self.bars_seen += 1
 
     def step(self, bars: Sequence[Bar]) -> None:
         """Process the bars that closed at one timestamp, then let the strategy decide."""
@@ -187,6 +189,7 @@ class Engine:
                 self.portfolio.mark_bar(bar)
             self.manager.on_bar(bar)
             self.histories[bar.symbol].append(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            self.bars_seen += 1
         self.ctx.now = bars[0].ts
         self.ctx._seq = 0
         if not self._started:

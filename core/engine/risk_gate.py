@@ -86,7 +86,7 @@ def engine_risk_hook(risk: RiskEngine, engine: Engine) -> RiskCheck:
 
     def market() -> MarketState:
         # The returns history changes once per bar, not per order: build it once per bar.
-        key = (engine.ctx.now, sum(len(h) for h in engine.histories.values()))
+        key = (engine.ctx.now, engine.bars_seen)
         if cache.get("key") != key:
             cache["key"], cache["market"] = key, market_state(engine)
         return cache["market"]  # type: ignore[return-value]

@@ -84,7 +84,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
             raise ValueError
         return type(default)(value)
     except (TypeError, ValueError):
-        raise StrategyError(f"parameter {key}={value!r} should be a {type(default).__name__} like {default!r}") from None
+        kind = type(default).__name__
+        raise StrategyError(f"parameter {key}={value!r} should be {'an' if kind[0] in 'aeiou' else 'a'} {kind} like {default!r}") from None
 
 
 def unknown_message(kind: str, word: str, choices: list[str], where: str = "") -> str:

@@ -8,6 +8,7 @@ manual-ticket preview (``core.services.manual``) and the trading loop both use t
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -64,11 +65,26 @@ def normalize_spec(spec: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"a {otype} order needs {key.replace('_', ' ')}")
     if otype is OrderType.TRAILING_STOP and not ("trail_amount" in out or "trail_percent" in out):
         raise ValueError("a trailing stop needs a trail amount or a trail percent")
+    if out.get("trail_percent", 0) >= 100:
+        raise ValueError(f"trail percent must be below 100 (5 = 5 % behind the best price), not {out['trail_percent']:g}: it would put the stop at or past 0")
     if klass == "bracket" and not ("take_profit" in out or "stop_loss" in out):
         raise ValueError("a bracket needs a take-profit and/or a stop-loss price")
+    if klass == "bracket":
+        _check_bracket(out, side)
     if klass == "oco" and not ("oco_limit_price" in out or "oco_stop_price" in out):
         raise ValueError("an OCO ticket needs the second leg's limit or stop price")
     return out
+
+
+def _check_bracket(t: dict[str, Any], side: Side) -> None:
+    """Raise when a bracket's exits sit on the wrong side: a buy's take-profit above its stop-loss (and its limit entry between them)."""
+    levels = [(name, t[key]) for name, key in (("stop-loss", "stop_loss"), ("entry limit", "limit_price"), ("take-profit", "take_profit")) if key in t]
+    if side is Side.SELL:
+        levels.reverse()
+    for (low_name, low), (high_name, high) in itertools.pairwise(levels):
+        if low >= high:
+            order = " < ".join(name for name, _ in levels)
+            raise ValueError(f"a {side} bracket needs {order}; here the {low_name} {low:g} is not below the {high_name} {high:g}")
 
 
 def ticket_orders(spec: dict[str, Any], cid: str = "manual-preview") -> list[Order]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.domain import Bar, Fill, Position, Side
 
@@ -81,6 +82,44 @@ class EquityPoint:
     net_exposure: float
 
 
+class _Versioned(dict):
+    """A dict that counts its writes, so the portfolio can keep its equity between them."""
+
+    version = 0  # a class default: unpickling sets items before any instance state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.version += 1
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> _Versioned:
+        self.version += 1
+        return super().__ior__(other)
+
+    def pop(self, *args: Any) -> Any:
+        self.version += 1
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self.version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self.version += 1
+        return super().setdefault(key, default)
+
+
 @dataclass
 class Portfolio:
     """The ledger of one account; feed it fills and marks, read equity and trades."""
@@ -100,6 +139,13 @@ class Portfolio:
     _peak_prior: float = field(default=-math.inf, repr=False)
     _day_ref: float | None = field(default=None, repr=False)
     _seen: int = field(default=0, repr=False)
+    # Equity and gross exposure as of the last write to cash, positions or marks: a risk check reads them
+    # several times per order, and summing every position each time made a 500-symbol book O(k^2) per bar.
+    _memo: tuple = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.positions = _Versioned(self.positions)
+        self._last = _Versioned(self._last)
 
     # -- reading -----------------------------------------------------------------
     def quantity(self, symbol: str) -> float:
@@ -111,15 +157,26 @@ class Portfolio:
         """Return the latest mark of ``symbol`` (None before the first one)."""
         return self._last.get(symbol)
 
+    def _values(self) -> tuple[float, float]:
+        """Return (equity, gross exposure), summed again only after a write to cash, positions or marks."""
+        pos, last = self.positions, self._last
+        key = (self.cash, id(pos), getattr(pos, "version", None), id(last), getattr(last, "version", None))
+        memo = self._memo
+        if memo and memo[0] == key and key[2] is not None and key[4] is not None:
+            return memo[1], memo[2]
+        # The same sums as _mark per position, without a method call each.
+        equity = self.cash + sum(p.quantity * last.get(p.symbol, p.avg_price) for p in pos.values())
+        gross = sum(abs(p.quantity * last.get(p.symbol, p.avg_price)) for p in pos.values())
+        self._memo = (key, equity, gross)
+        return equity, gross
+
     def equity(self) -> float:
         """Return cash plus the marked value of every position."""
-        last = self._last  # the same sum as _mark per position, without a method call each (risk checks ask per order)
-        return self.cash + sum(p.quantity * last.get(p.symbol, p.avg_price) for p in self.positions.values())
+        return self._values()[0]
 
     def gross_exposure(self) -> float:
         """Return the sum of absolute position values."""
-        last = self._last
-        return sum(abs(p.quantity * last.get(p.symbol, p.avg_price)) for p in self.positions.values())
+        return self._values()[1]
 
     def net_exposure(self) -> float:
         """Return the sum of signed position values."""

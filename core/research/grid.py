@@ -11,6 +11,8 @@ from typing import Any
 from core.engine import StrategyError
 from core.strategies import make_strategy
 
+MAX_COMBINATIONS = 1_000_000  # each set is checked by building its strategy: more would run for minutes before the first trial
+
 
 def _number(text: str) -> int | float:
     value = float(text)
@@ -33,9 +35,13 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
                 start, stop, step = (_number(p) for p in (*parts, "1")[:3])
             except ValueError:
                 raise ValueError(f"{name}: range bounds must be numbers, e.g. 5:50:5, not {rhs!r}") from None
+            if not all(map(math.isfinite, (start, stop, step))):
+                raise ValueError(f"{name}: range bounds must be finite numbers, e.g. 5:50:5, not {rhs!r}")
             if step <= 0 or stop < start:
                 raise ValueError(f"{name}: a range needs start <= stop and a positive step, not {rhs!r}")
             count = math.floor((stop - start) / step + 1e-9) + 1
+            if count > MAX_COMBINATIONS:
+                raise ValueError(f"{name}: {rhs!r} holds {count:,} values, more than the {MAX_COMBINATIONS:,} sets a sweep tries; use a larger step")
             values = [start + i * step for i in range(count)]
             grid[name] = [round(v, 12) if isinstance(v, float) else v for v in values]
         else:
@@ -50,6 +56,10 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
             raise ValueError(f"{name}: the grid has no values")
     if not grid:
         raise ValueError("give at least one --grid NAME=START:STOP:STEP")
+    total = math.prod(len(v) for v in grid.values())
+    if total > MAX_COMBINATIONS:
+        raise ValueError(f"the grid holds {total:,} parameter sets, more than the {MAX_COMBINATIONS:,} a sweep tries; use larger steps or fewer values "
+                         "(--random N then draws N of them)")
     return grid
 
 

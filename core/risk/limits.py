@@ -292,7 +292,8 @@ class RiskEngine:
         corr = (corr_with(market.returns_array([sym, *held], lim.correlation_window), lim.min_history)
                 if all(market.has_returns(s) for s in (sym, *held)) else np.full(len(held), np.nan))
         # The added risk has the order's direction; a short against a correlated long is a hedge.
-        adjusted = {s: float(c) * ctx.sign * float(np.sign(ctx.values[s])) for s, c in zip(held, corr, strict=True) if np.isfinite(c)}
+        adj = corr * ctx.sign * np.sign(np.fromiter((ctx.values[s] for s in held), float, len(held)))  # one pass, not a numpy call per symbol
+        adjusted = {held[i]: float(adj[i]) for i in np.flatnonzero(np.isfinite(corr))}
         worst = max(adjusted.values(), default=-1.0)
         factor = 1.0
         if worst > lim.veto_correlation:

@@ -27,6 +27,7 @@ Methods
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -274,7 +275,9 @@ def garch_t_forecast(returns: Iterable[float] | pd.Series, horizon: int = 1, lev
 
     r = _clean(returns)
     _need(r, 100, "GARCH VaR")
-    res = arch_model(pd.Series(r * 100.0), mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(disp="off", show_warning=False)
+    with warnings.catch_warnings():  # arch's data-scale and numpy's overflow warnings are pages of text on a user's terminal
+        warnings.simplefilter("ignore")
+        res = arch_model(pd.Series(r * 100.0), mean="Constant", vol="GARCH", p=1, q=1, dist="t").fit(disp="off", show_warning=False)
     fc = res.forecast(horizon=horizon, reindex=False)
     mu = float(fc.mean.iloc[-1].sum()) / 100.0
     sigma = float(np.sqrt(fc.variance.iloc[-1].sum())) / 100.0

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         LoginResult,
         auth_session_expired,
         auth_status,
+        identity_too_old,
         login,
         login_wait,
         record_sign_in,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
     from core.services.execution import PaperSession, list_fills, list_orders, order_events, order_manager, paper_broker, paper_session
     from core.services.exposure import forecast_exposure
     from core.services.feeds import check_feed, close_feeds
+    from core.services.forecast_session import session_forecast_summary, session_forecasts
     from core.services.headlines import news_frame
     from core.services.health import check_model_health, health_status, model_health, pinned_model, retrain_status
     from core.services.lab import (
@@ -63,7 +65,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         ticket_orders,
     )
     from core.services.models import audit, list_models, load_model, model_report, predict, predict_history, regime_timeline
-    from core.services.news import ensure_news, fetch_news, list_news, news_features, news_to_records, score_headline
+    from core.services.news import ensure_news, fetch_news, headline_scorer, list_news, news_features, news_to_records, score_headline
     from core.services.notifications import get_notifier, notify, notify_error, notify_event, send_test_notification
     from core.services.orders_view import fill_rows, open_order_rows, ticket_prices, trade_rows
     from core.services.performance import equity_returns, monthly_returns, performance_summary, rolling_sharpe
@@ -160,7 +162,9 @@ __all__ = [
     "get_context",
     "get_loop",
     "get_notifier",
+    "headline_scorer",
     "health_status",
+    "identity_too_old",
     "kelly_sizer",
     "lab_backtest",
     "lab_frames",
@@ -245,6 +249,8 @@ __all__ = [
     "send_test_notification",
     "sentiment_ablation",
     "session_diff",
+    "session_forecast_summary",
+    "session_forecasts",
     "set_context",
     "set_password",
     "shared_research_executor",
@@ -272,7 +278,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
     "core.services.ablation": ("sentiment_ablation",),
     "core.services.alerts": ("Alert", "alerts", "position_breaches"),
     "core.services.auth": (
-        "LoginResult", "auth_session_expired", "auth_status", "login", "login_wait", "record_sign_in", "record_sign_out", "remove_password",
+        "LoginResult", "auth_session_expired", "auth_status", "identity_too_old", "login", "login_wait", "record_sign_in", "record_sign_out", "remove_password",
         "reset_login_attempts", "set_password", "sign_in_required",
     ),
     "core.services.backtest": ("backtest", "list_strategies", "parse_size"),
@@ -284,6 +290,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
     "core.services.diff": ("NoSession", "diff_days", "diff_status", "run_diff_job", "session_diff"),
     "core.services.execution": ("PaperSession", "list_fills", "list_orders", "order_events", "order_manager", "paper_broker", "paper_session"),
     "core.services.exposure": ("forecast_exposure",),
+    "core.services.forecast_session": ("session_forecast_summary", "session_forecasts"),
     "core.services.feeds": ("check_feed", "close_feeds"),
     "core.services.headlines": ("news_frame",),
     "core.services.health": ("check_model_health", "health_status", "model_health", "pinned_model", "retrain_status"),
@@ -294,7 +301,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
         "cancelled_manual_orders", "pending_cancels", "pending_manual_orders", "preview_order", "queue_manual_order", "request_cancel", "ticket_orders",
     ),
     "core.services.models": ("audit", "list_models", "load_model", "model_report", "predict", "predict_history", "regime_timeline"),
-    "core.services.news": ("ensure_news", "fetch_news", "list_news", "news_features", "news_to_records", "score_headline"),
+    "core.services.news": ("ensure_news", "fetch_news", "headline_scorer", "list_news", "news_features", "news_to_records", "score_headline"),
     "core.services.notifications": ("get_notifier", "notify", "notify_error", "notify_event", "send_test_notification"),
     "core.services.orders_view": ("fill_rows", "open_order_rows", "ticket_prices", "trade_rows"),
     "core.services.performance": ("equity_returns", "monthly_returns", "performance_summary", "rolling_sharpe"),

@@ -2,19 +2,23 @@
 
 Stored in the settings table: ``auth.password`` holds the user name and an
 argon2id hash (never the password), ``auth.failures.<client>`` the wrong
-attempts of one client address, so a restart does not reset the back-off.
+attempts of one client (an IPv4 address or an IPv6 /64), so a restart does not
+reset the back-off. Password attempts are checked one at a time in this process,
+so parallel attempts cannot all slip through before the first failure is counted.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core.auth import (
     FAILURE_MEMORY,
     backoff_seconds,
     check_user_name,
+    client_key,
     hash_password,
     login_required,
     needs_rehash,
@@ -25,6 +29,7 @@ from core.services.context import Context, get_context
 
 PASSWORD_KEY = "auth.password"
 FAILURES_PREFIX = "auth.failures."
+_attempts = threading.Lock()  # one password check at a time: read the failures, verify, count the failure, as one step
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ def remove_password(actor: str = "cli", ctx: Context | None = None) -> bool:
 
 
 def _client_key(client: str) -> str:
-    return FAILURES_PREFIX + (client or "unknown")[:100]
+    return FAILURES_PREFIX + client_key(client)[:100]
 
 
 def _failures(ctx: Context, client: str, now: datetime) -> tuple[int, datetime | None]:
@@ -102,8 +107,16 @@ def login(password: str, client: str, ctx: Context | None = None) -> LoginResult
 
     An attempt made while the client must still wait is refused without
     looking at the password. Every outcome is audited (never the password).
+    Attempts are serialised: without that, parallel attempts (several browser
+    tabs or scripted sessions) would all read the same failure count, all be
+    checked, and count as one failure.
     """
     ctx = ctx or get_context()
+    with _attempts:
+        return _login(password, client, ctx)
+
+
+def _login(password: str, client: str, ctx: Context) -> LoginResult:
     now = ctx.clock.now()
     stored = ctx.store.get_setting(PASSWORD_KEY) or {}
     if not stored.get("hash"):
@@ -155,3 +168,18 @@ def auth_session_expired(last_seen: datetime | None, ctx: Context | None = None)
     """Return True when a session last used at ``last_seen`` is past ``auth.session_minutes`` of idleness."""
     ctx = ctx or get_context()
     return session_expired(last_seen, ctx.clock.now(), ctx.settings.auth.session_minutes)
+
+
+def identity_too_old(issued_at: Any, ctx: Context | None = None) -> bool:
+    """Return True when an identity provider sign-in issued at ``issued_at`` is past ``auth.session_minutes``.
+
+    ``issued_at`` is the id token's ``iat`` claim (seconds since the epoch).
+    Streamlit keeps that identity in a cookie for 30 days; a new browser session
+    (a reload, another tab) may reuse it only within the session timeout. A
+    token without ``iat`` (which OpenID Connect requires) cannot be dated: it is
+    refused too.
+    """
+    ctx = ctx or get_context()
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        return True
+    return session_expired(datetime.fromtimestamp(float(issued_at), UTC), ctx.clock.now(), ctx.settings.auth.session_minutes)

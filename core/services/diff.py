@@ -33,10 +33,9 @@ def session_diff(account: str | None = None, *, load: Callable[[str], pd.DataFra
     """Diff ``account``'s session (default ``trading.account``) against its backtest; store and alert unless ``save`` is False.
 
     Returns the summary (match %, P&L gap, divergences with their causes, both equity curves and the
-    per-day rows). ``load(symbol)`` replaces the stored bars (default: the session's timeframe from
-    the data store). Raises :class:`core.trading.diff.NoSession` when the account has not traded yet.
+    per-day rows). ``load(symbol)`` replaces the bars (default: those the session's feed released, from
+    the data store or a live feed's bar cache). Raises :class:`core.trading.diff.NoSession` when the account has not traded yet.
     """
-    from core.services.data import load_bars
     from core.services.strategy import build_strategy
 
     ctx = ctx or get_context()
@@ -44,7 +43,7 @@ def session_diff(account: str | None = None, *, load: Callable[[str], pd.DataFra
     session = ctx.store.get_setting(f"loop.{account}.session") or {}
     if not session:
         raise NoSession(f"account {account!r} has no trading session yet; start paper trading first")
-    loader = load or (lambda s: load_bars(s, timeframe=session.get("timeframe", "1d"), ctx=ctx))
+    loader = load or _session_bars(session, ctx)
     diff = diff_session(ctx.store, account, loader, lambda name, params: build_strategy(name, params, ctx), _risk_at_start(session, ctx))
     out = diff.summary()
     out["gap_pct"] = _gap(diff, float(session["cash"]))
@@ -65,6 +64,19 @@ def session_diff(account: str | None = None, *, load: Callable[[str], pd.DataFra
             _notify(msg, out, ctx)
             ctx.store.set_setting(f"{STATUS_KEY.format(account=account)}.alerted", out["last_bar"])
     return out
+
+
+def _session_bars(session: dict[str, Any], ctx: Context) -> Callable[[str], pd.DataFrame]:
+    """Return the bars the session's feed released: the stored history on the replay, the bar cache of a live feed or venue."""
+    from core.services.data import load_bars
+    from core.trading.feeds.live import make_source
+
+    timeframe = session.get("timeframe", "1d")
+    if session.get("feed", "replay") in ("replay", "sample"):
+        return lambda symbol: load_bars(symbol, timeframe=timeframe, ctx=ctx)
+    # A live feed stores every bar before the loop sees it, under its source's name (polled or streamed alike); no request goes out.
+    source = make_source(ctx, session["feed"]).name
+    return lambda symbol: ctx.store.load_bars(symbol, timeframe, source)
 
 
 def _store(account: str, diff: SessionDiff, ctx: Context) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,58 @@ _OPEN = {"max_position_pct": 1.0, "max_gross_exposure": 1.0, "max_net_exposure":
          "max_order_notional": 1e15, "max_orders_per_minute": 10**6}  # fmt: skip
 
 
-def _run(bars: pd.DataFrame, symbol: str, warmup: int, scaled: bool, budget: float, model: str, level: float, window: int) -> tuple[pd.Series, Any]:
+def _run(bars: pd.DataFrame, symbol: str, warmup: int, scaled: bool, budget: float, model: str, level: float, window: int,
+         strategy: Any = None) -> tuple[pd.Series, Any]:
     from core.backtest.run import run_backtest
     from core.strategies.target_weight import TargetWeight
 
     limits = RiskLimits(**_OPEN, var_budget_pct=budget if scaled else 1e9, var_level=level, var_window=window, forecast_var=scaled, forecast_model=model)
-    strategy = TargetWeight(forecast=True, scale=scaled, var_budget=budget, model=model, level=level, window=window)
+    strategy = strategy or TargetWeight(forecast=True, scale=scaled, var_budget=budget, model=model, level=level, window=window)
     res = run_backtest({symbol: bars}, strategy, cash=1_000_000.0, risk=RiskEngine(limits), warmup=warmup, baseline=False)
     return res.equity, strategy
+
+
+AUDITED = ("forecast_var", "exposure_scale", "equity")
+
+
+def exposure_audit(bars: pd.DataFrame, symbol: str, *, budget: float = 0.02, model: str = "garch_t", level: float = 0.99, window: int = 250,
+                   traded: int = 30, n_points: int = 3, seed: int = 0, make_strategy: Callable[[pd.DataFrame], Any] | None = None) -> dict[str, Any]:
+    """Truncation audit of forecast-driven exposure: nothing at bar t may change when the bars after t are removed.
+
+    Runs the forecast-scaled book (:class:`~core.strategies.target_weight.TargetWeight` through the
+    risk engine with ``forecast_var``) over the last ``traded`` bars of ``bars`` (after ``window + 1``
+    bars of history), then again on the same bars cut at ``n_points`` bars (random, plus the
+    second-to-last). The forecast VaR, the exposure scale and the equity of every bar up to a cut
+    must equal the full run's. ``make_strategy(frame)`` replaces the strategy (a test plants a leak with it).
+    """
+    if len(bars) < window + 3:  # nothing to forecast on: nothing this series could leak
+        return {"ok": True, "symbol": symbol, "model": model, "budget": budget, "bars": 0, "points": [], "columns": list(AUDITED), "offending": [],
+                "details": {}, "skipped": f"{symbol} has {len(bars)} bars; a forecast needs {window + 1} before the first audited one"}  # fmt: skip
+    span = bars.iloc[-(window + 1 + traded) :]
+    first = window + 1
+
+    def run(frame: pd.DataFrame) -> pd.DataFrame:
+        equity, strat = _run(frame, symbol, first, True, budget, model, level, window, make_strategy(frame) if make_strategy else None)
+        out = pd.DataFrame(strat.forecasts_, columns=["ts", "forecast_var", "exposure_scale"]).set_index("ts")
+        out.index = pd.DatetimeIndex(out.index)
+        return out.join(equity.rename("equity"))
+
+    full = run(span)
+    rng = np.random.default_rng(seed)
+    candidates = np.arange(first, len(span) - 1)
+    picks = set(rng.choice(candidates, size=min(max(n_points - 1, 0), len(candidates)), replace=False).tolist()) | {len(span) - 2}
+    details: dict[str, list[str]] = {}
+    for t in sorted(int(p) for p in picks):
+        cut = run(span.iloc[: t + 1])
+        ref = full.reindex(cut.index)
+        for col in AUDITED:
+            a, b = ref[col].to_numpy(dtype=float), cut[col].to_numpy(dtype=float)
+            same = (np.isnan(a) & np.isnan(b)) | np.isclose(a, b, rtol=1e-9, atol=1e-12)
+            if not same.all():
+                details.setdefault(col, []).append(pd.Timestamp(cut.index[int(np.argmin(same))]).isoformat())
+    return {"ok": not details, "symbol": symbol, "model": model, "budget": budget, "bars": len(full),
+            "points": [pd.Timestamp(span.index[t]).isoformat() for t in sorted(picks)], "columns": list(AUDITED),
+            "offending": sorted(details), "details": details}
 
 
 def _coverage(realised: np.ndarray, claimed: np.ndarray, level: float) -> dict[str, Any]:

@@ -171,11 +171,13 @@ def regime_timeline(symbol: str, *, bars: pd.DataFrame | None = None, model_id: 
 
 
 def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 5, seed: int = 0, ctx: Context | None = None) -> dict:
-    """Run the truncation leakage audit on ``symbol``: every feature, the ensemble's p_up and the regime.
+    """Run the truncation leakage audit on ``symbol``: every feature, the ensemble's p_up, the regime and the forecast exposure scale.
 
     Uses the given (or latest) model; without any trained model, a tiny
     ensemble and regime classifier are fitted on the first half of the bars so
-    the audit still covers the whole pipeline.
+    the audit still covers the whole pipeline. ``exposure`` holds the audit of the forecast
+    VaR, exposure scale and equity of the forecast-scaled book
+    (:func:`core.services.exposure.exposure_audit`, ``risk.var_budget_pct`` and ``risk.forecast_model``).
     """
     from core.models.audit import truncation_audit
     from core.models.dataset import build_dataset
@@ -209,5 +211,10 @@ def audit(symbol: str = "AAPL", *, model_id: str | None = None, n_points: int = 
     # The second half of the audit: no model of the paper session trades a bar it was trained on (or within its embargo).
     windows = [{k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in w.items()} for w in model_windows(ctx)]
     overlaps = [w["model_id"] for w in windows if w["overlap"]]
-    return {"symbol": symbol.upper(), "model_id": used, **report, "ok": bool(report["ok"]) and not overlaps, "features_ok": bool(report["ok"]),
-            "session_models": windows, "overlapping_models": overlaps}
+    # The third: forecast-driven exposure (risk.forecast_var) scales on the bars up to t only.
+    from core.services.exposure import exposure_audit
+
+    exposure = exposure_audit(bars, symbol.upper(), budget=ctx.settings.risk.var_budget_pct, model=ctx.settings.risk.forecast_model,
+                              n_points=n_points, seed=seed)  # fmt: skip
+    return {"symbol": symbol.upper(), "model_id": used, **report, "ok": bool(report["ok"]) and not overlaps and exposure["ok"],
+            "features_ok": bool(report["ok"]), "session_models": windows, "overlapping_models": overlaps, "exposure": exposure}

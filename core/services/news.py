@@ -9,6 +9,7 @@ from typing import Literal
 import pandas as pd
 
 from core.news import CollectReport, NewsItem, NewsRepo, Sentiment, collect_configured, make_scorer, sentiment_feature
+from core.news.sentiment import Scorer
 from core.services.context import Context, get_context
 
 
@@ -39,13 +40,22 @@ def ensure_news(ctx: Context | None = None) -> int:
     return repo.count()
 
 
-def score_headline(text: str, ctx: Context | None = None) -> Sentiment:
-    """Return the configured scorer's sentiment of ``text``."""
+def headline_scorer(ctx: Context | None = None) -> Scorer:
+    """Return the configured scorer (``news.scorer``, ``news.sentiment_model``); its ``name`` says which one loaded.
+
+    A FinBERT scorer whose model folder cannot be loaded falls back to the lexicon (logged), so
+    the name tells a user whether the real weights are in use.
+    """
     ctx = ctx or get_context()
     key = ("news_scorer", ctx.settings.news.scorer, ctx.settings.news.sentiment_model)
     if key not in ctx.extras:
         ctx.extras[key] = make_scorer(ctx.settings.news.scorer, ctx.settings.news.sentiment_model, ctx.settings.news.sentiment_batch_size)
-    return ctx.extras[key].score(text)
+    return ctx.extras[key]
+
+
+def score_headline(text: str, ctx: Context | None = None) -> Sentiment:
+    """Return the configured scorer's sentiment of ``text``."""
+    return headline_scorer(ctx).score(text)
 
 
 def news_features(

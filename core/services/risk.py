@@ -56,6 +56,13 @@ def benchmark_beta(returns: pd.Series, benchmark: str | None = "SPX", timeframe:
     return value if math.isfinite(value) else None
 
 
+def _need_variation(returns: pd.Series, what: str) -> None:
+    """Raise when every return is the same (a constant price): volatility is 0 and Sharpe, VaR and the GARCH fit are undefined."""
+    if float(returns.std()) == 0.0:
+        raise ValueError(f"{what}: all {len(returns)} returns are {float(returns.iloc[0]):g} (the price never changes), so volatility, "
+                         "Sharpe and VaR are undefined; check the close column")
+
+
 def risk_report(
     symbol: str | None = None,
     *,
@@ -92,6 +99,7 @@ def risk_report(
     returns = bars["close"].pct_change().dropna()
     if len(returns) < 100:
         raise ValueError(f"risk report needs at least 100 returns, got {len(returns)}: use a longer series")
+    _need_variation(returns, symbol.upper() if symbol else str(data))
     report: dict[str, Any] = {
         "symbol": symbol.upper() if symbol else data,
         "timeframe": timeframe,
@@ -172,7 +180,10 @@ def portfolio_risk(
     if len(returns) < 100:
         raise ValueError(f"the symbols share only {len(returns)} return dates; need at least 100")
     w = {s.upper(): float(v) for s, v in weights.items()}
+    if not any(w.values()):
+        raise ValueError("the portfolio is empty: give at least one non-zero weight")
     port = returns[list(w)] @ pd.Series(w)
+    _need_variation(port, "the book")
     report: dict[str, Any] = {"weights": w, "start": returns.index[0].isoformat(), "end": returns.index[-1].isoformat(), "horizon": horizon}
     report["concentration"] = metrics.concentration(w)
     report["benchmark"] = benchmark.upper() if benchmark else None

@@ -31,7 +31,7 @@ def save_risk_limits(values: dict[str, Any], actor: str = "user", ctx: Context |
     except ValidationError as exc:
         lines = [f"risk.{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}" for e in exc.errors()
                  if e["type"] != "extra_forbidden"] or [f"unknown risk limit(s): {', '.join(str(e['loc'][-1]) for e in exc.errors())}"]
-        raise ConfigError("; ".join(lines)) from None
+        raise ConfigError("; ".join(lines), exc.errors()) from None
     changed = {k: v for k, v in limits.model_dump().items() if v != ctx.settings.risk.model_dump()[k]}
     ctx.store.set_setting(RISK_OVERRIDES_KEY, changed)
     ctx.store.audit("settings", "risk limits saved", {"overrides": changed}, actor=actor)
@@ -66,7 +66,7 @@ def save_fill_costs(values: dict[str, Any], actor: str = "user", ctx: Context | 
     try:
         trading = TradingSettings.model_validate({**ctx.settings.trading.model_dump(), **merged})
     except ValidationError as exc:
-        raise ConfigError("; ".join(_validation_lines(exc, "trading"))) from None
+        raise ConfigError("; ".join(_validation_lines(exc, "trading")), exc.errors()) from None
     changed = {k: getattr(trading, k) for k in COST_KEYS if getattr(trading, k) != getattr(ctx.settings.trading, k)}
     ctx.store.set_setting(COSTS_OVERRIDES_KEY, changed)
     ctx.store.audit("settings", "fill costs saved", {"overrides": changed}, actor=actor)

@@ -214,7 +214,7 @@ def train(
     _notify(progress, 1.0, f"saved {model_id}")
     return {
         "model_id": model_id, "symbols": syms, "horizon": horizon, "n_samples": len(data), "n_features": len(columns),
-        "members": list(final.members),
+        "members": list(final.members), "sentiment": uses_sentiment(cfg),
         "data_start": start_ts.isoformat(), "data_end": end_ts.isoformat(), **summary,
     }  # fmt: skip
 

@@ -7,6 +7,7 @@ head without touching its data.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import resolve_sqlite_url
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -35,6 +37,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_path(url: str) -> Path | None:
+    """Return the file of a ``sqlite:///`` URL (None for other databases and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("sqlite:///", 1)[-1].split("?", 1)[0]
+    return Path(path) if path and ":memory:" not in path and "sqlite:" not in path else None
+
+
 def make_engine(url: str) -> Engine:
     """Create a new engine for ``url`` (SQLite files get WAL and a busy timeout).
 
@@ -45,17 +55,18 @@ def make_engine(url: str) -> Engine:
     url = resolve_sqlite_url(url)
     try:
         if url.startswith("sqlite"):
-            path = url.split("sqlite:///", 1)[-1].split("?", 1)[0]
-            if path and ":memory:" not in path and not Path(path).parent.is_dir():
-                raise StoreError(f"database file {path}: its directory {Path(path).parent} does not exist. Create the directory, "
+            path = _sqlite_path(url)
+            if path is not None and not path.parent.is_dir():
+                raise StoreError(f"database file {path}: its directory {path.parent} does not exist. Create the directory, "
                                  "or fix DATABASE_URL / store.database_url (nothing was created)")
             engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             sa.event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise StoreError(f"cannot use database {safe_url(url)}: {type(exc).__name__}; use sqlite:///path/to/app.db or "
-                         "postgresql+psycopg2://user@host:5432/dbname in DATABASE_URL") from None
+        detail = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise StoreError(f"cannot use database {safe_url(url)}: {type(exc).__name__}{': ' + detail if detail else ''}; use sqlite:///path/to/app.db "
+                         "or postgresql+psycopg2://user@host:5432/dbname in DATABASE_URL") from None
     return engine
 
 
@@ -75,9 +86,11 @@ def migrate(url: str) -> None:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except sa.exc.OperationalError as exc:
+    except sa.exc.DatabaseError as exc:  # OperationalError (cannot connect), or a file that is not a database
         reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        raise StoreError(f"cannot open database {safe_url(url)}: {reason}. Check DATABASE_URL and that the server is running.") from None
+        hint = ("DATABASE_URL must name the app's SQLite file (e.g. sqlite:///data/app.db) or a new one" if "not a database" in reason
+                else "Check DATABASE_URL and that the server is running")
+        raise StoreError(f"cannot open database {safe_url(url)}: {reason}. {hint}.") from None
     finally:
         engine.dispose()
 
@@ -88,7 +101,11 @@ def get_engine(url: str) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
+            fresh = _sqlite_path(url)
+            fresh = fresh if fresh is not None and not fresh.exists() else None
             migrate(url)
+            if fresh is not None:  # a mistyped path would otherwise look like lost data: say which file is used
+                log.warning("store: created a new empty database %s; if you expected earlier data, check DATABASE_URL / store.database_url", fresh)
             engine = make_engine(url)
             _engines[url] = engine
         return engine

@@ -12,14 +12,16 @@ classified by its most likely cause.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from core.backtest.run import BacktestResult, run_backtest
+from core.data.providers import TIMEFRAMES
 from core.domain import Fill, Order, OrderStatus
 from core.engine import StopPolicy, Strategy, default_lot
 from core.execution import repo as order_repo
@@ -39,6 +41,7 @@ CAUSES = {
     "data_difference": "data difference",
 }
 PRICE_TOL = 1e-9  # relative: two fills at the same price differ by rounding only
+_STAMP = re.compile(r"-(\d{8}T\d{6})-\d+$")  # the bar in a strategy's client order ID (core.engine StrategyContext.next_id)
 
 
 class NoSession(LookupError):
@@ -76,6 +79,8 @@ class SessionDiff:
     live_equity: pd.Series
     backtest_equity: pd.Series
     days: list[dict[str, Any]] = field(default_factory=list)
+    signals: int = 0  # model signals (symbol, bar) either side produced
+    signals_matched: int = 0
 
     @property
     def match_pct(self) -> float:
@@ -93,6 +98,7 @@ class SessionDiff:
         return {"account": self.account, "first_bar": self.first_bar.isoformat(), "last_bar": self.last_bar.isoformat(), "bars": self.bars,
                 "orders_live": self.orders_live, "orders_backtest": self.orders_backtest, "matched": self.matched,
                 "match_pct": round(self.match_pct, 6), "pnl_diff": self.pnl_diff, "n_divergences": len(self.divergences),
+                "signals": self.signals, "signals_matched": self.signals_matched,
                 "first_divergence": first, "divergences": [d.to_dict() for d in self.divergences[:500]]}  # fmt: skip
 
 
@@ -101,14 +107,49 @@ def _ts(t: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def is_venue(session: dict[str, Any]) -> bool:
+    """Return True when the session traded a real venue (its fills are the venue's, timed by the wall clock)."""
+    return session.get("broker", "paper") != "paper"
+
+
 def replay_backtest(session: dict[str, Any], last: pd.Timestamp, load: Callable[[str], pd.DataFrame], strategy: Strategy,
                     risk_settings: Any) -> BacktestResult:
-    """Backtest ``strategy`` over the session's bars up to ``last`` with its cash, commission, lot and warm-up."""
+    """Backtest ``strategy`` over the session's bars up to ``last`` with its cash, commission, lot and warm-up.
+
+    On a venue the loop sends a market order right after the bar closes and the venue fills it at
+    its price then: the backtest fills market orders at that bar's close, with the venue's lot sizes.
+    """
     frames = {s: load(s).loc[:last] for s in session["symbols"]}
     risk = RiskEngine(RiskLimits.from_settings(risk_settings), store=MemoryStore())
-    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), fill_model=session_fill_model(session),
+    fill_model = session_fill_model(session)
+    if is_venue(session):
+        fill_model = replace(fill_model, market_fill="close")
+    return run_backtest(frames, strategy, risk=risk, cash=float(session["cash"]), fill_model=fill_model,
                         warmup=int(session["warmup_bars"]), baseline=False, lot_size=default_lot(session["symbols"][0]), path="event",
-                        stop=StopPolicy.from_settings(session.get("stop")))
+                        stop=StopPolicy.from_settings(session.get("stop")), lots=session.get("lots") or None)
+
+
+def bar_of(order: Order, externals: dict[str, pd.Timestamp]) -> pd.Timestamp:
+    """Return the bar ``order`` was decided on: an outside input's bar, the bar in a strategy's client ID, else its creation time.
+
+    On the paper broker the creation time is the bar; at a venue it is the wall clock when the
+    order went out, which may be later than the bar (a tick that caught up on several bars).
+    """
+    if order.client_order_id in externals:
+        return externals[order.client_order_id]
+    m = _STAMP.search(order.client_order_id)
+    return pd.Timestamp(m.group(1)).tz_localize("UTC") if m else _ts(order.created_at)
+
+
+def venue_fill_bars(fills: list[Fill], calendar: pd.DatetimeIndex, timeframe: str) -> list[Fill]:
+    """Return venue ``fills`` timed by the bar they follow: the last bar that had closed when the venue filled (its backtest fill bar)."""
+    step = pd.Timedelta(TIMEFRAMES.get(timeframe, "1D"))
+    closes = calendar + step
+    out = []
+    for f in fills:
+        i = int(closes.searchsorted(_ts(f.ts), side="right")) - 1
+        out.append(replace(f, ts=calendar[i].to_pydatetime()) if i >= 0 else f)
+    return out
 
 
 def external_ids(store: Store, account: str) -> dict[str, pd.Timestamp]:
@@ -185,7 +226,7 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
     matched: set[str] = set()
     for cid in list(dict.fromkeys([*live, *theirs])):
         mine, other = live.get(cid), theirs.get(cid)
-        ts = _ts((mine or other).created_at)  # type: ignore[union-attr]
+        ts = _ts(other.created_at) if other is not None else bar_of(mine, externals)  # type: ignore[arg-type]
         if mine is not None and other is None:
             if _is_external(cid, mine, externals):
                 out.append(Divergence(ts, "manual_action", f"{mine.side.value} {mine.quantity:g} {mine.symbol} placed from outside the strategy "
@@ -206,21 +247,59 @@ def compare(live_orders: list[Order], live_fills: list[Fill], denials: Iterable[
             if found[0] in ("fill_price", "partial_fill", "missed_bar") and first:
                 ts = min(_ts(f.ts) for f in first)  # the bar the fills part ways
             out.append(Divergence(ts, found[0], found[1], cid))
-    order = {c: i for i, c in enumerate(CAUSES)}
-    # at one bar, the outside cause explains the others (a manual order changes what the strategy sizes next)
-    prio = {"manual_action": 0, "missed_bar": 1, "venue_reject": 2, "risk_decision": 3, "partial_fill": 4, "fill_price": 5, "data_difference": 6}
-    out.sort(key=lambda d: (d.ts, prio.get(d.cause, order[d.cause])))
+    out.sort(key=_rank)
     return out, matched, set(live) | set(theirs)
 
 
+# At one bar the upstream cause explains the others: an outside input or a missed bar, then the model's signal (decided before
+# any order of the bar), then the venue, the risk engine and the fills.
+_PRIO = {"manual_action": 0, "missed_bar": 1, "venue_reject": 2, "risk_decision": 3, "partial_fill": 4, "fill_price": 5, "data_difference": 6}
+
+
+def _rank(d: Divergence) -> tuple[pd.Timestamp, float]:
+    signal = d.cause == "data_difference" and d.client_order_id is None and "signal" in d.detail
+    return d.ts, 1.5 if signal else _PRIO[d.cause]
+
+
+def live_signals(store: Store, symbols: list[str], start: pd.Timestamp, last: pd.Timestamp) -> list[tuple[str, pd.Timestamp, float, int, str | None]]:
+    """Return the stored model signals of ``symbols`` on the bars in ``(start, last]``: (symbol, bar, p_up, direction, model)."""
+    from sqlmodel import select
+
+    from core.store.tables import SignalRow
+
+    with store.session() as s:
+        rows = s.exec(select(SignalRow.symbol, SignalRow.ts, SignalRow.p_up, SignalRow.direction, SignalRow.model_id)
+                      .where(SignalRow.symbol.in_(symbols), SignalRow.ts > start.to_pydatetime(), SignalRow.ts <= last.to_pydatetime())).all()
+    return [(sym, _ts(ts), float(p), int(d), m) for sym, ts, p, d, m in rows]
+
+
+def compare_signals(live: Iterable[tuple], backtest: Iterable[tuple], missed: set[pd.Timestamp]) -> tuple[list[Divergence], int, int]:
+    """Compare the model signals (p_up, direction, model) bar by bar; return the divergences, the signals compared and those that match."""
+    mine = {(s, t): (p, d, m) for s, t, p, d, m in live}
+    theirs = {(s, t): (p, d, m) for s, t, p, d, m in backtest}
+    out, ok = [], 0
+    for key in sorted(set(mine) | set(theirs), key=lambda k: (k[1], k[0])):
+        a, b = mine.get(key), theirs.get(key)
+        if a is not None and b is not None and math.isclose(a[0], b[0], rel_tol=1e-9, abs_tol=1e-12) and a[1:] == b[1:]:
+            ok += 1
+        elif key[1] in missed:
+            continue  # the bar itself is the divergence
+        elif a is None or b is None:
+            out.append(Divergence(key[1], "data_difference", f"{key[0]}: a model signal only {'live' if b is None else 'in the backtest'}"))
+        else:
+            out.append(Divergence(key[1], "data_difference", f"{key[0]}: signal p(up) {a[0]:.4f} live vs {b[0]:.4f} in the backtest "
+                                                              f"(direction {a[1]:+d} vs {b[1]:+d}, model {a[2]} vs {b[2]})"))
+    return out, len(set(mine) | set(theirs)), ok
+
+
 def _days(live_eq: pd.Series, bt_eq: pd.Series, divs: list[Divergence], live: dict[str, Order], theirs: dict[str, Order],
-          matched: set[str], cash: float) -> list[dict[str, Any]]:
+          matched: set[str], cash: float, externals: dict[str, pd.Timestamp]) -> list[dict[str, Any]]:
     """Return one row per UTC day: orders, matching %, P&L live/backtest/difference, that day's first divergence."""
     rows = []
     def by_day(orders: dict[str, Order]) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for cid, o in orders.items():
-            out.setdefault(f"{_ts(o.created_at):%Y-%m-%d}", set()).add(cid)
+            out.setdefault(f"{bar_of(o, externals):%Y-%m-%d}", set()).add(cid)
         return out
 
     lday, bday = by_day(live), by_day(theirs)
@@ -267,6 +346,8 @@ def diff_session(store: Store, account: str, load: Callable[[str], pd.DataFrame]
     start = _ts(calendar[int(session["warmup_bars"]) - 1])
     live_orders = order_repo.load_orders(store, account)
     live_fills = portfolio_repo.load_fills(store, account)
+    if is_venue(session):
+        live_fills = venue_fill_bars(live_fills, calendar, session.get("timeframe", "1d"))
     denials = order_repo.load_denials(store, [o.client_order_id for o in live_orders])
     points = portfolio_repo.load_equity(store, account)
     live_eq = pd.Series([p.equity for p in points], index=pd.DatetimeIndex([_ts(p.ts) for p in points]), dtype=float)
@@ -274,12 +355,21 @@ def diff_session(store: Store, account: str, load: Callable[[str], pd.DataFrame]
     bt_eq = bt.equity.copy()
     bt_eq.index = pd.DatetimeIndex([_ts(t) for t in bt_eq.index])
     bt_eq = bt_eq[bt_eq.index > start]
-    divs, matched, union = compare(live_orders, live_fills, denials, pd.DatetimeIndex(live_eq.index), external_ids(store, account), bt, start)
+    externals = external_ids(store, account)
+    divs, matched, union = compare(live_orders, live_fills, denials, pd.DatetimeIndex(live_eq.index), externals, bt, start)
+    drain = getattr(strategy, "drain_signals", None)
+    n_sig = sig_ok = 0
+    if drain is not None:
+        theirs_sig = [(g.symbol, _ts(g.ts), float(g.p_up), int(g.direction), g.model_id) for g in drain() if _ts(g.ts) > start]
+        missed = set(live_eq.index).symmetric_difference(set(bt_eq.index))
+        sig_divs, n_sig, sig_ok = compare_signals(live_signals(store, session["symbols"], start, last), theirs_sig, missed)
+        divs = sorted([*divs, *sig_divs], key=_rank)
     live = {o.client_order_id: o for o in live_orders}
     theirs = {o.client_order_id: o for o in bt.orders}
     result = SessionDiff(account, start, last, len(set(live_eq.index) | set(bt_eq.index)), len(live), len(theirs), len(matched), len(union),
                          divs, live_eq, bt_eq)
-    result.days = _days(live_eq, bt_eq, divs, live, theirs, matched, float(session["cash"]))
+    result.days = _days(live_eq, bt_eq, divs, live, theirs, matched, float(session["cash"]), externals)
+    result.signals, result.signals_matched = n_sig, sig_ok
     return result
 
 

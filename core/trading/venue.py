@@ -144,12 +144,16 @@ class VenueBook:
 
     # -- driving ---------------------------------------------------------------------------
     def on_bars(self, bars: list[Bar]) -> None:
-        """Nothing to do: the fills since the last bar are already applied (the engine marks the ledger itself).
+        """Mark the ledger at the bars' closes; the fills since the last bar are already applied.
 
-        The loop polls right after each bar's orders and reconciles at the start of each tick,
-        so a poll here would ask the venue a second time within the same moment (a request
-        per bar the venue's rate limit pays for).
+        The engine marks the book itself only for a broker without ``on_bars``, so this must:
+        unmarked, equity, drawdown and the risk engine's exposure would stay at the first
+        fill's price. No poll here: the loop polls right after each bar's orders and reconciles
+        at the start of each tick, so a poll would ask the venue a second time within the same
+        moment (a request per bar the venue's rate limit pays for).
         """
+        for bar in bars:
+            self.portfolio.mark_bar(bar)
 
     def _venue_fills(self) -> list[Fill]:
         """Return the venue's fills from :data:`FILL_OVERLAP` before the newest one applied (all of them before the first)."""
@@ -213,7 +217,7 @@ class VenueBook:
 
 # -- the loop's hooks (kept here so the paper path in core.trading.loop stays as it was) ----------
 def venue_session(ports: Any, session: dict[str, Any]) -> dict[str, Any]:
-    """Return what a new session pins about its venue: ``broker`` (the name), ``venue`` (name and endpoint kind), cash.
+    """Return what a new session pins about its venue: ``broker`` (the name), ``venue`` (name and endpoint kind), cash, lot sizes.
 
     On a real venue the session's starting cash is the venue's cash balance, not ``trading.cash``.
     """
@@ -222,7 +226,10 @@ def venue_session(ports: Any, session: dict[str, Any]) -> dict[str, Any]:
         return {"broker": "paper", "venue": "paper"}
     venue = ports.build_venue({**session, "broker": name})
     cash, currency = venue_cash(venue.balances(), getattr(venue, "quote", None))
-    return {"broker": name, "venue": f"{name} ({venue_kind(venue)})", "cash": cash, "currency": currency}
+    # The venue's lot sizes, so the backtest-vs-live diff sizes its orders as the venue did.
+    rules = (getattr(venue.capabilities(), "extra", None) or {}).get("rules") or {}
+    lots = {s: float(r["lot_size"]) for s, r in rules.items() if s in session["symbols"] and r.get("lot_size")}
+    return {"broker": name, "venue": f"{name} ({venue_kind(venue)})", "cash": cash, "currency": currency, "lots": lots}
 
 
 def venue_book(loop: Any, session: dict[str, Any]) -> VenueBook:

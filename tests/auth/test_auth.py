@@ -133,6 +133,54 @@ def test_failures_are_forgotten_after_a_day(ctx, clock):
     assert services.login("nope nope nope", "9.9.9.9", ctx).failures == 1
 
 
+def test_parallel_wrong_attempts_are_counted_one_by_one(ctx):
+    """Twelve attempts at once from one client: the back-off (0, 0, then 1 s) lets exactly three be checked.
+
+    Before attempts were serialised all twelve were checked and the stored count ended at 1-2 (lost updates).
+    """
+    import threading
+
+    services.set_password(PASSWORD, user="alice", ctx=ctx)
+    n, results = 12, []
+    start = threading.Barrier(n)
+
+    def attempt() -> None:
+        start.wait()
+        results.append(services.login("wrong password!", "198.51.100.9", ctx))
+
+    threads = [threading.Thread(target=attempt) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    checked = sorted(r.failures for r in results if r.message.startswith("Wrong password"))
+    assert checked == [1, 2, 3]  # the clock stands still: after the 3rd failure every attempt is inside its 1 s wait
+    assert sum(r.message.startswith("Too many wrong passwords") for r in results) == n - 3
+    assert ctx.store.get_setting("auth.failures.198.51.100.9")["count"] == 3
+    log = [r.message for r in ctx.store.audit_log(kind="auth")]
+    assert sum("wrong password from" in m for m in log) == 3 and sum("refused during back-off" in m for m in log) == n - 3
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.7", "203.0.113.7"), ("::ffff:203.0.113.7", "203.0.113.7"), ("local", "local"), ("", "unknown"),
+    ("2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb::/64"), ("2001:db8:aa:bb::ffff", "2001:db8:aa:bb::/64"), ("[2001:db8:aa:bc::1]", "2001:db8:aa:bc::/64"),
+])
+def test_client_key_is_the_ipv4_address_or_the_ipv6_slash_64(address, key):
+    from core.auth import client_key
+
+    assert client_key(address) == key
+
+
+def test_an_ipv6_host_cannot_dodge_the_back_off_by_changing_address(ctx):
+    services.set_password(PASSWORD, ctx=ctx)
+    for host in ("1", "2", "3"):  # three addresses of one /64: the 3rd failure starts the 1 s wait for all of them
+        assert services.login("nope nope nope", f"2001:db8:0:7::{host}", ctx).message.startswith("Wrong password")
+    refused = services.login(PASSWORD, "2001:db8:0:7:dead:beef:0:1", ctx)
+    assert not refused.ok and refused.failures == 3 and services.login_wait("2001:db8:0:7::99", ctx) == pytest.approx(1.0)
+    assert services.login_wait("2001:db8:0:8::1", ctx) == 0.0  # the next /64 is another client
+    assert services.reset_login_attempts("2001:db8:0:7::5", ctx=ctx) == 1 and services.login_wait("2001:db8:0:7::1", ctx) == 0.0
+
+
 def test_reset_attempts_and_remove_password(ctx):
     services.set_password(PASSWORD, ctx=ctx)
     for client in ("a", "b"):
@@ -150,6 +198,15 @@ def test_idle_expiry_uses_the_configured_minutes(ctx, clock):
     assert not services.auth_session_expired(seen, ctx)
     clock.advance(timedelta(seconds=1))
     assert services.auth_session_expired(seen, ctx)
+
+
+def test_a_provider_identity_is_reusable_only_within_the_session_timeout(ctx):
+    now = 1_704_153_600  # the clock fixture, 2024-01-02 00:00 UTC
+    limit = int(ctx.settings.auth.session_minutes * 60)  # 3,600 s
+    assert not services.identity_too_old(now - limit, ctx)  # exactly 60 minutes: still valid, as for the idle timeout
+    assert services.identity_too_old(now - limit - 1, ctx)
+    assert not services.identity_too_old(float(now), ctx)
+    assert all(services.identity_too_old(v, ctx) for v in (None, "1704153600", True))  # undated: refused
 
 
 def _cli(tmp_path, *args, stdin=None):

@@ -152,3 +152,74 @@ def test_bad_tick_is_refused_or_dropped_but_a_level_shift_is_kept():
     # An unadjusted 1:100 reverse split moves the level once; it is not a bad tick.
     shifted = f.assign(**{c: f[c].where(f.index < 4, f[c] * 100) for c in ("Open", "High", "Low", "Close")})
     assert len(validate_ohlcv(shifted)[0]) == 8
+
+
+def _scaled(f, rows, factor):
+    return f.assign(**{c: f[c].where(~f.index.isin(rows), f[c] * factor) for c in ("Open", "High", "Low", "Close")})
+
+
+@pytest.mark.parametrize(("rows", "factor"), [((4, 5), 1000.0), ((3, 4, 5), 0.001), ((5, 6), 60.0)])
+def test_a_run_of_two_or_three_bad_ticks_is_found_whole(rows, factor):
+    spiked = _scaled(_good(10), rows, factor)
+    with pytest.raises(DataValidationError, match=rf"row {rows[0]} .*and the next {len(rows) - 1} bar\(s\).*likely bad tick"):
+        validate_ohlcv(spiked)
+    kept, report = validate_ohlcv(spiked, repair=True)
+    assert len(kept) == 10 - len(rows) and f"dropped {len(rows)} likely bad tick" in report.repairs[0]
+
+
+@pytest.mark.parametrize("rows", [(4, 5, 6, 7), (0, 1), (8, 9), (7, 8, 9), (0, 1, 2)])
+def test_a_level_lasting_four_bars_or_reaching_an_end_is_not_a_tick(rows):
+    # four bars at 1000x and back is beyond a feed glitch; a run touching the first or last bar has one side only (a split)
+    frame, _ = validate_ohlcv(_scaled(_good(10), rows, 1000.0))
+    assert len(frame) == 10
+
+
+def test_day_first_dates_are_read_day_first_and_ambiguous_ones_refused():
+    raw = _good(3).assign(Date=["01/03/2000", "13/03/2000", "14/03/2000"])
+    frame, _ = validate_ohlcv(raw)
+    assert list(frame.index.strftime("%Y-%m-%d")) == ["2000-03-01", "2000-03-13", "2000-03-14"]
+    us = _good(3).assign(Date=["03/01/2000", "03/13/2000", "03/14/2000"])
+    assert list(validate_ohlcv(us)[0].index.strftime("%Y-%m-%d")) == ["2000-03-01", "2000-03-13", "2000-03-14"]
+    with pytest.raises(DataValidationError, match=r"'01/03/2000' \(row 0\) may be day/month or month/day"):
+        validate_ohlcv(_good(2).assign(Date=["01/03/2000", "02/03/2000"]))
+    with pytest.raises(DataValidationError, match=r"row 1 \('13/03/2000'\) puts the day first but row 2 \('03/14/2000'\) the month"):
+        validate_ohlcv(_good(3).assign(Date=["01/03/2000", "13/03/2000", "03/14/2000"]))
+
+
+@pytest.mark.parametrize(("dates", "match"), [
+    (["03-01", "03-02"], r"row 0: time column 'date' value '03-01' has no 4-digit year"),
+    (["09:30", "09:31"], r"value '09:30' has no 4-digit year"),
+    (["01/03/99", "13/03/99"], r"value '01/03/99' has no 4-digit year"),
+    (["1799-12-31", "1800-01-02"], r"row 0: the time 1799-12-31 .* is outside 1800-01-01 .. 2199-12-31"),
+    (["2199-12-31", "2200-01-01"], r"row 1: the time 2200-01-01 .* is outside"),
+])
+def test_times_a_parser_would_invent_or_no_market_had_are_refused(dates, match):
+    with pytest.raises(DataValidationError, match=match):
+        validate_ohlcv(_good(2).assign(Date=dates))
+
+
+def test_epoch_numbers_too_large_for_any_unit_name_the_row():
+    with pytest.raises(DataValidationError, match=r"row 1: time column 'date' holds 1e\+300, too large for epoch ns"):
+        validate_ohlcv(_good(2).assign(Date=[1.7e9, 1e300]))
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (b"Date;Open;High;Low;Close;Volume\n2024-01-01;1,0;2,0;0,5;1,5;10\n", "separated by ';'"),
+    ("Date,Name,Open\n2024-01-01,Société,1\n".encode("latin-1"), r"x.csv: not UTF-8 text \(byte 0xe9 on line 2\); save it as UTF-8 CSV"),
+    (_good().to_parquet(), "a Parquet file named .csv; rename it to .parquet"),
+])
+def test_unreadable_csv_says_why(tmp_path, content, match):
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        FileProvider(path).bars()
+
+
+def test_text_named_parquet_and_wrongly_typed_columns_are_named(tmp_path):
+    (tmp_path / "x.parquet").write_text("Date,Open\n2024-01-01,1\n")
+    with pytest.raises(DataError, match=r"x.parquet: not a Parquet file \(it starts like text: if it is CSV, rename it to .csv\)"):
+        FileProvider(tmp_path / "x.parquet").bars()
+    with pytest.raises(DataValidationError, match="column 'close' holds true/false values, not numbers"):
+        validate_ohlcv(_good(3).assign(Close=[True, False, True]))
+    with pytest.raises(DataError, match=r"cannot open it \(File name too long\)"):
+        FileProvider(tmp_path / ("x" * 5000 + ".csv")).bars()

@@ -2,15 +2,18 @@
 
 Enough for Streamlit's ``st.login`` (Authlib) to run its real authorization-code
 flow offline: the browser is redirected here and straight back with a code; the
-server exchanges it for an id_token signed with a key published at ``/jwks``.
+server exchanges it for an id_token signed with a key published at ``/jwks``. Like a
+real provider, the token endpoint refuses a client that does not authenticate with
+its secret (HTTP Basic or form fields) and a code redeemed for another redirect URI.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 from fakes._http import FakeVenue, Reply, Request
 from joserfc import jwt
@@ -45,8 +48,10 @@ class FakeOidcProvider(FakeVenue):
             target = req.query["redirect_uri"] + "?" + urlencode({"code": code, "state": req.query.get("state", "")})
             return Reply(302, "", {"Location": target}, content_type="text/plain")
         if req.path == "/token" and req.method == "POST":
+            if self._client_credentials(req) != (self.client_id, self.client_secret):
+                return Reply(401, {"error": "invalid_client"})
             grant = self.codes.pop(req.form.get("code", ""), None)
-            if grant is None:
+            if grant is None or grant["redirect_uri"] != req.form.get("redirect_uri"):
                 return Reply(400, {"error": "invalid_grant"})
             now = int(time.time())
             claims = {"iss": self.url, "sub": "carol-1", "aud": self.client_id, "iat": now, "exp": now + 600, "email": self.email,
@@ -54,3 +59,13 @@ class FakeOidcProvider(FakeVenue):
             id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
             return Reply(200, {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 600, "id_token": id_token})
         return Reply(404, {"error": "not found"})
+
+    @staticmethod
+    def _client_credentials(req: Request) -> tuple[str, str] | None:
+        auth = next((v for k, v in req.headers.items() if k.lower() == "authorization"), "")
+        if auth.startswith("Basic "):
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+            return unquote(user), unquote(password)  # RFC 6749 2.3.1: form-urlencoded, then Basic
+        if "client_id" in req.form:
+            return req.form["client_id"], req.form.get("client_secret", "")
+        return None

@@ -64,3 +64,5 @@ def test_cli_audit_json_without_a_trained_model(ctx, tmp_path, capsys):
     assert main(["audit", "--symbol", "IBM", "--points", "3", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["ok"] and rep["model_id"] is None and rep["columns_checked"] >= 102
+    # the forecast-driven exposure scale is audited the same way (risk.forecast_var)
+    assert rep["exposure"]["ok"] and rep["exposure"]["columns"] == ["forecast_var", "exposure_scale", "equity"] and len(rep["exposure"]["points"]) == 3

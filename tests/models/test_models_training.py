@@ -106,6 +106,12 @@ def test_cli_train_and_predict_json(ctx, tmp_path, capsys):
     pred = json.loads(capsys.readouterr().out)
     assert pred["model_id"] == res["model_id"] and pred["regime"] is None
     assert main(["train", "--symbols", "", "--json"]) == 2
+    # --sentiment adds the three news features (models.features.sentiment from the command line)
+    assert res["sentiment"] is False and main(["train", *args, "--sentiment", "--json"]) == 0
+    news = json.loads(capsys.readouterr().out)
+    assert news["sentiment"] is True and news["n_features"] == res["n_features"] + 3
+    assert set(services.load_model(news["model_id"]).columns) - set(services.load_model(res["model_id"]).columns) == {
+        "news_count", "news_sentiment", "news_sentiment_ewm"}
 
 
 def test_parallel_folds_give_the_same_report_as_sequential():

@@ -1,6 +1,5 @@
 """The finance-aware lexicon scorer, its evaluation metrics, and the optional FinBERT path."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -90,11 +89,3 @@ def test_finbert_without_transformers_or_model_falls_back_to_the_lexicon(tmp_pat
     assert make_scorer("finbert", None).name == "lexicon"
     assert make_scorer("finbert", str(tmp_path)).name == "lexicon"
 
-
-@pytest.mark.skipif(not os.environ.get("FINBERT_MODEL_DIR"), reason="set FINBERT_MODEL_DIR to a local FinBERT directory to test it")
-def test_finbert_scores_a_local_model():
-    pytest.importorskip("transformers")
-    s = make_scorer("finbert", os.environ["FINBERT_MODEL_DIR"])
-    assert s.name == "finbert"
-    assert s.score("Company profit soars to a record").label == "positive"
-    assert s.score("Company files for bankruptcy").label == "negative"

@@ -90,3 +90,39 @@ def test_ledger_round_trips_through_the_store(db_url):
     back = prepo.load_state(store, "acc")
     assert back.cash == pf.cash and back.fees_paid == 2 and back.positions["X"].quantity == 3
     assert back.equity() == pytest.approx(pf.equity())
+
+
+def test_cached_equity_follows_every_kind_of_write():
+    """Equity and gross exposure are kept between writes; every write path must show up at once."""
+    import pickle
+    from datetime import UTC, datetime
+
+    from core.domain import Fill, Position, Side
+    from core.portfolio.portfolio import Portfolio
+
+    def fresh(pf: Portfolio) -> tuple[float, float]:  # the textbook sums, no cache
+        marks = [(p.quantity, pf._last.get(p.symbol, p.avg_price)) for p in pf.positions.values()]
+        return pf.cash + sum(q * px for q, px in marks), sum(abs(q * px) for q, px in marks)
+
+    ts = datetime(2024, 1, 2, tzinfo=UTC)
+    pf = Portfolio(cash=10_000.0)
+    steps = [
+        lambda: pf.apply_fill(Fill("f1", "o1", "AAPL", Side.BUY, 10, 100.0, 1.0, ts)),
+        lambda: pf.mark("AAPL", 105.0),
+        lambda: pf.apply_fill(Fill("f2", "o2", "MSFT", Side.SELL, 5, 50.0, 0.5, ts)),
+        lambda: pf.mark("MSFT", 40.0),
+        lambda: setattr(pf, "cash", 123.0),  # e.g. a venue reconcile
+        lambda: pf.positions.__setitem__("IBM", Position("IBM", 3.0, 20.0)),  # e.g. loaded from the store
+        lambda: pf._last.update({"IBM": 25.0}),
+        lambda: pf.positions.pop("MSFT"),
+        lambda: pf.apply_fill(Fill("f3", "o3", "AAPL", Side.SELL, 10, 110.0, 1.0, ts)),
+        lambda: setattr(pf, "positions", {"X": Position("X", 1.0, 7.0)}),  # replaced wholesale
+        lambda: pf.positions.__setitem__("Y", Position("Y", 2.0, 3.0)),
+    ]
+    for step in steps:
+        step()
+        assert (pf.equity(), pf.gross_exposure()) == fresh(pf)
+        assert (pf.equity(), pf.gross_exposure()) == fresh(pf)  # the cached answer too
+    copy = pickle.loads(pickle.dumps(Portfolio(cash=1.0, positions={"A": Position("A", 2.0, 3.0)})))
+    copy.positions["A"] = Position("A", 4.0, 3.0)
+    assert copy.equity() == 13.0

@@ -137,3 +137,43 @@ def test_scale_targets_scales_the_whole_book_to_the_budget_and_leaves_small_book
     assert book == pytest.approx(0.01, rel=1e-9)
     assert scale_targets({"A": 10.0}, prices, 100_000.0, rets, fc, 0.01) == {"A": 10.0}
     assert scale_targets({"C": 10.0}, {"C": 1.0}, 100_000.0, rets, fc, 0.01) == {"C": 10.0}  # no forecast: unchanged
+
+
+def test_exposure_audit_passes_on_the_forecast_scaled_book():
+    from core.services.exposure import exposure_audit
+
+    rep = exposure_audit(load_bars("SPX").loc[:"2008-12-31"], "SPX", budget=0.02, n_points=4, seed=1)
+    assert rep["ok"], rep["details"]
+    assert rep["bars"] == 30 and len(rep["points"]) == 4 and rep["columns"] == ["forecast_var", "exposure_scale", "equity"]
+    assert rep["points"][-1] == load_bars("SPX").loc[:"2008-12-31"].index[-2].isoformat()  # the second-to-last bar is always cut
+
+
+class _CentredVol(TargetWeight):
+    """A planted look-ahead: exposure scaled by a volatility over a window centred on the bar (10 bars after it)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__(forecast=False)
+        self.vol_ = frame["close"].pct_change().rolling(21, center=True, min_periods=5).std()
+
+    def on_bar(self, ctx) -> None:
+        var = 2.33 * float(self.vol_.loc[pd.Timestamp(ctx.now)])
+        scale = min(1.0, 0.02 / var)
+        self.forecasts_.append((ctx.now, var, scale))
+        target = math.trunc(ctx.equity() * scale / float(ctx.history("SPX").close[-1]))
+        delta = target - ctx.position("SPX")
+        if abs(delta) >= 1:
+            (ctx.buy if delta > 0 else ctx.sell)("SPX", float(abs(delta)))
+
+
+def test_exposure_audit_names_a_planted_lookahead_in_the_scaling():
+    from core.services.exposure import exposure_audit
+
+    rep = exposure_audit(load_bars("SPX").loc[:"2008-12-31"], "SPX", budget=0.02, n_points=3, make_strategy=_CentredVol)
+    assert not rep["ok"] and {"forecast_var", "exposure_scale"} <= set(rep["offending"])
+
+
+def test_exposure_audit_of_a_series_too_short_to_forecast_says_so():
+    from core.services.exposure import exposure_audit
+
+    rep = exposure_audit(load_bars("SPX").iloc[:200], "SPX")
+    assert rep["ok"] and rep["points"] == [] and "200 bars" in rep["skipped"]

@@ -19,19 +19,11 @@ from core.strategies import user
 from core.strategies.library import LIBRARY
 from jobs import tasks
 from tests.conftest import ROOT
+from tests.strategies.test_end_to_end import TEN_LINES
 from tests.ui.settle import settle
 
 APP = str(ROOT / "app.py")
-TREND = '''\
-"""Long while the close is above its 50-day average."""
-PARAMS = {"window": 50}
-WARMUP = 60
-
-
-def signals(bars, window=50):
-    close = bars["close"]
-    return (close > close.rolling(window).mean()).astype(float)
-'''
+TREND = TEN_LINES  # the ten-line file of the end-to-end test
 # The same file after an edit: the exposure is the close's z-score over the whole frame (its mean and deviation use later bars).
 ZSCORE = TREND.replace("return (close > close.rolling(window).mean()).astype(float)", "return ((close - close.mean()) / close.std()).clip(-1, 1)")
 BRACKET = (ROOT / "strategies" / "example_bracket.py").read_text()

@@ -155,7 +155,8 @@ def test_cli_diff_reports_the_session_and_says_what_to_do_without_one(tmp_path):
         return subprocess.run([sys.executable, "-m", "core", "diff", *args], cwd=root, capture_output=True, text=True, env=env, timeout=600)
 
     none = cli()
-    assert none.returncode == 2 and none.stderr.count("\n") == 1 and "start paper trading first" in none.stderr
+    errors = [line for line in none.stderr.splitlines() if not line.startswith("note: ")]  # a new store is announced on a note line
+    assert none.returncode == 2 and len(errors) == 1 and "start paper trading first" in errors[0]
     ctx = _ctx(tmp_path, db)
     loop = _run(ctx, 3)
     assert services.queue_manual_order({"symbol": "MSFT", "side": "buy", "quantity": 3}, ctx=ctx)["queued"]
@@ -228,3 +229,30 @@ def test_scheduler_runs_the_diff_job(tmp_path, sqlite_url):
         assert services.diff_status(ctx=ctx)["bars"] == 80 and services.diff_status(ctx=ctx)["n_divergences"] == 0
     finally:
         set_context(None)
+
+
+def test_ensemble_session_signals_match_and_a_changed_one_is_found_at_its_bar(tmp_path, sqlite_url):
+    from sqlmodel import select
+
+    from core.store.tables import SignalRow
+    from tests.trading._loop import SYMBOLS
+
+    warmup = 400
+    ctx = _ctx(tmp_path, sqlite_url, strategy="ensemble", warmup_bars=warmup, bars_per_tick=60, params={"min_probability": 0.5})
+    ctx.extras["models_dir"] = tmp_path / "models"
+    calendar = ctx.sample.bars("AAPL").index.union(ctx.sample.bars("MSFT").index)
+    pre = {s: ctx.sample.bars(s).loc[: calendar[warmup - 1 - 5]] for s in SYMBOLS}  # ends before the session's 5-bar embargo
+    services.train(SYMBOLS, horizon=5, preset="tiny", bars=pre, regime=False, importance_rows=0, ctx=ctx)
+    loop = _run(ctx, 2)
+    out = services.session_diff(ctx=ctx, save=False)
+    assert out["n_divergences"] == 0 and out["orders_live"] == out["orders_backtest"] == len(loop.manager.orders())
+    assert out["signals"] == out["signals_matched"] == 2 * 120  # a p(up) per symbol and bar, the same in the backtest
+    with ctx.store.session() as s:  # the live model said something else on one bar (e.g. other library versions)
+        row = s.exec(select(SignalRow).where(SignalRow.symbol == "MSFT").order_by(SignalRow.ts).offset(30)).first()
+        row.p_up = 1.0 - row.p_up
+        s.add(row)
+        s.commit()
+        at = pd.Timestamp(row.ts).tz_localize("UTC") if row.ts.tzinfo is None else pd.Timestamp(row.ts)
+    out = services.session_diff(ctx=ctx, save=False)
+    assert _first(out) == (at, "data_difference") and out["first_divergence"]["detail"].startswith("MSFT: signal p(up)")
+    assert out["signals_matched"] == out["signals"] - 1

@@ -28,6 +28,16 @@ def _ctx(tmp_path, db_url, **models):
     return ctx
 
 
+class _Recorder:
+    name = "discord"
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, text, subject=""):
+        self.sent.append(text)
+
+
 @pytest.fixture
 def session(tmp_path, sqlite_url):
     from core import services
@@ -71,13 +81,19 @@ def test_health_report_uses_the_session_signals_and_realised_outcomes(session):
 
 def test_alarm_is_audited_stops_entries_and_a_replacement_lifts_it(session, monkeypatch):
     from core import services
+    from core.config import NotifySettings
+    from core.notify.notifier import Notifier
 
     ctx, loop, model_id = session
+    channel = _Recorder()
+    ctx.extras["notifier"] = Notifier(NotifySettings(discord_enabled=True, events=["model_drift"]), ctx.clock, channels={"discord": channel})
     # Bounds no live window can meet: every feature counts as drifted.
     ctx.settings.models.drift.psi_max = 1e-9
     ctx.settings.models.drift.psi_share = 0.01
     rep = services.check_model_health(ctx=ctx)
     assert rep["alarm"] and rep["feature_alarm"]
+    ctx.extras["notifier"].close()  # the alarm is sent from the notifier's thread: wait for it
+    assert len(channel.sent) == 1 and f"model {model_id} left its health bounds" in channel.sent[0] and "feature drift" in channel.sent[0]
     kinds = [r.kind for r in ctx.store.audit_log(kind="model_drift")]
     assert len(kinds) == 2  # the alarm, and the entry stop
     status = services.health_status(ctx)
@@ -92,6 +108,8 @@ def test_alarm_is_audited_stops_entries_and_a_replacement_lifts_it(session, monk
     # A second check with the alarm still on neither re-audits nor re-notifies.
     services.check_model_health(ctx=ctx)
     assert len(ctx.store.audit_log(kind="model_drift")) == 2
+    ctx.extras["notifier"].close()
+    assert len(channel.sent) == 1
 
     # The retrain job: a model with a lower out-of-sample log loss replaces the pinned one from the next bar.
     last = loop.last_processed

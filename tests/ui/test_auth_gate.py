@@ -14,6 +14,7 @@ from tests.ui.settle import settle
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PASSWORD = "correct horse battery"
+NOW = 1_704_153_600  # the clock fixture, 2024-01-02 00:00 UTC, in seconds since the epoch (an id token's iat)
 OIDC = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "app",
         "client_secret": "s" * 16, "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
 
@@ -70,6 +71,23 @@ def test_exposed_without_auth_shows_only_the_setup_screen_on_every_page(app, ctx
         assert "python -m core auth set-password" in _texts(app) and "[auth]" in _texts(app)
         assert not app.toggle and not app.sidebar.children and not app.button and not app.dataframe
     assert [r.kind for r in ctx.store.audit_log()] == []
+
+
+@pytest.mark.parametrize(("address", "detail_shown"), [("0.0.0.0", False), ("127.0.0.1", True)])
+def test_a_start_up_failure_shows_its_reason_only_on_loopback(app, bind, monkeypatch, address, detail_shown):
+    from core.config import ConfigError
+
+    def broken():
+        raise ConfigError("cannot open database postgresql+psycopg2://trader@db.internal.example:5432/trading")
+
+    monkeypatch.setattr(services, "get_context", broken)
+    bind(address)
+    app.run()
+    assert not app.exception and not app.title and not app.toggle and not app.sidebar.children
+    shown = " ".join(e.value for e in app.error)
+    assert ("db.internal.example" in shown) is detail_shown
+    if not detail_shown:
+        assert shown.startswith("The app could not start. The reason is in the server's log")
 
 
 def test_unset_address_means_every_interface_and_asks_too(app, bind):
@@ -129,6 +147,69 @@ def test_idle_session_times_out_and_a_stale_toggle_does_nothing(app, ctx, clock,
     assert "session timed out" in ctx.store.audit_log(kind="auth")[0].message
 
 
+def test_a_timed_out_tab_cannot_cancel_an_order_through_its_row_button(app, ctx, clock, bind):
+    bind("0.0.0.0")
+    services.set_password(PASSWORD, user="alice", ctx=ctx)
+    app.run()
+    _sign_in(app, PASSWORD)
+    app.switch_page("pages/trading.py").run()
+    app.number_input(key="tk_qty").set_value(1000.0)
+    app.button(key="tk_submit").click().run()
+    cancel = next(b for b in app.button if (b.key or "").startswith("tr_cancel_"))
+    clock.advance(timedelta(minutes=ctx.settings.auth.session_minutes, seconds=1))
+    cancel.click().run()  # on_click runs before the gate: it must not act for an expired session
+    assert app.title[0].value.endswith("Sign in")
+    assert [r.message.split(" ")[0] for r in ctx.store.audit_log(kind="manual")] == ["queued"]  # no "removed queued ticket"
+
+
+def _module_functions(tree):
+    import ast
+
+    return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+
+
+def _ui_sources():
+    root = Path(APP).parent
+    return sorted([*(root / "pages").glob("*.py"), *(root / "ui").glob("*.py")])
+
+
+def test_every_widget_callback_checks_the_session_first():
+    """Callbacks run before app.py's gate: each must be @signed_in_only or ask session_valid() itself."""
+    import ast
+
+    seen = []
+    for path in _ui_sources():
+        tree = ast.parse(path.read_text())
+        functions = _module_functions(tree)
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            for kw in call.keywords:
+                if kw.arg not in ("on_click", "on_change", "on_submit"):
+                    continue
+                assert isinstance(kw.value, ast.Name) and kw.value.id in functions, f"{path.name}: a callback that is not a named function"
+                fn = functions[kw.value.id]
+                decorated = any(isinstance(d, ast.Name) and d.id == "signed_in_only" for d in fn.decorator_list)
+                asks = any(isinstance(n, ast.Call) and getattr(n.func, "attr", getattr(n.func, "id", None)) == "session_valid" for n in ast.walk(fn))
+                assert decorated or asks, f"{path.name}: {fn.name} acts without checking the sign-in"
+                seen.append(fn.name)
+    assert {"_on_toggle", "_cancel"} <= set(seen)
+
+
+def test_every_audited_action_from_the_ui_names_the_signed_in_user():
+    """No page or panel passes a fixed actor ("ui", "user"): the audit log would lose who did it."""
+    import ast
+
+    found = 0
+    for path in _ui_sources():
+        for call in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)):
+            for kw in call.keywords:
+                if kw.arg == "actor":
+                    found += 1
+                    value = kw.value
+                    ok = isinstance(value, ast.Call) and getattr(value.func, "attr", getattr(value.func, "id", None)) == "actor"
+                    assert ok, f"{path.name}:{kw.lineno}: actor={ast.unparse(value)}"
+    assert found >= 12  # toggle on/off, risk limits, fill costs, kill switch, re-arm, preview, queue, cancel, train, pin, health, diff
+
+
 def test_oidc_configured_offers_the_provider_and_a_signed_in_user_is_audited(app, ctx, bind):
     bind("0.0.0.0")
     app.secrets["auth"] = OIDC
@@ -136,7 +217,7 @@ def test_oidc_configured_offers_the_provider_and_a_signed_in_user_is_audited(app
     app.run()
     assert app.title[0].value.endswith("Sign in")
     assert [b.label for b in app.button] == ["Sign in with your identity provider"] and not app.text_input  # no password set
-    app.user = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob"}
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "name": "Bob", "iat": NOW - 60}
     app.run()
     assert app.title[0].value == "Dashboard"
     app.toggle(key="sidebar_paper_toggle").set_value(True).run()
@@ -184,7 +265,7 @@ def test_loopback_is_unchanged_even_with_a_password_unless_required(app, ctx, bi
 def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
     bind("0.0.0.0")
     app.secrets["auth"] = OIDC
-    app.user = {"is_logged_in": True, "email": "bob@example.com"}
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "iat": NOW}
     app.run()
     assert app.title[0].value == "Dashboard"
     clock.advance(timedelta(minutes=ctx.settings.auth.session_minutes, seconds=1))
@@ -193,6 +274,20 @@ def test_oidc_session_times_out_with_a_logout(app, ctx, clock, bind):
     app.run()
     assert app.title[0].value.endswith("Sign in") and app.info[0].value == "Your session timed out: sign in again."
     assert ctx.store.audit_log(kind="auth")[0].message.startswith("bob@example.com session timed out")
+
+
+def test_a_new_session_does_not_reuse_a_provider_sign_in_older_than_the_timeout(app, ctx, bind):
+    """Streamlit keeps the identity cookie 30 days; a reload or new tab past auth.session_minutes must go to the provider again."""
+    bind("0.0.0.0")
+    app.secrets["auth"] = OIDC
+    minutes = ctx.settings.auth.session_minutes
+    app.user = {"is_logged_in": True, "email": "bob@example.com", "iat": NOW - int(minutes * 60) - 1}
+    app.run()  # st.logout() clears the identity
+    assert app.user == {"is_logged_in": False} and not app.toggle
+    app.run()
+    assert app.title[0].value.endswith("Sign in")
+    assert ctx.store.audit_log(kind="auth")[0].message.startswith(f"bob@example.com identity from the provider is older than {minutes:g} minutes")
+    assert not [r for r in ctx.store.audit_log(kind="auth") if "signed in" in r.message]
 
 
 def test_every_page_imports_ui_before_it_renders():
@@ -235,6 +330,8 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     app.button(key="models_train").click().run()
     settle(app)
     assert not app.exception and services.list_models(ctx=ctx)
+    page("pages/models.py")
+    app.button(key="models_use_paper").click().run()  # pinned, or refused with a reason: audited either way
 
     log = ctx.store.audit_log(limit=500)
     by_kind = {}
@@ -245,3 +342,4 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     assert {r.data["event"] for r in kills} == {"kill_switch_engaged", "kill_switch_re-armed"} and {r.actor for r in kills} == {"alice"}
     assert by_kind["manual"] == {"alice"} and len([r for r in log if r.kind == "manual"]) == 2  # queued, then removed
     assert by_kind["model"] == {"alice"}
+    assert by_kind["models"] == {"alice"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from bad_inputs import CSV_ONLY, FRAME_DEFECTS, good_frame, write
+from bad_inputs import CSV_ONLY, FRAME_DEFECTS, PARQUET_ONLY, good_frame, parquet_bytes, write
 from streamlit.testing.v1 import AppTest
 
 from core import services
@@ -71,7 +71,9 @@ def test_backtest_upload_refuses_every_malformed_file(ctx, tmp_path):
     base = good_frame()
     uploads = [(f"{name}.{fmt}", _bytes(mutate(base), f".{fmt}", tmp_path)) for name, (mutate, _) in FRAME_DEFECTS.items() for fmt in ("csv", "parquet")]
     uploads += [(f"{name}.csv", content) for name, content in CSV_ONLY.items() if content]  # the uploader itself refuses empty files
+    uploads += [(f"{name}.parquet", parquet_bytes(mutate(base))) for name, mutate in PARQUET_ONLY.items()]
     uploads.append(("corrupt.parquet", _bytes(base, ".parquet", tmp_path)[:300]))
+    uploads.append(("csv_text.parquet", _bytes(base, ".csv", tmp_path)))
     tally = dict.fromkeys(("inputs", "clear_errors", "tracebacks", "silent_accepts"), 0)
     problems: list[str] = []
     before = _snapshot(ctx)
@@ -85,7 +87,7 @@ def test_backtest_upload_refuses_every_malformed_file(ctx, tmp_path):
     assert _snapshot(ctx) == before, "nothing may be stored"
     _write_tally("backtest_upload", tally)
     assert not problems, "\n".join(problems)
-    assert tally["inputs"] >= 80
+    assert tally["inputs"] >= 130
 
     # The control: the good frame runs, and --repair's twin on the page drops and lists a bad tick.
     at.file_uploader(key="bt_upload").set_value(("good.parquet", _bytes(base, ".parquet", tmp_path), "application/octet-stream"))
@@ -99,36 +101,90 @@ def test_backtest_upload_refuses_every_malformed_file(ctx, tmp_path):
     assert at.session_state["bt_result"][0].report["bars"] == 119
 
 
-def test_settings_form_never_stores_a_bad_limit(ctx):
+def _bounds(key: str) -> tuple[dict[str, float], bool]:
+    """Return the bounds (gt/ge/lt/le) of the setting behind a Settings widget key, and whether it is a whole number."""
+    from core.config import RiskSettings, StopSettings, TradingSettings
+
+    model, name = ((TradingSettings, key.removeprefix("set_fill_")) if key.startswith("set_fill_")
+                   else (StopSettings, key.removeprefix("set_stop_")) if key.startswith("set_stop_") else (RiskSettings, key.removeprefix("set_")))
+    field = model.model_fields[name]
+    bounds = {k: float(getattr(m, k)) for m in field.metadata for k in ("gt", "ge", "lt", "le") if getattr(m, k, None) is not None}
+    return bounds, field.annotation is int
+
+
+def _bad_values(key: str, scale: float) -> list[tuple[float, str]]:
+    """Values just outside the setting's bounds, in the widget's units, with the bound the message must state."""
+    bounds, whole = _bounds(key)
+    out = []
+    for k, bound in bounds.items():
+        shown = bound * scale
+        outside = {"gt": shown, "ge": shown - (1 if whole else 0.5 * max(abs(shown), 1)), "lt": shown,
+                   "le": shown + (1 if whole else 0.5 * max(abs(shown), 1))}[k]
+        out.append((outside, f"{shown:g}"))
+    if whole:
+        out.append((2.5, "whole number"))
+    return out
+
+
+def test_settings_forms_refuse_each_bad_value_by_name(ctx):
+    """Each number of the risk-limit and fill-model forms, alone outside its bounds: an error naming the field, nothing stored."""
     at = AppTest.from_file(APP, default_timeout=90)
     at.switch_page("pages/settings.py").run()
     assert not at.exception
-    saved = services.risk_limits(ctx).model_dump()
+    saved = (services.risk_limits(ctx).model_dump(), services.fill_defaults(ctx))
+    tally = dict.fromkeys(("inputs", "clear_errors", "tracebacks", "silent_accepts"), 0)
+    problems: list[str] = []
     before = _snapshot(ctx)
-    tally = dict.fromkeys(("inputs", "refused_by_the_form", "tracebacks", "silent_accepts"), 0)
-    problems = []
-    for index in range(len(at.number_input)):
-        widget = at.number_input[index]
-        bads = [*([widget.max * 100] if widget.max else []), -1.0]  # an unbounded widget (validation by the service): -1 is out of every range
-        if not isinstance(widget.value, int):  # an integer widget cannot even carry NaN from the browser
-            bads += [math.nan, math.inf]
-        for bad in bads:
+    keys = [w.key for w in at.number_input if w.key.startswith("set_")]
+    assert len(keys) >= 17  # ten limits, four stop values, three fill costs
+    for key in keys:
+        widget = at.number_input(key=key)
+        label, original = widget.label, widget.value
+        scale = 100 if "%" in label else 1
+        submit = "Save fill model" if key.startswith("set_fill_") else "Save risk limits"
+        for bad, bound in _bad_values(key, scale):
             tally["inputs"] += 1
-            at.number_input[index].set_value(bad)
-            at.button[0].click().run()
+            at.number_input(key=key).set_value(bad)
+            next(b for b in at.button if b.label == submit).click().run()
+            errors = _errors(at)
+            name = label.split(" (")[0]
             if at.exception:
                 tally["tracebacks"] += 1
-                problems.append(f"{widget.label}={bad}: exception")
-            elif services.risk_limits(ctx).model_dump() != saved:
+                problems.append(f"{label}={bad}: exception")
+            elif not errors or any(s.value.startswith(("Risk limits saved", "Fill model saved")) for s in at.success):
                 tally["silent_accepts"] += 1
-                problems.append(f"{widget.label}={bad}: stored")
+                problems.append(f"{label}={bad}: no error")
+            elif not (len(errors) == 1 and len(errors[0].splitlines()) <= MAX_LINES and name in errors[0] and f"{bad:g}" in errors[0]
+                      and bound in errors[0]):
+                tally["tracebacks"] += 1
+                problems.append(f"{label}={bad}: unclear error {errors} (wanted {name!r}, {bad:g} and {bound!r})")
             else:
-                tally["refused_by_the_form"] += 1
-    assert services.risk_limits(ctx).model_dump() == saved
-    assert {k: v for k, v in _snapshot(ctx).items() if k not in ("audit_log", "settings")} == {
-        k: v for k, v in before.items() if k not in ("audit_log", "settings")}  # a save of the unchanged limits is audited
-    _write_tally("settings_form", tally)
+                tally["clear_errors"] += 1
+            at.number_input(key=key).set_value(original)
+    assert (services.risk_limits(ctx).model_dump(), services.fill_defaults(ctx)) == saved
+    assert _snapshot(ctx) == before, "a refused form stores and audits nothing"
+    _write_tally("settings_forms", tally)
     assert not problems, "\n".join(problems)
+    assert tally["inputs"] >= 30
+
+
+def test_settings_widgets_drop_non_finite_values(ctx):
+    """NaN and infinity cannot be typed into a number box: the widget keeps its value, so nothing odd is stored."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/settings.py").run()
+    saved = (services.risk_limits(ctx).model_dump(), services.fill_defaults(ctx))
+    tally = dict.fromkeys(("inputs", "refused_by_the_widget", "tracebacks", "silent_accepts"), 0)
+    for key in ("set_max_position_pct", "set_kelly_fraction", "set_stop_percent", "set_fill_commission"):
+        for bad in (math.nan, math.inf, -math.inf):
+            tally["inputs"] += 1
+            at.number_input(key=key).set_value(bad)
+            submit = "Save fill model" if key.startswith("set_fill_") else "Save risk limits"
+            next(b for b in at.button if b.label == submit).click().run()
+            kept = at.number_input(key=key).value
+            assert not at.exception and math.isfinite(kept), (key, bad, kept)
+            tally["refused_by_the_widget"] += 1
+    assert (services.risk_limits(ctx).model_dump(), services.fill_defaults(ctx)) == saved
+    _write_tally("settings_widgets", tally)
 
 
 @pytest.mark.parametrize("values", [{"max_drawdown_pct": 0.5}, {"kelly_fraction": math.nan}, {"max_order_notional": math.inf},
@@ -152,6 +208,11 @@ TICKETS = [
     {"tk_type": "trailing_stop", "tk_trail": 0.0},
     {"tk_class": "bracket", "tk_tp": 0.0, "tk_sl": 0.0},
     {"tk_class": "oco", "tk_oco_limit": 0.0},
+    # added by a later audit: both were queued silently
+    {"tk_type": "trailing_stop", "tk_trail": 150.0},
+    {"tk_type": "trailing_stop", "tk_trail": 100.0},
+    {"tk_class": "bracket", "tk_tp": 10.0, "tk_sl": 1000.0},
+    {"tk_class": "bracket", "tk_type": "limit", "tk_limit": 50.0, "tk_tp": 100.0, "tk_sl": 60.0},
 ]
 
 
@@ -176,3 +237,23 @@ def test_manual_ticket_refuses_malformed_orders(ctx):
     assert services.pending_manual_orders(ctx) == []
     _write_tally("manual_ticket", tally)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("setup", "must"), [
+    (lambda at: at.multiselect(key="bt_symbols").set_value([]), "symbol"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_fast").set_value(30), "fast < slow"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_slow").set_value(5000), "needs at least"),
+    (lambda at: at.number_input(key="bt_p_sma_cross_fast").set_value(20), "fast < slow"),
+], ids=["no_symbol", "fast_above_slow", "slow_longer_than_the_data", "equal_windows"])
+def test_backtest_page_refuses_bad_parameters_without_a_result(ctx, setup, must):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/backtest.py").run()
+    before = _snapshot(ctx)
+    setup(at)
+    at.button(key="bt_run").click().run()
+    tally = dict.fromkeys(("inputs", "clear_errors", "tracebacks", "silent_accepts"), 0)
+    problems: list[str] = []
+    _check(at, must, tally, problems)
+    assert not problems, problems
+    assert any(must in e for e in _errors(at)), _errors(at)
+    assert "bt_result" not in at.session_state and _snapshot(ctx) == before

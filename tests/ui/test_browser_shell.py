@@ -163,7 +163,7 @@ def test_refused_setting_and_per_row_cancel(browser, tmp_path):
         box = page.get_by_label("Max position (% of equity)")
         box.fill("-5")
         page.get_by_role("button", name="Save risk limits").click()
-        page.wait_for_selector("text=Not saved: risk.max_position_pct", timeout=30_000)
+        page.wait_for_selector("text=Not saved: Max position (% of equity) = -5: must be above 0 (risk.max_position_pct)", timeout=30_000)
         _ready(page)
         assert page.get_by_text("Risk limits saved").count() == 0
         assert services.risk_limits(ctx).max_position_pct == 0.05

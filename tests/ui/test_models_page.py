@@ -126,3 +126,19 @@ def test_training_runs_in_the_background_with_progress_while_the_page_stays_usab
     assert any(f"Saved **{new}**" in s.value for s in app.success)
     assert app.selectbox(key="models_pick").value == new
     assert not app.button(key="models_train").disabled
+
+
+def test_news_sentiment_option_trains_a_model_with_the_news_features(app, ctx):
+    from core import services
+
+    assert ctx.settings.models.features.sentiment is False
+    app.switch_page("pages/models.py").run()
+    assert app.checkbox(key="models_sentiment").value is False  # models.features.sentiment
+    app.multiselect(key="models_members").set_value(["rf"])
+    app.number_input(key="models_folds").set_value(3)
+    app.checkbox(key="models_sentiment").check().run()
+    app.button(key="models_train").click().run()
+    assert not app.exception, app.exception
+    settle(app)
+    art = services.load_model(services.list_models(ctx=ctx)[0]["id"], ctx)
+    assert {"news_count", "news_sentiment", "news_sentiment_ewm"} <= set(art.columns) and art.feature_config.extra.get("sentiment")

@@ -85,7 +85,7 @@ def test_a_refused_setting_never_says_saved_and_shows_what_is_in_force(ctx):
     at.button[0].click().run()
     assert not at.exception
     assert not [s.value for s in at.success if "saved" in s.value]  # the earlier success is gone
-    assert any(e.value.startswith("Not saved: risk.max_position_pct = -0.05") for e in at.error)
+    assert [e.value for e in at.error] == ["Not saved: Max position (% of equity) = -5: must be above 0 (risk.max_position_pct)"]  # the typed -5 %
     assert services.risk_limits(ctx).max_position_pct == 0.02  # the store and the engine keep the last good value
     assert any("In force now (what the risk engine uses): max position 2 %" in c.value for c in at.caption)
 

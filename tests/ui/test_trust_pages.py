@@ -79,3 +79,21 @@ def test_risk_page_shows_forecast_vs_realised_with_kupiec_and_christoffersen(app
     assert row["breaches"] == f"{u['breaches']}/{u['n']}" and row["Kupiec p"] == round(u["kupiec_p"], 4)
     assert row["Christoffersen ind p"] == round(u["ind_p"], 4)
     assert len(table) == 4
+
+
+def test_models_page_shows_the_retrain_jobs_last_run_result_model_and_rule(app, ctx, monkeypatch):
+    from core import services
+
+    ctx.store.set_setting("loop.paper.session", {"symbols": ["AAPL"], "timeframe": "1d", "strategy": "ensemble", "params": {"model_id": "old"}})
+    ctx.store.set_setting("loop.paper.last_bar", "2003-06-30T00:00:00+00:00")
+    monkeypatch.setattr("core.services.models.train", lambda *a, **k: {"model_id": "m2", "overall": {"log_loss": {"value": 0.1}}})
+    services.retrain_for_loop(ctx)  # rule 'never' (models.replace_rule): trained, not swapped in
+    status = services.retrain_status(ctx)
+    app.switch_page("pages/models.py").run()
+    assert not app.exception
+    metric = {m.label: m for m in app.metric}
+    assert metric["Last run"].value == status["last_run"][:19].replace("T", " ") and metric["Last run"].delta == "ok"
+    assert metric["Model produced"].value == "m2"
+    assert metric["Replaced the pinned model"].value == "no" and metric["Replaced the pinned model"].delta == "rule: never"
+    assert metric["Next run (UTC)"].value == status["next_run"][5:16].replace("T", " ")
+    assert any("rule 'never'" in c.value for c in app.caption)
