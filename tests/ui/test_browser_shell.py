@@ -140,6 +140,8 @@ def test_strip_states_and_resume_after_restart_without_a_browser(browser, tmp_pa
         page.wait_for_selector("[data-testid=stSidebar] >> text=running", timeout=30_000)
         RiskState(ctx.store, ctx.clock).set_kill_switch(True, "browser-test", "drill")
         page.wait_for_selector("text=Trading halted: kill switch engaged by browser-test (drill).", timeout=30_000)
+        # The banner and the strip are two fragments on their own 5 s timers: wait for the strip too.
+        page.wait_for_selector("[data-testid=stSidebar] >> text=kill switch engaged by browser-test (drill)", timeout=30_000)
         assert "halted" in _strip(page) and "kill switch engaged by browser-test (drill)" in _strip(page)
         _shot(page, "strip-halted-kill-switch")
         RiskState(ctx.store, ctx.clock).set_kill_switch(False, "browser-test")
