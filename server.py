@@ -29,16 +29,20 @@ def warm_up() -> None:
 
     Profiles of cold page loads (py-spy on the server) showed the first run of a page importing the
     facade's areas (the model registry with scikit-learn, the diff, risk views), pyarrow for the
-    bundled data index, scipy.stats for the Risk page: 0.3-1.2 s of a cold load. Doing it here costs
+    bundled data index, scipy.stats and arch for the Risk page: 0.3-1.2 s of a cold load. Doing it here costs
     ~0.8 s of server start. The heap is then frozen (``gc.freeze``) so that collections, which hold
     the GIL, no longer walk the ~500,000 long-lived objects of these libraries.
     """
     import gc
 
+    import arch.univariate  # noqa: F401 - the Risk page's GARCH row (issue 15: ~1 s on the first tick of its checkbox)
     import plotly.subplots  # noqa: F401 - every chart page
     import scipy.stats  # noqa: F401 - the Risk page's VaR tables
 
     from core import services
+    from core.services.background import prestart_workers
+
+    prestart_workers()  # the worker processes of background tasks (training, regime and GARCH fits) import their libraries now
 
     for name in services.__all__:  # the facade imports its areas lazily (PEP 562): import them all now
         getattr(services, name)

@@ -6,7 +6,7 @@ import streamlit as st
 from core import services
 from ui import sweep as sweep_ui
 from ui.charts import candlestick, drawdown, lines, mark_trades
-from ui.common import guarded
+from ui.common import background_result, guarded, start_in_background
 
 CHOICES = {"mode": ["long_short", "long_flat"]}  # string parameters with a known set of values
 STATS = [("Return", "return_pct", "{:+.2f} %"), ("Buy & hold", "buy_and_hold_return_pct", "{:+.2f} %"), ("CAGR", "cagr_pct", "{:+.2f} %"),
@@ -121,13 +121,14 @@ with st.expander("Compare strategies side by side", icon=":material/compare_arro
         frames_cmp = guarded(_frames, cmp_notes, what="loading the data")
         for note in cmp_notes:
             st.warning(note)
-        if frames_cmp:
-            bar = st.progress(0.0, text="Comparing…")
-            out = guarded(services.compare_strategies, frames_cmp, chosen, cash=cash, commission=commission, slippage_bps=slippage, size=size,
-                          risk=risk_mode, max_volume_share=volume_share, progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}"), what="the comparison")
-            bar.empty()
-            if out is not None:
-                st.session_state["cmp_result"] = out
+        if frames_cmp:  # in a worker process: one backtest per strategy, the page stays usable meanwhile
+            st.session_state.pop("cmp_result", None)
+            start_in_background("cmp_task", services.compare_strategies, frames_cmp, chosen, cash=cash, commission=commission, slippage_bps=slippage,
+                                size=size, risk=risk_mode, max_volume_share=volume_share, what="the comparison", progress_arg="progress", counts=True,
+                                process=True)  # fmt: skip
+    out = background_result("cmp_task", "comparing the strategies")
+    if out is not None:
+        st.session_state["cmp_result"] = out
     if "cmp_result" in st.session_state:
         table, curves = st.session_state["cmp_result"]
         cols = [c for c in ("return_pct", "cagr_pct", "sharpe", "sortino", "max_drawdown_pct", "trades", "win_rate_pct", "exposure_pct", "check", "error")

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE, naive
-from ui.common import context, guarded
+from ui.common import context, guarded, task_result
 from ui.trust import ablation_panel, health_panel, retrain_panel
 
 OOS = "out-of-sample (walk-forward, purged, embargoed)"
@@ -31,14 +31,14 @@ METRICS = {  # key -> (label, higher is better)
 REGIME_COLORS = {"bull": "#26a69a", "bear": "#ef5350", "sideways": "#78909c", "volatile": "#ffa726", "crisis": "#ab47bc"}
 
 
-def _members() -> list[str]:
-    names = ["rf", "gb", "mlp", "cat"]
-    return [*names, "torch"] if importlib.util.find_spec("torch") is not None else names
-
-
 @st.cache_data(ttl=600, show_spinner=False)
 def _timeline(model_id: str, symbol: str) -> pd.DataFrame:
     return services.regime_timeline(symbol, model_id=model_id)
+
+
+def _members() -> list[str]:
+    names = ["rf", "gb", "mlp", "cat"]
+    return [*names, "torch"] if importlib.util.find_spec("torch") is not None else names
 
 
 def _ci(m: dict | None) -> str:
@@ -151,43 +151,60 @@ def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
     return fig
 
 
+def _start_training() -> None:
+    """On click, before the page reruns: start the training, so this very run shows it running."""
+    from ui import auth  # callbacks run before app.py's gate: a timed-out session must not act
+
+    if not auth.session_valid():
+        return
+    ss = st.session_state
+    task = services.start_training(ss["models_symbols"], int(ss["models_horizon"]), preset=ss["models_preset"], members=tuple(ss["models_members"]),
+                                   n_splits=int(ss["models_folds"]), sentiment=bool(ss["models_sentiment"]), actor=actor())  # fmt: skip
+    ss["models_training"] = task.key
+
+
 def train_panel(symbols: list[str], expanded: bool) -> bool:
-    """Render the training controls; on click train with a progress bar, select the new model and return True."""
+    """Render the training controls and the session's training task; return True once a model from it is saved.
+
+    Training runs in the background (``services.start_training``): the click returns at once, a
+    progress bar follows the task, and the rest of the page stays usable until the new model appears.
+    """
     with st.expander("Train a new model", expanded=expanded, icon=":material/model_training:"):
         c1, c2, c3 = st.columns([3, 1, 1])
         default = [s for s in ("AAPL",) if s in symbols] or symbols[:1]
         picked = c1.multiselect("Symbols (pooled)", symbols, default=default, key="models_symbols",
                                 help="Bundled daily series. Pooling more symbols gives more samples and takes longer.")  # fmt: skip
-        horizon = c2.number_input("Horizon (bars)", min_value=1, max_value=60, value=5, step=1, key="models_horizon",
-                                  help="Label: does the close rise over the next N bars?")  # fmt: skip
-        preset = c3.selectbox("Preset", ["tiny", "fast"], key="models_preset",
-                              help="tiny: a few small trees and nets, well under a minute per symbol. fast: larger models, a few minutes.")  # fmt: skip
+        # the click's callback (_start_training) reads these from the session state
+        c2.number_input("Horizon (bars)", min_value=1, max_value=60, value=5, step=1, key="models_horizon",
+                        help="Label: does the close rise over the next N bars?")  # fmt: skip
+        c3.selectbox("Preset", ["tiny", "fast"], key="models_preset",
+                     help="tiny: a few small trees and nets, well under a minute per symbol. fast: larger models, a few minutes.")  # fmt: skip
         c4, c5 = st.columns([3, 1])
         members = c4.multiselect("Ensemble members", _members(), default=_members(), format_func=lambda m: MEMBER_NAMES.get(m, m), key="models_members")
-        n_splits = c5.number_input("Walk-forward folds", min_value=2, max_value=10, value=5, step=1, key="models_folds")
-        sentiment = st.checkbox("News-sentiment features", value=context().settings.models.features.sentiment, key="models_sentiment",
-                                help="Add the causal news features (news_count, news_sentiment, news_sentiment_ewm) for symbols with "
-                                     "headlines; default models.features.sentiment. The ablation below shows what they change.")  # fmt: skip
-        if not st.button("Train", type="primary", key="models_train", icon=":material/model_training:", disabled=not picked or not members):
-            if not picked or not members:
-                st.caption("Pick at least one symbol and one member.")
+        c5.number_input("Walk-forward folds", min_value=2, max_value=10, value=5, step=1, key="models_folds")
+        st.checkbox("News-sentiment features", value=context().settings.models.features.sentiment, key="models_sentiment",
+                    help="Add the causal news features (news_count, news_sentiment, news_sentiment_ewm) for symbols with "
+                         "headlines; default models.features.sentiment. The ablation below shows what they change.")  # fmt: skip
+        task = services.task(st.session_state.get("models_training", ""))
+        busy = task is not None and task.running
+        st.button("Train", type="primary", key="models_train", icon=":material/model_training:", disabled=not picked or not members or busy,
+                  on_click=_start_training, help="Runs in the background: keep using the page meanwhile." if not busy else
+                  "A training of this session is running.")  # fmt: skip
+        if not picked or not members:
+            st.caption("Pick at least one symbol and one member.")
+        if task is None:
             return False
-        bar = st.progress(0.0, text="starting")
-
-        def progress(frac: float, msg: str) -> None:
-            bar.progress(frac, text=msg)
-
-        result = guarded(services.train, picked, int(horizon), preset=preset, members=tuple(members), n_splits=int(n_splits),
-                         sentiment=sentiment, progress=progress, actor=actor(), what="training the model")  # fmt: skip
+        result = task_result(task, task.label)
         if result is None:
-            bar.empty()
-            st.caption("Try fewer folds, a shorter horizon or more symbols (each fold needs enough rows of both classes).")
+            if task.state == "failed":
+                st.caption("Try fewer folds, a shorter horizon or more symbols (each fold needs enough rows of both classes).")
             return False
-        # Select the new model: the selector below is created later in this run, so its state may still be set.
-        st.session_state["models_selected"] = st.session_state["models_pick"] = result["model_id"]
-        bar.empty()
+        if st.session_state.get("models_training_seen") != task.key:
+            # Select the new model once: the selector below is created later in this run, so its state may still be set.
+            st.session_state["models_training_seen"] = task.key
+            st.session_state["models_selected"] = st.session_state["models_pick"] = result["model_id"]
         auc = (result["overall"].get("roc_auc") or {}).get("value")
-        st.success(f"Saved **{result['model_id']}**: {result['n_samples']:,} samples, {result['n_folds']} folds, "
+        st.success(f"Saved **{result['model_id']}** in {task.elapsed:.0f} s: {result['n_samples']:,} samples, {result['n_folds']} folds, "
                    f"ROC AUC {OOS} = {auc:.3f} (n = {result['overall']['n']:,})." if auc is not None else f"Saved {result['model_id']}.")  # fmt: skip
         return True
 
@@ -285,12 +302,12 @@ def report_panel(model_id: str, symbols: list[str]) -> None:
 
     own = [s for s in rep["symbols"] if s in symbols]
     options = own + [s for s in symbols if s not in own]
-    regime_panel(model_id, options, params.get("regime") is not None)
+    regime_panel(model_id, options, own, params.get("regime") is not None)
     audit_panel(model_id, options)
 
 
 @st.fragment
-def regime_panel(model_id: str, options: list[str], has_regime: bool) -> None:
+def regime_panel(model_id: str, options: list[str], own: list[str], has_regime: bool) -> None:
     """Render the close of a chosen symbol over its regime band (a fragment: switching symbols reruns only this)."""
     st.subheader("Regime timeline")
     sym = st.selectbox("Symbol", options, key="models_regime_symbol",
@@ -298,8 +315,11 @@ def regime_panel(model_id: str, options: list[str], has_regime: bool) -> None:
     if not has_regime:
         st.caption("This model was trained without a regime classifier.")
         return
-    with st.spinner(f"classifying the regimes of {sym}"):
+    if sym in own:  # the model's fitted classifier: a filter pass, fast
         tl = guarded(_timeline, model_id, sym, what=f"classifying the regimes of {sym}")
+    else:  # a Markov fit on the symbol's first bars (about a second): in a worker process, once per server
+        task = services.start_task(f"regime:{model_id}:{sym}", services.regime_timeline, sym, model_id=model_id, process=True)
+        tl = task_result(task, f"classifying the regimes of {sym}")
     if tl is not None and len(tl):
         st.plotly_chart(regime_figure(tl, sym), width="stretch", key="models_regimes")
         share = tl["regime"].value_counts(normalize=True).mul(100).round(1)

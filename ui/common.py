@@ -28,20 +28,51 @@ def scheduler_host():
     return embedded_host(context())
 
 
-def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any) -> T | None:
-    """Call a core function and show an ``st.error`` with what to do instead of a traceback."""
+def _error_text(exc: BaseException, what: str) -> str:
     from core.log import MASK_FILTER
 
+    if isinstance(exc, ConfigError):
+        return MASK_FILTER.mask(f"Configuration problem: {exc}")
+    if isinstance(exc, (ValueError, RuntimeError, OSError, KeyError)):
+        return MASK_FILTER.mask(f"Could not do {what}: {exc}")
+    # a bug: one line for the user, the traceback in the log (masked there too)
+    return MASK_FILTER.mask(f"Could not do {what}: unexpected {type(exc).__name__}: {exc} (a bug: please report it; details in the log)")
+
+
+def guarded(fn: Callable[..., T], *args: Any, what: str = "this", **kwargs: Any) -> T | None:
+    """Call a core function and show an ``st.error`` with what to do instead of a traceback."""
     try:
         return fn(*args, **kwargs)
-    except ConfigError as exc:
-        st.error(MASK_FILTER.mask(f"Configuration problem: {exc}"))
-    except (ValueError, RuntimeError, OSError, KeyError) as exc:
-        st.error(MASK_FILTER.mask(f"Could not do {what}: {exc}"))
-    except Exception as exc:  # a bug: one line for the user, the traceback in the log (masked there too)
-        log.exception("unexpected error in %s", what)
-        st.error(MASK_FILTER.mask(f"Could not do {what}: unexpected {type(exc).__name__}: {exc} (a bug: please report it; details in the log)"))
+    except Exception as exc:
+        if not isinstance(exc, (ConfigError, ValueError, RuntimeError, OSError, KeyError)):
+            log.exception("unexpected error in %s", what)
+        st.error(_error_text(exc, what))
     return None
+
+
+def task_result(task: Any, what: str) -> Any:
+    """Return a finished background task's result; show its error (as :func:`guarded` does) or its progress instead.
+
+    While the task runs, a fragment polls it every second (only that panel reruns, the rest of
+    the page stays usable) and reruns the page once it has ended, so the result appears.
+    """
+    if task.running:
+        _progress(task, what)
+        return None
+    if task.state == "failed":
+        st.error(_error_text(task.error, what))
+        return None
+    return task.result
+
+
+def _progress(task: Any, what: str) -> None:
+    @st.fragment(run_every=1.0)
+    def poll() -> None:
+        if not task.running:
+            st.rerun()
+        st.progress(task.fraction, text=f"{what[:1].upper()}{what[1:]}: {task.message} · {task.elapsed:.0f} s")
+
+    poll()
 
 
 def _on_toggle() -> None:
@@ -89,6 +120,25 @@ def exposure_metrics(columns: list, exposure: dict) -> None:
                       help="cov(daily returns, benchmark's) / var(benchmark's), on the dates both have")
     columns[1].metric("Concentration (HHI)", f"{exposure['concentration']:.3f}",
                       help="Herfindahl index of absolute position values: 1 = one position, 1/n = n equal ones, 0 = flat")
+
+
+def start_in_background(state_key: str, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> None:
+    """Start ``fn`` as a background task for this click (``services.start_task`` options in ``kwargs``); remember it under ``state_key``."""
+    import uuid
+
+    task = services.start_task(f"{state_key}:{uuid.uuid4().hex[:12]}", fn, *args, label=what, **kwargs)
+    st.session_state[state_key] = task.key
+
+
+def background_result(state_key: str, what: str) -> Any:
+    """Return the result of the session's last task under ``state_key`` once it has finished.
+
+    None while it runs (its progress is shown, see :func:`task_result`), after an error (shown),
+    or when there is none.
+    """
+    key = st.session_state.get(state_key)
+    task = services.task(key) if key else None
+    return None if task is None else task_result(task, what)
 
 
 _BOUNDS = {"le": "at most", "lt": "below", "ge": "at least", "gt": "above"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -9,7 +12,7 @@ import streamlit as st
 from core import services
 from core.services import format_pct as pct
 from ui.charts import _layout, heatmap
-from ui.common import guarded
+from ui.common import background_result, start_in_background
 
 METRICS = {"Sharpe": "sharpe", "Return %": "return_pct", "CAGR %": "cagr_pct", "Max drawdown %": "max_drawdown_pct", "Calmar": "calmar",
            "Win rate %": "win_rate_pct", "Trades": "trades"}
@@ -28,16 +31,18 @@ def rank_plot(pbo: dict) -> go.Figure:
                    xaxis_title="in-sample rank (first half)", yaxis_title="out-of-sample rank (second half)")
 
 
-def _start(defaults: dict, params: dict, px: str, py: str, xs: str, ys: str) -> tuple | None:
-    """Parse the grid and start the research cluster: (grid, fixed parameters, executor or None, progress bar), None on bad values."""
+def _grid(defaults: dict, px: str, py: str, xs: str, ys: str) -> dict | None:
+    """Parse the grid of the two chosen parameters; None (with the error shown) on bad values."""
     try:
-        grid = {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
+        return {px: _values(xs, type(defaults[px])), py: _values(ys, type(defaults[py]))}
     except ValueError:
         st.error("Sweep values must be comma-separated numbers, e.g. 5, 10, 20")
         return None
-    bar = st.progress(0.0, text="Starting the research cluster…")
-    executor = guarded(services.shared_research_executor, what="starting the research cluster")
-    return grid, {k: v for k, v in params.items() if k not in grid}, executor, bar
+
+
+def _on_cluster(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` (the sweep or the walk-forward) on the process-wide research cluster, started on first use (a task's body)."""
+    return fn(*args, executor=services.shared_research_executor(), **kwargs)
 
 
 def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: float, commission: float, slippage: float, size: float,
@@ -58,18 +63,19 @@ def render(strategy: str, defaults: dict, frames: dict, params: dict, *, cash: f
     sample = s5.number_input("Random sets (0 = all)", value=0, min_value=0, step=10, key="sw_random")
     st.caption(f"Every parameter set × symbol ({', '.join(frames)}) is a risk-checked backtest run on the research cluster; trials are "
                "stored, and the same sweep resumes where it stopped. Invalid combinations (e.g. fast ≥ slow) are skipped and counted.")
-    if st.button("Run sweep", key="sw_run", icon=":material/grid_on:"):
-        started = _start(defaults, params, px, py, xs, ys)
-        if started is None:
+    if st.button("Run sweep", key="sw_run", icon=":material/grid_on:", help="Runs in the background on the research cluster: the page stays usable."):
+        grid = _grid(defaults, px, py, xs, ys)
+        if grid is None:
             return
-        grid, fixed, executor, bar = started
-        result = executor and guarded(services.sweep, strategy, list(frames), grid, frames=frames, params=fixed, random=int(sample) or None,
-                                      cash=cash, commission=commission, slippage_bps=slippage, max_volume_share=volume_share, size=size, risk=risk,
-                                      executor=executor,
-                                      progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Trial {i} of {n}"), what="the sweep")
-        bar.empty()
-        if result:
-            st.session_state["sw_result"] = (result, px, py)
+        fixed = {k: v for k, v in params.items() if k not in grid}
+        st.session_state.pop("sw_result", None)
+        st.session_state["sw_axes"] = (px, py)
+        start_in_background("sw_task", _on_cluster, services.sweep, strategy, list(frames), grid, frames=frames, params=fixed, random=int(sample) or None,
+                            cash=cash, commission=commission, slippage_bps=slippage, max_volume_share=volume_share, size=size, risk=risk,
+                            what="the sweep", progress_arg="progress", counts=True)  # fmt: skip
+    result = background_result("sw_task", "the sweep (trials done)")
+    if result:
+        st.session_state["sw_result"] = (result, *st.session_state.get("sw_axes", (px, py)))
     stored = st.session_state.get("sw_result")
     if stored is not None:
         _show(*stored)
@@ -86,19 +92,18 @@ def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px:
     w1, w2, w3 = st.columns([1, 1, 2])
     windows = int(w1.number_input("Windows", value=4, min_value=1, max_value=20, step=1, key="wf_windows"))
     anchored = w2.checkbox("Anchored (expanding) training", value=False, key="wf_anchored")
-    if w3.button("Run walk-forward", key="wf_run", icon=":material/timeline:"):
-        started = _start(defaults, params, px, py, xs, ys)
-        if started is None:
+    if w3.button("Run walk-forward", key="wf_run", icon=":material/timeline:", help="Runs in the background on the research cluster."):
+        grid = _grid(defaults, px, py, xs, ys)
+        if grid is None:
             return
-        grid, fixed, executor, bar = started
-        result = executor and guarded(services.walk_forward, strategy, list(frames), grid, frames=frames, params=fixed, windows=windows,
-                                      anchored=anchored, random=int(sample) or None, cash=cash, commission=commission, slippage_bps=slippage,
-                                      max_volume_share=volume_share, size=size, risk=risk, executor=executor,
-                                      progress=lambda i, n: bar.progress(i / max(n, 1), text=f"Backtest {i} of {n}"),
-                                      what="the walk-forward optimisation")
-        bar.empty()
-        if result:
-            st.session_state["wf_result"] = result
+        st.session_state.pop("wf_result", None)
+        start_in_background("wf_task", _on_cluster, services.walk_forward, strategy, list(frames), grid, frames=frames,
+                            params={k: v for k, v in params.items() if k not in grid}, windows=windows, anchored=anchored, random=int(sample) or None,
+                            cash=cash, commission=commission, slippage_bps=slippage, max_volume_share=volume_share, size=size, risk=risk,
+                            what="the walk-forward optimisation", progress_arg="progress", counts=True)  # fmt: skip
+    done = background_result("wf_task", "the walk-forward optimisation (backtests done)")
+    if done:
+        st.session_state["wf_result"] = done
     result = st.session_state.get("wf_result")
     if result is None:
         return

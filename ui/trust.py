@@ -10,7 +10,7 @@ from core import services
 from core.services import format_pct as pct
 from ui.auth import actor
 from ui.charts import TEMPLATE, naive
-from ui.common import context, guarded
+from ui.common import background_result, context, guarded, start_in_background
 
 
 def alarm_banner() -> None:
@@ -95,9 +95,13 @@ def ablation_panel(symbols: list[str]) -> None:
                "all figures out-of-sample with n and 95% CIs (n_eff = n / horizon). Nothing is saved.")  # fmt: skip
     with_news = [s for s in ("AAPL", "MSFT", "GOOG", "IBM") if s in symbols]
     pick = st.multiselect("Symbols (with bundled news)", with_news, default=with_news[:2], key="models_ablation_symbols")
-    if st.button("Run ablation", key="models_ablation_run", icon=":material/science:", disabled=not pick):
-        with st.spinner("two walk-forwards (about a minute per symbol)"):
-            st.session_state["models_ablation"] = guarded(services.sentiment_ablation, pick, preset="tiny", what="the ablation")
+    if st.button("Run ablation", key="models_ablation_run", icon=":material/science:", disabled=not pick,
+                 help="Two walk-forwards (about a minute per symbol), in the background: the page stays usable meanwhile."):
+        st.session_state.pop("models_ablation", None)
+        start_in_background("models_ablation_task", services.sentiment_ablation, pick, preset="tiny", what="the ablation", process=True)
+    done = background_result("models_ablation_task", "the ablation (two walk-forwards)")
+    if done is not None:
+        st.session_state["models_ablation"] = done
     rep = st.session_state.get("models_ablation")
     if rep:
         rows = [{"features": name, "n": rep[name]["n"], "ROC AUC": _ci(rep[name].get("roc_auc")), "accuracy": _ci(rep[name].get("accuracy")),
@@ -119,9 +123,13 @@ def exposure_panel(symbols: list[str]) -> None:
     sym = c1.selectbox("Symbol", symbols, index=symbols.index("SPX") if "SPX" in symbols else 0, key="risk_fx_symbol")
     start = c2.text_input("From", "2008-01-01", key="risk_fx_start")
     end = c3.text_input("To", "2008-12-31", key="risk_fx_end")
-    if st.button("Run the forecast backtest", key="risk_fx_run", icon=":material/query_stats:"):
-        with st.spinner("fitting a GARCH forecast per bar"):
-            st.session_state["risk_fx"] = guarded(services.forecast_exposure, sym, start, end, ctx=ctx, what="the forecast backtest")
+    if st.button("Run the forecast backtest", key="risk_fx_run", icon=":material/query_stats:",
+                 help="Fits a GARCH forecast per bar, in the background: the page stays usable meanwhile."):
+        st.session_state.pop("risk_fx", None)
+        start_in_background("risk_fx_task", services.forecast_exposure, sym, start, end, what="the forecast backtest", process=True)
+    done = background_result("risk_fx_task", "the forecast backtest (a GARCH fit per bar)")
+    if done is not None:
+        st.session_state["risk_fx"] = done
     rep = st.session_state.get("risk_fx")
     if not rep:
         return

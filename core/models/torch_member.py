@@ -106,7 +106,7 @@ class TorchSequenceClassifier(ClassifierMixin, BaseEstimator):
                 # Shuffling whole windows is fine: each window only looks backwards.
                 for batch in torch.randperm(len(idx), generator=gen).split(self.batch_size):
                     opt.zero_grad()
-                    loss = loss_fn(self.module_(table[idx[batch]]), yi[batch])
+                    loss = loss_fn(self.module_(_windows(table, idx[batch])), yi[batch])
                     loss.backward()
                     opt.step()
         finally:
@@ -122,12 +122,25 @@ class TorchSequenceClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         table, idx = self._batches(self.scaler_.transform(X), groups)
         with torch.no_grad():
-            logits = torch.cat([self.module_(table[idx[b]]) for b in torch.arange(len(idx)).split(4096)]) if len(idx) else torch.zeros((0, len(self.classes_)))
+            if not len(idx):
+                return np.zeros((0, len(self.classes_)))
+            logits = torch.cat([self.module_(_windows(table, idx[b])) for b in torch.arange(len(idx)).split(4096)])
             return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
     def predict(self, X: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
         """Return the most probable class of each row."""
         return self.classes_[np.argmax(self.predict_proba(X, groups), axis=1)]
+
+
+def _windows(table, idx):  # torch tensors (torch is imported lazily, so no annotations)
+    """Return ``table[idx]`` (windows of rows, shape (batch, window, features)).
+
+    ``index_select`` on the flattened positions gives the same tensor as advanced indexing,
+    ~5x faster on CPU (measured on 512 x 8 x 138 batches; issue 15 goal 5).
+    """
+    import torch
+
+    return torch.index_select(table, 0, idx.reshape(-1)).view(*idx.shape, table.shape[1])
 
 
 def _LSTMHead(n_features: int, hidden: int, n_classes: int):  # noqa: N802

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         set_password,
         sign_in_required,
     )
+    from core.services.background import Task, forget_task, start_task, task
     from core.services.backtest import backtest, list_strategies, parse_size
     from core.services.book import bundled_returns, market_state, paper_asof, paper_book, paper_state
     from core.services.context import Context, get_context, set_context
@@ -105,7 +106,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names resolv
         trading_loop,
         use_model_for_paper,
     )
-    from core.services.training import train
+    from core.services.training import start_training, train
     from core.services.venues import check_venue, venue_broker
     from core.services.verdicts import edge_verdict
     from core.services.windows import model_windows
@@ -119,6 +120,7 @@ __all__ = [
     "ModelNotFound",
     "NoSession",
     "PaperSession",
+    "Task",
     "alerts",
     "audit",
     "auth_session_expired",
@@ -154,6 +156,7 @@ __all__ = [
     "fill_defaults",
     "fill_rows",
     "forecast_exposure",
+    "forget_task",
     "format_pct",
     "format_ts",
     "get_context",
@@ -253,9 +256,12 @@ __all__ = [
     "shared_research_executor",
     "sign_in_required",
     "snapshot_equity",
+    "start_task",
+    "start_training",
     "strategy_catalog",
     "sweep",
     "sweep_result",
+    "task",
     "ticket_orders",
     "ticket_prices",
     "trade_rows",
@@ -276,6 +282,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
         "reset_login_attempts", "set_password", "sign_in_required",
     ),
     "core.services.backtest": ("backtest", "list_strategies", "parse_size"),
+    "core.services.background": ("Task", "forget_task", "start_task", "task"),
     "core.services.book": ("bundled_returns", "market_state", "paper_asof", "paper_book", "paper_state"),
     "core.services.context": ("Context", "get_context", "set_context"),
     "core.services.dashboard": ("dashboard", "equity_frame", "latest_signals"),
@@ -314,7 +321,7 @@ _AREAS: dict[str, tuple[str, ...]] = {  # module -> the public names it defines
         "get_loop", "paper_start", "paper_status", "paper_stop", "report_job_error", "retrain_for_loop", "retrain_models", "run_tick", "snapshot_equity",
         "trading_loop", "use_model_for_paper",
     ),
-    "core.services.training": ("train",),
+    "core.services.training": ("start_training", "train"),
     "core.services.venues": ("check_venue", "venue_broker"),
     "core.services.verdicts": ("edge_verdict",),
     "core.services.windows": ("model_windows",),

@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.features import FeatureConfig, feature_hash
 from core.models.registry import ModelArtifact, save
+from core.services.background import Task, start_task
 from core.services.context import Context, get_context
 from core.services.data import load_bars
 from core.services.headlines import news_frame
@@ -216,6 +217,21 @@ def train(
         "members": list(final.members), "sentiment": uses_sentiment(cfg),
         "data_start": start_ts.isoformat(), "data_end": end_ts.isoformat(), **summary,
     }  # fmt: skip
+
+
+def start_training(symbols: list[str] | str, horizon: int = 5, *, key: str | None = None, process: bool = True, **kwargs: Any) -> Task:
+    """Start :func:`train` in the background and return its task at once.
+
+    The task carries the progress (fraction, message) while it runs, then :func:`train`'s
+    report as its ``result`` or the exception as its ``error``. With ``process`` (the default)
+    the training runs in a worker process, so the caller's interpreter (a page server) stays
+    responsive. ``kwargs`` go to :func:`train`.
+    """
+    import uuid
+
+    names = symbols if isinstance(symbols, str) else ", ".join(symbols)
+    return start_task(key or f"train:{uuid.uuid4().hex[:12]}", train, symbols, horizon, label=f"training on {names}", progress_arg="progress",
+                      process=process, **kwargs)  # fmt: skip
 
 
 def _jsonable(params: dict) -> dict:

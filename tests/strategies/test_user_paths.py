@@ -20,6 +20,7 @@ from core.strategies.library import LIBRARY
 from jobs import tasks
 from tests.conftest import ROOT
 from tests.strategies.test_end_to_end import TEN_LINES
+from tests.ui.settle import settle
 
 APP = str(ROOT / "app.py")
 TREND = TEN_LINES  # the ten-line file of the end-to-end test
@@ -183,6 +184,7 @@ def test_the_backtest_page_compares_the_library_side_by_side(ctx):
     picked = at.multiselect(key="cmp_strategies")
     assert sorted(picked.value) == sorted(LIBRARY)  # the six, by default
     at.button(key="cmp_run").click().run()
+    settle(at)
     assert not at.exception and not at.error
     table = next(d.value for d in at.dataframe if "check" in d.value.columns)
     assert sorted(table.index) == sorted(LIBRARY) and set(table["check"]) == {"ok"}

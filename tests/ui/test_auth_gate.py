@@ -10,6 +10,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from core import services
+from tests.ui.settle import settle
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PASSWORD = "correct horse battery"
@@ -327,6 +328,7 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     app.multiselect(key="models_members").set_value(["rf"])
     app.number_input(key="models_folds").set_value(3)
     app.button(key="models_train").click().run()
+    settle(app)
     assert not app.exception and services.list_models(ctx=ctx)
     page("pages/models.py")
     app.button(key="models_use_paper").click().run()  # pinned, or refused with a reason: audited either way

@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.settle import settle, workers_held
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 OOS = "out-of-sample (walk-forward, purged, embargoed)"
 
@@ -34,6 +36,8 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     app.multiselect(key="models_members").set_value(["rf"])
     app.number_input(key="models_folds").set_value(3)
     app.button(key="models_train").click().run()
+    assert not app.exception, app.exception
+    settle(app)
     assert not app.exception, app.exception
     assert not app.error
 
@@ -95,6 +99,35 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     assert any("is missing" in e.value and "Train a new model" in e.value for e in app.error)
 
 
+def test_training_runs_in_the_background_with_progress_while_the_page_stays_usable(app, ctx, tmp_path):
+    from core import services
+
+    first = services.train(["AAPL"], 5, preset="tiny", members=("rf",), n_splits=3, importance_rows=0, ctx=ctx)["model_id"]  # on show meanwhile
+    app.switch_page("pages/models.py").run()
+    app.multiselect(key="models_members").set_value(["rf"])
+    app.number_input(key="models_folds").set_value(3)
+    with workers_held(tmp_path):  # the training waits for a worker process until the block ends: "running" for certain
+        app.button(key="models_train").click().run()  # the script run returned while the training has not finished
+        assert not app.exception, app.exception
+        task = services.task(app.session_state["models_training"])
+        assert task is not None and task.running
+        assert [p.proto.text.split(":")[0] for p in app.get("progress")] == ["Training on AAPL"]  # the progress indicator
+        assert app.button(key="models_train").disabled  # one training per session at a time
+        # the page stays usable: the leakage audit runs and reports while the training is pending
+        app.button(key="models_audit").click().run()
+        assert not app.exception, app.exception
+        assert any("No leakage in AAPL" in s.value for s in app.success)
+        assert task.running and len(services.list_models(ctx=ctx)) == 1
+    settle(app)  # completion later: the page shows the saved model and selects it
+    assert not app.exception, app.exception
+    assert task.state == "done" and not app.get("progress")
+    new = task.result["model_id"]
+    assert sorted(r["id"] for r in services.list_models(ctx=ctx)) == sorted([first, new])
+    assert any(f"Saved **{new}**" in s.value for s in app.success)
+    assert app.selectbox(key="models_pick").value == new
+    assert not app.button(key="models_train").disabled
+
+
 def test_news_sentiment_option_trains_a_model_with_the_news_features(app, ctx):
     from core import services
 
@@ -106,5 +139,6 @@ def test_news_sentiment_option_trains_a_model_with_the_news_features(app, ctx):
     app.checkbox(key="models_sentiment").check().run()
     app.button(key="models_train").click().run()
     assert not app.exception, app.exception
+    settle(app)
     art = services.load_model(services.list_models(ctx=ctx)[0]["id"], ctx)
     assert {"news_count", "news_sentiment", "news_sentiment_ewm"} <= set(art.columns) and art.feature_config.extra.get("sentiment")

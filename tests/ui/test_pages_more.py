@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import services
 from tests.ui.populate import populate_paper
+from tests.ui.settle import settle
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["pages/backtest.py", "pages/risk.py", "pages/news.py", "pages/portfolio.py", "pages/trading.py"]
@@ -90,6 +91,7 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
         at.button(key="sw_run").click().run()
         at.number_input(key="wf_windows").set_value(3)
         at.button(key="wf_run").click().run()
+        settle(at)
     finally:
         close_shared_research_executor()  # the page keeps its cluster for the next sweep; this test is done with it
     # the walk-forward section shows what the facade computes sequentially for the same grid and costs (stitched out-of-sample only)

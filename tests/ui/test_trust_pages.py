@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.ui.settle import settle
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
@@ -48,6 +50,7 @@ def test_models_page_runs_the_sentiment_ablation(app, ctx):
     app.switch_page("pages/models.py").run()
     app.multiselect(key="models_ablation_symbols").set_value(["AAPL"])
     app.button(key="models_ablation_run").click().run()
+    settle(app)
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
     table = next(d.value for d in app.dataframe if "features" in d.value.columns)
@@ -66,6 +69,7 @@ def test_risk_page_shows_forecast_vs_realised_with_kupiec_and_christoffersen(app
     app.text_input(key="risk_fx_start").set_value("2008-09-01")
     app.text_input(key="risk_fx_end").set_value("2008-10-31")
     app.button(key="risk_fx_run").click().run()
+    settle(app)
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
     table = next(d.value for d in app.dataframe if "breaches of" in d.value.columns)
