@@ -78,6 +78,9 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
         yield
     finally:
         stop_embedded_host()
+        from core.services.background import shutdown_workers
+
+        shutdown_workers()  # the background-task workers end with the server (they also exit if it is killed)
 
 
 app = st.App("app.py", lifespan=lifespan)

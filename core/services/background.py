@@ -30,7 +30,8 @@ log = logging.getLogger("core.services")
 
 MAX_FINISHED = 64  # finished tasks kept for their results; the oldest go first
 WORKERS = min(2, os.cpu_count() or 1)  # worker processes for process=True tasks
-WORKER_IDLE_S = 1800.0  # an idle worker exits after this; the next task starts a new one (a few seconds)
+WORKER_IDLE_S = 600.0  # an idle worker exits after this; the next task starts a new one (a few seconds)
+PARENT_POLL_S = 1.0  # a worker checks this often that the process that started it is alive, and exits if not
 WARM_IMPORTS = ("core.models.ensemble", "core.models.regime", "statsmodels.tsa.regime_switching.markov_regression", "arch.univariate")
 
 _lock = threading.Lock()
@@ -189,7 +190,7 @@ def _call(key: str, fn: Callable[..., Any], args: tuple, kwargs: dict, progress_
     return fn(*args, **kwargs)
 
 
-def _init_worker(settings: dict, clock: Any, extras: dict, queue: Any) -> None:
+def _init_worker(settings: dict, clock: Any, extras: dict, queue: Any, parent: int) -> None:
     """Give a new worker process a context with the parent's settings, clock and model folder."""
     global _worker_queue
     from core.config import load_settings
@@ -199,6 +200,22 @@ def _init_worker(settings: dict, clock: Any, extras: dict, queue: Any) -> None:
     ctx.extras.update(extras)
     set_context(ctx)
     _worker_queue = queue
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit as soon as the process that started it (``parent``, its pid) is gone.
+
+    The pid comes from the parent, not from ``os.getppid()`` at start-up: a worker still starting
+    when its parent died would otherwise take its new parent (init) for the one to watch.
+
+    A server killed without running its exit handlers (SIGKILL, a crashed test run, a
+    benchmark that kills its server) would otherwise leave its workers, each holding the
+    model libraries (~250 MB), alive until their idle timeout.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(0)
 
 
 def _executor() -> Any:
@@ -220,7 +237,7 @@ def _executor() -> Any:
         queue = loky_context("loky").Queue()
         extras = {k: str(v) for k, v in ctx.extras.items() if k == "models_dir"}
         executor = ProcessPoolExecutor(max_workers=WORKERS, timeout=WORKER_IDLE_S, initializer=_init_worker,
-                                       initargs=(ctx.settings.model_dump(), ctx.clock, extras, queue))  # fmt: skip
+                                       initargs=(ctx.settings.model_dump(), ctx.clock, extras, queue, os.getpid()))  # fmt: skip
         threading.Thread(target=_read_progress, args=(queue,), name="task-progress", daemon=True).start()
         _pool = (ctx, executor, queue)
         return executor

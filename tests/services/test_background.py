@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -101,6 +104,48 @@ def test_a_process_task_error_arrives_with_its_type(ctx):
     task = services.start_task("t-proc-fail", services.load_bars, "NO_SUCH_SYMBOL", process=True)
     assert task.wait(120)
     assert task.state == "failed" and isinstance(task.error, (ValueError, KeyError)), task.error
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+_PARENT = """
+import os, sys, time
+from core import services
+from core.services import background
+task = services.start_task("pid", os.getpid, process=True)
+assert task.wait(120), task
+print(task.result, os.getpid(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
+def test_workers_exit_when_the_process_that_started_them_is_killed(tmp_path):
+    # the leak this guards: a server killed without its exit handlers left its workers alive for the idle timeout (30 min)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "PYTHONPATH": os.getcwd()}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        worker, parent_pid = map(int, parent.stdout.readline().split())
+        assert parent_pid == parent.pid and worker != parent.pid and _alive(worker)
+        parent.kill()
+        parent.wait(60)
+        _until(lambda: not _alive(worker), timeout=60)
+    finally:
+        parent.kill()
+
+
+def test_shutdown_stops_the_workers(ctx):
+    task = services.start_task("t-proc-pid", os.getpid, process=True)
+    assert task.wait(120) and _alive(task.result)
+    background.shutdown_workers()  # what the server's shutdown hook calls
+    _until(lambda: not _alive(task.result), timeout=60)
 
 
 @pytest.fixture(autouse=True)
