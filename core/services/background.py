@@ -31,6 +31,7 @@ log = logging.getLogger("core.services")
 MAX_FINISHED = 64  # finished tasks kept for their results; the oldest go first
 WORKERS = min(2, os.cpu_count() or 1)  # worker processes for process=True tasks
 WORKER_IDLE_S = 600.0  # an idle worker exits after this; the next task starts a new one (a few seconds)
+WORKER_NICE = 5  # scheduling priority below the server's: training and fits never starve the pages or the trading tick
 PARENT_POLL_S = 1.0  # a worker checks this often that the process that started it is alive, and exits if not
 WARM_IMPORTS = ("core.models.ensemble", "core.models.regime", "statsmodels.tsa.regime_switching.markov_regression", "arch.univariate")
 
@@ -193,6 +194,7 @@ def _call(key: str, fn: Callable[..., Any], args: tuple, kwargs: dict, progress_
 def _init_worker(settings: dict, clock: Any, extras: dict, queue: Any, parent: int) -> None:
     """Give a new worker process a context with the parent's settings, clock and model folder."""
     global _worker_queue
+    os.nice(WORKER_NICE)  # below the server's own threads: a page's script run comes before a training fold
     from core.config import load_settings
     from core.services.context import Context, set_context
 
