@@ -40,9 +40,6 @@ def warm_up() -> None:
     import scipy.stats  # noqa: F401 - the Risk page's VaR tables
 
     from core import services
-    from core.services.background import prestart_workers
-
-    prestart_workers()  # the worker processes of background tasks (training, regime and GARCH fits) import their libraries now
 
     for name in services.__all__:  # the facade imports its areas lazily (PEP 562): import them all now
         getattr(services, name)

@@ -245,14 +245,8 @@ def main() -> None:
     from server import warm_up
 
     warm_up()  # what the app server does at start (imports, data index), so first renders compare with a served page
-    try:  # and its background workers, where the server has them: measure once they are up, not while they start
-        from concurrent.futures import wait
-
-        from core.services.background import prestart_workers
-
-        wait(prestart_workers())
-    except ImportError:
-        pass
+    # background-task workers start with the first task that needs one, as in the server (a prestart at server start
+    # competed with the first page load: bench/pages.py cold loads went from 1.0-1.8 s to 2.0-3.2 s)
     wanted = {p.strip() for p in args.pages.split(",") if p.strip()}
     pages = [p for p in STEPS if not wanted or Path(p).stem in wanted]
     first: dict[str, list[float]] = {p: [] for p in pages}

@@ -33,7 +33,6 @@ WORKERS = min(2, os.cpu_count() or 1)  # worker processes for process=True tasks
 WORKER_IDLE_S = 600.0  # an idle worker exits after this; the next task starts a new one (a few seconds)
 WORKER_NICE = 5  # scheduling priority below the server's: training and fits never starve the pages or the trading tick
 PARENT_POLL_S = 1.0  # a worker checks this often that the process that started it is alive, and exits if not
-WARM_IMPORTS = ("core.models.ensemble", "core.models.regime", "statsmodels.tsa.regime_switching.markov_regression", "arch.univariate")
 
 _lock = threading.Lock()
 _tasks: OrderedDict[str, Task] = OrderedDict()
@@ -145,22 +144,6 @@ def running() -> list[Task]:
     """Return the tasks still running (e.g. to wait for them in a test or at shutdown)."""
     with _lock:
         return [t for t in _tasks.values() if t.running]
-
-
-def prestart_workers() -> list[Any]:
-    """Start the worker processes now and import the model libraries there (the app server does this at start-up).
-
-    Returns the futures of that warm-up (``wait`` on them to know the workers are ready).
-    """
-    executor = _executor()
-    return [executor.submit(_warm) for _ in range(WORKERS)]
-
-
-def _warm() -> None:
-    import importlib
-
-    for name in WARM_IMPORTS:
-        importlib.import_module(name)
 
 
 def forget_task(key: str) -> None:
