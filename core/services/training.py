@@ -27,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "torch_params": {"window": 4, "hidden": 8, "epochs": 1},
     },
     "fast": {
-        "n_estimators": 60, "rf_max_samples": 0.5, "gb_max_iter": 60, "cat_iterations": 60,
+        "n_estimators": 60, "rf_max_samples": 0.25, "gb_max_iter": 60, "cat_iterations": 60,
         "mlp_max_iter": 40, "mlp_hidden": (16,), "mlp_batch_size": 1024,
         "torch_params": {"window": 8, "hidden": 16, "epochs": 2, "batch_size": 512},
     },
