@@ -131,7 +131,7 @@ STEPS: dict[str, list[Step]] = {
     "pages/dashboard.py": [
         Step("symbol", _select("dash_symbol", lambda o: next(x for x in o if x.startswith("MSFT")))),
         Step("full history", _set("dash_full_history", True, "toggle")),
-        Step("run the live-vs-backtest diff", _click("dash_diff_run")),
+        Step("run the live-vs-backtest diff", _click("dash_diff_run"), done=_settled),
     ],
     "pages/trading.py": [
         Step("symbol", _select("tr_symbol", lambda o: "MSFT")),

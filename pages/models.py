@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE, naive
-from ui.common import context, guarded, task_result
+from ui.common import background_result, context, guarded, start_in_background, task_result
 from ui.trust import ablation_panel, health_panel, retrain_panel
 
 OOS = "out-of-sample (walk-forward, purged, embargoed)"
@@ -334,11 +334,13 @@ def audit_panel(model_id: str, options: list[str]) -> None:
                "random bars and compares with the full series: any difference means a value used a later bar.")  # fmt: skip
     a1, a2 = st.columns([1, 3])
     audit_sym = a1.selectbox("Audit symbol", options, key="models_audit_symbol")
-    if a2.button("Run leakage audit", key="models_audit", icon=":material/policy:"):
-        with st.spinner(f"auditing {audit_sym}"):
-            res = guarded(services.audit, audit_sym, model_id=model_id, what=f"the leakage audit of {audit_sym}")
-        if res is not None:
-            st.session_state["models_audit_result"] = res
+    if a2.button("Run leakage audit", key="models_audit", icon=":material/policy:",
+                 help="Recomputes the features and predictions at each cut point (a second or two), in the background."):  # fmt: skip
+        # a thread of this process (it reuses the loaded model): the click returns at once and the page stays usable
+        start_in_background("models_audit_task", services.audit, audit_sym, model_id=model_id, what=f"the leakage audit of {audit_sym}")
+    done = background_result("models_audit_task", f"the leakage audit of {audit_sym}")
+    if done is not None:
+        st.session_state["models_audit_result"] = done
     res = st.session_state.get("models_audit_result")
     if res and res.get("model_id") == model_id:
         pts = ", ".join(p[:10] for p in res["points"])

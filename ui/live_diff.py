@@ -9,19 +9,21 @@ import streamlit as st
 from core import services
 from ui.auth import actor
 from ui.charts import TEMPLATE, naive
-from ui.common import context, guarded
+from ui.common import background_result, context, guarded, start_in_background
 
 
 def live_vs_backtest_panel() -> None:
     """Render the last stored diff of the paper session, with a button to re-run it now."""
     st.subheader("Live vs backtest")
     ctx = context()
-    if st.button("Run the diff now", key="dash_diff_run", help="Re-run the backtest over the bars the session processed and compare"):
-        try:
-            services.session_diff(actor=actor(), ctx=ctx)
-        except services.NoSession as exc:
-            st.info(str(exc))
-            return
+    if st.button("Run the diff now", key="dash_diff_run", help="Re-run the backtest over the bars the session processed and compare (in the background)"):
+        start_in_background("dash_diff_task", services.session_diff, actor=actor(), ctx=ctx, what="the live-vs-backtest diff")
+    key = st.session_state.get("dash_diff_task")
+    task = services.task(key) if key else None
+    if task is not None and task.state == "failed" and isinstance(task.error, services.NoSession):
+        st.info(str(task.error))
+        return
+    background_result("dash_diff_task", "the live-vs-backtest diff")  # its progress while it runs; the stored diff is read below
     out = guarded(services.diff_status, ctx=ctx, what="reading the backtest-vs-live diff")
     if not out:
         st.caption("No diff yet: it runs on schedule (scheduler.diff_minutes) once the paper session has processed bars, or press the button.")

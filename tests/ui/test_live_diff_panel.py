@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from core import services
 from core.config import TradingSettings
 from core.trading import toggle
+from tests.ui.settle import settle
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -25,7 +26,9 @@ def test_dashboard_runs_the_diff_and_lists_the_manual_ticket(ctx):
     app.switch_page("pages/dashboard.py").run()
     assert not app.exception, app.exception
     assert any("No diff yet" in c.value for c in app.caption)
-    app.button(key="dash_diff_run").click().run()
+    app.button(key="dash_diff_run").click().run()  # the diff runs in the background: the click returns at once
+    assert not app.exception, app.exception
+    settle(app)
     assert not app.exception, app.exception
     out = services.diff_status(ctx=ctx)
     sent = loop.feed.calendar[100 + 3 * 40]  # the first bar after the ticket was queued
@@ -37,3 +40,12 @@ def test_dashboard_runs_the_diff_and_lists_the_manual_ticket(ctx):
     assert table["cause"].iloc[0] == "manual action" and len(table) == out["n_divergences"]
     assert any("First divergence" in m.value and "manual action" in m.value for m in app.markdown)
     assert len(out["equity"]["live"]) == len(out["equity"]["backtest"]) == 160
+
+
+def test_the_diff_on_a_fresh_store_says_to_start_paper_trading(ctx):
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.switch_page("pages/dashboard.py").run()
+    app.button(key="dash_diff_run").click().run()
+    settle(app)
+    assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+    assert any("has no trading session" in i.value and "start paper trading first" in i.value for i in app.info)

@@ -87,8 +87,9 @@ def test_train_from_the_page_then_report_against_baselines_and_list_the_version(
     # calibration, importance and the regime band chart
     assert len(app.get("plotly_chart")) == 3
 
-    app.button(key="models_audit").click().run()
+    app.button(key="models_audit").click().run()  # the audit runs in the background: the click returns at once
     assert not app.exception
+    settle(app)
     assert any("No leakage in AAPL" in s.value for s in app.success)
 
     # A model file lost from disk: the page says what to do instead of showing a traceback.
@@ -116,6 +117,8 @@ def test_training_runs_in_the_background_with_progress_while_the_page_stays_usab
         # the page stays usable: the leakage audit runs and reports while the training is pending
         app.button(key="models_audit").click().run()
         assert not app.exception, app.exception
+        assert services.task(app.session_state["models_audit_task"]).wait(120)  # a thread of the server: not queued behind the workers
+        app.run()
         assert any("No leakage in AAPL" in s.value for s in app.success)
         assert task.running and len(services.list_models(ctx=ctx)) == 1
     settle(app)  # completion later: the page shows the saved model and selects it
