@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import services
 from core.services import format_pct as pct
-from ui.auth import actor
+from ui.auth import actor, signed_in_only
 from ui.charts import TEMPLATE, heatmap, naive
 from ui.common import context, exposure_metrics, guarded
 from ui.trust import exposure_panel, session_forecast_panel
@@ -29,7 +29,9 @@ def _corr() -> pd.DataFrame:
     return services.correlation_matrix()
 
 
+@st.fragment
 def _kill_switch(ctx) -> None:
+    """The kill switch (a fragment: asking and cancelling rerun only this panel; engaging or re-arming reruns the page)."""
     status = services.risk_status(ctx)
     kill = status["kill_switch"]
     if kill.get("engaged"):
@@ -42,10 +44,8 @@ def _kill_switch(ctx) -> None:
     if status["drawdown_halt"].get("active"):
         st.warning("Trading is halted by the drawdown limit; reset it from the CLI (`risk reset-halt`) after review.")
     if not st.session_state.get("risk_confirm"):
-        if st.button("Engage kill switch", type="primary", key="risk_kill", icon=":material/emergency_home:",
-                     help="Halts all new risk and flattens every paper position at the next tick of the trading loop."):
-            st.session_state["risk_confirm"] = True
-            st.rerun()
+        st.button("Engage kill switch", type="primary", key="risk_kill", icon=":material/emergency_home:", on_click=_ask, args=(True,),
+                  help="Halts all new risk and flattens every paper position at the next tick of the trading loop.")  # fmt: skip
         return
     st.warning("This halts all new orders and closes every paper position at the next bar. Are you sure?")
     reason = st.text_input("Reason (for the audit log)", value="manual halt from the UI", key="risk_reason")
@@ -55,9 +55,12 @@ def _kill_switch(ctx) -> None:
         st.session_state["risk_confirm"] = False
         st.session_state["risk_flatten"] = [f"{o.side} {o.quantity:g} {o.symbol}" for o in orders]
         st.rerun()
-    if no.button("Cancel", key="risk_kill_cancel"):
-        st.session_state["risk_confirm"] = False
-        st.rerun()
+    no.button("Cancel", key="risk_kill_cancel", on_click=_ask, args=(False,))
+
+
+@signed_in_only
+def _ask(confirm: bool) -> None:
+    st.session_state["risk_confirm"] = confirm
 
 
 st.title("Risk")

@@ -124,6 +124,18 @@ def _walk_forward(strategy: str, defaults: dict, frames: dict, params: dict, px:
         st.caption(f"{result.n_skipped} invalid combinations skipped.")
 
 
+@st.fragment
+def _heat(table: pd.DataFrame, px: str, py: str) -> None:
+    """The heatmap and its colour-by choice (a fragment: changing the metric redraws only this chart)."""
+    label = st.selectbox("Colour by", list(METRICS), key="sw_metric")
+    metric = METRICS[label]
+    cx, cy = f"p_{px}", f"p_{py}"
+    if metric in table and cx in table and cy in table:
+        pivot = table.pivot_table(index=cx, columns=cy, values=metric, dropna=False).rename_axis(index=px, columns=py)
+        title = f"{label} by {px} × {py}" + (" (mean over symbols)" if table["symbol"].nunique() > 1 else "") + " (blank: invalid combination)"
+        st.plotly_chart(heatmap(pivot, title, x_title=py, y_title=px, zmid=None if metric in ("trades",) else 0.0), width="stretch", key="sw_heat")
+
+
 def _show(result, px: str, py: str) -> None:
     s, table = result.summary, result.trials
     st.caption(f"Sweep `{result.sweep_id}` · {result.ran} trials run now, {result.reused} stored before · {s['n_skipped']} invalid "
@@ -143,13 +155,7 @@ def _show(result, px: str, py: str) -> None:
         st.warning(w)
     if not s["warnings"]:
         st.success(f"The best trial ({best['symbol']} {best['params']}) survives the deflated Sharpe ratio and the overfitting check.")
-    label = st.selectbox("Colour by", list(METRICS), key="sw_metric")
-    metric = METRICS[label]
-    cx, cy = f"p_{px}", f"p_{py}"
-    if metric in table and cx in table and cy in table:
-        pivot = table.pivot_table(index=cx, columns=cy, values=metric, dropna=False).rename_axis(index=px, columns=py)
-        title = f"{label} by {px} × {py}" + (" (mean over symbols)" if table["symbol"].nunique() > 1 else "") + " (blank: invalid combination)"
-        st.plotly_chart(heatmap(pivot, title, x_title=py, y_title=px, zmid=None if metric in ("trades",) else 0.0), width="stretch", key="sw_heat")
+    _heat(table, px, py)
     if p.get("rank_is"):
         st.plotly_chart(rank_plot(p), width="stretch", key="sw_ranks")
     shown = table.sort_values("sharpe", ascending=False).head(500).rename(columns=lambda c: c[2:] if c.startswith("p_") else c)

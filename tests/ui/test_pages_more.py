@@ -111,6 +111,10 @@ def test_backtest_runs_and_shows_stats_and_a_sweep_heatmap(ctx):
     stored = services.list_sweeps()[0]
     assert stored["trials"] == 5 and metrics["Deflated Sharpe"] == f"{stored['dsr']:.2f}" and metrics["PBO"] == f"{stored['pbo'] * 100:.0f} %"
     assert any("invalid combinations skipped" in c.value for c in at.caption)
+    at.selectbox(key="sw_metric").set_value("Return %").run()  # the heatmap's fragment redraws with the other metric
+    assert not at.exception
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any('"heatmap"' in c and "Return % by fast" in c for c in charts) and not any("Sharpe by fast" in c for c in charts)
 
 
 def test_ticket_veto_shows_the_reason_and_queues_nothing(ctx):
