@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import TEMPLATE, candlestick, naive
+from ui.charts import candlestick, naive
 from ui.common import context, guarded
 from ui.live_diff import live_vs_backtest_panel
 from ui.trust import alarm_banner
@@ -26,7 +26,7 @@ def _gauge(title: str, used: float, limit: float) -> go.Figure:
         gauge={"axis": {"range": [0, max(limit * 100 * 1.2, used * 100)]}, "bar": {"color": color},
                "threshold": {"line": {"color": "#ef5350", "width": 3}, "value": limit * 100}},
     ))  # fmt: skip
-    fig.update_layout(template=TEMPLATE, height=240, margin=dict(l=30, r=30, t=90, b=10))
+    fig.update_layout(height=240, margin=dict(l=30, r=30, t=90, b=10))
     return fig
 
 
@@ -53,7 +53,7 @@ def account_panel() -> None:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
     fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.equity, name="equity", line=dict(color="#26a69a")), row=1, col=1)
     fig.add_trace(go.Scatter(x=naive(eq.index), y=eq.drawdown * 100, name="drawdown %", fill="tozeroy", line=dict(color="#ef5350")), row=2, col=1)
-    fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, title="Equity and drawdown (%)")
     if len(eq) < 2:  # one point: give the axes a readable span instead of plotly's sub-millisecond autorange
         t = eq.index[-1]
         fig.update_xaxes(range=[t - pd.Timedelta(days=7), t + pd.Timedelta(days=7)])

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from core import services
 from ui.auth import actor
-from ui.charts import TEMPLATE, naive
+from ui.charts import naive
 from ui.common import background_result, context, guarded, start_in_background, task_result
 from ui.trust import ablation_panel, health_panel, retrain_panel
 
@@ -106,7 +106,7 @@ def calibration_figure(cal: dict) -> go.Figure:
     fig.update_xaxes(title_text="predicted p(up)", row=2, col=1, range=[lo, hi])
     fig.update_yaxes(title_text="observed share up", row=1, col=1, range=[lo, hi])
     fig.update_yaxes(title_text="n", row=2, col=1)
-    fig.update_layout(template=TEMPLATE, height=460, margin=dict(l=10, r=10, t=40, b=10), title="Reliability curve (quantile bins)",
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), title="Reliability curve (quantile bins)",
                       legend=dict(x=0.01, y=0.99, xanchor="left", yanchor="top", bgcolor="rgba(0,0,0,0.4)"))  # fmt: skip
     return fig
 
@@ -118,7 +118,7 @@ def importance_figure(importance: list[dict], top: int = 20) -> go.Figure:
         x=[r["mean"] for r in rows], y=[r["feature"] for r in rows], orientation="h", marker_color="#26a69a",
         error_x=dict(type="data", array=[r["std"] for r in rows], color="#aaa"),
     ))  # fmt: skip
-    fig.update_layout(template=TEMPLATE, height=max(320, 24 * len(rows) + 80), margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(height=max(320, 24 * len(rows) + 80), margin=dict(l=10, r=10, t=40, b=10),
                       title=f"Top {len(rows)} features: drop in ROC AUC when shuffled", xaxis_title="mean AUC drop (± std)")  # fmt: skip
     return fig
 
@@ -146,7 +146,7 @@ def regime_figure(tl: pd.DataFrame, symbol: str) -> go.Figure:
     fig.update_yaxes(showticklabels=False, row=2, col=1)
     # Log scale: a decade of a trending series stays readable from start to end.
     fig.update_yaxes(title_text="close (log)", type="log", dtick="D2", row=1, col=1)
-    fig.update_layout(template=TEMPLATE, height=480, margin=dict(l=10, r=10, t=70, b=10), title=f"{symbol}: close, with each bar's regime in the band under it",
+    fig.update_layout(height=480, margin=dict(l=10, r=10, t=70, b=10), title=f"{symbol}: close, with each bar's regime in the band under it",
                       legend=dict(orientation="h", y=1.0, x=0, xanchor="left", yanchor="bottom"))  # fmt: skip
     return fig
 

@@ -6,7 +6,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core import services
-from ui.charts import TEMPLATE, naive
+from ui.charts import naive
 from ui.common import context, guarded
 
 COLORS = {"positive": "#26a69a", "neutral": "#90a4ae", "negative": "#ef5350"}
@@ -46,7 +46,7 @@ def _sentiment_chart(symbol: str, feed: pd.DataFrame, asof: pd.Timestamp | None 
     fig.add_trace(go.Scatter(x=naive(feats.index), y=feats["news_sentiment_ewm"], mode="lines", name="decayed sentiment",
                              line=dict(color="#ffca28")), row=2, col=1)
     fig.update_yaxes(range=[-1.05, 1.05], row=2, col=1)
-    fig.update_layout(template=TEMPLATE, height=560, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0))
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0))
     return fig
 
 

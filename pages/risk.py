@@ -7,7 +7,7 @@ import streamlit as st
 from core import services
 from core.services import format_pct as pct
 from ui.auth import actor, signed_in_only
-from ui.charts import TEMPLATE, heatmap, naive
+from ui.charts import heatmap, naive
 from ui.common import context, exposure_metrics, guarded
 from ui.trust import exposure_panel, session_forecast_panel
 
@@ -133,7 +133,7 @@ if roll is not None:
     fig.add_trace(go.Scatter(x=naive(roll.index), y=roll["cvar_hist"], mode="lines", name="historical CVaR", line=dict(color="#ef5350", dash="dot")))
     b = roll[roll["breach"]]
     fig.add_trace(go.Scatter(x=naive(b.index), y=-b["return"], mode="markers", name="breach", marker=dict(color="#ef5350", size=6)))
-    fig.update_layout(template=TEMPLATE, height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".0%",
                       title=f"{symbol}: {window}-day rolling VaR · breaches {pct(roll['breach'].mean())} of days (expected {pct(1 - level, 1)})",
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0))
     st.plotly_chart(fig, width="stretch", key="risk_roll")

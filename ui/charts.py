@@ -10,7 +10,9 @@ from plotly.subplots import make_subplots
 
 from core.services.status import format_pct
 
-TEMPLATE = "plotly_dark"
+# No template is passed to the figures: Streamlit's own ("streamlit", plotly's default once streamlit is imported)
+# follows the app's dark theme in the browser. Passing template="plotly_dark" cost ~12 ms per figure (plotly
+# validates and deep-copies the whole template on every update_layout): ~40 % of a Risk page rerun (issue 15 goal 3).
 
 
 def naive(x: Any) -> Any:
@@ -41,14 +43,14 @@ def candlestick(bars: pd.DataFrame, title: str = "", volume: bool = True) -> go.
         # daily equity bars: hide weekends so candles sit side by side
         fig.update_xaxes(rangebreaks=[dict(bounds=["sat", "mon"])])
     fig.update_layout(
-        template=TEMPLATE, title=title, xaxis_rangeslider_visible=False, height=560, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
+        title=title, xaxis_rangeslider_visible=False, height=560, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
         legend=dict(orientation="h", yanchor="top", y=-0.1, xanchor="left", x=0),
     )
     return fig
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 360, **kw) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0), **kw)
     return fig
 

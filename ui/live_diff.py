@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import services
 from ui.auth import actor
-from ui.charts import TEMPLATE, naive
+from ui.charts import naive
 from ui.common import background_result, context, guarded, start_in_background
 
 
@@ -41,7 +41,7 @@ def live_vs_backtest_panel() -> None:
     eq = out["equity"]
     fig = go.Figure([go.Scatter(x=naive(pd.to_datetime(eq["ts"])), y=eq["live"], name="live (session)", line=dict(color="#26a69a")),
                      go.Scatter(x=naive(pd.to_datetime(eq["backtest_ts"])), y=eq["backtest"], name="backtest", line=dict(color="#7e57c2", dash="dot"))])
-    fig.update_layout(template=TEMPLATE, height=300, margin=dict(l=10, r=10, t=30, b=10), title="Equity: session vs its backtest")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="Equity: session vs its backtest")
     st.plotly_chart(fig, width="stretch")
     first = out["first_divergence"]
     if first is None:

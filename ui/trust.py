@@ -9,7 +9,7 @@ import streamlit as st
 from core import services
 from core.services import format_pct as pct
 from ui.auth import actor
-from ui.charts import TEMPLATE, naive
+from ui.charts import naive
 from ui.common import background_result, context, guarded, start_in_background
 
 
@@ -64,13 +64,13 @@ def health_panel() -> None:
     if rep["psi"]:
         psi = pd.Series(rep["psi"]).sort_values()
         fig = go.Figure(go.Bar(x=psi.to_numpy(), y=psi.index, orientation="h", marker_color=["#ef5350" if v > d.psi_max else "#26a69a" for v in psi]))
-        fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), title="PSI vs training window (top 20)")
+        fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), title="PSI vs training window (top 20)")
         left.plotly_chart(fig, width="stretch", key="models_psi")
     if rep.get("reliability"):
         rel = pd.DataFrame(rep["reliability"])
         fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"), name="perfect"),
                          go.Scatter(x=rel["p_mean"], y=rel["observed"], mode="markers+lines", text=rel["n"], name="live")])  # fmt: skip
-        fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), title="Reliability of live p(up)",
+        fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), title="Reliability of live p(up)",
                           xaxis_title="mean p(up)", yaxis_title="share up")  # fmt: skip
         right.plotly_chart(fig, width="stretch", key="models_reliability")
 
@@ -146,7 +146,7 @@ def exposure_panel(symbols: list[str]) -> None:
                      go.Scatter(x=naive(s.index), y=s["forecast_var"], mode="lines", name="forecast VaR used", line=dict(color="#ffca28"))])  # fmt: skip
     hit = s[-s["realised"] > s["forecast_var"]]
     fig.add_trace(go.Scatter(x=naive(hit.index), y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
-    fig.update_layout(template=TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".1%",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".1%",
                       title=f"{rep['symbol']}: forecast vs realised (mean exposure {pct(rep['scaled']['mean_scale'], 0)})")  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="risk_fx_chart")
 
@@ -181,6 +181,6 @@ def session_forecast_panel() -> None:
                                 line=dict(color="#ffca28"))])  # fmt: skip
     hit = s[-s["realised"] > s["forecast_var"]]
     fig.add_trace(go.Scatter(x=naive(hit.index), y=-hit["realised"], mode="markers", name="breach", marker=dict(color="#ef5350", size=7)))
-    fig.update_layout(template=TEMPLATE, height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".2%",
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_tickformat=".2%",
                       title=f"Paper session {rep['account']}: forecast vs realised")  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="risk_fx_session_chart")

@@ -70,8 +70,9 @@ def save_snapshots(store: Store, points: Iterable[EquityPoint], account: str) ->
 def load_equity(store: Store, account: str) -> list[EquityPoint]:
     """Return the account's equity curve."""
     with store.session() as s:
-        rows = s.exec(select(EquitySnapshotRow).where(EquitySnapshotRow.account == account).order_by(EquitySnapshotRow.ts))
-        return [EquityPoint(r.ts, r.equity, r.cash, r.gross_exposure, r.net_exposure) for r in rows]
+        e = EquitySnapshotRow  # columns, not ORM objects: a page reads the whole curve on every rerun
+        rows = s.exec(select(e.ts, e.equity, e.cash, e.gross_exposure, e.net_exposure).where(e.account == account).order_by(e.ts))
+        return [EquityPoint(*r) for r in rows]
 
 
 def save_state(store: Store, portfolio: Portfolio, now: datetime) -> None:
