@@ -36,6 +36,7 @@ def warm_up() -> None:
     import gc
 
     import arch.univariate  # noqa: F401 - the Risk page's GARCH row (issue 15: ~1 s on the first tick of its checkbox)
+    import pandas.io.formats.style  # noqa: F401 - the Risk page's VaR table (pandas' Styler and jinja2: ~60 ms of its first run)
     import plotly.subplots  # noqa: F401 - every chart page
     import scipy.stats  # noqa: F401 - the Risk page's VaR tables
 
