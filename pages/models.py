@@ -375,7 +375,9 @@ empty_state = st.empty()
 if not models:
     empty_state.info("No model yet — train one. Pick symbols and press **Train**: the walk-forward evaluation, the final fit and the saved "
             "model appear here (preset *tiny* takes well under a minute per symbol).", icon=":material/model_training:")  # fmt: skip
-if train_panel(symbols, expanded=not models):
+# open on an empty store, and for the rest of the session once it has started a training: the first rerun after the
+# training saves its model would otherwise collapse the panel (models is no longer empty) and hide the "Saved" line
+if train_panel(symbols, expanded=not models or "models_training" in st.session_state):
     empty_state.empty()
 models = guarded(services.list_models, ctx=ctx, what="listing the trained models") or []
 if models:

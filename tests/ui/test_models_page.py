@@ -127,6 +127,8 @@ def test_training_runs_in_the_background_with_progress_while_the_page_stays_usab
     new = task.result["model_id"]
     assert sorted(r["id"] for r in services.list_models(ctx=ctx)) == sorted([first, new])
     assert any(f"Saved **{new}**" in s.value for s in app.success)
+    panel = next(e for e in app.expander if e.label == "Train a new model")
+    assert panel.proto.expanded and any(f"Saved **{new}**" in s.value for s in panel.success)  # the line is in the open panel, not a collapsed one
     assert app.selectbox(key="models_pick").value == new
     assert not app.button(key="models_train").disabled
 
