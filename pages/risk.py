@@ -81,7 +81,7 @@ for i, row in enumerate(rows):
 exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration")
 if exposure:
     exposure_metrics(st.columns(3)[:2], exposure)
-if rows and not services.paper_book(ctx=ctx)["exists"]:
+if rows and exposure and not exposure["exists"]:  # (not paper_book: it builds the trades and the curve just to say whether the book exists)
     st.caption("No paper positions yet: switch on paper trading in the sidebar to fill the book.")
 
 st.subheader("The paper book as of the session clock")

@@ -106,7 +106,8 @@ def book_risk(account: str = "paper", min_points: int = 30, ctx: Context | None 
 
 
 def book_exposure(account: str = "paper", benchmark: str = "SPX", ctx: Context | None = None) -> dict[str, Any]:
-    """Return the paper book's ``beta`` against ``benchmark`` and its ``concentration``.
+    """Return the paper book's ``beta`` against ``benchmark``, its ``concentration``, the number of open ``positions`` and whether
+    the account ``exists`` in the store.
 
     Beta is ``cov(r, r_bench) / var(r_bench)`` of the equity curve's returns on the dates
     both share (None with fewer than two); concentration is the Herfindahl index of the
@@ -121,4 +122,4 @@ def book_exposure(account: str = "paper", benchmark: str = "SPX", ctx: Context |
     values = {p.symbol: p.quantity * (p.last_price if p.last_price is not None else p.avg_price)
               for p in (stored.positions.values() if stored else ()) if p.quantity}
     return {"benchmark": benchmark, "beta": benchmark_beta(equity.pct_change().dropna(), benchmark, ctx=ctx) if len(equity) > 2 else None,
-            "concentration": metrics.concentration(values), "positions": len(values)}
+            "concentration": metrics.concentration(values), "positions": len(values), "exists": stored is not None}

@@ -212,3 +212,12 @@ def test_portfolio_risk_service(ctx):
     assert out["var_95_hist_pct"] == pytest.approx(-100 * ep.value_at_risk(port, 0.05), rel=1e-9)
     assert out["sharpe"] == pytest.approx(ep.sharpe_ratio(port), rel=1e-6)
     assert out["concentration"] == pytest.approx(0.75**2 + 0.25**2)
+
+
+def test_var_table_monte_carlo_rows_equal_monte_carlo_per_level(goog):
+    # var_table draws once for every level; each row must be what monte_carlo() gives for that level with the same seed.
+    table = var.var_table(goog, garch=False, seed=4)
+    for level in (0.95, 0.99):
+        est = var.monte_carlo(goog, None, level, seed=4)
+        tag = round(level * 100)
+        assert (table[f"var_{tag}_mc"], table[f"cvar_{tag}_mc"]) == (est.var, est.cvar)
