@@ -23,7 +23,7 @@ from core.auth import is_loopback
 from ui.common import context, guarded
 
 LOCAL_ACTOR = "ui"  # who a loopback session without sign-in is in the audit log
-USER, METHOD, SEEN = "auth_user", "auth_method", "auth_seen"
+USER, METHOD, SEEN, CREDENTIAL = "auth_user", "auth_method", "auth_seen", "auth_password_version"
 README_HINT = "README, section *Run it on a server*"
 P = ParamSpec("P")
 log = logging.getLogger("pages")
@@ -95,7 +95,12 @@ def session_valid() -> bool:
     ctx = context()
     if not login_needed(ctx):
         return True
-    return bool(st.session_state.get(USER)) and not services.auth_session_expired(st.session_state.get(SEEN), ctx)
+    return bool(st.session_state.get(USER)) and not services.auth_session_expired(st.session_state.get(SEEN), ctx) and not _password_changed(ctx)
+
+
+def _password_changed(ctx: services.Context) -> bool:
+    """Return True when this session signed in with a password that has since been changed or removed."""
+    return st.session_state.get(METHOD) == "password" and st.session_state.get(CREDENTIAL) != services.password_version(ctx)
 
 
 def signed_in_only(callback: Callable[P, None]) -> Callable[P, None]:
@@ -167,6 +172,11 @@ def _signed_in_user(ctx: services.Context, providers: list[str]) -> str | None:
             st.logout()
             st.stop()
         return None
+    if name and _password_changed(ctx):  # e.g. reset after a leak: a session signed in with the old password ends here
+        services.record_sign_out(name, "signed out: the password was changed since this session signed in", ctx)
+        _forget()
+        st.session_state["auth_notice"] = "The password was changed: sign in again."
+        return None
     if name:
         return name
     if providers and st.user.get("is_logged_in"):
@@ -183,7 +193,7 @@ def _signed_in_user(ctx: services.Context, providers: list[str]) -> str | None:
 
 
 def _forget() -> None:
-    for key in (USER, METHOD, SEEN):
+    for key in (USER, METHOD, SEEN, CREDENTIAL):
         st.session_state.pop(key, None)
 
 
@@ -237,7 +247,7 @@ def _sign_in_screen(ctx: services.Context, providers: list[str], password_set: b
         result = services.login(password, client, ctx)
         if result.ok:
             st.session_state[USER], st.session_state[METHOD] = result.user, "password"
-            st.session_state[SEEN] = ctx.clock.now()
+            st.session_state[SEEN], st.session_state[CREDENTIAL] = ctx.clock.now(), services.password_version(ctx)
             st.rerun()
         notice.error(result.message)
     elif (wait := services.login_wait(client, ctx)) > 0:

@@ -56,6 +56,20 @@ def auth_status(ctx: Context | None = None) -> dict[str, Any]:
     return {"password_set": bool(stored.get("hash")), "user": stored.get("user"), "set_at": stored.get("set_at")}
 
 
+def password_version(ctx: Context | None = None) -> str | None:
+    """Return a short digest that changes whenever the password is set again (None when none is set).
+
+    A session signed in with the password remembers it; a different value later means the password
+    was changed or removed since, and the session must sign in again. The stored hash is salted, so
+    setting even the same password gives a new value.
+    """
+    import hashlib
+
+    ctx = ctx or get_context()
+    stored = (ctx.store.get_setting(PASSWORD_KEY) or {}).get("hash")
+    return hashlib.sha256(stored.encode()).hexdigest()[:16] if stored else None
+
+
 def set_password(password: str, user: str = "admin", actor: str = "cli", ctx: Context | None = None) -> dict[str, Any]:
     """Store a salted hash of ``password`` for ``user`` (replacing any previous one) and audit it."""
     ctx = ctx or get_context()

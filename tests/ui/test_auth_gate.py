@@ -343,3 +343,22 @@ def test_every_state_change_from_the_pages_is_audited_with_the_signed_in_user(ap
     assert by_kind["manual"] == {"alice"} and len([r for r in log if r.kind == "manual"]) == 2  # queued, then removed
     assert by_kind["model"] == {"alice"}
     assert by_kind["models"] == {"alice"}
+
+
+def test_changing_the_password_ends_sessions_signed_in_with_the_old_one(app, ctx, bind):
+    bind("0.0.0.0")
+    services.set_password(PASSWORD, user="alice", ctx=ctx)
+    app.run()
+    _sign_in(app, PASSWORD)
+    assert app.title[0].value == "Dashboard"
+    services.set_password(PASSWORD, user="alice", ctx=ctx)  # set again (e.g. after a leak), even to the same text
+    app.toggle(key="sidebar_paper_toggle").set_value(True).run()  # the open tab's callback runs before the gate
+    assert services.paper_status(ctx)["enabled"] is False
+    assert app.title[0].value.endswith("Sign in") and app.info[0].value == "The password was changed: sign in again."
+    assert "the password was changed" in ctx.store.audit_log(kind="auth")[0].message
+    _sign_in(app, PASSWORD)  # the new password works in the same tab
+    assert app.title[0].value == "Dashboard"
+    services.remove_password(ctx=ctx)
+    services.set_password("another long password", user="alice", ctx=ctx)
+    app.run()
+    assert app.title[0].value.endswith("Sign in")
