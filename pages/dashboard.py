@@ -85,7 +85,8 @@ def account_panel() -> None:
             st.caption("No signals yet (the ensemble strategy stores one per symbol and bar).")
         else:
             latest = sig.drop_duplicates("symbol")[["symbol", "ts", "p_up", "regime", "confidence", "status", "note"]]
-            st.dataframe(latest.round({"p_up": 3, "confidence": 3}), hide_index=True, width="stretch")
+            bar_time = {"ts": st.column_config.DatetimeColumn("bar (UTC)", format="YYYY-MM-DD HH:mm")}  # not "2005-02-22 00:00:00+00:00"
+            st.dataframe(latest.round({"p_up": 3, "confidence": 3}), hide_index=True, width="stretch", column_config=bar_time)
             rules = data.get("signal_rules") or {}
             suppressed = sig[sig["status"] != "passed"]
             st.caption(f"Signal rules: cooldown {rules.get('cooldown_bars', '?')} bars (a repeat holds the position), conflict margin "
@@ -95,7 +96,7 @@ def account_panel() -> None:
                 counts = suppressed["status"].value_counts()
                 st.caption("Suppressed, by reason: " + " · ".join(f"{k} {v}" for k, v in counts.items()))
                 st.dataframe(suppressed[["ts", "symbol", "p_up", "status", "note"]].head(20).round({"p_up": 3}), hide_index=True, width="stretch",
-                             key="dash_suppressed_signals")
+                             key="dash_suppressed_signals", column_config=bar_time)
         for w in data["models"]:
             st.caption(f"Model {w['model_id']}: trained on {services.format_ts(w['trained_from'])} → {services.format_ts(w['trained_to'])} · "
                        f"trades {services.format_ts(w['trades_from'])} → {services.format_ts(w['trades_to'])}"

@@ -35,10 +35,11 @@ def _strip() -> None:
     state = services.loop_state(context())
     colour = _COLOURS.get(state.state, "gray")
     text = services.STATE_LABELS.get(state.state, state.state)
+    # Always the same two elements: a reason caption present in one run and not in the next shifted the details by one, and
+    # the browser kept the previous run's details as a second, stale strip (seen in the new-user screenshot after the toggle).
     st.markdown(f"**Loop:** :{colour}-background[{text}]")
-    if state.reason:
-        st.caption(f":{colour}[{state.reason}]")
     st.caption(
+        (f":{colour}[{state.reason}]  \n" if state.reason else "") +
         f"**Strategy** {state.strategy} · {', '.join(state.symbols)}  \n"
         f"**Venue** {state.venue} · **Feed** {state.feed}" + (f" {state.feed_detail}" if state.feed_detail else "") + "  \n"
         f"**Last closed bar** {services.format_ts(state.last_bar)} ({state.timezone}) · {state.last_bar_age}"

@@ -48,6 +48,8 @@ def test_default_toggle_on_a_fresh_store_trades_the_ensemble(tmp_path):
             page.wait_for_selector("text=Loop: running", timeout=60_000)
             strip = _sidebar(page)
             assert "Strategy ensemble" in strip and "AAPL, MSFT, IBM, GOOG" in strip
+            # one strip: the stopped state's details (with its reason line) once stayed under the running one as a stale copy
+            assert strip.count("Last closed bar") == 1 and "not started" not in strip, strip
             # The price panel follows the session that started after the page loaded: no bar from its future (2005 on).
             page.wait_for_selector("text=/last [0-9]+ bars · as of the session clock 2005-/", timeout=30_000)
             assert page.locator("text=no paper session yet").count() == 0
