@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 LEVELS = (0.95, 0.99)
+N_SIMS = 100_000  # Monte Carlo draws (monte_carlo's default; the tables use the same)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,12 @@ def parametric(returns: Iterable[float], level: float = 0.95, horizon: int = 1) 
 # -- Cornish-Fisher -------------------------------------------------------------------------------
 def cornish_fisher_z(z: np.ndarray | float, skew: float, excess_kurtosis: float) -> np.ndarray | float:
     """Return the Cornish-Fisher adjusted standard quantile for normal quantile ``z``."""
-    return z + (z**2 - 1) * skew / 6 + (z**3 - 3 * z) * excess_kurtosis / 24 - (2 * z**3 - 5 * z) * skew**2 / 36
+    return _cf_cubic(z, z**2, z**3, skew, excess_kurtosis)
+
+
+def _cf_cubic(z1: np.ndarray | float, z2: np.ndarray | float, z3: np.ndarray | float, skew: float, kurt: float) -> np.ndarray | float:
+    """The Cornish-Fisher cubic from z, z² and z³; linear in them, so given their means it is the mean of the cubic."""
+    return z1 + (z2 - 1) * skew / 6 + (z3 - 3 * z1) * kurt / 24 - (2 * z3 - 5 * z1) * skew**2 / 36
 
 
 def cornish_fisher(returns: Iterable[float], level: float = 0.95, horizon: int = 1, grid: int = 20_000) -> VarEstimate:
@@ -132,8 +138,7 @@ def cornish_fisher(returns: Iterable[float], level: float = 0.95, horizon: int =
     z_cf = float(cornish_fisher_z(ndtri(alpha), skew, kurt))
     # z_cf is a cubic in z, so its mean over the tail grid is the same cubic in the grid's moments of z
     # (cached per alpha: the grid's 20,000 normal quantiles were most of a Risk page rerun).
-    e1, e2, e3 = _tail_moments(alpha, grid)
-    tail_mean = e1 + (e2 - 1) * skew / 6 + (e3 - 3 * e1) * kurt / 24 - (2 * e3 - 5 * e1) * skew**2 / 36
+    tail_mean = float(_cf_cubic(*_tail_moments(alpha, grid), skew, kurt))
     return VarEstimate("cornish_fisher", level, horizon, -(mu + z_cf * sigma), float(-(mu + sigma * tail_mean)))
 
 
@@ -161,7 +166,7 @@ def monte_carlo(
     weights: Mapping[str, float] | Iterable[float] | None = None,
     level: float = 0.95,
     horizon: int = 1,
-    n_sims: int = 100_000,
+    n_sims: int = N_SIMS,
     seed: int = 0,
 ) -> VarEstimate:
     """Return Monte Carlo VaR/CVaR of a portfolio from correlated normal draws.
@@ -180,12 +185,12 @@ def monte_carlo(
     n_sims, seed
         Number of draws and the seed of ``numpy.random.default_rng`` (deterministic).
     """
-    alpha = _check(level, horizon)
-    return _mc_estimate(_mc_pnl(returns, weights, horizon, n_sims, seed), level, horizon, alpha)
+    _check(level, horizon)  # before the draws
+    return _mc_estimate(_mc_pnl(returns, weights, horizon, n_sims, seed), level, horizon)
 
 
-def _mc_estimate(pnl: np.ndarray, level: float, horizon: int, alpha: float) -> VarEstimate:
-    q = float(np.quantile(pnl, alpha))
+def _mc_estimate(pnl: np.ndarray, level: float, horizon: int) -> VarEstimate:
+    q = float(np.quantile(pnl, _check(level, horizon)))
     return VarEstimate("monte_carlo", level, horizon, -q, -float(pnl[pnl <= q].mean()))
 
 
@@ -323,15 +328,13 @@ def var_table(returns: Iterable[float] | pd.Series, levels: Iterable[float] = LE
     r = _clean(returns)
     out: dict[str, float] = {}
     fc = garch_t_forecast(r, horizon, levels) if garch else None
-    pnl = _mc_pnl(pd.Series(r), None, horizon, 100_000, seed)  # one set of draws for every level, as monte_carlo() per level would draw
+    pnl = None
     for level in levels:
         tag = f"{round(level * 100):d}"
-        ests = {
-            "hist": historical(r, level, horizon),
-            "param": parametric(r, level, horizon),
-            "cf": cornish_fisher(r, level, horizon),
-            "mc": _mc_estimate(pnl, level, horizon, _check(level, horizon)),
-        }
+        ests = {"hist": historical(r, level, horizon), "param": parametric(r, level, horizon), "cf": cornish_fisher(r, level, horizon)}
+        # one set of draws for every level (the draws monte_carlo() makes per level), after the checks above as before
+        pnl = _mc_pnl(pd.Series(r), None, horizon, N_SIMS, seed) if pnl is None else pnl
+        ests["mc"] = _mc_estimate(pnl, level, horizon)
         _put(out, tag, ests, fc, level)
     return _put_garch(out, fc)
 
@@ -375,13 +378,12 @@ def portfolio_var_table(
     frame = returns[list(held)].dropna()
     fc = garch_t_forecast(port, horizon, levels) if garch else None
     out: dict[str, float] = {}
+    pnl = None
     for level in levels:
         tag = f"{round(level * 100):d}"
-        ests = {
-            "hist": historical(port, level, horizon),
-            "param": parametric_portfolio(frame, held, level, horizon),
-            "cf": cornish_fisher(port, level, horizon),
-            "mc": monte_carlo(frame, held, level, horizon, seed=seed),
-        }
+        ests = {"hist": historical(port, level, horizon), "param": parametric_portfolio(frame, held, level, horizon),
+                "cf": cornish_fisher(port, level, horizon)}
+        pnl = _mc_pnl(frame, held, horizon, N_SIMS, seed) if pnl is None else pnl  # as in var_table: one set of draws
+        ests["mc"] = _mc_estimate(pnl, level, horizon)
         _put(out, tag, ests, fc, level)
     return _put_garch(out, fc)

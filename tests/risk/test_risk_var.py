@@ -221,3 +221,15 @@ def test_var_table_monte_carlo_rows_equal_monte_carlo_per_level(goog):
         est = var.monte_carlo(goog, None, level, seed=4)
         tag = round(level * 100)
         assert (table[f"var_{tag}_mc"], table[f"cvar_{tag}_mc"]) == (est.var, est.cvar)
+
+
+def test_portfolio_var_table_monte_carlo_rows_equal_monte_carlo_per_level():
+    # the portfolio table also draws once for every level: each row must equal monte_carlo() for that level, same seed
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame(rng.normal(0.0003, 0.012, size=(400, 2)), columns=["A", "B"])
+    held = {"A": 0.7, "B": -0.2}
+    table = var.portfolio_var_table(frame, held, garch=False, seed=2)
+    for level in (0.95, 0.99):
+        est = var.monte_carlo(frame, held, level, seed=2)
+        tag = round(level * 100)
+        assert (table[f"var_{tag}_mc"], table[f"cvar_{tag}_mc"]) == (est.var, est.cvar)
