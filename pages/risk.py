@@ -88,7 +88,8 @@ st.subheader("The paper book as of the session clock")
 try:
     book = services.book_risk(ctx=ctx)
 except ValueError as exc:
-    st.caption(f"No book risk yet: {exc}. Switch on paper trading in the sidebar.")
+    hint = "it fills as the trading loop runs" if services.paper_status(ctx)["enabled"] else "switch on paper trading in the sidebar"
+    st.caption(f"No book risk yet: {exc}; {hint}.")
 else:
     st.caption(f"{services.format_ts(book['start'])} → {services.format_ts(book['asof'])} ({book['points']:,} daily returns of the paper equity; "
                "nothing after the session's current bar).")

@@ -195,3 +195,14 @@ def test_beta_and_concentration_are_shown_and_equal_an_independent_computation(p
         assert shown["AAPL beta vs SPX"] == f"{beta(aapl, spx):.3f}"  # the Risk page's symbol
     finally:
         set_context(None)
+
+
+def test_risk_page_asks_for_the_toggle_only_while_it_is_off(ctx):
+    from core.trading import toggle
+
+    def hint() -> str:
+        return next(c.value for c in _open("pages/risk.py").caption if c.value.startswith("No book risk yet"))
+
+    assert hint().endswith("; switch on paper trading in the sidebar.")
+    toggle.set_enabled(ctx.store, True)  # on, but no bar traded yet: nothing to switch on
+    assert hint().endswith("; it fills as the trading loop runs.")
