@@ -10,7 +10,9 @@ first one opened. Warm: the same page opened again in a new tab of the same serv
 tab of that server, once the landing page (Dashboard) is drawn, a click on the page's sidebar link (how a user moves between pages),
 until the page's script has finished (content) and until the page is drawn.
 Prints a Markdown table (median of ``--runs``) and the machine load (``uptime``).
-Targets (issue 18): cold < 2 s, warm < 1 s.
+Targets (issue 18): cold < 2 s, warm < 1 s. ``--floor`` also times, in the same run and with the same server config, a
+Streamlit page with no app code and one with a single three-point Plotly chart (``bench/floor/``): what any Streamlit
+page, and any page with a Plotly chart, costs on the machine.
 
 Two end points per load: *content* (the script has finished and its output is on screen; a chart
 is then a placeholder) and *drawn* (every Plotly chart of the run is drawn and the tab's main
@@ -168,11 +170,17 @@ def _switch(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[fl
         page.close()
 
 
+def _fmt(seconds: float) -> str:
+    return "–" if seconds != seconds else f"{seconds:.2f}"  # NaN: not measured
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated page names")
     parser.add_argument("--populated", action="store_true", help="first run a paper session over 300 bars so the pages show history")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time two pages with no app code (bench/floor: a title; a title and a 3-point Plotly chart), same server config")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -189,6 +197,8 @@ def main() -> None:
 
         populate_paper(services.get_context())
     names = [p.strip() for p in args.pages.split(",") if p.strip()]
+    floors = {"bare": ("bench/floor/bare.py", "Bare"), "bare chart": ("bench/floor/bare_chart.py", "Bare chart")} if args.floor else {}
+    names += list(floors)
     cold: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     warm: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     switch: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
@@ -199,12 +209,14 @@ def main() -> None:
             _visit(browser.new_context(), url + "/", "Dashboard")
         for _ in range(args.runs):
             for name in names:
-                with streamlit_server(env, port=free_port()) as url:
+                script, title = floors.get(name, ("server.py", PAGES.get(name, "")))
+                with streamlit_server(env, script=script, port=free_port()) as url:
                     context = browser.new_context()
-                    path = "/" if name == "dashboard" else f"/{name}"
-                    cold[name].append(_visit(context, url + path, PAGES[name]))
-                    warm[name].append(_visit(context, url + path, PAGES[name]))
-                    switch[name].append(_switch(context, url, PAGES[name]))
+                    path = "/" if name in ("dashboard", *floors) else f"/{name}"
+                    cold[name].append(_visit(context, url + path, title))
+                    warm[name].append(_visit(context, url + path, title))
+                    # a single-page script has no sidebar to click
+                    switch[name].append(_switch(context, url, title) if name not in floors else (float("nan"), float("nan")))
                     context.close()
         browser.close()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -218,8 +230,8 @@ def main() -> None:
     for name in names:
         c, w = cold[name], warm[name]
         med = {(k, i): statistics.median(x[i] for x in runs) for k, runs in (("c", c), ("w", w), ("s", switch[name])) for i in range(len(runs[0]))}
-        print(f"| {PAGES[name]} | {med['c', 0]:.2f} | {med['c', 2]:.2f} | {med['w', 0]:.2f} | {med['w', 2]:.2f} | {med['s', 0]:.2f} | "
-              f"{med['s', 1]:.2f} | {med['c', 1]:.2f} | {med['w', 1]:.2f} | {' · '.join(f'{x[0]:.2f}/{x[2]:.2f}' for x in c)} | "
+        print(f"| {PAGES.get(name, name + ' (floor)')} | {med['c', 0]:.2f} | {med['c', 2]:.2f} | {med['w', 0]:.2f} | {med['w', 2]:.2f} | {_fmt(med['s', 0])} | "
+              f"{_fmt(med['s', 1])} | {med['c', 1]:.2f} | {med['w', 1]:.2f} | {' · '.join(f'{x[0]:.2f}/{x[2]:.2f}' for x in c)} | "
               f"{' · '.join(f'{x[0]:.2f}/{x[2]:.2f}' for x in w)} |")
     shutil.rmtree(tmp, ignore_errors=True)
 
