@@ -112,6 +112,16 @@ def _has_text(*needles: str) -> Callable:
     return done
 
 
+def _view(key: str, label: str) -> Callable:
+    """Open a lazy tab (``st.tabs(..., on_change="rerun")``): AppTest has no tab click, the tab's state is its label."""
+
+    def act(at) -> None:
+        at.session_state[key] = label
+        at.run()
+
+    return act
+
+
 @dataclass
 class Step:
     """One interaction: ``act`` changes a widget and reruns; ``done`` (background work) says when the result is on the page."""
@@ -167,6 +177,7 @@ STEPS: dict[str, list[Step]] = {
         Step("train (tiny, AAPL)", _click("models_train"), done=_has_text("Saved ")),
     ],
     "pages/risk.py": [
+        Step("research view (tab)", _view("risk_view", "Research")),
         Step("symbol", _select("risk_symbol", lambda o: "MSFT")),
         Step("confidence", _set("risk_level", 0.95, "select_slider")),
         Step("rolling window", _set("risk_window", 500, "select_slider")),

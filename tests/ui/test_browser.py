@@ -91,6 +91,11 @@ def _visit(page, title: str) -> None:
 def test_every_page_renders_without_a_traceback(browser_page, title):
     page, _ = browser_page
     _visit(page, title)
+    if title == "Risk":  # the book view opens first; the research view (lazy tab) holds the full-history charts
+        _shot(page, "risk-book")
+        page.get_by_role("tab", name="Research").click()
+        page.wait_for_selector("text=Research: one symbol over its full bundled history", timeout=60_000)
+        assert "risk_view=Research" in page.url  # the open view is in the URL, so it can be linked
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     if title == "Trading":
         page.get_by_role("button", name="Preview risk decision").click()

@@ -45,6 +45,8 @@ def _train(tmp) -> None:
 def test_risk_page_runs_the_forecast_backtest(browser_page):
     page, _ = browser_page
     _visit(page, "Risk")
+    page.get_by_role("tab", name="Research").click()
+    _wait_ready(page)
     page.get_by_role("textbox", name="From", exact=True).fill("2008-09-01")
     page.get_by_role("textbox", name="To", exact=True).fill("2008-12-31")
     page.get_by_role("textbox", name="To", exact=True).press("Enter")

@@ -56,11 +56,20 @@ def test_page_renders_with_paper_history(populated, page):
             spec = at.get("plotly_chart")[0].proto.spec
             assert "our buy fills" in spec or "our sell fills" in spec
         if page == "pages/risk.py":
-            assert len(at.get("plotly_chart")) == 3  # the book's correlations, the research rolling VaR and correlations
+            # the book view opens first and runs alone (lazy tabs): the book's correlations, no full-history chart
+            assert [c.proto.id for c in at.get("plotly_chart")] and len(at.get("plotly_chart")) == 1
+            assert "Correlation of the book's symbols" in at.get("plotly_chart")[0].proto.spec
+            assert not [s for s in at.subheader if s.value.startswith("Research")]
             book = services.book_risk(ctx=populated)
             metrics = {m.label: m.value for m in at.metric}
             assert metrics["1-day VaR 99 % (historical)"] == f"{book['var_99_hist_pct']:.2f} %"
             assert metrics["Max drawdown (book)"] == f"{book['max_drawdown_pct']:.2f} %"
+            at.session_state["risk_view"] = "Research"
+            at.run()
+            assert not at.exception
+            specs = [c.proto.spec for c in at.get("plotly_chart")]
+            assert len(specs) == 2 and "rolling VaR" in specs[0]  # the research rolling VaR and the full-history correlations
+            assert "1-day VaR 99 % (historical)" not in {m.label for m in at.metric}  # the book view no longer runs
         if page == "pages/news.py":
             asof = services.paper_asof(ctx=populated)
             assert any(f"Headlines up to the session clock {asof:%Y-%m-%d}" in c.value for c in at.caption)
@@ -189,10 +198,14 @@ def test_beta_and_concentration_are_shown_and_equal_an_independent_computation(p
     set_context(populated)
     try:
         for page in ("pages/portfolio.py", "pages/risk.py"):
-            shown = {m.label: m.value for m in _open(page).metric}
+            at = _open(page)
+            shown = {m.label: m.value for m in at.metric}
             assert shown["Beta vs SPX"] == f"{book_beta:.3f}", page
             assert shown["Concentration (HHI)"] == f"{hhi:.3f}", page
-        assert shown["AAPL beta vs SPX"] == f"{beta(aapl, spx):.3f}"  # the Risk page's symbol
+        at.session_state["risk_view"] = "Research"  # the Risk page's research view: one symbol over its full history
+        at.run()
+        shown = {m.label: m.value for m in at.metric}
+        assert shown["AAPL beta vs SPX"] == f"{beta(aapl, spx):.3f}"
     finally:
         set_context(None)
 

@@ -18,6 +18,11 @@ PAGES = ["pages/dashboard.py", "pages/trading.py", "pages/portfolio.py", "pages/
          "pages/news.py", "pages/settings.py"]
 
 
+# pages with lazy tabs (st.tabs(on_change="rerun")): every other view, by the tab's key
+VIEWS = {"pages/risk.py": ("Research", "Audit log")}
+VIEW_KEY = {"pages/risk.py": "risk_view"}
+
+
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory):
     from core import services
@@ -65,6 +70,11 @@ def test_no_raw_value_on_a_fresh_store(ctx, page):
     at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
     assert raw_values_on_screen(at) == []
+    for view in VIEWS.get(page, ()):  # a lazy tab's content runs only when it is open
+        at.session_state[VIEW_KEY[page]] = view
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert raw_values_on_screen(at) == [], view
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -82,5 +92,10 @@ def test_no_raw_value_on_screen(populated, page):
             at.button(key="tk_preview").click().run()
         assert not at.exception, [e.message for e in at.exception]
         assert raw_values_on_screen(at) == []
+        for view in VIEWS.get(page, ()):
+            at.session_state[VIEW_KEY[page]] = view
+            at.run()
+            assert not at.exception, [e.message for e in at.exception]
+            assert raw_values_on_screen(at) == [], view
     finally:
         set_context(None)

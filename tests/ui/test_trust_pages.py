@@ -65,6 +65,8 @@ def test_risk_page_shows_forecast_vs_realised_with_kupiec_and_christoffersen(app
 
     app.switch_page("pages/risk.py").run()
     assert not app.exception
+    app.session_state["risk_view"] = "Research"  # the tab a user clicks
+    app.run()
     app.selectbox(key="risk_fx_symbol").set_value("SPX")
     app.text_input(key="risk_fx_start").set_value("2008-09-01")
     app.text_input(key="risk_fx_end").set_value("2008-10-31")
