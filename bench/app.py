@@ -153,7 +153,9 @@ STEPS: dict[str, list[Step]] = {
         Step("queue order", _click("tk_submit")),
     ],
     "pages/portfolio.py": [
+        Step("performance view (tab)", _view("portfolio_view", "Performance")),
         Step("rolling window", _set("pf_window", 126, "select_slider")),
+        Step("trades view (tab)", _view("portfolio_view", "Trades")),
         Step("side filter", _select("pf_side", lambda o: "long")),
         Step("outcome filter", _select("pf_outcome", lambda o: "winners")),
         Step("symbols filter", _select("pf_symbols", lambda o: [o[0]], kind="multiselect")),

@@ -91,6 +91,12 @@ def _visit(page, title: str) -> None:
 def test_every_page_renders_without_a_traceback(browser_page, title):
     page, _ = browser_page
     _visit(page, title)
+    if title == "Portfolio":  # the overview opens first; the tear sheet is a lazy tab
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        _shot(page, "portfolio-overview")
+        page.get_by_role("tab", name="Performance").click()
+        page.wait_for_selector("text=Rolling Sharpe window", timeout=60_000)
+        assert "portfolio_view=Performance" in page.url
     if title == "Risk":  # the book view opens first; the research view (lazy tab) holds the full-history charts
         _shot(page, "risk-book")
         page.get_by_role("tab", name="Research").click()

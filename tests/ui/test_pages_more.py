@@ -49,9 +49,18 @@ def test_page_renders_with_paper_history(populated, page):
     try:
         at = _open(page)
         if page == "pages/portfolio.py":
+            # the overview opens first and runs alone (lazy tabs): the account, positions, allocation, equity curve
             labels = [m.label for m in at.metric]
-            assert {"Equity", "Realized P&L", "Unrealized P&L", "Sharpe"} <= set(labels)
-            assert len(at.get("plotly_chart")) >= 4 and at.get("download_button")
+            assert {"Equity", "Realized P&L", "Unrealized P&L"} <= set(labels) and "Sharpe" not in labels
+            assert len(at.get("plotly_chart")) == 2 and not at.get("download_button")  # allocation and equity curve
+            at.session_state["portfolio_view"] = "Performance"
+            at.run()
+            assert not at.exception and "Sharpe" in [m.label for m in at.metric]
+            specs = [c.proto.spec for c in at.get("plotly_chart")]
+            assert len(specs) == 3 and "Monthly returns" in specs[1] and "Rolling Sharpe" in specs[2]  # drawdown, monthly, rolling
+            at.session_state["portfolio_view"] = "Trades"
+            at.run()
+            assert not at.exception and at.get("download_button") and not at.get("plotly_chart")
         if page == "pages/trading.py":
             spec = at.get("plotly_chart")[0].proto.spec
             assert "our buy fills" in spec or "our sell fills" in spec

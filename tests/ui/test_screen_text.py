@@ -19,8 +19,8 @@ PAGES = ["pages/dashboard.py", "pages/trading.py", "pages/portfolio.py", "pages/
 
 
 # pages with lazy tabs (st.tabs(on_change="rerun")): every other view, by the tab's key
-VIEWS = {"pages/risk.py": ("Research", "Audit log")}
-VIEW_KEY = {"pages/risk.py": "risk_view"}
+VIEWS = {"pages/risk.py": ("Research", "Audit log"), "pages/portfolio.py": ("Performance", "Trades")}
+VIEW_KEY = {"pages/risk.py": "risk_view", "pages/portfolio.py": "portfolio_view"}
 
 
 @pytest.fixture(scope="module")
