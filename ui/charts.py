@@ -115,9 +115,14 @@ def heatmap(frame: pd.DataFrame, title: str = "", fmt: str = ".2f", height: int 
 
 
 def pie(values: pd.Series, title: str = "", height: int = 340) -> go.Figure:
-    """Return a donut chart of ``values`` (index = labels)."""
-    fig = go.Figure(go.Pie(labels=list(values.index), values=values.values, hole=0.45, textinfo="label+percent"))
-    return _layout(fig, title, height, showlegend=False)
+    """Return a donut chart of ``values`` (index = labels).
+
+    Labels sit inside the slices and a slice too small for its label shows none (labels outside collided with the title);
+    the legend names every slice.
+    """
+    fig = go.Figure(go.Pie(labels=list(values.index), values=values.values, hole=0.45, textinfo="label+percent", textposition="inside",
+                           insidetextorientation="horizontal"))
+    return _layout(fig, title, height, showlegend=True, uniformtext=dict(minsize=10, mode="hide"))
 
 
 def bars(values: pd.Series, title: str = "", height: int = 300, percent: bool = False, color: str = "#42a5f5") -> go.Figure:
