@@ -8,9 +8,8 @@ import streamlit as st
 from core import services
 from core.services import format_pct as pct
 from ui.charts import drawdown, heatmap, lines, pie
-from ui.common import context, exposure_metrics, guarded
+from ui.common import context, exposure_metrics, guarded, lazy_tabs
 
-VIEWS = ["Overview", "Performance", "Trades"]
 MONEY = st.column_config.NumberColumn(format="%,.2f")
 
 
@@ -110,15 +109,5 @@ exposure = guarded(services.book_exposure, ctx=ctx, what="beta and concentration
 if exposure:
     exposure_metrics(st.columns(5)[:2], exposure)
 
-# Three views; only the open one runs and is sent (lazy tabs, the open one in the URL as ?portfolio_view=): each chart
-# costs a new tab its drawing, and the tear sheet's four charts are not what every visit is for.
-overview_tab, performance_tab, trades_tab = st.tabs(VIEWS, key="portfolio_view", on_change="rerun", bind="query-params")
-with overview_tab:
-    if overview_tab.open:
-        _overview(book, eq)
-with performance_tab:
-    if performance_tab.open:
-        _performance(eq)
-with trades_tab:
-    if trades_tab.open:
-        _trades(book)
+# The account's figures above; positions and the equity curve first, the tear sheet's four charts and the trades when opened.
+lazy_tabs("portfolio_view", {"Overview": lambda: _overview(book, eq), "Performance": lambda: _performance(eq), "Trades": lambda: _trades(book)})

@@ -8,10 +8,9 @@ from core import services
 from core.services import format_pct as pct
 from ui.auth import actor, signed_in_only
 from ui.charts import heatmap, naive
-from ui.common import context, exposure_metrics, guarded
+from ui.common import context, exposure_metrics, guarded, lazy_tabs
 from ui.trust import exposure_panel, session_forecast_panel
 
-VIEWS = ["Paper book", "Research", "Audit log"]
 METHODS = {"hist": "Historical", "param": "Normal", "cf": "Cornish-Fisher", "mc": "Monte Carlo", "garch": "GARCH(1,1)-t"}
 
 
@@ -171,16 +170,6 @@ if st.session_state.get("risk_flatten") is not None:
     todo = st.session_state["risk_flatten"]
     st.caption("Flattening orders for the trading loop: " + (", ".join(todo) if todo else "none — the paper book is flat."))
 
-# Three views; only the open one runs and is sent (lazy tabs). The book is what a trader opens the page for; the
-# full-history research views (a 3,000-point rolling chart, every symbol's correlations) cost a new tab ~1 s of drawing.
-# The open view is in the URL (?risk_view=Research), so it can be linked.
-book_tab, research_tab, audit_tab = st.tabs(VIEWS, key="risk_view", on_change="rerun", bind="query-params")
-with book_tab:
-    if book_tab.open:
-        _book_view(ctx)
-with research_tab:
-    if research_tab.open:
-        _research_view()
-with audit_tab:
-    if audit_tab.open:
-        _audit_view(ctx)
+# The book is what a trader opens the page for; the full-history research views (a 3,000-point rolling chart, every
+# symbol's correlations) and the audit log are the other tabs, run only when opened.
+lazy_tabs("risk_view", {"Paper book": lambda: _book_view(ctx), "Research": _research_view, "Audit log": lambda: _audit_view(ctx)})

@@ -122,6 +122,19 @@ def exposure_metrics(columns: list, exposure: dict) -> None:
                       help="Herfindahl index of absolute position values: 1 = one position, 1/n = n equal ones, 0 = flat")
 
 
+def lazy_tabs(key: str, views: dict[str, Callable[[], None]]) -> None:
+    """Show ``views`` (label -> renderer) as tabs of which only the open one runs and is sent (``on_change="rerun"``).
+
+    A chart costs a new browser tab its drawing (issue 18), so a page's secondary views should not run on every visit.
+    The open view is kept in the URL under ``key`` (e.g. ``/risk?risk_view=Research``), so it can be linked.
+    """
+    tabs = st.tabs(list(views), key=key, on_change="rerun", bind="query-params")
+    for tab, render in zip(tabs, views.values(), strict=True):
+        with tab:
+            if tab.open:
+                render()
+
+
 def start_in_background(state_key: str, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> None:
     """Start ``fn`` as a background task for this click (``services.start_task`` options in ``kwargs``); remember it under ``state_key``."""
     import uuid
