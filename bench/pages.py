@@ -56,6 +56,37 @@ def _wait_idle(page, deadline: float) -> None:
         seen = count
 
 
+def _frame_kind(payload: bytes | str) -> str | None:
+    """Classify a websocket frame from the server: "chart" (a new Plotly chart), "finished" (the script run ended well)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if isinstance(payload, str):
+        return None
+    try:
+        msg = ForwardMsg.FromString(payload)
+    except Exception:
+        return None
+    kind = msg.WhichOneof("type")
+    if kind == "delta" and msg.delta.WhichOneof("type") == "new_element" and msg.delta.new_element.WhichOneof("type") == "plotly_chart":
+        return "chart"
+    if kind == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+        return "finished"
+    return None
+
+
+def _drawn_at(page, charts: int, content_at: float, deadline: float) -> float:
+    """Wait until ``charts`` Plotly charts have their SVG and the tab is idle; return when the page was drawn (our clock):
+    the end of its last long task, and no earlier than ``content_at``."""
+    while page.locator(".js-plotly-plot .main-svg").count() < charts and time.perf_counter() < deadline:
+        page.wait_for_timeout(10)
+    _wait_idle(page, deadline)
+    # the browser's clock (ms from navigation) on ours: sampled together, to a few ms
+    before = time.perf_counter()
+    now_ms, last_ms = page.evaluate("[performance.now(), Math.max(0, ...window.__longTasks)]")
+    offset = (before + time.perf_counter()) / 2 - now_ms / 1000
+    return max(content_at, offset + last_ms / 1000)
+
+
 def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[float, float, float]:
     """Open ``url`` in a new tab; return the seconds until the page's script run has finished with its title on screen,
     the part of it from the browser's first websocket message (its request to run the page) to that end, and the
@@ -65,23 +96,17 @@ def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[flo
     fragment's), so the time covers app.py, the shell and the whole page script; the second
     figure leaves out loading the page's HTML and JavaScript.
     """
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     done: list[float] = []
     sent: list[float] = []
     charts = [0]
 
     def on_frame(payload: bytes | str) -> None:
-        if done or isinstance(payload, str):
+        if done:
             return
-        try:
-            msg = ForwardMsg.FromString(payload)
-        except Exception:
-            return
-        kind = msg.WhichOneof("type")
-        if kind == "delta" and msg.delta.WhichOneof("type") == "new_element" and msg.delta.new_element.WhichOneof("type") == "plotly_chart":
+        kind = _frame_kind(payload)
+        if kind == "chart":
             charts[0] += 1
-        if kind == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+        elif kind == "finished":
             done.append(time.perf_counter())
 
     page = context.new_page()
@@ -100,14 +125,7 @@ def _visit(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[flo
             page.wait_for_timeout(10)
         if not done:
             raise RuntimeError(f"{url}: the script did not finish within {timeout_s:.0f} s")
-        while page.locator(".js-plotly-plot .main-svg").count() < charts[0] and time.perf_counter() < deadline:
-            page.wait_for_timeout(10)
-        _wait_idle(page, deadline)
-        # the browser's clock (ms from navigation) on ours: sampled together, to a few ms
-        before = time.perf_counter()
-        now_ms, last_ms = page.evaluate("[performance.now(), Math.max(0, ...window.__longTasks)]")
-        offset = (before + time.perf_counter()) / 2 - now_ms / 1000
-        drawn = max(done[0], offset + last_ms / 1000)
+        drawn = _drawn_at(page, charts[0], done[0], deadline)
         return done[0] - t0, done[0] - (sent[0] if sent else t0), drawn - t0
     finally:
         page.close()
@@ -117,22 +135,14 @@ def _switch(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[fl
     """Open the app on another page, then click ``title`` in the sidebar (how a user moves between pages);
     return the seconds from the click until that page's script run has finished with its title on screen (content),
     and until it is drawn (its charts drawn, the tab idle, as in :func:`_visit`)."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
     done: list[float] = []
     charts: list[float] = []
 
     def on_frame(payload: bytes | str) -> None:
-        if isinstance(payload, str):
-            return
-        try:
-            msg = ForwardMsg.FromString(payload)
-        except Exception:
-            return
-        kind = msg.WhichOneof("type")
-        if kind == "delta" and msg.delta.WhichOneof("type") == "new_element" and msg.delta.new_element.WhichOneof("type") == "plotly_chart":
+        kind = _frame_kind(payload)
+        if kind == "chart":
             charts.append(time.perf_counter())
-        if kind == "script_finished" and msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+        elif kind == "finished":
             done.append(time.perf_counter())
 
     page = context.new_page()
@@ -159,13 +169,7 @@ def _switch(context, url: str, title: str, timeout_s: float = 120.0) -> tuple[fl
             raise RuntimeError(f"{title}: the script did not finish after the click within {timeout_s:.0f} s")
         # charts sent after the click; the old page's charts are gone from the DOM once the new run has finished
         wanted = len([t for t in charts if t0 < t <= after[0]])
-        while page.locator(".js-plotly-plot .main-svg").count() < wanted and time.perf_counter() < deadline:
-            page.wait_for_timeout(10)
-        _wait_idle(page, deadline)
-        before = time.perf_counter()
-        now_ms, last_ms = page.evaluate("[performance.now(), Math.max(0, ...window.__longTasks)]")
-        offset = (before + time.perf_counter()) / 2 - now_ms / 1000
-        return after[0] - t0, max(after[0], offset + last_ms / 1000) - t0
+        return after[0] - t0, _drawn_at(page, wanted, after[0], deadline) - t0
     finally:
         page.close()
 
