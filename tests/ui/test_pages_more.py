@@ -66,7 +66,7 @@ def test_page_renders_with_paper_history(populated, page):
             assert "our buy fills" in spec or "our sell fills" in spec
         if page == "pages/risk.py":
             # the book view opens first and runs alone (lazy tabs): the book's correlations, no full-history chart
-            assert [c.proto.id for c in at.get("plotly_chart")] and len(at.get("plotly_chart")) == 1
+            assert len(at.get("plotly_chart")) == 1
             assert "Correlation of the book's symbols" in at.get("plotly_chart")[0].proto.spec
             assert not [s for s in at.subheader if s.value.startswith("Research")]
             book = services.book_risk(ctx=populated)

@@ -18,9 +18,17 @@ PAGES = ["pages/dashboard.py", "pages/trading.py", "pages/portfolio.py", "pages/
          "pages/news.py", "pages/settings.py"]
 
 
-# pages with lazy tabs (st.tabs(on_change="rerun")): every other view, by the tab's key
-VIEWS = {"pages/risk.py": ("Research", "Audit log"), "pages/portfolio.py": ("Performance", "Trades")}
-VIEW_KEY = {"pages/risk.py": "risk_view", "pages/portfolio.py": "portfolio_view"}
+# pages with lazy tabs (ui.common.lazy_tabs): the tabs' key and every view but the first, whose content runs only when open
+VIEWS = {"pages/risk.py": ("risk_view", ("Research", "Audit log")), "pages/portfolio.py": ("portfolio_view", ("Performance", "Trades"))}
+
+
+def _other_views_show_no_raw_value(at, page: str) -> None:
+    key, views = VIEWS.get(page, ("", ()))
+    for view in views:
+        at.session_state[key] = view
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        assert raw_values_on_screen(at) == [], view
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +78,7 @@ def test_no_raw_value_on_a_fresh_store(ctx, page):
     at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
     assert raw_values_on_screen(at) == []
-    for view in VIEWS.get(page, ()):  # a lazy tab's content runs only when it is open
-        at.session_state[VIEW_KEY[page]] = view
-        at.run()
-        assert not at.exception, [e.message for e in at.exception]
-        assert raw_values_on_screen(at) == [], view
+    _other_views_show_no_raw_value(at, page)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -92,10 +96,6 @@ def test_no_raw_value_on_screen(populated, page):
             at.button(key="tk_preview").click().run()
         assert not at.exception, [e.message for e in at.exception]
         assert raw_values_on_screen(at) == []
-        for view in VIEWS.get(page, ()):
-            at.session_state[VIEW_KEY[page]] = view
-            at.run()
-            assert not at.exception, [e.message for e in at.exception]
-            assert raw_values_on_screen(at) == [], view
+        _other_views_show_no_raw_value(at, page)
     finally:
         set_context(None)
